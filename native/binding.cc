@@ -1,0 +1,301 @@
+// The N-API binding: unpacks typed arrays and numbers, checks that every pointer and length
+// it hands a kernel is memory-safe (the .node file can be loaded and called directly, and no
+// call from JavaScript may crash the process), and calls one kernel. The public API in
+// src/ has already produced friendly errors for anything a user can get wrong; the checks
+// here are O(1) except the index range check, which is the kernels' precondition and is
+// done only here for the native backend.
+//
+// Kernel functions return -1 on success, or the position of the first index outside the
+// table, in which case nothing was written.
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include "kernels.h"
+#include "simd.h"
+
+namespace {
+
+using nne::Kernels;
+using nne::Tier;
+
+constexpr double kMaxSafeInteger = 9007199254740991.0;
+
+struct IndexArray {
+  napi_typedarray_type type;
+  const void* data;
+  int64_t length;
+};
+
+// One napi_get_typedarray_info call gives type, length and the data pointer (byte offset
+// included); a detached buffer reports length 0. Returns false for anything else.
+bool typed_array_info(const Napi::CallbackInfo& info, size_t position, napi_typedarray_type* type,
+                      void** data, int64_t* length) {
+  size_t element_length = 0;
+  napi_value buffer;
+  size_t byte_offset;
+  if (napi_get_typedarray_info(info.Env(), info[position], type, &element_length, data, &buffer,
+                               &byte_offset) != napi_ok) {
+    return false;
+  }
+  *length = static_cast<int64_t>(element_length);
+  return true;
+}
+
+// Each getter returns false after throwing a JavaScript exception.
+bool get_float_array(const Napi::CallbackInfo& info, size_t position, const char* name, float** data,
+                     int64_t* length) {
+  napi_typedarray_type type;
+  void* raw;
+  if (!typed_array_info(info, position, &type, &raw, length) || type != napi_float32_array) {
+    Napi::TypeError::New(info.Env(), std::string(name) + " must be a Float32Array")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *data = static_cast<float*>(raw);
+  return true;
+}
+
+bool get_index_array(const Napi::CallbackInfo& info, size_t position, IndexArray* out) {
+  void* raw;
+  if (typed_array_info(info, position, &out->type, &raw, &out->length) &&
+      (out->type == napi_int32_array || out->type == napi_uint32_array || out->type == napi_bigint64_array)) {
+    out->data = raw;
+    return true;
+  }
+  Napi::TypeError::New(info.Env(), "indices must be an Int32Array, Uint32Array or BigInt64Array")
+      .ThrowAsJavaScriptException();
+  return false;
+}
+
+bool get_integer(const Napi::CallbackInfo& info, size_t position, const char* name, int64_t min,
+                 int64_t* out) {
+  const Napi::Value value = info[position];
+  if (value.IsNumber()) {
+    const double number = value.As<Napi::Number>().DoubleValue();
+    if (std::floor(number) == number && number >= static_cast<double>(min) && number <= kMaxSafeInteger) {
+      *out = static_cast<int64_t>(number);
+      return true;
+    }
+  }
+  Napi::RangeError::New(info.Env(), std::string(name) + " must be an integer >= " + std::to_string(min))
+      .ThrowAsJavaScriptException();
+  return false;
+}
+
+bool get_number(const Napi::CallbackInfo& info, size_t position, const char* name, double* out) {
+  const Napi::Value value = info[position];
+  if (!value.IsNumber()) {
+    Napi::TypeError::New(info.Env(), std::string(name) + " must be a number").ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = value.As<Napi::Number>().DoubleValue();
+  return true;
+}
+
+bool throw_range(const Napi::CallbackInfo& info, const std::string& message) {
+  Napi::RangeError::New(info.Env(), message).ThrowAsJavaScriptException();
+  return false;
+}
+
+// A table of `length` floats with rows of `dim`: returns false unless it divides evenly.
+bool check_table(const Napi::CallbackInfo& info, const char* name, int64_t length, int64_t dim) {
+  if (length % dim != 0) return throw_range(info, std::string(name) + " length is not a multiple of dim");
+  return true;
+}
+
+template <class Fn>
+auto with_index_type(const IndexArray& indices, Fn&& fn) {
+  switch (indices.type) {
+    case napi_int32_array: return fn(static_cast<const int32_t*>(indices.data));
+    case napi_uint32_array: return fn(static_cast<const uint32_t*>(indices.data));
+    default: return fn(static_cast<const int64_t*>(indices.data));
+  }
+}
+
+class Addon : public Napi::Addon<Addon> {
+ public:
+  Addon(Napi::Env env, Napi::Object exports) : kernels_(&nne::kernels_for(nne::best_tier())) {
+    DefineAddon(exports, {
+        InstanceMethod("selectTier", &Addon::SelectTier),
+        InstanceMethod("cpuFeatures", &Addon::CpuFeatures),
+        InstanceMethod("firstInvalidIndex", &Addon::FirstInvalidIndex),
+        InstanceMethod("gather", &Addon::Gather),
+        InstanceMethod("referenceGather", &Addon::ReferenceGather),
+        InstanceMethod("scatterAdd", &Addon::ScatterAdd),
+        InstanceMethod("renorm", &Addon::Renorm),
+    });
+  }
+
+ private:
+  // selectTier(name): '' picks the widest tier the CPU runs. Returns the tier's name.
+  Napi::Value SelectTier(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString()) {
+      Napi::TypeError::New(env, "tier must be a string").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    const std::string name = info[0].As<Napi::String>().Utf8Value();
+    Tier tier = nne::best_tier();
+    if (!name.empty()) {
+      if (!nne::parse_tier(name.c_str(), &tier)) {
+        Napi::RangeError::New(env, "unknown SIMD tier '" + name + "' (expected scalar, avx2, avx512 or neon)")
+            .ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+      if (!nne::tier_supported(tier)) {
+        Napi::Error::New(env, "SIMD tier '" + name + "' is not supported by this CPU (widest supported: " +
+                                  nne::tier_name(nne::best_tier()) + ")")
+            .ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+    }
+    kernels_ = &nne::kernels_for(tier);
+    return Napi::String::New(env, nne::tier_name(tier));
+  }
+
+  Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const nne::CpuFeatures& features = nne::cpu_features();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("avx2", features.avx2);
+    result.Set("avx512", features.avx512);
+    result.Set("neon", features.neon);
+    Napi::Array tiers = Napi::Array::New(env);
+    uint32_t count = 0;
+    for (int i = 0; i < nne::kTierCount; ++i) {
+      if (nne::tier_supported(static_cast<Tier>(i))) {
+        tiers.Set(count++, nne::tier_name(static_cast<Tier>(i)));
+      }
+    }
+    result.Set("tiers", tiers);
+    result.Set("best", nne::tier_name(nne::best_tier()));
+    return result;
+  }
+
+  // firstInvalidIndex(indices, rows)
+  Napi::Value FirstInvalidIndex(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    IndexArray indices;
+    int64_t rows;
+    if (!get_index_array(info, 0, &indices) || !get_integer(info, 1, "rows", 0, &rows)) return env.Undefined();
+    const int64_t bad = with_index_type(indices, [&](auto data) {
+      return nne::first_invalid_index(data, indices.length, rows);
+    });
+    return Napi::Number::New(env, static_cast<double>(bad));
+  }
+
+  // gather(weight, dim, indices, out)
+  Napi::Value Gather(const Napi::CallbackInfo& info) { return GatherWith(info, *kernels_); }
+
+  // referenceGather(weight, dim, indices, out): the scalar tier, one memcpy per row; the
+  // benchmark's memory-bandwidth reference.
+  Napi::Value ReferenceGather(const Napi::CallbackInfo& info) {
+    return GatherWith(info, nne::kernels_for(Tier::scalar));
+  }
+
+  Napi::Value GatherWith(const Napi::CallbackInfo& info, const Kernels& kernels) {
+    Napi::Env env = info.Env();
+    float* weight;
+    float* out;
+    int64_t weight_length, out_length, dim;
+    IndexArray indices;
+    if (!get_float_array(info, 0, "weight", &weight, &weight_length) || !get_integer(info, 1, "dim", 1, &dim) ||
+        !get_index_array(info, 2, &indices) || !get_float_array(info, 3, "out", &out, &out_length) ||
+        !check_table(info, "weight", weight_length, dim)) {
+      return env.Undefined();
+    }
+    if (out_length != indices.length * dim) {
+      throw_range(info, "out length must be indices.length * dim");
+      return env.Undefined();
+    }
+    const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
+      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+      const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
+      if (position < 0) kernels.of<Index>().gather(weight, dim, data, indices.length, out);
+      return position;
+    });
+    return Napi::Number::New(env, static_cast<double>(bad));
+  }
+
+  // scatterAdd(grad, dim, indices, gradOutput, scale | null, skipRow)
+  Napi::Value ScatterAdd(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    float* grad;
+    float* grad_output;
+    float* scale = nullptr;
+    int64_t grad_length, grad_output_length, scale_length = 0, dim, skip_row;
+    IndexArray indices;
+    if (!get_float_array(info, 0, "grad", &grad, &grad_length) || !get_integer(info, 1, "dim", 1, &dim) ||
+        !get_index_array(info, 2, &indices) ||
+        !get_float_array(info, 3, "gradOutput", &grad_output, &grad_output_length) ||
+        !check_table(info, "grad", grad_length, dim)) {
+      return env.Undefined();
+    }
+    if (!info[4].IsNull() && !info[4].IsUndefined() && !get_float_array(info, 4, "scale", &scale, &scale_length)) {
+      return env.Undefined();
+    }
+    if (!get_integer(info, 5, "skipRow", -1, &skip_row)) return env.Undefined();
+    if (grad_output_length != indices.length * dim) {
+      throw_range(info, "gradOutput length must be indices.length * dim");
+      return env.Undefined();
+    }
+    if (scale != nullptr && scale_length != indices.length) {
+      throw_range(info, "scale length must be indices.length");
+      return env.Undefined();
+    }
+    const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
+      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+      const int64_t position = nne::first_invalid_index(data, indices.length, grad_length / dim);
+      if (position < 0) {
+        kernels_->of<Index>().scatter_add(grad, dim, data, indices.length, grad_output, scale, skip_row);
+      }
+      return position;
+    });
+    return Napi::Number::New(env, static_cast<double>(bad));
+  }
+
+  // renorm(weight, dim, indices, maxNorm, normType, seen)
+  Napi::Value Renorm(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    float* weight;
+    int64_t weight_length, dim;
+    double max_norm, norm_type;
+    IndexArray indices;
+    if (!get_float_array(info, 0, "weight", &weight, &weight_length) || !get_integer(info, 1, "dim", 1, &dim) ||
+        !get_index_array(info, 2, &indices) || !get_number(info, 3, "maxNorm", &max_norm) ||
+        !get_number(info, 4, "normType", &norm_type) || !check_table(info, "weight", weight_length, dim)) {
+      return env.Undefined();
+    }
+    napi_typedarray_type seen_type;
+    void* seen_data;
+    int64_t seen_length;
+    if (!typed_array_info(info, 5, &seen_type, &seen_data, &seen_length) || seen_type != napi_uint8_array) {
+      Napi::TypeError::New(env, "seen must be a Uint8Array").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    const int64_t rows = weight_length / dim;
+    if (seen_length < (rows + 7) / 8) {
+      throw_range(info, "seen must hold one bit per row");
+      return env.Undefined();
+    }
+    const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
+      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+      const int64_t position = nne::first_invalid_index(data, indices.length, rows);
+      if (position < 0) {
+        kernels_->of<Index>().renorm(weight, dim, data, indices.length, max_norm, norm_type, static_cast<uint8_t*>(seen_data));
+      }
+      return position;
+    });
+    return Napi::Number::New(env, static_cast<double>(bad));
+  }
+
+  const Kernels* kernels_;
+};
+
+}  // namespace
+
+NODE_API_ADDON(Addon)

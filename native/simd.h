@@ -1,0 +1,55 @@
+// Instruction-set tiers and the attributes that compile one function for a tier.
+// Every translation unit is compiled for the baseline ISA (x86-64 / armv8-a); only the
+// functions marked with NNE_TARGET_* use wider instructions, and they are only ever
+// called after cpu.cc has confirmed that the CPU and the OS support them.
+#pragma once
+
+#include <cstdint>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define NNE_X86_64 1
+#include <immintrin.h>
+#if defined(__GNUC__) || defined(__clang__)
+#define NNE_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define NNE_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+#else
+#define NNE_TARGET_AVX2
+#define NNE_TARGET_AVX512
+#endif
+#endif
+
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define NNE_ARM64 1
+#include <arm_neon.h>
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define NNE_PREFETCH(address) __builtin_prefetch((address), 0, 3)
+#define NNE_PREFETCH_WRITE(address) __builtin_prefetch((address), 1, 3)
+#else
+#define NNE_PREFETCH(address) ((void)0)
+#define NNE_PREFETCH_WRITE(address) ((void)0)
+#endif
+
+namespace nne {
+
+enum class Tier : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3 };
+constexpr int kTierCount = 4;
+
+const char* tier_name(Tier tier);
+// Returns false when name is not one of "scalar", "avx2", "avx512", "neon".
+bool parse_tier(const char* name, Tier* tier);
+
+struct CpuFeatures {
+  bool avx2 = false;     // AVX2 and FMA, with the OS saving YMM state
+  bool avx512 = false;   // AVX-512 F, BW and VL, with the OS saving ZMM state
+  bool neon = false;     // Advanced SIMD (always present on arm64 Linux)
+};
+
+// Asked of the CPU once; later calls return the cached answer.
+const CpuFeatures& cpu_features();
+bool tier_supported(Tier tier);
+// The widest tier this CPU runs.
+Tier best_tier();
+
+}  // namespace nne

@@ -1,0 +1,249 @@
+// C++ kernel tests: every kernel of one tier (argv[1]) against a plain reference written from
+// the definitions in kernels.h, bit for bit, over awkward dimensions and all three index types.
+// Buffers are sized exactly, so AddressSanitizer catches any read or write past a row, and each
+// output carries guard values either side. Exit 77 means the CPU cannot run the tier (ctest
+// reports it as skipped).
+#include <sys/mman.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels.h"
+#include "simd.h"
+
+namespace {
+
+int failures = 0;
+
+#define CHECK(condition, ...)                                   \
+  do {                                                          \
+    if (!(condition)) {                                         \
+      ++failures;                                               \
+      std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+      std::fprintf(stderr, __VA_ARGS__);                        \
+      std::fprintf(stderr, "\n");                               \
+    }                                                           \
+  } while (0)
+
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+const int64_t kDims[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 300};
+const int64_t kCounts[] = {0, 1, 5, 9, 40};
+constexpr float kGuard = -12345.5f;
+
+std::mt19937_64 rng(42);
+
+std::vector<float> random_floats(int64_t n) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> values(static_cast<size_t>(n));
+  for (float& v : values) v = normal(rng);
+  return values;
+}
+
+template <class Index>
+std::vector<Index> random_indices(int64_t count, int64_t rows) {
+  std::uniform_int_distribution<int64_t> pick(0, rows - 1);
+  std::vector<Index> indices(static_cast<size_t>(count));
+  for (Index& index : indices) index = static_cast<Index>(pick(rng));
+  if (count > 2) indices[count - 1] = indices[0];  // always a duplicate
+  return indices;
+}
+
+// The reference norms: the definition in renorm.cc spelled out with no vectors.
+double reference_norm(const float* row, int64_t dim, double p) {
+  if (p == 1.0 || p == 2.0) {
+    double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t j = 0; j < dim; ++j) {
+      const double x = row[j];
+      lanes[j % 8] += p == 2.0 ? x * x : std::fabs(x);
+    }
+    const double sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+    return p == 2.0 ? std::sqrt(sum) : sum;
+  }
+  if (std::isinf(p)) {
+    double largest = 0;
+    for (int64_t j = 0; j < dim; ++j) largest = std::fmax(largest, std::fabs(static_cast<double>(row[j])));
+    return largest;
+  }
+  double sum = 0;
+  for (int64_t j = 0; j < dim; ++j) sum += std::pow(std::fabs(static_cast<double>(row[j])), p);
+  return std::pow(sum, 1.0 / p);
+}
+
+template <class Index>
+void test_gather(const nne::Kernels& kernels, const char* type_name) {
+  for (int64_t dim : kDims) {
+    for (int64_t count : kCounts) {
+      const int64_t rows = 13;
+      const std::vector<float> weight = random_floats(rows * dim);
+      const std::vector<Index> indices = random_indices<Index>(count, rows);
+      std::vector<float> out(static_cast<size_t>(count * dim + 2), kGuard);
+      kernels.of<Index>().gather(weight.data(), dim, indices.data(), count, out.data() + 1);
+      CHECK(out.front() == kGuard && out.back() == kGuard, "gather %s dim %lld wrote outside out", type_name,
+            static_cast<long long>(dim));
+      for (int64_t i = 0; i < count; ++i) {
+        for (int64_t j = 0; j < dim; ++j) {
+          const float expected = weight[static_cast<size_t>(static_cast<int64_t>(indices[i]) * dim + j)];
+          CHECK(same_bits(out[static_cast<size_t>(1 + i * dim + j)], expected), "gather %s dim %lld i %lld j %lld",
+                type_name, static_cast<long long>(dim), static_cast<long long>(i), static_cast<long long>(j));
+        }
+      }
+    }
+  }
+}
+
+template <class Index>
+void test_scatter_add(const nne::Kernels& kernels, const char* type_name) {
+  for (int64_t dim : kDims) {
+    for (int64_t count : kCounts) {
+      for (int scaled = 0; scaled < 2; ++scaled) {
+        for (int64_t skip_row : {int64_t{-1}, int64_t{3}}) {
+          const int64_t rows = 7;  // few rows, so duplicates are frequent
+          const std::vector<Index> indices = random_indices<Index>(count, rows);
+          const std::vector<float> grad_output = random_floats(count * dim);
+          const std::vector<float> scale = random_floats(count);
+          std::vector<float> grad = random_floats(rows * dim);
+          std::vector<float> expected = grad;
+          for (int64_t i = 0; i < count; ++i) {
+            const int64_t row = static_cast<int64_t>(indices[i]);
+            if (row == skip_row) continue;
+            for (int64_t j = 0; j < dim; ++j) {
+              float& g = expected[static_cast<size_t>(row * dim + j)];
+              const float x = grad_output[static_cast<size_t>(i * dim + j)];
+              if (scaled) {
+                const float product = scale[static_cast<size_t>(i)] * x;
+                g = g + product;
+              } else {
+                g = g + x;
+              }
+            }
+          }
+          kernels.of<Index>().scatter_add(grad.data(), dim, indices.data(), count, grad_output.data(),
+                                          scaled ? scale.data() : nullptr, skip_row);
+          bool equal = true;
+          for (size_t k = 0; k < grad.size(); ++k) equal &= same_bits(grad[k], expected[k]);
+          CHECK(equal, "scatter_add %s dim %lld count %lld scaled %d skip %lld", type_name,
+                static_cast<long long>(dim), static_cast<long long>(count), scaled, static_cast<long long>(skip_row));
+        }
+      }
+    }
+  }
+}
+
+template <class Index>
+void test_renorm(const nne::Kernels& kernels, const char* type_name) {
+  for (int64_t dim : kDims) {
+    for (double p : {1.0, 2.0, 3.0, 0.5, HUGE_VAL}) {
+      const int64_t rows = 11;
+      const int64_t count = 9;
+      std::vector<float> weight = random_floats(rows * dim);
+      const std::vector<Index> indices = random_indices<Index>(count, rows);
+      std::vector<float> expected = weight;
+      std::vector<bool> done(static_cast<size_t>(rows), false);
+      const double max_norm = 0.75;
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t row = static_cast<int64_t>(indices[i]);
+        if (done[static_cast<size_t>(row)]) continue;
+        done[static_cast<size_t>(row)] = true;
+        float* values = expected.data() + row * dim;
+        const float norm = static_cast<float>(reference_norm(values, dim, p));
+        if (norm > max_norm) {
+          const float scale = static_cast<float>(max_norm / (static_cast<double>(norm) + 1e-7));
+          for (int64_t j = 0; j < dim; ++j) values[j] = values[j] * scale;
+        }
+      }
+      std::vector<uint8_t> seen(static_cast<size_t>((rows + 7) / 8), 0);
+      kernels.of<Index>().renorm(weight.data(), dim, indices.data(), count, max_norm, p, seen.data());
+      bool equal = true;
+      for (size_t k = 0; k < weight.size(); ++k) equal &= same_bits(weight[k], expected[k]);
+      CHECK(equal, "renorm %s dim %lld p %g", type_name, static_cast<long long>(dim), p);
+      bool cleared = true;
+      for (uint8_t byte : seen) cleared &= byte == 0;
+      CHECK(cleared, "renorm %s left bits set in seen", type_name);
+    }
+  }
+}
+
+void test_first_invalid_index() {
+  std::vector<int32_t> indices(1000, 5);
+  CHECK(nne::first_invalid_index(indices.data(), 1000, 6) == -1, "all valid");
+  CHECK(nne::first_invalid_index(indices.data(), 1000, 5) == 0, "all out of range");
+  indices[700] = -1;
+  CHECK(nne::first_invalid_index(indices.data(), 1000, 6) == 700, "negative int32");
+  indices[300] = 6;
+  CHECK(nne::first_invalid_index(indices.data(), 1000, 6) == 300, "first of two");
+  const uint32_t big[] = {1, 0x80000000u};
+  CHECK(nne::first_invalid_index(big, 2, int64_t{1} << 32) == -1, "uint32 above 2^31 is valid");
+  CHECK(nne::first_invalid_index(big, 2, 0x80000000LL) == 1, "uint32 at the limit");
+  const int64_t wide[] = {int64_t{1} << 40, -(int64_t{1} << 40)};
+  CHECK(nne::first_invalid_index(wide, 2, int64_t{1} << 41) == 1, "negative int64");
+  CHECK(nne::first_invalid_index(wide, 0, 0) == -1, "empty");
+}
+
+// A table of more than 2^31 floats: offsets must be 64-bit. The mapping is virtual (9 GiB,
+// MAP_NORESERVE); only the pages touched are ever backed by memory.
+void test_large_table(const nne::Kernels& kernels) {
+  const int64_t dim = 1;
+  const int64_t rows = (int64_t{1} << 31) + 64;
+  const size_t bytes = static_cast<size_t>(rows * dim) * sizeof(float);
+  void* mapping = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mapping == MAP_FAILED) {
+    std::printf("  large table: mmap of %zu bytes refused, not tested\n", bytes);
+    return;
+  }
+  float* table = static_cast<float*>(mapping);
+  const uint32_t index32[] = {0x80000005u, 7};
+  const int64_t index64[] = {rows - 1, 0x80000005LL};
+  table[0x80000005LL] = 1.5f;
+  table[rows - 1] = -2.0f;
+  table[7] = 4.0f;
+  float out[2];
+  kernels.u32.gather(table, dim, index32, 2, out);
+  CHECK(out[0] == 1.5f && out[1] == 4.0f, "large table gather uint32");
+  kernels.i64.gather(table, dim, index64, 2, out);
+  CHECK(out[0] == -2.0f && out[1] == 1.5f, "large table gather int64");
+  const float grad_output[] = {0.25f, 0.5f};
+  kernels.i64.scatter_add(table, dim, index64, 2, grad_output, nullptr, -1);
+  CHECK(table[rows - 1] == -1.75f && table[0x80000005LL] == 2.0f, "large table scatter_add");
+  std::vector<uint8_t> seen(static_cast<size_t>((rows + 7) / 8), 0);
+  kernels.i64.renorm(table, dim, index64, 2, 1.0, 2.0, seen.data());
+  CHECK(std::fabs(table[rows - 1] + 1.0f) < 1e-6f && std::fabs(table[0x80000005LL] - 1.0f) < 1e-6f,
+        "large table renorm");
+  munmap(mapping, bytes);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: kernel_tests scalar|avx2|avx512|neon\n");
+    return 2;
+  }
+  nne::Tier tier;
+  if (!nne::parse_tier(argv[1], &tier)) {
+    std::fprintf(stderr, "unknown tier %s\n", argv[1]);
+    return 2;
+  }
+  if (!nne::tier_supported(tier)) {
+    std::printf("tier %s: not supported by this CPU, skipped\n", argv[1]);
+    return 77;
+  }
+  const nne::Kernels& kernels = nne::kernels_for(tier);
+  CHECK(kernels.tier == tier, "table of the wrong tier");
+  test_first_invalid_index();
+  test_gather<int32_t>(kernels, "int32");
+  test_gather<uint32_t>(kernels, "uint32");
+  test_gather<int64_t>(kernels, "int64");
+  test_scatter_add<int32_t>(kernels, "int32");
+  test_scatter_add<uint32_t>(kernels, "uint32");
+  test_scatter_add<int64_t>(kernels, "int64");
+  test_renorm<int32_t>(kernels, "int32");
+  test_renorm<uint32_t>(kernels, "uint32");
+  test_renorm<int64_t>(kernels, "int64");
+  test_large_table(kernels);
+  std::printf("tier %s: %s\n", argv[1], failures == 0 ? "all kernel tests passed" : "FAILED");
+  return failures == 0 ? 0 : 1;
+}
