@@ -116,186 +116,178 @@ auto with_index_type(const IndexArray& indices, Fn&& fn) {
   }
 }
 
-class Addon : public Napi::Addon<Addon> {
- public:
-  Addon(Napi::Env env, Napi::Object exports) : kernels_(&nne::kernels_for(nne::best_tier())) {
-    DefineAddon(exports, {
-        InstanceMethod("selectTier", &Addon::SelectTier),
-        InstanceMethod("cpuFeatures", &Addon::CpuFeatures),
-        InstanceMethod("firstInvalidIndex", &Addon::FirstInvalidIndex),
-        InstanceMethod("gather", &Addon::Gather),
-        InstanceMethod("referenceGather", &Addon::ReferenceGather),
-        InstanceMethod("scatterAdd", &Addon::ScatterAdd),
-        InstanceMethod("renorm", &Addon::Renorm),
-    });
+// The kernel table a function was created for (see Kernels() below).
+const Kernels& bound_kernels(const Napi::CallbackInfo& info) { return *static_cast<const Kernels*>(info.Data()); }
+
+// gather(weight, dim, indices, out)
+Napi::Value Gather(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  float* weight;
+  float* out;
+  int64_t weight_length, out_length, dim;
+  IndexArray indices;
+  if (!get_float_array(info, 0, "weight", &weight, &weight_length) || !get_integer(info, 1, "dim", 1, &dim) ||
+      !get_index_array(info, 2, &indices) || !get_float_array(info, 3, "out", &out, &out_length) ||
+      !check_table(info, "weight", weight_length, dim)) {
+    return env.Undefined();
   }
-
- private:
-  // selectTier(name): '' picks the widest tier the CPU runs. Returns the tier's name.
-  Napi::Value SelectTier(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (!info[0].IsString()) {
-      Napi::TypeError::New(env, "tier must be a string").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    const std::string name = info[0].As<Napi::String>().Utf8Value();
-    Tier tier = nne::best_tier();
-    if (!name.empty()) {
-      if (!nne::parse_tier(name.c_str(), &tier)) {
-        Napi::RangeError::New(env, "unknown SIMD tier '" + name + "' (expected scalar, avx2, avx512 or neon)")
-            .ThrowAsJavaScriptException();
-        return env.Undefined();
-      }
-      if (!nne::tier_supported(tier)) {
-        Napi::Error::New(env, "SIMD tier '" + name + "' is not supported by this CPU (widest supported: " +
-                                  nne::tier_name(nne::best_tier()) + ")")
-            .ThrowAsJavaScriptException();
-        return env.Undefined();
-      }
-    }
-    kernels_ = &nne::kernels_for(tier);
-    return Napi::String::New(env, nne::tier_name(tier));
+  if (out_length != indices.length * dim) {
+    throw_range(info, "out length must be indices.length * dim");
+    return env.Undefined();
   }
+  const Kernels& kernels = bound_kernels(info);
+  const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
+    using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+    const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
+    if (position < 0) kernels.of<Index>().gather(weight, dim, data, indices.length, out);
+    return position;
+  });
+  return Napi::Number::New(env, static_cast<double>(bad));
+}
 
-  Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const nne::CpuFeatures& features = nne::cpu_features();
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("avx2", features.avx2);
-    result.Set("avx512", features.avx512);
-    result.Set("neon", features.neon);
-    Napi::Array tiers = Napi::Array::New(env);
-    uint32_t count = 0;
-    for (int i = 0; i < nne::kTierCount; ++i) {
-      if (nne::tier_supported(static_cast<Tier>(i))) {
-        tiers.Set(count++, nne::tier_name(static_cast<Tier>(i)));
-      }
-    }
-    result.Set("tiers", tiers);
-    result.Set("best", nne::tier_name(nne::best_tier()));
-    return result;
+// scatterAdd(grad, dim, indices, gradOutput, scale | null, skipRow)
+Napi::Value ScatterAdd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  float* grad;
+  float* grad_output;
+  float* scale = nullptr;
+  int64_t grad_length, grad_output_length, scale_length = 0, dim, skip_row;
+  IndexArray indices;
+  if (!get_float_array(info, 0, "grad", &grad, &grad_length) || !get_integer(info, 1, "dim", 1, &dim) ||
+      !get_index_array(info, 2, &indices) ||
+      !get_float_array(info, 3, "gradOutput", &grad_output, &grad_output_length) ||
+      !check_table(info, "grad", grad_length, dim)) {
+    return env.Undefined();
   }
-
-  // firstInvalidIndex(indices, rows)
-  Napi::Value FirstInvalidIndex(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    IndexArray indices;
-    int64_t rows;
-    if (!get_index_array(info, 0, &indices) || !get_integer(info, 1, "rows", 0, &rows)) return env.Undefined();
-    const int64_t bad = with_index_type(indices, [&](auto data) {
-      return nne::first_invalid_index(data, indices.length, rows);
-    });
-    return Napi::Number::New(env, static_cast<double>(bad));
+  if (!info[4].IsNull() && !info[4].IsUndefined() && !get_float_array(info, 4, "scale", &scale, &scale_length)) {
+    return env.Undefined();
   }
-
-  // gather(weight, dim, indices, out)
-  Napi::Value Gather(const Napi::CallbackInfo& info) { return GatherWith(info, *kernels_); }
-
-  // referenceGather(weight, dim, indices, out): the scalar tier, one memcpy per row; the
-  // benchmark's memory-bandwidth reference.
-  Napi::Value ReferenceGather(const Napi::CallbackInfo& info) {
-    return GatherWith(info, nne::kernels_for(Tier::scalar));
+  if (!get_integer(info, 5, "skipRow", -1, &skip_row)) return env.Undefined();
+  if (grad_output_length != indices.length * dim) {
+    throw_range(info, "gradOutput length must be indices.length * dim");
+    return env.Undefined();
   }
-
-  Napi::Value GatherWith(const Napi::CallbackInfo& info, const Kernels& kernels) {
-    Napi::Env env = info.Env();
-    float* weight;
-    float* out;
-    int64_t weight_length, out_length, dim;
-    IndexArray indices;
-    if (!get_float_array(info, 0, "weight", &weight, &weight_length) || !get_integer(info, 1, "dim", 1, &dim) ||
-        !get_index_array(info, 2, &indices) || !get_float_array(info, 3, "out", &out, &out_length) ||
-        !check_table(info, "weight", weight_length, dim)) {
-      return env.Undefined();
-    }
-    if (out_length != indices.length * dim) {
-      throw_range(info, "out length must be indices.length * dim");
-      return env.Undefined();
-    }
-    const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
-      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-      const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
-      if (position < 0) kernels.of<Index>().gather(weight, dim, data, indices.length, out);
-      return position;
-    });
-    return Napi::Number::New(env, static_cast<double>(bad));
+  if (scale != nullptr && scale_length != indices.length) {
+    throw_range(info, "scale length must be indices.length");
+    return env.Undefined();
   }
+  const Kernels& kernels = bound_kernels(info);
+  const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
+    using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+    const int64_t position = nne::first_invalid_index(data, indices.length, grad_length / dim);
+    if (position < 0) {
+      kernels.of<Index>().scatter_add(grad, dim, data, indices.length, grad_output, scale, skip_row);
+    }
+    return position;
+  });
+  return Napi::Number::New(env, static_cast<double>(bad));
+}
 
-  // scatterAdd(grad, dim, indices, gradOutput, scale | null, skipRow)
-  Napi::Value ScatterAdd(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    float* grad;
-    float* grad_output;
-    float* scale = nullptr;
-    int64_t grad_length, grad_output_length, scale_length = 0, dim, skip_row;
-    IndexArray indices;
-    if (!get_float_array(info, 0, "grad", &grad, &grad_length) || !get_integer(info, 1, "dim", 1, &dim) ||
-        !get_index_array(info, 2, &indices) ||
-        !get_float_array(info, 3, "gradOutput", &grad_output, &grad_output_length) ||
-        !check_table(info, "grad", grad_length, dim)) {
-      return env.Undefined();
-    }
-    if (!info[4].IsNull() && !info[4].IsUndefined() && !get_float_array(info, 4, "scale", &scale, &scale_length)) {
-      return env.Undefined();
-    }
-    if (!get_integer(info, 5, "skipRow", -1, &skip_row)) return env.Undefined();
-    if (grad_output_length != indices.length * dim) {
-      throw_range(info, "gradOutput length must be indices.length * dim");
-      return env.Undefined();
-    }
-    if (scale != nullptr && scale_length != indices.length) {
-      throw_range(info, "scale length must be indices.length");
-      return env.Undefined();
-    }
-    const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
-      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-      const int64_t position = nne::first_invalid_index(data, indices.length, grad_length / dim);
-      if (position < 0) {
-        kernels_->of<Index>().scatter_add(grad, dim, data, indices.length, grad_output, scale, skip_row);
-      }
-      return position;
-    });
-    return Napi::Number::New(env, static_cast<double>(bad));
+// renorm(weight, dim, indices, maxNorm, normType, seen)
+Napi::Value Renorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  float* weight;
+  int64_t weight_length, dim;
+  double max_norm, norm_type;
+  IndexArray indices;
+  if (!get_float_array(info, 0, "weight", &weight, &weight_length) || !get_integer(info, 1, "dim", 1, &dim) ||
+      !get_index_array(info, 2, &indices) || !get_number(info, 3, "maxNorm", &max_norm) ||
+      !get_number(info, 4, "normType", &norm_type) || !check_table(info, "weight", weight_length, dim)) {
+    return env.Undefined();
   }
-
-  // renorm(weight, dim, indices, maxNorm, normType, seen)
-  Napi::Value Renorm(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    float* weight;
-    int64_t weight_length, dim;
-    double max_norm, norm_type;
-    IndexArray indices;
-    if (!get_float_array(info, 0, "weight", &weight, &weight_length) || !get_integer(info, 1, "dim", 1, &dim) ||
-        !get_index_array(info, 2, &indices) || !get_number(info, 3, "maxNorm", &max_norm) ||
-        !get_number(info, 4, "normType", &norm_type) || !check_table(info, "weight", weight_length, dim)) {
-      return env.Undefined();
-    }
-    napi_typedarray_type seen_type;
-    void* seen_data;
-    int64_t seen_length;
-    if (!typed_array_info(info, 5, &seen_type, &seen_data, &seen_length) || seen_type != napi_uint8_array) {
-      Napi::TypeError::New(env, "seen must be a Uint8Array").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    const int64_t rows = weight_length / dim;
-    if (seen_length < (rows + 7) / 8) {
-      throw_range(info, "seen must hold one bit per row");
-      return env.Undefined();
-    }
-    const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
-      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-      const int64_t position = nne::first_invalid_index(data, indices.length, rows);
-      if (position < 0) {
-        kernels_->of<Index>().renorm(weight, dim, data, indices.length, max_norm, norm_type, static_cast<uint8_t*>(seen_data));
-      }
-      return position;
-    });
-    return Napi::Number::New(env, static_cast<double>(bad));
+  napi_typedarray_type seen_type;
+  void* seen_data;
+  int64_t seen_length;
+  if (!typed_array_info(info, 5, &seen_type, &seen_data, &seen_length) || seen_type != napi_uint8_array) {
+    Napi::TypeError::New(env, "seen must be a Uint8Array").ThrowAsJavaScriptException();
+    return env.Undefined();
   }
+  const int64_t rows = weight_length / dim;
+  if (seen_length < (rows + 7) / 8) {
+    throw_range(info, "seen must hold one bit per row");
+    return env.Undefined();
+  }
+  const Kernels& kernels = bound_kernels(info);
+  const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
+    using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+    const int64_t position = nne::first_invalid_index(data, indices.length, rows);
+    if (position < 0) {
+      kernels.of<Index>().renorm(weight, dim, data, indices.length, max_norm, norm_type,
+                                 static_cast<uint8_t*>(seen_data));
+    }
+    return position;
+  });
+  return Napi::Number::New(env, static_cast<double>(bad));
+}
 
-  const Kernels* kernels_;
-};
+// firstInvalidIndex(indices, rows)
+Napi::Value FirstInvalidIndex(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  IndexArray indices;
+  int64_t rows;
+  if (!get_index_array(info, 0, &indices) || !get_integer(info, 1, "rows", 0, &rows)) return env.Undefined();
+  const int64_t bad =
+      with_index_type(indices, [&](auto data) { return nne::first_invalid_index(data, indices.length, rows); });
+  return Napi::Number::New(env, static_cast<double>(bad));
+}
+
+// kernels(tier): { tier, gather, scatterAdd, renorm } running the named tier ('' for the widest
+// this CPU runs). The functions carry a pointer to the tier's static table, so several tiers can
+// be used side by side and nothing is mutable.
+Napi::Value KernelsForTier(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) {
+    Napi::TypeError::New(env, "tier must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  Tier tier = nne::best_tier();
+  if (!name.empty()) {
+    if (!nne::parse_tier(name.c_str(), &tier)) {
+      Napi::RangeError::New(env, "unknown SIMD tier '" + name + "' (expected scalar, avx2, avx512 or neon)")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (!nne::tier_supported(tier)) {
+      Napi::Error::New(env, "SIMD tier '" + name + "' is not supported by this CPU (widest supported: " +
+                                nne::tier_name(nne::best_tier()) + ")")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  void* table = const_cast<Kernels*>(&nne::kernels_for(tier));
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("tier", nne::tier_name(tier));
+  result.Set("gather", Napi::Function::New(env, Gather, "gather", table));
+  result.Set("scatterAdd", Napi::Function::New(env, ScatterAdd, "scatterAdd", table));
+  result.Set("renorm", Napi::Function::New(env, Renorm, "renorm", table));
+  return result;
+}
+
+Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const nne::CpuFeatures& features = nne::cpu_features();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("avx2", features.avx2);
+  result.Set("avx512", features.avx512);
+  result.Set("neon", features.neon);
+  Napi::Array tiers = Napi::Array::New(env);
+  uint32_t count = 0;
+  for (int i = 0; i < nne::kTierCount; ++i) {
+    if (nne::tier_supported(static_cast<Tier>(i))) tiers.Set(count++, nne::tier_name(static_cast<Tier>(i)));
+  }
+  result.Set("tiers", tiers);
+  result.Set("best", nne::tier_name(nne::best_tier()));
+  return result;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeatures, "cpuFeatures"));
+  exports.Set("firstInvalidIndex", Napi::Function::New(env, FirstInvalidIndex, "firstInvalidIndex"));
+  exports.Set("kernels", Napi::Function::New(env, KernelsForTier, "kernels"));
+  return exports;
+}
 
 }  // namespace
 
-NODE_API_ADDON(Addon)
+NODE_API_MODULE(nn_embedding, Init)

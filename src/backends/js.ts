@@ -1,0 +1,163 @@
+// The pure-TypeScript backend: the same kernels as native/, written as plain fast JavaScript
+// (typed arrays, monomorphic loops, no allocation per row). It is the fallback where the addon
+// cannot load and the reference the native kernels are tested against, and it computes the
+// same bits: float32 rounding is reproduced with Math.fround wherever C++ would round, and
+// norms follow the eight-lane order described in native/renorm.cc.
+import type { Backend, KernelIndices } from '../backend.js';
+
+function firstInvalidIndex(indices: KernelIndices, rows: number): number {
+  if (indices instanceof BigInt64Array) {
+    const limit = BigInt(rows);
+    for (let i = 0; i < indices.length; i++) {
+      const index = indices[i];
+      if (index < 0n || index >= limit) return i;
+    }
+    return -1;
+  }
+  for (let i = 0; i < indices.length; i++) {
+    const index = indices[i];
+    if (index < 0 || index >= rows) return i;
+  }
+  return -1;
+}
+
+/** The same indices as plain numbers, for loops that would otherwise read bigints per row. */
+function asNumbers(indices: KernelIndices): Int32Array | Uint32Array | Float64Array {
+  if (!(indices instanceof BigInt64Array)) return indices;
+  const numbers = new Float64Array(indices.length);
+  for (let i = 0; i < indices.length; i++) numbers[i] = Number(indices[i]);
+  return numbers;
+}
+
+function gather(weight: Float32Array, dim: number, indices: KernelIndices, out: Float32Array): number {
+  const bad = firstInvalidIndex(indices, weight.length / dim);
+  if (bad >= 0) return bad;
+  const rows = asNumbers(indices);
+  for (let i = 0, o = 0; i < rows.length; i++) {
+    const start = rows[i] * dim;
+    const end = start + dim;
+    for (let s = start; s < end; s++, o++) out[o] = weight[s];
+  }
+  return -1;
+}
+
+function scatterAdd(
+  grad: Float32Array,
+  dim: number,
+  indices: KernelIndices,
+  gradOutput: Float32Array,
+  scale: Float32Array | null,
+  skipRow: number,
+): number {
+  const bad = firstInvalidIndex(indices, grad.length / dim);
+  if (bad >= 0) return bad;
+  const rows = asNumbers(indices);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    if (row === skipRow) continue;
+    const start = row * dim;
+    const end = start + dim;
+    let g = i * dim;
+    if (scale === null) {
+      // A sum of two floats computed in double and rounded once to float is the float sum.
+      for (let k = start; k < end; k++, g++) grad[k] = grad[k] + gradOutput[g];
+    } else {
+      const s = scale[i];
+      for (let k = start; k < end; k++, g++) grad[k] = grad[k] + Math.fround(s * gradOutput[g]);
+    }
+  }
+  return -1;
+}
+
+/** Sum of |x| (or x² when square) over a row in the eight-lane order of native/renorm.cc. */
+function laneSum(weight: Float32Array, start: number, dim: number, square: boolean): number {
+  let l0 = 0, l1 = 0, l2 = 0, l3 = 0, l4 = 0, l5 = 0, l6 = 0, l7 = 0;
+  const blocks = dim - (dim % 8);
+  let j = 0;
+  if (square) {
+    for (; j < blocks; j += 8) {
+      const k = start + j;
+      const x0 = weight[k], x1 = weight[k + 1], x2 = weight[k + 2], x3 = weight[k + 3];
+      const x4 = weight[k + 4], x5 = weight[k + 5], x6 = weight[k + 6], x7 = weight[k + 7];
+      l0 += x0 * x0; l1 += x1 * x1; l2 += x2 * x2; l3 += x3 * x3;
+      l4 += x4 * x4; l5 += x5 * x5; l6 += x6 * x6; l7 += x7 * x7;
+    }
+  } else {
+    for (; j < blocks; j += 8) {
+      const k = start + j;
+      l0 += Math.abs(weight[k]); l1 += Math.abs(weight[k + 1]);
+      l2 += Math.abs(weight[k + 2]); l3 += Math.abs(weight[k + 3]);
+      l4 += Math.abs(weight[k + 4]); l5 += Math.abs(weight[k + 5]);
+      l6 += Math.abs(weight[k + 6]); l7 += Math.abs(weight[k + 7]);
+    }
+  }
+  // The tail starts at a multiple of 8, so element j goes to lane j - blocks (at most 6).
+  for (; j < dim; j++) {
+    const x = weight[start + j];
+    const v = square ? x * x : Math.abs(x);
+    switch (j - blocks) {
+      case 0: l0 += v; break;
+      case 1: l1 += v; break;
+      case 2: l2 += v; break;
+      case 3: l3 += v; break;
+      case 4: l4 += v; break;
+      case 5: l5 += v; break;
+      default: l6 += v;
+    }
+  }
+  return ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7));
+}
+
+function rowNorm(weight: Float32Array, start: number, dim: number, p: number): number {
+  if (p === 2) return Math.sqrt(laneSum(weight, start, dim, true));
+  if (p === 1) return laneSum(weight, start, dim, false);
+  if (p === Infinity) {
+    let largest = 0;
+    for (let j = 0; j < dim; j++) {
+      const a = Math.abs(weight[start + j]);
+      if (a > largest) largest = a; // like C's fmax, a NaN element is passed over
+    }
+    return largest;
+  }
+  let sum = 0;
+  for (let j = 0; j < dim; j++) sum += Math.pow(Math.abs(weight[start + j]), p);
+  return Math.pow(sum, 1 / p);
+}
+
+function renorm(
+  weight: Float32Array,
+  dim: number,
+  indices: KernelIndices,
+  maxNorm: number,
+  normType: number,
+  seen: Uint8Array,
+): number {
+  const bad = firstInvalidIndex(indices, weight.length / dim);
+  if (bad >= 0) return bad;
+  const rows = asNumbers(indices);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    const byte = Math.floor(row / 8);
+    const bit = 1 << (row % 8);
+    if (seen[byte] & bit) continue;
+    seen[byte] |= bit;
+    const start = row * dim;
+    // torch reads the norm back from a float tensor: compare and use it as a float.
+    const norm = Math.fround(rowNorm(weight, start, dim, normType));
+    if (norm > maxNorm) {
+      const scale = Math.fround(maxNorm / (norm + 1e-7));
+      for (let k = start; k < start + dim; k++) weight[k] = weight[k] * scale;
+    }
+  }
+  for (let i = 0; i < rows.length; i++) seen[Math.floor(rows[i] / 8)] = 0;
+  return -1;
+}
+
+export const jsBackend: Backend = {
+  name: 'js',
+  simd: null,
+  firstInvalidIndex,
+  gather,
+  scatterAdd,
+  renorm,
+};

@@ -1,0 +1,63 @@
+// The native backend: the N-API addon built from native/, loaded through node-gyp-build (a
+// prebuild for this platform when the package ships one, else the local build). The addon's
+// functions already have the Backend signatures, so this file only loads it and picks the tier.
+import path from 'node:path';
+
+import { type Backend, type KernelIndices, type SimdTier, SIMD_TIERS } from '../backend.js';
+
+export interface CpuFeatures {
+  avx2: boolean;
+  avx512: boolean;
+  neon: boolean;
+  /** The tiers this CPU can run, narrowest first. */
+  tiers: SimdTier[];
+  best: SimdTier;
+}
+
+/** The kernels of one SIMD tier, as the addon hands them out. */
+export interface TierKernels extends Pick<Backend, 'gather' | 'scatterAdd' | 'renorm'> {
+  readonly tier: SimdTier;
+}
+
+/** The addon's exports (native/binding.cc). */
+export interface NativeAddon {
+  cpuFeatures(): CpuFeatures;
+  firstInvalidIndex(indices: KernelIndices, rows: number): number;
+  /** The kernels of a tier ('' for the widest this CPU runs); throws for a tier it cannot run. */
+  kernels(tier: SimdTier | ''): TierKernels;
+}
+
+/** The package root: src/ and dist/ both sit one level below it. */
+export const packageRoot = path.resolve(__dirname, '..', '..');
+
+let addon: NativeAddon | undefined;
+
+/** Loads the addon once per process (or worker); throws what node-gyp-build threw. */
+export function loadAddon(): NativeAddon {
+  if (addon === undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeGypBuild = require('node-gyp-build') as (root: string) => NativeAddon;
+    addon = nodeGypBuild(packageRoot);
+  }
+  return addon;
+}
+
+/**
+ * The native backend running the given tier ('' for the widest this CPU runs). Throws when the
+ * addon cannot load, the tier name is unknown, or the CPU cannot run it.
+ */
+export function createNativeBackend(tier: SimdTier | ''): Backend {
+  if (tier !== '' && !SIMD_TIERS.includes(tier)) {
+    throw new RangeError(`unknown SIMD tier '${String(tier)}' (expected ${SIMD_TIERS.join(', ')})`);
+  }
+  const native = loadAddon();
+  const kernels = native.kernels(tier);
+  return {
+    name: 'native',
+    simd: kernels.tier,
+    firstInvalidIndex: native.firstInvalidIndex,
+    gather: kernels.gather,
+    scatterAdd: kernels.scatterAdd,
+    renorm: kernels.renorm,
+  };
+}

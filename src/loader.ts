@@ -1,0 +1,93 @@
+// Which backend this process uses, chosen once on first use:
+//   NN_EMBEDDING_BACKEND=js      the pure-TypeScript kernels, the addon is not loaded
+//   NN_EMBEDDING_BACKEND=native  the addon, and a failed load is an error
+//   unset                        the addon when it loads, else the TypeScript kernels
+//   NN_EMBEDDING_SIMD=scalar|avx2|avx512|neon   the native tier (default: the widest the CPU runs);
+//                                an unknown tier, or one the CPU cannot run, is an error
+import { type Backend, type SimdTier, SIMD_TIERS } from './backend.js';
+import { jsBackend } from './backends/js.js';
+import { type CpuFeatures, createNativeBackend, loadAddon } from './backends/native.js';
+
+export interface Capabilities {
+  /** The backend in use. */
+  backend: 'native' | 'js';
+  /** The SIMD tier the native kernels run with; null on the TypeScript backend. */
+  simd: SimdTier | null;
+  /** What the CPU offers, as the addon detected it; null when the addon is not loaded. */
+  cpu: CpuFeatures | null;
+  /** Why the addon is not in use, when it is not: the load error, or the environment variable. */
+  nativeError: string | null;
+}
+
+interface Selection {
+  backend: Backend;
+  nativeError: string | null;
+}
+
+let selection: Selection | undefined;
+
+function environment(name: string): string {
+  return (process.env[name] ?? '').trim();
+}
+
+function select(): Selection {
+  const requested = environment('NN_EMBEDDING_BACKEND');
+  if (requested !== '' && requested !== 'native' && requested !== 'js') {
+    throw new RangeError(`NN_EMBEDDING_BACKEND must be 'native' or 'js', got '${requested}'`);
+  }
+  const tier = environment('NN_EMBEDDING_SIMD');
+  if (tier !== '' && !(SIMD_TIERS as readonly string[]).includes(tier)) {
+    throw new RangeError(`NN_EMBEDDING_SIMD must be one of ${SIMD_TIERS.join(', ')}, got '${tier}'`);
+  }
+  if (requested === 'js') return { backend: jsBackend, nativeError: 'NN_EMBEDDING_BACKEND=js' };
+  let addonError: unknown;
+  try {
+    loadAddon();
+  } catch (error) {
+    addonError = error;
+  }
+  if (addonError === undefined) {
+    // The addon loaded: a tier it cannot run is the user's explicit request failing, so it throws.
+    return { backend: createNativeBackend(tier as SimdTier | ''), nativeError: null };
+  }
+  const message = addonError instanceof Error ? addonError.message : String(addonError);
+  if (requested === 'native') {
+    throw new Error(`nn-embedding: NN_EMBEDDING_BACKEND=native but the native addon failed to load: ${message}`, {
+      cause: addonError,
+    });
+  }
+  return { backend: jsBackend, nativeError: message };
+}
+
+/** The backend new layers use (chosen on the first call). */
+export function currentBackend(): Backend {
+  selection ??= select();
+  return selection.backend;
+}
+
+/** 'native' when the C++ addon is in use, 'js' for the pure-TypeScript fallback. */
+export function getBackend(): 'native' | 'js' {
+  return currentBackend().name;
+}
+
+/** The backend in use, its SIMD tier, what the CPU offers, and why the addon is not in use if it is not. */
+export function getCapabilities(): Capabilities {
+  const backend = currentBackend();
+  let cpu: CpuFeatures | null = null;
+  if (backend.name === 'native') cpu = loadAddon().cpuFeatures();
+  return { backend: backend.name, simd: backend.simd, cpu, nativeError: selection!.nativeError };
+}
+
+/**
+ * Runs fn with `backend` as the one new layers bind to, then restores the previous one. For the
+ * tests and the benchmark, which compare backends in one process; not part of the public API.
+ */
+export function withBackend<T>(backend: Backend, fn: () => T): T {
+  const previous = currentBackend();
+  selection!.backend = backend;
+  try {
+    return fn();
+  } finally {
+    selection!.backend = previous;
+  }
+}
