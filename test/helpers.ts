@@ -1,0 +1,69 @@
+import { expect } from 'vitest';
+
+import type { IndexArray } from '../src/index.js';
+
+/** The backend this test process was started for (see vitest.config.ts). */
+export const expectedBackend = process.env.NN_EMBEDDING_BACKEND === 'js' ? 'js' : 'native';
+export const expectedTier = process.env.NN_EMBEDDING_SIMD || null;
+
+/** Bitwise equality of float arrays (NaN payloads and -0 included), with the first difference in the message. */
+export function expectSameBits(actual: Float32Array | null | undefined, expected: Float32Array, what = 'values'): void {
+  expect(actual, `${what} is missing`).toBeInstanceOf(Float32Array);
+  const a = new Uint32Array(actual!.buffer, actual!.byteOffset, actual!.length);
+  const b = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  expect(a.length, `${what} length`).toBe(b.length);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) {
+      expect.fail(`${what}[${i}]: got ${actual![i]}, expected ${expected[i]} (bits ${a[i]} vs ${b[i]})`);
+    }
+  }
+}
+
+/** Element-wise closeness: |a - b| <= atol + rtol * |b|. */
+export function expectClose(actual: Float32Array | null | undefined, expected: ArrayLike<number>, rtol: number, atol: number, what = 'values'): void {
+  expect(actual, `${what} is missing`).toBeInstanceOf(Float32Array);
+  expect(actual!.length, `${what} length`).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    const e = expected[i]!;
+    const a = actual![i]!;
+    if (!(Math.abs(a - e) <= atol + rtol * Math.abs(e))) {
+      expect.fail(`${what}[${i}]: got ${a}, expected ${e} (rtol ${rtol}, atol ${atol})`);
+    }
+  }
+}
+
+/** A deterministic pseudo-random stream for test data (mulberry32). */
+export function rng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomTable(rows: number, dim: number, seed: number): Float32Array {
+  const next = rng(seed);
+  const table = new Float32Array(rows * dim);
+  for (let i = 0; i < table.length; i++) table[i] = (next() - 0.5) * 4;
+  return table;
+}
+
+export function randomIndices(count: number, rows: number, seed: number): number[] {
+  const next = rng(seed);
+  return Array.from({ length: count }, () => Math.floor(next() * rows));
+}
+
+export type IndexKind = 'Int32Array' | 'Uint32Array' | 'BigInt64Array' | 'Array';
+export const INDEX_KINDS: readonly IndexKind[] = ['Int32Array', 'Uint32Array', 'BigInt64Array', 'Array'];
+
+export function asIndexArray(values: readonly number[], kind: IndexKind): IndexArray {
+  switch (kind) {
+    case 'Int32Array': return Int32Array.from(values);
+    case 'Uint32Array': return Uint32Array.from(values);
+    case 'BigInt64Array': return BigInt64Array.from(values, (v) => BigInt(v));
+    case 'Array': return [...values];
+  }
+}

@@ -1,0 +1,38 @@
+// The whole suite runs once per backend: the TypeScript backend, and the native backend once per
+// SIMD tier this CPU runs (each project sets NN_EMBEDDING_BACKEND / NN_EMBEDDING_SIMD for its
+// test processes). The native tiers are read from the built addon; if it does not load, the run
+// fails unless NN_EMBEDDING_BACKEND=js asks for the TypeScript backend alone.
+import { createRequire } from 'node:module';
+import { defineConfig } from 'vitest/config';
+
+const require = createRequire(import.meta.url);
+
+function nativeTiers(): string[] {
+  if (process.env.NN_EMBEDDING_BACKEND === 'js') return [];
+  try {
+    const addon = require('node-gyp-build')(import.meta.dirname ?? process.cwd());
+    return addon.cpuFeatures().tiers;
+  } catch (error) {
+    throw new Error(
+      `the native addon did not load (${(error as Error).message}); build it with 'npm run build:native', ` +
+        `or run the TypeScript backend alone with NN_EMBEDDING_BACKEND=js npm test`,
+    );
+  }
+}
+
+const projects = [
+  { extends: true as const, test: { name: 'js', env: { NN_EMBEDDING_BACKEND: 'js', NN_EMBEDDING_SIMD: '' } } },
+  ...nativeTiers().map((tier) => ({
+    extends: true as const,
+    test: { name: `native-${tier}`, env: { NN_EMBEDDING_BACKEND: 'native', NN_EMBEDDING_SIMD: tier } },
+  })),
+];
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 60_000,
+    projects,
+  },
+});
