@@ -1,0 +1,115 @@
+// The package as a user loads it: the built dist/ through require() and import, and the
+// environment variables that choose the backend, each in a fresh Node process.
+import { execFileSync, spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..');
+/** Whether the addon is built here at all (whatever backend this test process was started for). */
+const nativeAvailable = (() => {
+  try {
+    require('node-gyp-build')(root);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+function node(code: string, env: Record<string, string>, type: 'commonjs' | 'module' = 'commonjs') {
+  const args = type === 'module' ? ['--input-type=module', '-e', code] : ['-e', code];
+  const result = spawnSync(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, NN_EMBEDDING_BACKEND: '', NN_EMBEDDING_SIMD: '', ...env },
+    encoding: 'utf8',
+  });
+  return { status: result.status, stdout: result.stdout.trim(), stderr: result.stderr };
+}
+
+const probe = `const m = require('nn-embedding'); const e = new m.Embedding(4, 2, { seed: 1 });
+console.log(JSON.stringify({ backend: m.getBackend(), simd: m.getCapabilities().simd, out: Array.from(e.forward([3])) }));`;
+
+describe('the built package', () => {
+  it('loads with require() and with import, with types', () => {
+    const cjs = node(probe, {});
+    expect(cjs.stderr).toBe('');
+    const esm = node(
+      `import { Embedding, getBackend } from 'nn-embedding'; console.log(getBackend(), new Embedding(4, 2, { seed: 1 }).forward([3]).length);`,
+      {},
+      'module',
+    );
+    expect(esm.stderr).toBe('');
+    expect(esm.stdout).toBe(`${nativeAvailable ? 'native' : 'js'} 2`);
+    const types = require(path.join(root, 'package.json')).exports['.'].types as string;
+    expect(execFileSync('ls', [path.join(root, types)], { encoding: 'utf8' })).toContain('index.d.ts');
+  });
+
+  it('NN_EMBEDDING_BACKEND=js forces the TypeScript backend, with the same numbers', () => {
+    const js = JSON.parse(node(probe, { NN_EMBEDDING_BACKEND: 'js' }).stdout);
+    expect(js.backend).toBe('js');
+    expect(js.simd).toBeNull();
+    const auto = JSON.parse(node(probe, {}).stdout);
+    expect(auto.backend).toBe(nativeAvailable ? 'native' : 'js');
+    expect(auto.out).toEqual(js.out);
+  });
+
+  it('rejects an unknown NN_EMBEDDING_BACKEND or NN_EMBEDDING_SIMD value', () => {
+    const backend = node(probe, { NN_EMBEDDING_BACKEND: 'gpu' });
+    expect(backend.status).not.toBe(0);
+    expect(backend.stderr).toMatch(/NN_EMBEDDING_BACKEND must be 'native' or 'js', got 'gpu'/);
+    const simd = node(probe, { NN_EMBEDDING_SIMD: 'sse9' });
+    expect(simd.status).not.toBe(0);
+    expect(simd.stderr).toMatch(/NN_EMBEDDING_SIMD must be one of scalar, avx2, avx512, neon, got 'sse9'/);
+  });
+
+  it.runIf(nativeAvailable)('NN_EMBEDDING_SIMD picks each tier the CPU runs and refuses the others', () => {
+    const { tiers } = JSON.parse(node(`console.log(JSON.stringify(require('nn-embedding').getCapabilities().cpu))`, {}).stdout);
+    for (const tier of ['scalar', 'avx2', 'avx512', 'neon']) {
+      const result = node(probe, { NN_EMBEDDING_BACKEND: 'native', NN_EMBEDDING_SIMD: tier });
+      if (tiers.includes(tier)) {
+        expect(JSON.parse(result.stdout).simd).toBe(tier);
+      } else {
+        expect(result.status).not.toBe(0);
+        expect(result.stderr).toMatch(new RegExp(`SIMD tier '${tier}' is not supported by this CPU`));
+      }
+    }
+  });
+
+  it('falls back to TypeScript when the addon cannot load, and says why; =native makes that an error', () => {
+    // A copy of the package without its build: node-gyp-build finds no addon.
+    const copy = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
+    execFileSync('cp', ['-r', path.join(root, 'dist'), path.join(root, 'package.json'), copy]);
+    execFileSync('ln', ['-s', path.join(root, 'node_modules'), path.join(copy, 'node_modules')]);
+    const code = `const m = require(${JSON.stringify(copy)}); console.log(JSON.stringify(m.getCapabilities()));`;
+    const fallback = node(code, {});
+    expect(fallback.stderr).toBe('');
+    const capabilities = JSON.parse(fallback.stdout);
+    expect(capabilities.backend).toBe('js');
+    expect(capabilities.nativeError).toMatch(/No native build was found/);
+    const strict = node(code, { NN_EMBEDDING_BACKEND: 'native' });
+    expect(strict.status).not.toBe(0);
+    expect(strict.stderr).toMatch(/NN_EMBEDDING_BACKEND=native but the native addon failed to load/);
+    execFileSync('rm', ['-rf', copy]);
+  });
+
+  it.runIf(nativeAvailable)('loads in worker threads alongside the main thread', () => {
+    const code = `
+      const { Worker } = require('node:worker_threads');
+      const m = require('nn-embedding');
+      const main = Array.from(new m.Embedding(50, 8, { seed: 5 }).forward([1, 49]));
+      const source = "const m = require('nn-embedding'); const { parentPort } = require('node:worker_threads');" +
+        "parentPort.postMessage([m.getBackend(), Array.from(new m.Embedding(50, 8, { seed: 5 }).forward([1, 49]))]);";
+      let done = 0;
+      for (let i = 0; i < 3; i++) {
+        const worker = new Worker(source, { eval: true });
+        worker.on('message', ([backend, out]) => {
+          if (backend !== 'native' || JSON.stringify(out) !== JSON.stringify(main)) { console.log('mismatch'); process.exit(1); }
+          if (++done === 3) console.log('ok');
+        });
+        worker.on('error', (e) => { console.log(String(e)); process.exit(1); });
+      }`;
+    const result = node(code, {});
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('ok');
+  });
+});

@@ -1,0 +1,127 @@
+// Property-based parity: the native backend (at this process's SIMD tier) against the TypeScript
+// backend, on random tables, batches, index types and options. Everything must agree to the bit,
+// except renorm with a general p, whose norm goes through pow(), which C's libm and V8 may
+// round differently in the last place.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+import type { Backend } from '../src/backend.js';
+import { jsBackend } from '../src/backends/js.js';
+import { Embedding, type EmbeddingOptions, getBackend } from '../src/index.js';
+import { currentBackend, withBackend } from '../src/loader.js';
+import { INDEX_KINDS, asIndexArray, expectClose, expectSameBits, randomTable } from './helpers.js';
+
+const DIMS = [1, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 300];
+const NORM_TYPES = [1, 2, Infinity, 3, 0.5];
+
+const caseArbitrary = fc
+  .record({
+    rows: fc.integer({ min: 1, max: 60 }),
+    dim: fc.constantFrom(...DIMS),
+    kind: fc.constantFrom(...INDEX_KINDS),
+    batches: fc.array(fc.array(fc.nat(), { maxLength: 80 }), { minLength: 1, maxLength: 3 }),
+    useOut: fc.boolean(),
+    paddingIdx: fc.option(fc.integer(), { nil: undefined }),
+    maxNorm: fc.option(fc.double({ min: 0.1, max: 10, noNaN: true }), { nil: undefined }),
+    normType: fc.constantFrom(...NORM_TYPES),
+    gradMode: fc.constantFrom('dense', 'scaleGradByFreq', 'sparse', 'frozen'),
+    seed: fc.nat(),
+  })
+  .map((c) => ({
+    ...c,
+    // Indices in range, drawn from few distinct values so duplicates are common.
+    batches: c.batches.map((batch) => batch.map((v) => v % Math.min(c.rows, 1 + (c.seed % 7) * 5))),
+    paddingIdx: c.paddingIdx === undefined ? undefined : (c.paddingIdx % c.rows),
+  }));
+
+type Case = typeof caseArbitrary extends fc.Arbitrary<infer T> ? T : never;
+
+function run(backend: Backend, c: Case) {
+  const options: EmbeddingOptions = {
+    weight: randomTable(c.rows, c.dim, c.seed),
+    paddingIdx: c.paddingIdx ?? null,
+    maxNorm: c.maxNorm ?? null,
+    normType: c.normType,
+    scaleGradByFreq: c.gradMode === 'scaleGradByFreq',
+    sparse: c.gradMode === 'sparse',
+    freeze: c.gradMode === 'frozen',
+  };
+  const layer = withBackend(backend, () => new Embedding(c.rows, c.dim, options));
+  const outputs = c.batches.map((batch, step) => {
+    const indices = asIndexArray(batch, c.kind);
+    const out = c.useOut ? new Float32Array(batch.length * c.dim) : undefined;
+    const output = layer.forward(indices, out);
+    layer.backward(indices, randomTable(batch.length, c.dim, c.seed + step + 1));
+    return output;
+  });
+  return { layer, outputs };
+}
+
+describe.runIf(getBackend() === 'native')('native and TypeScript backends agree', () => {
+  it('on random tables, batches and options', () => {
+    const native = currentBackend();
+    fc.assert(
+      fc.property(caseArbitrary, (c) => {
+        const a = run(native, c);
+        const b = run(jsBackend, c);
+        const exact = c.maxNorm === undefined || [1, 2, Infinity].includes(c.normType);
+        const same = (x: Float32Array | null | undefined, y: Float32Array | null | undefined, what: string) => {
+          if (y === null || y === undefined) return expect(x ?? null).toBeNull();
+          if (exact) expectSameBits(x, y, what);
+          else expectClose(x, y, 1e-6, 1e-7, what);
+        };
+        a.outputs.forEach((output, step) => same(output, b.outputs[step], `output ${step}`));
+        same(a.layer.weight, b.layer.weight, 'weight');
+        same(a.layer.grad, b.layer.grad, 'grad');
+        expect(a.layer.sparseGrad?.indices ?? null).toEqual(b.layer.sparseGrad?.indices ?? null);
+        same(a.layer.sparseGrad?.values, b.layer.sparseGrad?.values, 'sparseGrad.values');
+      }),
+      { numRuns: 300, seed: 20261128 },
+    );
+  });
+
+  it('on the kernels directly, with every index type and large dimensions', () => {
+    const native = currentBackend();
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.constantFrom(...DIMS),
+        fc.array(fc.nat({ max: 1000 }), { maxLength: 200 }),
+        fc.constantFrom(...INDEX_KINDS.filter((k) => k !== 'Array')),
+        fc.boolean(),
+        fc.nat(),
+        (rows, dim, raw, kind, scaled, seed) => {
+          const indices = asIndexArray(raw.map((v) => v % rows), kind) as Int32Array;
+          const weight = randomTable(rows, dim, seed);
+          const outA = new Float32Array(raw.length * dim);
+          const outB = new Float32Array(raw.length * dim);
+          expect(native.gather(weight, dim, indices, outA)).toBe(-1);
+          expect(jsBackend.gather(weight, dim, indices, outB)).toBe(-1);
+          expectSameBits(outA, outB, 'gather');
+          const gradOutput = randomTable(raw.length, dim, seed + 1);
+          const scale = scaled ? randomTable(raw.length, 1, seed + 2) : null;
+          const gradA = randomTable(rows, dim, seed + 3);
+          const gradB = gradA.slice();
+          const skip = seed % (rows + 1) - 1;
+          expect(native.scatterAdd(gradA, dim, indices, gradOutput, scale, skip)).toBe(-1);
+          expect(jsBackend.scatterAdd(gradB, dim, indices, gradOutput, scale, skip)).toBe(-1);
+          expectSameBits(gradA, gradB, 'scatterAdd');
+        },
+      ),
+      { numRuns: 300, seed: 1128 },
+    );
+  });
+
+  it('report the same first invalid index', () => {
+    const native = currentBackend();
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -3, max: 40 }), { maxLength: 600 }), fc.integer({ min: 0, max: 40 }), (raw, rows) => {
+        for (const kind of ['Int32Array', 'BigInt64Array'] as const) {
+          const indices = asIndexArray(raw, kind) as Int32Array;
+          expect(native.firstInvalidIndex(indices, rows)).toBe(jsBackend.firstInvalidIndex(indices, rows));
+        }
+      }),
+      { numRuns: 300, seed: 7 },
+    );
+  });
+});
