@@ -104,8 +104,15 @@ double row_norm(const float* row, int64_t dim, double p) {
   if (p == 2.0) return std::sqrt(lane_sum(row, dim, NormKind::square_sum));
   if (p == 1.0) return lane_sum(row, dim, NormKind::abs_sum);
   if (std::isinf(p)) {
+    // The same as largest = fmax(largest, |x|) (a NaN never compares greater, so it is
+    // skipped, as fmax skips it), spelled as a comparison: GCC 12 for aarch64 crashes
+    // (internal compiler error in vect_transform_reduction) vectorizing an fmax reduction
+    // over floats widened to double.
     double largest = 0.0;
-    for (int64_t j = 0; j < dim; ++j) largest = std::fmax(largest, std::fabs(static_cast<double>(row[j])));
+    for (int64_t j = 0; j < dim; ++j) {
+      const double x = std::fabs(static_cast<double>(row[j]));
+      if (x > largest) largest = x;
+    }
     return largest;
   }
   double sum = 0.0;

@@ -64,8 +64,13 @@ double reference_norm(const float* row, int64_t dim, double p) {
     return p == 2.0 ? std::sqrt(sum) : sum;
   }
   if (std::isinf(p)) {
+    // fmax(largest, |x|), spelled as a comparison: GCC 12 for aarch64 crashes vectorizing an
+    // fmax reduction over floats widened to double (see renorm.cc).
     double largest = 0;
-    for (int64_t j = 0; j < dim; ++j) largest = std::fmax(largest, std::fabs(static_cast<double>(row[j])));
+    for (int64_t j = 0; j < dim; ++j) {
+      const double x = std::fabs(static_cast<double>(row[j]));
+      if (x > largest) largest = x;
+    }
     return largest;
   }
   double sum = 0;
