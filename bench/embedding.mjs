@@ -294,10 +294,13 @@ for (const [shapeNumber, shape] of shapes.entries()) {
   for (const [name, layer] of [['native', native], ['TS', ts], ...Object.entries(tierLayers)]) {
     if (!sameFloats(layer.forward(batches[0], out), check)) throw new Error(`${shape.name}: ${name} forward differs from the reference`);
   }
-  // The first backward allocates (and page-faults) the N×D grad: do it before timing.
+  // The first backward allocates the N×D grad: do it before timing.
   native.backward(batches[0], gradOutput);
   ts.backward(batches[0], gradOutput);
   for (const layer of Object.values(tierLayers)) layer.backward(batches[0], gradOutput);
+  // A new Float32Array is zero pages the OS maps on first write: touch every page now, as a
+  // training loop's second step would find them, so that no variant pays page faults in the timing.
+  for (const layer of [native, ts, ...Object.values(tierLayers)]) layer.grad.fill(0);
   const refGrad = native.grad; // the reference scatter-add accumulates into the native layer's grad
   const setupMs = Number(now() - t0) / 1e6;
 

@@ -95,6 +95,6 @@ int64_t first_invalid_index(const Index* indices, int64_t count, int64_t rows) {
 
 // How many rows ahead the gather and scatter kernels prefetch. Random rows of a large table
 // miss every cache level; asking for several rows early keeps more misses in flight.
-constexpr int64_t kPrefetchRows = 8;
+constexpr int64_t kPrefetchRows = 4;
 
 }  // namespace nne
