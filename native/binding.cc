@@ -107,6 +107,11 @@ bool check_table(const Napi::CallbackInfo& info, const char* name, int64_t lengt
   return true;
 }
 
+// count rows of dim floats, or -1 when that does not fit in 64 bits (dim >= 1).
+int64_t rows_length(int64_t count, int64_t dim) {
+  return count > INT64_MAX / dim ? -1 : count * dim;
+}
+
 template <class Fn>
 auto with_index_type(const IndexArray& indices, Fn&& fn) {
   switch (indices.type) {
@@ -131,7 +136,7 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
       !check_table(info, "weight", weight_length, dim)) {
     return env.Undefined();
   }
-  if (out_length != indices.length * dim) {
+  if (out_length != rows_length(indices.length, dim)) {
     throw_range(info, "out length must be indices.length * dim");
     return env.Undefined();
   }
@@ -159,15 +164,16 @@ Napi::Value ScatterAdd(const Napi::CallbackInfo& info) {
       !check_table(info, "grad", grad_length, dim)) {
     return env.Undefined();
   }
-  if (!info[4].IsNull() && !info[4].IsUndefined() && !get_float_array(info, 4, "scale", &scale, &scale_length)) {
-    return env.Undefined();
-  }
+  // An empty Float32Array may report a null data pointer: whether there is a scale is decided by
+  // the argument, not by the pointer.
+  const bool scaled = !info[4].IsNull() && !info[4].IsUndefined();
+  if (scaled && !get_float_array(info, 4, "scale", &scale, &scale_length)) return env.Undefined();
   if (!get_integer(info, 5, "skipRow", -1, &skip_row)) return env.Undefined();
-  if (grad_output_length != indices.length * dim) {
+  if (grad_output_length != rows_length(indices.length, dim)) {
     throw_range(info, "gradOutput length must be indices.length * dim");
     return env.Undefined();
   }
-  if (scale != nullptr && scale_length != indices.length) {
+  if (scaled && scale_length != indices.length) {
     throw_range(info, "scale length must be indices.length");
     return env.Undefined();
   }
