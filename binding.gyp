@@ -3,6 +3,7 @@
     "nne_kernel_sources": [
       "native/cpu.cc",
       "native/dispatch.cc",
+      "native/embedding_bag.cc",
       "native/gather.cc",
       "native/renorm.cc",
       "native/scatter_add.cc"

@@ -38,11 +38,60 @@ template <class Index>
 using RenormFn = void (*)(float* weight, int64_t dim, const Index* indices, int64_t count,
                           double max_norm, double norm_type, uint8_t* seen);
 
+// EmbeddingBag. Bag b holds entries [begin(b), end(b)) of indices; offsets are validated
+// (offsets[0] == 0, non-decreasing, none above count) before any kernel sees them.
+struct Bags {
+  const uint32_t* offsets;
+  int64_t offsets_length;  // num_bags, or num_bags + 1 with torch's include_last_offset
+  int64_t num_bags;
+  int64_t count;           // entries in indices
+
+  int64_t begin(int64_t bag) const { return offsets[bag]; }
+  int64_t end(int64_t bag) const { return bag + 1 < offsets_length ? offsets[bag + 1] : count; }
+};
+
+enum class BagMode : int { sum = 0, mean = 1, max = 2 };
+
+// out[b] = the reduction over bag b's entries whose index is not skip_row (-1: none) of their
+// weight rows: sum (per_sample_weights[i] * row when given, multiply then add), mean (the sum
+// divided by the entry count), or max (per feature; the first occurrence wins ties, a NaN that
+// comes first stays). Sums accumulate in float in entry order. A bag with no entries is zeros.
+template <class Index>
+using BagForwardFn = void (*)(const float* weight, int64_t dim, const Index* indices, const Bags& bags,
+                              const float* per_sample_weights, BagMode mode, int64_t skip_row, float* out);
+
+// grad[indices[i]] += scale[i] * grad_output[bag of i] in order of i, skipping skip_row; scale null
+// means a plain add. The dense backward of sum and mean (mean passes 1 / count in scale).
+template <class Index>
+using BagScatterAddFn = void (*)(float* grad, int64_t dim, const Index* indices, const Bags& bags,
+                                 const float* grad_output, const float* scale, int64_t skip_row);
+
+// The dense backward of max: for each bag and feature, grad[row that won the max][j] +=
+// grad_output[bag][j], the winner found again from weight exactly as the forward found it.
+template <class Index>
+using BagMaxBackwardFn = void (*)(const float* weight, float* grad, int64_t dim, const Index* indices,
+                                  const Bags& bags, const float* grad_output, int64_t skip_row);
+
+// out[i] = dot(grad_output[bag of i], weight[indices[i]]), the gradient of per_sample_weights;
+// 0 for skip_row entries. The dot is accumulated in double in the eight-lane order of the norms.
+template <class Index>
+using BagWeightGradFn = void (*)(const float* weight, int64_t dim, const Index* indices, const Bags& bags,
+                                 const float* grad_output, int64_t skip_row, float* out);
+
+template <class Index>
+struct BagKernels {
+  BagForwardFn<Index> forward;
+  BagScatterAddFn<Index> scatter_add;
+  BagMaxBackwardFn<Index> max_backward;
+  BagWeightGradFn<Index> weight_grad;
+};
+
 template <class Index>
 struct IndexKernels {
   GatherFn<Index> gather;
   ScatterAddFn<Index> scatter_add;
   RenormFn<Index> renorm;
+  BagKernels<Index> bag;
 };
 
 struct Kernels {
@@ -70,6 +119,11 @@ const Kernels& kernels_for(Tier tier);
 template <class Index> GatherFn<Index> gather_for(Tier tier);
 template <class Index> ScatterAddFn<Index> scatter_add_for(Tier tier);
 template <class Index> RenormFn<Index> renorm_for(Tier tier);
+template <class Index> BagKernels<Index> bag_kernels_for(Tier tier);
+
+// The position of the first offset that breaks the Bags rules (offsets[0] == 0, non-decreasing,
+// none above count, bags shorter than 2^31 entries), or -1.
+int64_t first_invalid_offset(const uint32_t* offsets, int64_t offsets_length, int64_t count);
 
 // The position of the first index outside [0, rows), or -1 when all are inside. Indices are
 // read as signed 64-bit values, so a negative int32 or int64 is outside. Checked in blocks

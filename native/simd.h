@@ -18,6 +18,23 @@
 #endif
 #endif
 
+// A region of functions (templates included) compiled for a tier: used where one kernel body is
+// instantiated once per tier over that tier's vector traits (see embedding_bag.cc).
+#if defined(__clang__)
+#define NNE_BEGIN_TARGET_AVX2 _Pragma("clang attribute push(__attribute__((target(\"avx2,fma\"))), apply_to = function)")
+#define NNE_BEGIN_TARGET_AVX512 \
+  _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512bw,avx512vl,avx2,fma\"))), apply_to = function)")
+#define NNE_END_TARGET _Pragma("clang attribute pop")
+#elif defined(__GNUC__)
+#define NNE_BEGIN_TARGET_AVX2 _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma\")")
+#define NNE_BEGIN_TARGET_AVX512 _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512bw,avx512vl,avx2,fma\")")
+#define NNE_END_TARGET _Pragma("GCC pop_options")
+#else
+#define NNE_BEGIN_TARGET_AVX2
+#define NNE_BEGIN_TARGET_AVX512
+#define NNE_END_TARGET
+#endif
+
 #if defined(__aarch64__) || defined(_M_ARM64)
 #define NNE_ARM64 1
 #include <arm_neon.h>

@@ -5,6 +5,7 @@
 // reports it as skipped).
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -172,6 +173,170 @@ void test_renorm(const nne::Kernels& kernels, const char* type_name) {
   }
 }
 
+// Random bag boundaries over count entries: some bags empty, the last one possibly too.
+std::vector<uint32_t> random_offsets(int64_t count, int64_t num_bags) {
+  std::uniform_int_distribution<int64_t> pick(0, count);
+  std::vector<uint32_t> offsets(static_cast<size_t>(num_bags));
+  for (auto& offset : offsets) offset = static_cast<uint32_t>(pick(rng));
+  std::sort(offsets.begin(), offsets.end());
+  if (num_bags > 0) offsets[0] = 0;
+  if (num_bags > 2) offsets[2] = offsets[1];  // an empty bag
+  return offsets;
+}
+
+template <class Index>
+void reference_bag_forward(const std::vector<float>& weight, int64_t dim, const std::vector<Index>& indices,
+                           const nne::Bags& bags, const float* per_sample_weights, nne::BagMode mode,
+                           int64_t skip_row, std::vector<float>& out) {
+  for (int64_t b = 0; b < bags.num_bags; ++b) {
+    for (int64_t j = 0; j < dim; ++j) {
+      float acc = 0.0f;
+      int64_t entries = 0;
+      for (int64_t i = bags.begin(b); i < bags.end(b); ++i) {
+        const int64_t row = static_cast<int64_t>(indices[i]);
+        if (row == skip_row) continue;
+        const float x = weight[static_cast<size_t>(row * dim + j)];
+        if (mode == nne::BagMode::max) {
+          if (entries == 0 || x > acc) acc = x;
+        } else if (per_sample_weights != nullptr) {
+          const float product = per_sample_weights[i] * x;
+          acc = acc + product;
+        } else {
+          acc = acc + x;
+        }
+        ++entries;
+      }
+      if (mode == nne::BagMode::mean && entries > 0) acc = acc / static_cast<float>(entries);
+      out[static_cast<size_t>(b * dim + j)] = acc;
+    }
+  }
+}
+
+template <class Index>
+void test_bags(const nne::Kernels& kernels, const char* type_name) {
+  const auto& bag = kernels.of<Index>().bag;
+  for (int64_t dim : kDims) {
+    for (int64_t count : {int64_t{0}, int64_t{1}, int64_t{9}, int64_t{40}}) {
+      for (bool include_last : {false, true}) {
+        for (int64_t skip_row : {int64_t{-1}, int64_t{2}}) {
+          const int64_t rows = 6;
+          const int64_t num_bags = 5;
+          std::vector<float> weight = random_floats(rows * dim);
+          // Ties in max: row 1 repeats row 0's first features.
+          for (int64_t j = 0; j < dim; j += 2) weight[static_cast<size_t>(dim + j)] = weight[static_cast<size_t>(j)];
+          const std::vector<Index> indices = random_indices<Index>(count, rows);
+          std::vector<uint32_t> offsets = random_offsets(count, num_bags);
+          if (include_last) offsets.push_back(static_cast<uint32_t>(count));
+          const nne::Bags bags{offsets.data(), static_cast<int64_t>(offsets.size()), num_bags, count};
+          CHECK(nne::first_invalid_offset(offsets.data(), bags.offsets_length, count) == -1, "valid offsets rejected");
+          const std::vector<float> per_sample = random_floats(count);
+          const std::vector<float> grad_output = random_floats(num_bags * dim);
+          for (int mode_number = 0; mode_number < 4; ++mode_number) {
+            const nne::BagMode mode = static_cast<nne::BagMode>(mode_number == 3 ? 0 : mode_number);
+            const float* weights = mode_number == 3 ? per_sample.data() : nullptr;
+            std::vector<float> expected(static_cast<size_t>(num_bags * dim));
+            reference_bag_forward(weight, dim, indices, bags, weights, mode, skip_row, expected);
+            std::vector<float> out(static_cast<size_t>(num_bags * dim + 2), kGuard);
+            bag.forward(weight.data(), dim, indices.data(), bags, weights, mode, skip_row, out.data() + 1);
+            bool equal = out.front() == kGuard && out.back() == kGuard;
+            for (size_t k = 0; k < expected.size(); ++k) equal &= same_bits(out[k + 1], expected[k]);
+            CHECK(equal, "bag forward %s dim %lld count %lld mode %d skip %lld", type_name, static_cast<long long>(dim),
+                  static_cast<long long>(count), mode_number, static_cast<long long>(skip_row));
+          }
+          // Scatter-add of bag rows, scaled and not.
+          for (int scaled = 0; scaled < 2; ++scaled) {
+            std::vector<float> grad = random_floats(rows * dim);
+            std::vector<float> expected = grad;
+            for (int64_t b = 0; b < num_bags; ++b) {
+              for (int64_t i = bags.begin(b); i < bags.end(b); ++i) {
+                const int64_t row = static_cast<int64_t>(indices[i]);
+                if (row == skip_row) continue;
+                for (int64_t j = 0; j < dim; ++j) {
+                  float& g = expected[static_cast<size_t>(row * dim + j)];
+                  const float x = grad_output[static_cast<size_t>(b * dim + j)];
+                  if (scaled) {
+                    const float product = per_sample[static_cast<size_t>(i)] * x;
+                    g = g + product;
+                  } else {
+                    g = g + x;
+                  }
+                }
+              }
+            }
+            bag.scatter_add(grad.data(), dim, indices.data(), bags, grad_output.data(),
+                            scaled ? per_sample.data() : nullptr, skip_row);
+            bool equal = true;
+            for (size_t k = 0; k < grad.size(); ++k) equal &= same_bits(grad[k], expected[k]);
+            CHECK(equal, "bag scatter_add %s dim %lld scaled %d", type_name, static_cast<long long>(dim), scaled);
+          }
+          // Max backward: each feature's gradient to the first entry that holds the bag's maximum.
+          {
+            std::vector<float> grad(static_cast<size_t>(rows * dim), 0.0f);
+            std::vector<float> expected = grad;
+            for (int64_t b = 0; b < num_bags; ++b) {
+              for (int64_t j = 0; j < dim; ++j) {
+                int64_t winner = -1;
+                float best = 0.0f;
+                for (int64_t i = bags.begin(b); i < bags.end(b); ++i) {
+                  const int64_t row = static_cast<int64_t>(indices[i]);
+                  if (row == skip_row) continue;
+                  const float x = weight[static_cast<size_t>(row * dim + j)];
+                  if (winner < 0 || x > best) {
+                    winner = row;
+                    best = x;
+                  }
+                }
+                if (winner >= 0) {
+                  float& g = expected[static_cast<size_t>(winner * dim + j)];
+                  g = g + grad_output[static_cast<size_t>(b * dim + j)];
+                }
+              }
+            }
+            bag.max_backward(weight.data(), grad.data(), dim, indices.data(), bags, grad_output.data(), skip_row);
+            bool equal = true;
+            for (size_t k = 0; k < grad.size(); ++k) equal &= same_bits(grad[k], expected[k]);
+            CHECK(equal, "bag max_backward %s dim %lld count %lld", type_name, static_cast<long long>(dim),
+                  static_cast<long long>(count));
+          }
+          // Gradient of the per-sample weights.
+          {
+            std::vector<float> out(static_cast<size_t>(count + 2), kGuard);
+            bag.weight_grad(weight.data(), dim, indices.data(), bags, grad_output.data(), skip_row, out.data() + 1);
+            bool equal = out.front() == kGuard && out.back() == kGuard;
+            for (int64_t b = 0; b < num_bags; ++b) {
+              for (int64_t i = bags.begin(b); i < bags.end(b); ++i) {
+                const int64_t row = static_cast<int64_t>(indices[i]);
+                double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                if (row != skip_row) {
+                  for (int64_t j = 0; j < dim; ++j) {
+                    lanes[j % 8] += static_cast<double>(grad_output[static_cast<size_t>(b * dim + j)]) *
+                                    static_cast<double>(weight[static_cast<size_t>(row * dim + j)]);
+                  }
+                }
+                const float dot = static_cast<float>(((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+                                                     ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])));
+                equal &= same_bits(out[static_cast<size_t>(i + 1)], row == skip_row ? 0.0f : dot);
+              }
+            }
+            CHECK(equal, "bag weight_grad %s dim %lld", type_name, static_cast<long long>(dim));
+          }
+        }
+      }
+    }
+  }
+}
+
+void test_first_invalid_offset() {
+  const uint32_t good[] = {0, 0, 3, 5};
+  CHECK(nne::first_invalid_offset(good, 4, 5) == -1, "good offsets");
+  CHECK(nne::first_invalid_offset(good, 4, 4) == 3, "offset above count");
+  const uint32_t not_zero[] = {1, 2};
+  CHECK(nne::first_invalid_offset(not_zero, 2, 5) == 0, "offsets[0] != 0");
+  const uint32_t decreasing[] = {0, 3, 2};
+  CHECK(nne::first_invalid_offset(decreasing, 3, 5) == 2, "decreasing");
+  CHECK(nne::first_invalid_offset(good, 0, 0) == -1, "no bags");
+}
+
 void test_first_invalid_index() {
   std::vector<int32_t> indices(1000, 5);
   CHECK(nne::first_invalid_index(indices.data(), 1000, 6) == -1, "all valid");
@@ -248,6 +413,10 @@ int main(int argc, char** argv) {
   test_renorm<int32_t>(kernels, "int32");
   test_renorm<uint32_t>(kernels, "uint32");
   test_renorm<int64_t>(kernels, "int64");
+  test_first_invalid_offset();
+  test_bags<int32_t>(kernels, "int32");
+  test_bags<uint32_t>(kernels, "uint32");
+  test_bags<int64_t>(kernels, "int64");
   test_large_table(kernels);
   std::printf("tier %s: %s\n", argv[1], failures == 0 ? "all kernel tests passed" : "FAILED");
   return failures == 0 ? 0 : 1;

@@ -1,0 +1,254 @@
+// The EmbeddingBag kernels, written once over a tier's vector traits `Vec` and included by
+// embedding_bag.cc once per tier, inside that tier's namespace and target region. Vec provides:
+//   V, kWidth, zero, load, store, load_partial(p, n), store_partial(p, v, n) (first n < kWidth
+//   lanes), broadcast, add, mul, div; Mask, greater(a, b) (ordered a > b), select(m, a, b);
+//   I (int32 lanes), ibroadcast, iselect(m, a, b), istore.
+// No include guard: it is meant to be included several times.
+
+// Accumulators for up to kBlockVectors full vectors plus a partial one stay in registers while a
+// bag's entries stream past; wider rows are done a block of features at a time.
+constexpr int kBlockVectors = 4;
+
+inline void prefetch_block(const float* p, int64_t floats) {
+  const char* bytes = reinterpret_cast<const char*>(p);
+  for (int64_t offset = 0; offset < floats * static_cast<int64_t>(sizeof(float)); offset += 64) {
+    NNE_PREFETCH(bytes + offset);
+  }
+}
+
+// Sum (kWeighted: of per_sample_weights[i] * row) or mean of features [j0, j0 + width) of one bag.
+template <class Index, int kVectors, bool kTail, bool kWeighted, bool kMean>
+inline void sum_block(const float* weight, int64_t dim, const Index* indices, int64_t begin, int64_t end,
+                      const float* per_sample_weights, int64_t skip_row, int64_t j0, int tail, float* out) {
+  constexpr int kAccumulators = kVectors + (kTail ? 1 : 0);
+  constexpr int W = Vec::kWidth;
+  typename Vec::V acc[kAccumulators > 0 ? kAccumulators : 1];
+  for (int k = 0; k < kAccumulators; ++k) acc[k] = Vec::zero();
+  const int64_t width = kVectors * W + (kTail ? tail : 0);
+  int64_t entries = 0;
+  for (int64_t i = begin; i < end; ++i) {
+    if (i + kPrefetchRows < end) prefetch_block(weight + static_cast<int64_t>(indices[i + kPrefetchRows]) * dim + j0, width);
+    const int64_t row = static_cast<int64_t>(indices[i]);
+    if (row == skip_row) continue;
+    ++entries;
+    const float* src = weight + row * dim + j0;
+    if (kWeighted) {
+      const typename Vec::V w = Vec::broadcast(per_sample_weights[i]);
+      for (int k = 0; k < kVectors; ++k) acc[k] = Vec::add(acc[k], Vec::mul(w, Vec::load(src + k * W)));
+      if (kTail) acc[kVectors] = Vec::add(acc[kVectors], Vec::mul(w, Vec::load_partial(src + kVectors * W, tail)));
+    } else {
+      for (int k = 0; k < kVectors; ++k) acc[k] = Vec::add(acc[k], Vec::load(src + k * W));
+      if (kTail) acc[kVectors] = Vec::add(acc[kVectors], Vec::load_partial(src + kVectors * W, tail));
+    }
+  }
+  if (kMean && entries > 0) {
+    const typename Vec::V count = Vec::broadcast(static_cast<float>(entries));
+    for (int k = 0; k < kAccumulators; ++k) acc[k] = Vec::div(acc[k], count);
+  }
+  for (int k = 0; k < kVectors; ++k) Vec::store(out + j0 + k * W, acc[k]);
+  if (kTail) Vec::store_partial(out + j0 + kVectors * W, acc[kVectors], tail);
+}
+
+// Max of features [j0, j0 + width) of one bag. Forward (grad == nullptr): writes the maxima to
+// out. Backward: adds grad_output[j] to grad[row that won feature j][j].
+template <class Index, int kVectors, bool kTail>
+inline void max_block(const float* weight, int64_t dim, const Index* indices, int64_t begin, int64_t end,
+                      int64_t skip_row, int64_t j0, int tail, float* out, float* grad, const float* grad_output) {
+  constexpr int kAccumulators = kVectors + (kTail ? 1 : 0);
+  constexpr int W = Vec::kWidth;
+  typename Vec::V best[kAccumulators > 0 ? kAccumulators : 1];
+  typename Vec::I winner[kAccumulators > 0 ? kAccumulators : 1];  // entry position - begin
+  for (int k = 0; k < kAccumulators; ++k) {
+    best[k] = Vec::zero();
+    winner[k] = Vec::ibroadcast(0);
+  }
+  bool any = false;
+  const int64_t width = kVectors * W + (kTail ? tail : 0);
+  for (int64_t i = begin; i < end; ++i) {
+    if (i + kPrefetchRows < end) prefetch_block(weight + static_cast<int64_t>(indices[i + kPrefetchRows]) * dim + j0, width);
+    const int64_t row = static_cast<int64_t>(indices[i]);
+    if (row == skip_row) continue;
+    const float* src = weight + row * dim + j0;
+    const typename Vec::I position = Vec::ibroadcast(static_cast<int32_t>(i - begin));
+    if (!any) {
+      any = true;
+      for (int k = 0; k < kVectors; ++k) best[k] = Vec::load(src + k * W);
+      if (kTail) best[kVectors] = Vec::load_partial(src + kVectors * W, tail);
+      for (int k = 0; k < kAccumulators; ++k) winner[k] = position;
+      continue;
+    }
+    for (int k = 0; k < kAccumulators; ++k) {
+      const typename Vec::V x = (kTail && k == kVectors) ? Vec::load_partial(src + k * W, tail) : Vec::load(src + k * W);
+      const typename Vec::Mask greater = Vec::greater(x, best[k]);
+      best[k] = Vec::select(greater, x, best[k]);
+      winner[k] = Vec::iselect(greater, position, winner[k]);
+    }
+  }
+  if (grad == nullptr) {
+    if (!any) {
+      for (int64_t j = 0; j < width; ++j) out[j0 + j] = 0.0f;
+      return;
+    }
+    for (int k = 0; k < kVectors; ++k) Vec::store(out + j0 + k * W, best[k]);
+    if (kTail) Vec::store_partial(out + j0 + kVectors * W, best[kVectors], tail);
+    return;
+  }
+  if (!any) return;
+  int32_t winners[(kAccumulators > 0 ? kAccumulators : 1) * W];
+  for (int k = 0; k < kAccumulators; ++k) Vec::istore(winners + k * W, winner[k]);
+  for (int64_t j = 0; j < width; ++j) {
+    const int64_t row = static_cast<int64_t>(indices[begin + winners[j]]);
+    float& g = grad[row * dim + j0 + j];
+    g = g + grad_output[j0 + j];
+  }
+}
+
+// Runs Block over features [0, dim) in blocks of kBlockVectors vectors; the last block is
+// picked by how many full vectors and whether a partial one remain.
+template <template <int, bool> class Block, class... Args>
+inline void for_each_block(int64_t dim, Args&&... args) {
+  constexpr int W = Vec::kWidth;
+  constexpr int64_t kBlock = kBlockVectors * W;
+  int64_t j0 = 0;
+  for (; j0 + kBlock <= dim; j0 += kBlock) Block<kBlockVectors, false>::run(j0, 0, args...);
+  const int64_t rest = dim - j0;
+  const int vectors = static_cast<int>(rest / W);
+  const int tail = static_cast<int>(rest % W);
+  if (W == 1 || tail == 0) {
+    switch (vectors) {
+      case 1: Block<1, false>::run(j0, 0, args...); break;
+      case 2: Block<2, false>::run(j0, 0, args...); break;
+      case 3: Block<3, false>::run(j0, 0, args...); break;
+      default: break;
+    }
+  } else {
+    switch (vectors) {
+      case 0: Block<0, (W > 1)>::run(j0, tail, args...); break;
+      case 1: Block<1, (W > 1)>::run(j0, tail, args...); break;
+      case 2: Block<2, (W > 1)>::run(j0, tail, args...); break;
+      default: Block<3, (W > 1)>::run(j0, tail, args...); break;
+    }
+  }
+}
+
+template <class Index, bool kWeighted, bool kMean>
+struct SumBlock {
+  template <int kVectors, bool kTail>
+  struct At {
+    static void run(int64_t j0, int tail, const float* weight, int64_t dim, const Index* indices, int64_t begin,
+                    int64_t end, const float* per_sample_weights, int64_t skip_row, float* out) {
+      sum_block<Index, kVectors, kTail, kWeighted, kMean>(weight, dim, indices, begin, end, per_sample_weights,
+                                                          skip_row, j0, tail, out);
+    }
+  };
+};
+
+template <class Index>
+struct MaxBlock {
+  template <int kVectors, bool kTail>
+  struct At {
+    static void run(int64_t j0, int tail, const float* weight, int64_t dim, const Index* indices, int64_t begin,
+                    int64_t end, int64_t skip_row, float* out, float* grad, const float* grad_output) {
+      max_block<Index, kVectors, kTail>(weight, dim, indices, begin, end, skip_row, j0, tail, out, grad, grad_output);
+    }
+  };
+};
+
+template <class Index, bool kWeighted, bool kMean>
+void sum_bags(const float* weight, int64_t dim, const Index* indices, const Bags& bags,
+              const float* per_sample_weights, int64_t skip_row, float* out) {
+  for (int64_t b = 0; b < bags.num_bags; ++b) {
+    for_each_block<SumBlock<Index, kWeighted, kMean>::template At>(dim, weight, dim, indices, bags.begin(b), bags.end(b),
+                                                                   per_sample_weights, skip_row, out + b * dim);
+  }
+}
+
+template <class Index>
+void bag_forward(const float* weight, int64_t dim, const Index* indices, const Bags& bags,
+                 const float* per_sample_weights, BagMode mode, int64_t skip_row, float* out) {
+  switch (mode) {
+    case BagMode::sum:
+      if (per_sample_weights != nullptr) {
+        sum_bags<Index, true, false>(weight, dim, indices, bags, per_sample_weights, skip_row, out);
+      } else {
+        sum_bags<Index, false, false>(weight, dim, indices, bags, nullptr, skip_row, out);
+      }
+      return;
+    case BagMode::mean:
+      sum_bags<Index, false, true>(weight, dim, indices, bags, nullptr, skip_row, out);
+      return;
+    case BagMode::max:
+      for (int64_t b = 0; b < bags.num_bags; ++b) {
+        for_each_block<MaxBlock<Index>::template At>(dim, weight, dim, indices, bags.begin(b), bags.end(b), skip_row,
+                                                     out + b * dim, static_cast<float*>(nullptr),
+                                                     static_cast<const float*>(nullptr));
+      }
+      return;
+  }
+}
+
+template <class Index>
+void bag_max_backward(const float* weight, float* grad, int64_t dim, const Index* indices, const Bags& bags,
+                      const float* grad_output, int64_t skip_row) {
+  for (int64_t b = 0; b < bags.num_bags; ++b) {
+    for_each_block<MaxBlock<Index>::template At>(dim, weight, dim, indices, bags.begin(b), bags.end(b), skip_row,
+                                                 static_cast<float*>(nullptr), grad, grad_output + b * dim);
+  }
+}
+
+template <class Index>
+void bag_scatter_add(float* grad, int64_t dim, const Index* indices, const Bags& bags, const float* grad_output,
+                     const float* scale, int64_t skip_row) {
+  constexpr int W = Vec::kWidth;
+  const int64_t full = dim - dim % W;
+  const int tail = static_cast<int>(dim - full);
+  for (int64_t b = 0; b < bags.num_bags; ++b) {
+    const float* src = grad_output + b * dim;
+    const int64_t end = bags.end(b);
+    for (int64_t i = bags.begin(b); i < end; ++i) {
+      const int64_t row = static_cast<int64_t>(indices[i]);
+      if (row == skip_row) continue;
+      float* dst = grad + row * dim;
+      if (scale != nullptr) {
+        const typename Vec::V s = Vec::broadcast(scale[i]);
+        for (int64_t j = 0; j < full; j += W) Vec::store(dst + j, Vec::add(Vec::load(dst + j), Vec::mul(s, Vec::load(src + j))));
+        if (tail != 0) {
+          Vec::store_partial(dst + full, Vec::add(Vec::load_partial(dst + full, tail), Vec::mul(s, Vec::load_partial(src + full, tail))), tail);
+        }
+      } else {
+        for (int64_t j = 0; j < full; j += W) Vec::store(dst + j, Vec::add(Vec::load(dst + j), Vec::load(src + j)));
+        if (tail != 0) {
+          Vec::store_partial(dst + full, Vec::add(Vec::load_partial(dst + full, tail), Vec::load_partial(src + full, tail)), tail);
+        }
+      }
+    }
+  }
+}
+
+// The same fixed-order double accumulation in every tier (the compiler may vectorize it for the
+// tier, which keeps the order: no fast-math).
+template <class Index>
+void bag_weight_grad(const float* weight, int64_t dim, const Index* indices, const Bags& bags,
+                     const float* grad_output, int64_t skip_row, float* out) {
+  for (int64_t b = 0; b < bags.num_bags; ++b) {
+    const float* g = grad_output + b * dim;
+    const int64_t end = bags.end(b);
+    for (int64_t i = bags.begin(b); i < end; ++i) {
+      const int64_t row = static_cast<int64_t>(indices[i]);
+      if (row == skip_row) {
+        out[i] = 0.0f;
+        continue;
+      }
+      const float* w = weight + row * dim;
+      double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (int64_t j = 0; j < dim; ++j) lanes[j & 7] += static_cast<double>(g[j]) * static_cast<double>(w[j]);
+      out[i] = static_cast<float>(((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+                                  ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])));
+    }
+  }
+}
+
+template <class Index>
+BagKernels<Index> bag_table() {
+  return BagKernels<Index>{bag_forward<Index>, bag_scatter_add<Index>, bag_max_backward<Index>, bag_weight_grad<Index>};
+}
