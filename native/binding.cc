@@ -226,6 +226,165 @@ Napi::Value Renorm(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(bad));
 }
 
+// offsets (Uint32Array) and numBags: offsets.length must be numBags or numBags + 1, and the
+// offsets must pass first_invalid_offset against `count` entries.
+bool get_bags(const Napi::CallbackInfo& info, size_t position, int64_t count, nne::Bags* bags) {
+  napi_typedarray_type type;
+  void* data;
+  int64_t length, num_bags;
+  if (!typed_array_info(info, position, &type, &data, &length) || type != napi_uint32_array) {
+    Napi::TypeError::New(info.Env(), "offsets must be a Uint32Array").ThrowAsJavaScriptException();
+    return false;
+  }
+  if (!get_integer(info, position + 1, "numBags", 0, &num_bags)) return false;
+  if (length != num_bags && length != num_bags + 1) return throw_range(info, "offsets must have numBags or numBags + 1 entries");
+  const uint32_t* offsets = static_cast<const uint32_t*>(data);
+  if (nne::first_invalid_offset(offsets, length, count) >= 0) return throw_range(info, "invalid offsets");
+  *bags = nne::Bags{offsets, length, num_bags, count};
+  return true;
+}
+
+bool get_optional_float_array(const Napi::CallbackInfo& info, size_t position, const char* name, float** data,
+                              int64_t expected_length) {
+  *data = nullptr;
+  if (info[position].IsNull() || info[position].IsUndefined()) return true;
+  int64_t length;
+  if (!get_float_array(info, position, name, data, &length)) return false;
+  if (length != expected_length) return throw_range(info, std::string(name) + " has the wrong length");
+  return true;
+}
+
+// bagForward(weight, dim, indices, offsets, numBags, perSampleWeights | null, mode, skipRow, out)
+Napi::Value BagForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  float* weight;
+  float* out;
+  float* per_sample_weights;
+  int64_t weight_length, out_length, dim, mode, skip_row;
+  IndexArray indices;
+  nne::Bags bags;
+  if (!get_float_array(info, 0, "weight", &weight, &weight_length) || !get_integer(info, 1, "dim", 1, &dim) ||
+      !get_index_array(info, 2, &indices) || !get_bags(info, 3, indices.length, &bags) ||
+      !get_optional_float_array(info, 5, "perSampleWeights", &per_sample_weights, indices.length) ||
+      !get_integer(info, 6, "mode", 0, &mode) || !get_integer(info, 7, "skipRow", -1, &skip_row) ||
+      !get_float_array(info, 8, "out", &out, &out_length) || !check_table(info, "weight", weight_length, dim)) {
+    return env.Undefined();
+  }
+  if (mode > 2) {
+    throw_range(info, "mode must be 0 (sum), 1 (mean) or 2 (max)");
+    return env.Undefined();
+  }
+  if (out_length != rows_length(bags.num_bags, dim)) {
+    throw_range(info, "out length must be numBags * dim");
+    return env.Undefined();
+  }
+  const Kernels& kernels = bound_kernels(info);
+  const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
+    using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+    const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
+    if (position < 0) {
+      kernels.of<Index>().bag.forward(weight, dim, data, bags, per_sample_weights, static_cast<nne::BagMode>(mode),
+                                      skip_row, out);
+    }
+    return position;
+  });
+  return Napi::Number::New(env, static_cast<double>(bad));
+}
+
+// bagScatterAdd(grad, dim, indices, offsets, numBags, gradOutput, scale | null, skipRow)
+Napi::Value BagScatterAdd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  float* grad;
+  float* grad_output;
+  float* scale;
+  int64_t grad_length, grad_output_length, dim, skip_row;
+  IndexArray indices;
+  nne::Bags bags;
+  if (!get_float_array(info, 0, "grad", &grad, &grad_length) || !get_integer(info, 1, "dim", 1, &dim) ||
+      !get_index_array(info, 2, &indices) || !get_bags(info, 3, indices.length, &bags) ||
+      !get_float_array(info, 5, "gradOutput", &grad_output, &grad_output_length) ||
+      !get_optional_float_array(info, 6, "scale", &scale, indices.length) ||
+      !get_integer(info, 7, "skipRow", -1, &skip_row) || !check_table(info, "grad", grad_length, dim)) {
+    return env.Undefined();
+  }
+  if (grad_output_length != rows_length(bags.num_bags, dim)) {
+    throw_range(info, "gradOutput length must be numBags * dim");
+    return env.Undefined();
+  }
+  const Kernels& kernels = bound_kernels(info);
+  const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
+    using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+    const int64_t position = nne::first_invalid_index(data, indices.length, grad_length / dim);
+    if (position < 0) kernels.of<Index>().bag.scatter_add(grad, dim, data, bags, grad_output, scale, skip_row);
+    return position;
+  });
+  return Napi::Number::New(env, static_cast<double>(bad));
+}
+
+// bagMaxBackward(weight, grad, dim, indices, offsets, numBags, gradOutput, skipRow)
+Napi::Value BagMaxBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  float* weight;
+  float* grad;
+  float* grad_output;
+  int64_t weight_length, grad_length, grad_output_length, dim, skip_row;
+  IndexArray indices;
+  nne::Bags bags;
+  if (!get_float_array(info, 0, "weight", &weight, &weight_length) ||
+      !get_float_array(info, 1, "grad", &grad, &grad_length) || !get_integer(info, 2, "dim", 1, &dim) ||
+      !get_index_array(info, 3, &indices) || !get_bags(info, 4, indices.length, &bags) ||
+      !get_float_array(info, 6, "gradOutput", &grad_output, &grad_output_length) ||
+      !get_integer(info, 7, "skipRow", -1, &skip_row) || !check_table(info, "weight", weight_length, dim)) {
+    return env.Undefined();
+  }
+  if (grad_length != weight_length) {
+    throw_range(info, "grad length must equal weight length");
+    return env.Undefined();
+  }
+  if (grad_output_length != rows_length(bags.num_bags, dim)) {
+    throw_range(info, "gradOutput length must be numBags * dim");
+    return env.Undefined();
+  }
+  const Kernels& kernels = bound_kernels(info);
+  const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
+    using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+    const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
+    if (position < 0) kernels.of<Index>().bag.max_backward(weight, grad, dim, data, bags, grad_output, skip_row);
+    return position;
+  });
+  return Napi::Number::New(env, static_cast<double>(bad));
+}
+
+// bagWeightGrad(weight, dim, indices, offsets, numBags, gradOutput, skipRow, out)
+Napi::Value BagWeightGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  float* weight;
+  float* grad_output;
+  float* out;
+  int64_t weight_length, grad_output_length, out_length, dim, skip_row;
+  IndexArray indices;
+  nne::Bags bags;
+  if (!get_float_array(info, 0, "weight", &weight, &weight_length) || !get_integer(info, 1, "dim", 1, &dim) ||
+      !get_index_array(info, 2, &indices) || !get_bags(info, 3, indices.length, &bags) ||
+      !get_float_array(info, 5, "gradOutput", &grad_output, &grad_output_length) ||
+      !get_integer(info, 6, "skipRow", -1, &skip_row) || !get_float_array(info, 7, "out", &out, &out_length) ||
+      !check_table(info, "weight", weight_length, dim)) {
+    return env.Undefined();
+  }
+  if (grad_output_length != rows_length(bags.num_bags, dim) || out_length != indices.length) {
+    throw_range(info, "gradOutput must have numBags * dim and out indices.length elements");
+    return env.Undefined();
+  }
+  const Kernels& kernels = bound_kernels(info);
+  const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
+    using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+    const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
+    if (position < 0) kernels.of<Index>().bag.weight_grad(weight, dim, data, bags, grad_output, skip_row, out);
+    return position;
+  });
+  return Napi::Number::New(env, static_cast<double>(bad));
+}
+
 // firstInvalidIndex(indices, rows)
 Napi::Value FirstInvalidIndex(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -267,6 +426,10 @@ Napi::Value KernelsForTier(const Napi::CallbackInfo& info) {
   result.Set("gather", Napi::Function::New(env, Gather, "gather", table));
   result.Set("scatterAdd", Napi::Function::New(env, ScatterAdd, "scatterAdd", table));
   result.Set("renorm", Napi::Function::New(env, Renorm, "renorm", table));
+  result.Set("bagForward", Napi::Function::New(env, BagForward, "bagForward", table));
+  result.Set("bagScatterAdd", Napi::Function::New(env, BagScatterAdd, "bagScatterAdd", table));
+  result.Set("bagMaxBackward", Napi::Function::New(env, BagMaxBackward, "bagMaxBackward", table));
+  result.Set("bagWeightGrad", Napi::Function::New(env, BagWeightGrad, "bagWeightGrad", table));
   return result;
 }
 

@@ -7,6 +7,10 @@
 export type KernelIndices = Int32Array | Uint32Array | BigInt64Array;
 
 export type SimdTier = 'scalar' | 'avx2' | 'avx512' | 'neon';
+
+/** EmbeddingBag reductions, numbered as the kernels take them. */
+export const BAG_MODE_CODES = { sum: 0, mean: 1, max: 2 } as const;
+export type BagModeCode = (typeof BAG_MODE_CODES)[keyof typeof BAG_MODE_CODES];
 export const SIMD_TIERS: readonly SimdTier[] = ['scalar', 'avx2', 'avx512', 'neon'];
 
 export interface Backend {
@@ -44,5 +48,61 @@ export interface Backend {
     maxNorm: number,
     normType: number,
     seen: Uint8Array,
+  ): number;
+
+  // EmbeddingBag. Bag b holds entries [offsets[b], end) of indices, end being offsets[b + 1] or,
+  // for the last bag when offsets has numBags entries, indices.length. The offsets are valid
+  // (checked by the layer; the native binding checks them again for memory safety).
+
+  /**
+   * out[b] = sum (perSampleWeights[i] * row, multiply then add), mean (sum / entries) or max
+   * (first occurrence wins ties) over bag b's entries that are not skipRow; an empty bag is zeros.
+   */
+  bagForward(
+    weight: Float32Array,
+    dim: number,
+    indices: KernelIndices,
+    offsets: Uint32Array,
+    numBags: number,
+    perSampleWeights: Float32Array | null,
+    mode: BagModeCode,
+    skipRow: number,
+    out: Float32Array,
+  ): number;
+
+  /** grad[indices[i]] += scale[i] * gradOutput[bag of i] in order of i (scale null: plain add). */
+  bagScatterAdd(
+    grad: Float32Array,
+    dim: number,
+    indices: KernelIndices,
+    offsets: Uint32Array,
+    numBags: number,
+    gradOutput: Float32Array,
+    scale: Float32Array | null,
+    skipRow: number,
+  ): number;
+
+  /** grad[row that won feature j of bag b][j] += gradOutput[b][j], the winner found again from weight. */
+  bagMaxBackward(
+    weight: Float32Array,
+    grad: Float32Array,
+    dim: number,
+    indices: KernelIndices,
+    offsets: Uint32Array,
+    numBags: number,
+    gradOutput: Float32Array,
+    skipRow: number,
+  ): number;
+
+  /** out[i] = dot(gradOutput[bag of i], weight[indices[i]]) in the eight-lane double order; 0 for skipRow. */
+  bagWeightGrad(
+    weight: Float32Array,
+    dim: number,
+    indices: KernelIndices,
+    offsets: Uint32Array,
+    numBags: number,
+    gradOutput: Float32Array,
+    skipRow: number,
+    out: Float32Array,
   ): number;
 }

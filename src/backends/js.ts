@@ -3,7 +3,7 @@
 // cannot load and the reference the native kernels are tested against, and it computes the
 // same bits: float32 rounding is reproduced with Math.fround wherever C++ would round, and
 // norms follow the eight-lane order described in native/renorm.cc.
-import type { Backend, KernelIndices } from '../backend.js';
+import type { Backend, BagModeCode, KernelIndices } from '../backend.js';
 
 function firstInvalidIndex(indices: KernelIndices, rows: number): number {
   if (indices instanceof BigInt64Array) {
@@ -81,32 +81,22 @@ function scatterAdd(
   return -1;
 }
 
-/** Sum of |x| (or x² when square) over a row in the eight-lane order of native/renorm.cc. */
-function laneSum(weight: Float32Array, start: number, dim: number, square: boolean): number {
+/**
+ * The eight-lane double accumulation of native/renorm.cc: element j goes to lane j % 8, lanes add
+ * in order of j, and are combined as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)).
+ * term(j) gives element j's term; products and squares of floats are exact in double.
+ */
+function laneSum(dim: number, term: (j: number) => number): number {
   let l0 = 0, l1 = 0, l2 = 0, l3 = 0, l4 = 0, l5 = 0, l6 = 0, l7 = 0;
   const blocks = dim - (dim % 8);
   let j = 0;
-  if (square) {
-    for (; j < blocks; j += 8) {
-      const k = start + j;
-      const x0 = weight[k], x1 = weight[k + 1], x2 = weight[k + 2], x3 = weight[k + 3];
-      const x4 = weight[k + 4], x5 = weight[k + 5], x6 = weight[k + 6], x7 = weight[k + 7];
-      l0 += x0 * x0; l1 += x1 * x1; l2 += x2 * x2; l3 += x3 * x3;
-      l4 += x4 * x4; l5 += x5 * x5; l6 += x6 * x6; l7 += x7 * x7;
-    }
-  } else {
-    for (; j < blocks; j += 8) {
-      const k = start + j;
-      l0 += Math.abs(weight[k]); l1 += Math.abs(weight[k + 1]);
-      l2 += Math.abs(weight[k + 2]); l3 += Math.abs(weight[k + 3]);
-      l4 += Math.abs(weight[k + 4]); l5 += Math.abs(weight[k + 5]);
-      l6 += Math.abs(weight[k + 6]); l7 += Math.abs(weight[k + 7]);
-    }
+  for (; j < blocks; j += 8) {
+    l0 += term(j); l1 += term(j + 1); l2 += term(j + 2); l3 += term(j + 3);
+    l4 += term(j + 4); l5 += term(j + 5); l6 += term(j + 6); l7 += term(j + 7);
   }
   // The tail starts at a multiple of 8, so element j goes to lane j - blocks (at most 6).
   for (; j < dim; j++) {
-    const x = weight[start + j];
-    const v = square ? x * x : Math.abs(x);
+    const v = term(j);
     switch (j - blocks) {
       case 0: l0 += v; break;
       case 1: l1 += v; break;
@@ -120,9 +110,14 @@ function laneSum(weight: Float32Array, start: number, dim: number, square: boole
   return ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7));
 }
 
+/** dot(a[aStart ..], b[bStart ..]) over dim elements, in the eight-lane order. */
+function laneDot(a: Float32Array, aStart: number, b: Float32Array, bStart: number, dim: number): number {
+  return laneSum(dim, (j) => a[aStart + j] * b[bStart + j]);
+}
+
 function rowNorm(weight: Float32Array, start: number, dim: number, p: number): number {
-  if (p === 2) return Math.sqrt(laneSum(weight, start, dim, true));
-  if (p === 1) return laneSum(weight, start, dim, false);
+  if (p === 2) return Math.sqrt(laneSum(dim, (j) => weight[start + j] * weight[start + j]));
+  if (p === 1) return laneSum(dim, (j) => Math.abs(weight[start + j]));
   if (p === Infinity) {
     let largest = 0;
     for (let j = 0; j < dim; j++) {
@@ -165,6 +160,146 @@ function renorm(
   return -1;
 }
 
+/** End of bag b: the next offset, or indices.length for the last bag without a closing offset. */
+function bagEnd(offsets: Uint32Array, b: number, count: number): number {
+  return b + 1 < offsets.length ? offsets[b + 1] : count;
+}
+
+function bagForward(
+  weight: Float32Array,
+  dim: number,
+  indices: KernelIndices,
+  offsets: Uint32Array,
+  numBags: number,
+  perSampleWeights: Float32Array | null,
+  mode: BagModeCode,
+  skipRow: number,
+  out: Float32Array,
+): number {
+  const bad = firstInvalidIndex(indices, weight.length / dim);
+  if (bad >= 0) return bad;
+  const rows = asNumbers(indices);
+  for (let b = 0; b < numBags; b++) {
+    const o = b * dim;
+    out.fill(0, o, o + dim);
+    const end = bagEnd(offsets, b, rows.length);
+    let entries = 0;
+    for (let i = offsets[b]; i < end; i++) {
+      const row = rows[i];
+      if (row === skipRow) continue;
+      const s = row * dim;
+      if (mode === 2) {
+        if (entries === 0) {
+          for (let j = 0; j < dim; j++) out[o + j] = weight[s + j];
+        } else {
+          for (let j = 0; j < dim; j++) {
+            const x = weight[s + j];
+            if (x > out[o + j]) out[o + j] = x; // strict: the first occurrence wins ties
+          }
+        }
+      } else if (perSampleWeights !== null) {
+        const w = perSampleWeights[i];
+        for (let j = 0; j < dim; j++) out[o + j] = out[o + j] + Math.fround(w * weight[s + j]);
+      } else {
+        for (let j = 0; j < dim; j++) out[o + j] = out[o + j] + weight[s + j];
+      }
+      entries++;
+    }
+    if (mode === 1 && entries > 0) {
+      for (let j = 0; j < dim; j++) out[o + j] = out[o + j] / entries;
+    }
+  }
+  return -1;
+}
+
+function bagScatterAdd(
+  grad: Float32Array,
+  dim: number,
+  indices: KernelIndices,
+  offsets: Uint32Array,
+  numBags: number,
+  gradOutput: Float32Array,
+  scale: Float32Array | null,
+  skipRow: number,
+): number {
+  const bad = firstInvalidIndex(indices, grad.length / dim);
+  if (bad >= 0) return bad;
+  const rows = asNumbers(indices);
+  for (let b = 0; b < numBags; b++) {
+    const g = b * dim;
+    const end = bagEnd(offsets, b, rows.length);
+    for (let i = offsets[b]; i < end; i++) {
+      const row = rows[i];
+      if (row === skipRow) continue;
+      const d = row * dim;
+      if (scale === null) {
+        for (let j = 0; j < dim; j++) grad[d + j] = grad[d + j] + gradOutput[g + j];
+      } else {
+        const s = scale[i];
+        for (let j = 0; j < dim; j++) grad[d + j] = grad[d + j] + Math.fround(s * gradOutput[g + j]);
+      }
+    }
+  }
+  return -1;
+}
+
+function bagMaxBackward(
+  weight: Float32Array,
+  grad: Float32Array,
+  dim: number,
+  indices: KernelIndices,
+  offsets: Uint32Array,
+  numBags: number,
+  gradOutput: Float32Array,
+  skipRow: number,
+): number {
+  const bad = firstInvalidIndex(indices, weight.length / dim);
+  if (bad >= 0) return bad;
+  const rows = asNumbers(indices);
+  for (let b = 0; b < numBags; b++) {
+    const begin = offsets[b];
+    const end = bagEnd(offsets, b, rows.length);
+    for (let j = 0; j < dim; j++) {
+      let winner = -1;
+      let best = 0;
+      for (let i = begin; i < end; i++) {
+        const row = rows[i];
+        if (row === skipRow) continue;
+        const x = weight[row * dim + j];
+        if (winner < 0 || x > best) {
+          winner = row;
+          best = x;
+        }
+      }
+      if (winner >= 0) grad[winner * dim + j] = grad[winner * dim + j] + gradOutput[b * dim + j];
+    }
+  }
+  return -1;
+}
+
+function bagWeightGrad(
+  weight: Float32Array,
+  dim: number,
+  indices: KernelIndices,
+  offsets: Uint32Array,
+  numBags: number,
+  gradOutput: Float32Array,
+  skipRow: number,
+  out: Float32Array,
+): number {
+  const bad = firstInvalidIndex(indices, weight.length / dim);
+  if (bad >= 0) return bad;
+  const rows = asNumbers(indices);
+  for (let b = 0; b < numBags; b++) {
+    const end = bagEnd(offsets, b, rows.length);
+    for (let i = offsets[b]; i < end; i++) {
+      const row = rows[i];
+      out[i] = row === skipRow ? 0 : laneDot(gradOutput, b * dim, weight, row * dim, dim);
+    }
+  }
+  return -1;
+}
+
 export const jsBackend: Backend = {
   name: 'js',
   simd: null,
@@ -172,4 +307,8 @@ export const jsBackend: Backend = {
   gather,
   scatterAdd,
   renorm,
+  bagForward,
+  bagScatterAdd,
+  bagMaxBackward,
+  bagWeightGrad,
 };

@@ -15,7 +15,8 @@ export interface CpuFeatures {
 }
 
 /** The kernels of one SIMD tier, as the addon hands them out. */
-export interface TierKernels extends Pick<Backend, 'gather' | 'scatterAdd' | 'renorm'> {
+export interface TierKernels
+  extends Pick<Backend, 'gather' | 'scatterAdd' | 'renorm' | 'bagForward' | 'bagScatterAdd' | 'bagMaxBackward' | 'bagWeightGrad'> {
   readonly tier: SimdTier;
 }
 
@@ -59,5 +60,9 @@ export function createNativeBackend(tier: SimdTier | ''): Backend {
     gather: kernels.gather,
     scatterAdd: kernels.scatterAdd,
     renorm: kernels.renorm,
+    bagForward: kernels.bagForward,
+    bagScatterAdd: kernels.bagScatterAdd,
+    bagMaxBackward: kernels.bagMaxBackward,
+    bagWeightGrad: kernels.bagWeightGrad,
   };
 }

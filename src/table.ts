@@ -1,0 +1,268 @@
+// What Embedding and EmbeddingBag share: the table, its options, its gradient, and the parts of
+// forward and backward that do not depend on how looked-up rows are combined (maxNorm renorm,
+// scaleGradByFreq counts, sparse rows). Each layer's own file reads as its operator's semantics.
+import type { Backend, KernelIndices } from './backend.js';
+import { currentBackend } from './loader.js';
+import { NormalGenerator, randomSeed } from './random.js';
+import { checkBoolean, checkFloat32Array, checkInteger, checkOptions, describe, indexRangeError } from './validate.js';
+
+export interface EmbeddingOptions {
+  /** Row whose gradient is always zero; zeroed by the default init. May be negative: counts from the end. */
+  paddingIdx?: number | null;
+  /** Rows looked up by forward() whose normType-norm exceeds maxNorm are renormalized in place. */
+  maxNorm?: number | null;
+  /** p of the maxNorm norm, > 0 (Infinity allowed); default 2. */
+  normType?: number;
+  /** Divide each gradient contribution by how often its row occurs in that call's indices. */
+  scaleGradByFreq?: boolean;
+  /** backward() records rows in sparseGrad instead of accumulating a dense grad. */
+  sparse?: boolean;
+  /** Initial table, row-major, numEmbeddings * embeddingDim; adopted without copying or zeroing. */
+  weight?: Float32Array;
+  /** backward() records nothing. Default false (true in fromPretrained). */
+  freeze?: boolean;
+  /** Seed of the default N(0, 1) init; the same seed gives the same table everywhere. */
+  seed?: number;
+}
+
+/** A sparse gradient: uncoalesced rows, indices[k] is the row that values[k*dim .. k*dim+dim) belongs to. */
+export interface SparseGrad {
+  indices: Int32Array;
+  values: Float32Array;
+}
+
+export const TABLE_OPTION_NAMES = [
+  'paddingIdx',
+  'maxNorm',
+  'normType',
+  'scaleGradByFreq',
+  'sparse',
+  'weight',
+  'freeze',
+  'seed',
+] as const;
+
+/** Growable storage behind sparseGrad: rows are appended, views are handed out. */
+export class SparseRows {
+  indices = new Int32Array(64);
+  values: Float32Array;
+  rows = 0;
+  #view: SparseGrad | null = null;
+
+  constructor(readonly dim: number) {
+    this.values = new Float32Array(64 * dim);
+  }
+
+  /** Makes room for `extra` more rows. */
+  reserve(extra: number): void {
+    const needed = this.rows + extra;
+    if (needed <= this.indices.length) return;
+    const capacity = Math.max(needed, this.indices.length * 2);
+    const indices = new Int32Array(capacity);
+    indices.set(this.indices.subarray(0, this.rows));
+    const values = new Float32Array(capacity * this.dim);
+    values.set(this.values.subarray(0, this.rows * this.dim));
+    this.indices = indices;
+    this.values = values;
+  }
+
+  /** Appends `count` rows: their indices from rowAt(start ..), their values copied from source. */
+  appendCopies(source: Float32Array, start: number, count: number, rowAt: (i: number) => number): void {
+    for (let k = 0; k < count; k++) this.indices[this.rows + k] = rowAt(start + k);
+    this.values.set(source.subarray(start * this.dim, (start + count) * this.dim), this.rows * this.dim);
+    this.rows += count;
+    this.#view = null;
+  }
+
+  /** Appends one row: scale * source[sourceRow] (a copy when scale is null). */
+  appendScaled(row: number, source: Float32Array, sourceRow: number, scale: number | null): void {
+    const dim = this.dim;
+    const to = this.rows * dim;
+    const from = sourceRow * dim;
+    this.indices[this.rows] = row;
+    if (scale === null) {
+      this.values.set(source.subarray(from, from + dim), to);
+    } else {
+      for (let j = 0; j < dim; j++) this.values[to + j] = scale * source[from + j];
+    }
+    this.rows += 1;
+    this.#view = null;
+  }
+
+  view(): SparseGrad {
+    this.#view ??= {
+      indices: this.indices.subarray(0, this.rows),
+      values: this.values.subarray(0, this.rows * this.dim),
+    };
+    return this.#view;
+  }
+}
+
+/** Reads validated indices as numbers, whatever their array type. */
+export function rowReader(indices: KernelIndices): (i: number) => number {
+  if (indices instanceof BigInt64Array) return (i) => Number(indices[i]!);
+  return (i) => indices[i]!;
+}
+
+export abstract class EmbeddingTable {
+  readonly numEmbeddings: number;
+  readonly embeddingDim: number;
+  readonly paddingIdx: number | null;
+  readonly maxNorm: number | null;
+  readonly normType: number;
+  readonly scaleGradByFreq: boolean;
+  readonly sparse: boolean;
+  readonly freeze: boolean;
+  readonly weight: Float32Array;
+
+  protected readonly backend: Backend;
+  protected denseGrad: Float32Array | null = null;
+  protected sparseRows: SparseRows | null = null;
+  /** One bit per row for renorm's "each distinct row once"; allocated on the first maxNorm lookup. */
+  #renormSeen: Uint8Array | null = null;
+  /** Occurrence counts for scaleGradByFreq, all zero between calls. */
+  #counts: Int32Array | null = null;
+
+  /** Validates the table's size and options (`opts` already checked for unknown keys). */
+  protected constructor(where: string, numEmbeddings: number, embeddingDim: number, opts: Partial<EmbeddingOptions>) {
+    this.numEmbeddings = checkInteger(where, 'numEmbeddings', numEmbeddings, 1);
+    this.embeddingDim = checkInteger(where, 'embeddingDim', embeddingDim, 1);
+    const size = numEmbeddings * embeddingDim;
+    if (size > 2 ** 32) {
+      throw new RangeError(
+        `${where}: numEmbeddings * embeddingDim = ${size} exceeds the largest Float32Array (2^32 elements)`,
+      );
+    }
+    this.paddingIdx = normalizePaddingIdx(where, opts.paddingIdx, numEmbeddings);
+    if (opts.maxNorm === undefined || opts.maxNorm === null) {
+      this.maxNorm = null;
+    } else if (typeof opts.maxNorm !== 'number') {
+      throw new TypeError(`${where}: options.maxNorm must be a number or null, got ${describe(opts.maxNorm)}`);
+    } else if (!(opts.maxNorm > 0 && Number.isFinite(opts.maxNorm))) {
+      throw new RangeError(`${where}: options.maxNorm must be a positive finite number, got ${describe(opts.maxNorm)}`);
+    } else {
+      this.maxNorm = opts.maxNorm;
+    }
+    if (opts.normType === undefined) {
+      this.normType = 2;
+    } else if (typeof opts.normType !== 'number') {
+      throw new TypeError(`${where}: options.normType must be a number, got ${describe(opts.normType)}`);
+    } else if (!(opts.normType > 0)) {
+      throw new RangeError(`${where}: options.normType must be > 0 (Infinity allowed), got ${describe(opts.normType)}`);
+    } else {
+      this.normType = opts.normType;
+    }
+    this.scaleGradByFreq = checkBoolean(where, 'options.scaleGradByFreq', opts.scaleGradByFreq, false);
+    this.sparse = checkBoolean(where, 'options.sparse', opts.sparse, false);
+    this.freeze = checkBoolean(where, 'options.freeze', opts.freeze, false);
+    if (this.sparse && this.scaleGradByFreq) {
+      throw new RangeError(`${where}: options.sparse and options.scaleGradByFreq cannot both be true (as in torch)`);
+    }
+    if (this.sparse && numEmbeddings > 2 ** 31) {
+      throw new RangeError(`${where}: a sparse layer has at most 2^31 rows (SparseGrad.indices is an Int32Array)`);
+    }
+
+    if (opts.weight !== undefined) {
+      if (opts.seed !== undefined) {
+        throw new TypeError(`${where}: options.seed has no effect with options.weight (the table is not initialized)`);
+      }
+      this.weight = checkFloat32Array(where, 'options.weight', opts.weight, size, 'numEmbeddings * embeddingDim');
+    } else {
+      const seed = opts.seed === undefined ? randomSeed() : checkInteger(where, 'options.seed', opts.seed, 0);
+      this.weight = new Float32Array(size);
+      new NormalGenerator(seed).fillNormal(this.weight);
+      if (this.paddingIdx !== null) {
+        this.weight.fill(0, this.paddingIdx * embeddingDim, (this.paddingIdx + 1) * embeddingDim);
+      }
+    }
+    this.backend = currentBackend();
+  }
+
+  /** The dense gradient: null before the first backward() and after zeroGrad(). */
+  get grad(): Float32Array | null {
+    return this.denseGrad;
+  }
+
+  /** The sparse gradient (sparse layers): null before the first backward() and after zeroGrad(). */
+  get sparseGrad(): SparseGrad | null {
+    return this.sparseRows === null ? null : this.sparseRows.view();
+  }
+
+  /** Drops the gradient (grad and sparseGrad become null), as torch's zero_grad(set_to_none=True). */
+  zeroGrad(): void {
+    this.denseGrad = null;
+    this.sparseRows = null;
+  }
+
+  /** Throws the RangeError for the index a kernel reported, if it reported one. */
+  protected throwIfBad(where: string, indices: KernelIndices, bad: number): void {
+    if (bad >= 0) throw indexRangeError(where, 'indices', bad, indices[bad]!, this.numEmbeddings);
+  }
+
+  /** With maxNorm: torch.embedding_renorm_ on every distinct looked-up row (padding included). */
+  protected renormLookedUp(where: string, indices: KernelIndices): void {
+    if (this.maxNorm === null) return;
+    this.#renormSeen ??= new Uint8Array(Math.ceil(this.numEmbeddings / 8));
+    const bad = this.backend.renorm(this.weight, this.embeddingDim, indices, this.maxNorm, this.normType, this.#renormSeen);
+    this.throwIfBad(where, indices, bad);
+  }
+
+  /** The dense gradient to accumulate into: the existing one, or a new zeroed one (not yet kept). */
+  protected gradTarget(): Float32Array {
+    return this.denseGrad ?? new Float32Array(this.numEmbeddings * this.embeddingDim);
+  }
+
+  /** counts[row] = occurrences of row in indices, for the duration of use(); zeroed again after. */
+  protected withCounts<T>(indices: KernelIndices, use: (countOf: (i: number) => number) => T): T {
+    const counts = (this.#counts ??= new Int32Array(this.numEmbeddings));
+    const rowAt = rowReader(indices);
+    for (let i = 0; i < indices.length; i++) counts[rowAt(i)]!++;
+    try {
+      return use((i) => counts[rowAt(i)]!);
+    } finally {
+      for (let i = 0; i < indices.length; i++) counts[rowAt(i)] = 0;
+    }
+  }
+
+  protected sparseTarget(extraRows: number): SparseRows {
+    const rows = (this.sparseRows ??= new SparseRows(this.embeddingDim));
+    rows.reserve(extraRows);
+    return rows;
+  }
+}
+
+function normalizePaddingIdx(where: string, value: unknown, numEmbeddings: number): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number') {
+    throw new TypeError(`${where}: options.paddingIdx must be a number or null, got ${describe(value)}`);
+  }
+  if (!Number.isInteger(value) || value < -numEmbeddings || value >= numEmbeddings) {
+    throw new RangeError(
+      `${where}: options.paddingIdx must be an integer in [-${numEmbeddings}, ${numEmbeddings}), got ${describe(value)}`,
+    );
+  }
+  return value < 0 ? numEmbeddings + value : value;
+}
+
+
+/**
+ * fromPretrained's arguments as constructor arguments: numEmbeddings from the table's length,
+ * the table adopted as options.weight, freeze true unless given.
+ */
+export function pretrainedArguments<T extends EmbeddingOptions>(
+  where: string,
+  weights: unknown,
+  embeddingDim: unknown,
+  options: unknown,
+  optionNames: readonly string[],
+): [number, number, T] {
+  checkFloat32Array(where, 'weights', weights);
+  checkInteger(where, 'embeddingDim', embeddingDim, 1);
+  const table = weights as Float32Array;
+  const dim = embeddingDim as number;
+  if (table.length === 0 || table.length % dim !== 0) {
+    throw new RangeError(`${where}: weights.length = ${table.length} must be a positive multiple of embeddingDim = ${dim}`);
+  }
+  const opts = checkOptions<T>(where, options, optionNames.filter((name) => name !== 'weight'));
+  return [table.length / dim, dim, { ...opts, weight: table, freeze: opts.freeze ?? true } as T];
+}
