@@ -1,4 +1,6 @@
 export { Embedding } from './embedding.js';
+export { EmbeddingBag } from './embedding-bag.js';
+export type { BagMode, BagOffsets, EmbeddingBagOptions } from './embedding-bag.js';
 export type { EmbeddingOptions, IndexArray, SparseGrad } from './embedding.js';
 export { getBackend, getCapabilities } from './loader.js';
 export type { Capabilities } from './loader.js';

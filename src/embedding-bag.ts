@@ -1,0 +1,296 @@
+// EmbeddingBag: torch.nn.EmbeddingBag, read top to bottom. Each bag (a run of indices given by
+// offsets) is reduced to one row — sum, mean, or max per feature — by fused kernels that never
+// materialize the looked-up rows. Options shared with Embedding are in table.ts.
+//
+// PyTorch correspondence (torch.nn.EmbeddingBag(num_embeddings, embedding_dim, ...)):
+//   mode='sum'|'mean'|'max'   mode (default 'mean')
+//   include_last_offset       includeLastOffset
+//   input 1-D + offsets       forward(indices, offsets)
+//   input 2-D (B, L)          forward(indices, L): every bag has L indices, B = indices.length / L
+//   per_sample_weights        perSampleWeights (mode 'sum' only); backward returns their gradient
+//   other options             as in Embedding
+import { BAG_MODE_CODES, type KernelIndices } from './backend.js';
+import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, pretrainedArguments, rowReader } from './table.js';
+import {
+  type IndexArray,
+  checkBoolean,
+  checkFloat32Array,
+  checkInteger,
+  checkNoOverlap,
+  checkOptions,
+  describe,
+  toKernelIndices,
+} from './validate.js';
+
+export type BagMode = 'sum' | 'mean' | 'max';
+
+export interface EmbeddingBagOptions extends EmbeddingOptions {
+  /** How a bag's rows are combined; default 'mean', as in torch. */
+  mode?: BagMode;
+  /** offsets has numBags + 1 entries, the last equal to indices.length. */
+  includeLastOffset?: boolean;
+}
+
+/** Bag boundaries as a forward or backward call gives them: an offsets array, or one bag length. */
+export type BagOffsets = IndexArray | number;
+
+const OPTION_NAMES = [...TABLE_OPTION_NAMES, 'mode', 'includeLastOffset'] as const;
+const MODES: readonly BagMode[] = ['sum', 'mean', 'max'];
+
+interface Bags {
+  offsets: Uint32Array;
+  numBags: number;
+}
+
+export class EmbeddingBag extends EmbeddingTable {
+  readonly mode: BagMode;
+  readonly includeLastOffset: boolean;
+  /** Offsets of the last fixed-length call, reused while the bag length and count repeat. */
+  #fixedOffsets: Uint32Array | null = null;
+
+  constructor(numEmbeddings: number, embeddingDim: number, options?: EmbeddingBagOptions) {
+    const where = 'EmbeddingBag';
+    const opts = checkOptions<EmbeddingBagOptions>(where, options, OPTION_NAMES);
+    super(where, numEmbeddings, embeddingDim, opts);
+    if (opts.mode === undefined) {
+      this.mode = 'mean';
+    } else if (typeof opts.mode !== 'string') {
+      throw new TypeError(`${where}: options.mode must be 'sum', 'mean' or 'max', got ${describe(opts.mode)}`);
+    } else if (!MODES.includes(opts.mode)) {
+      throw new RangeError(`${where}: options.mode must be 'sum', 'mean' or 'max', got ${describe(opts.mode)}`);
+    } else {
+      this.mode = opts.mode;
+    }
+    this.includeLastOffset = checkBoolean(where, 'options.includeLastOffset', opts.includeLastOffset, false);
+    if (this.mode === 'max' && this.sparse) {
+      throw new RangeError(`${where}: mode 'max' does not support options.sparse (as in torch)`);
+    }
+    if (this.mode === 'max' && this.scaleGradByFreq) {
+      throw new RangeError(`${where}: mode 'max' does not support options.scaleGradByFreq (as in torch)`);
+    }
+  }
+
+  /** torch.nn.EmbeddingBag.from_pretrained: adopts `weights` (no copy); freeze defaults to true. */
+  static fromPretrained(
+    weights: Float32Array,
+    embeddingDim: number,
+    options?: Omit<EmbeddingBagOptions, 'weight'>,
+  ): EmbeddingBag {
+    return new EmbeddingBag(
+      ...pretrainedArguments<EmbeddingBagOptions>('EmbeddingBag.fromPretrained', weights, embeddingDim, options, OPTION_NAMES),
+    );
+  }
+
+  /**
+   * Reduces each bag to one row: returns (or fills `out` with) numBags * embeddingDim values.
+   * offsets: where each bag starts in indices, or a number L for bags of L indices each.
+   * perSampleWeights (mode 'sum' only): one weight per index, multiplied into its row.
+   * With maxNorm, the distinct looked-up rows are renormalized in place first.
+   */
+  forward(indices: IndexArray, offsets: BagOffsets, perSampleWeights?: Float32Array | null, out?: Float32Array): Float32Array {
+    const where = 'EmbeddingBag.forward';
+    const kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
+    const bags = this.#bags(where, offsets, kernelIndices.length);
+    const weights = this.#perSampleWeights(where, perSampleWeights, kernelIndices.length);
+    const length = bags.numBags * this.embeddingDim;
+    if (out === undefined) {
+      out = new Float32Array(length);
+    } else {
+      checkFloat32Array(where, 'out', out, length, 'numBags * embeddingDim');
+      checkNoOverlap(where, 'out', out, 'weight', this.weight);
+    }
+    this.renormLookedUp(where, kernelIndices);
+    const bad = this.backend.bagForward(
+      this.weight,
+      this.embeddingDim,
+      kernelIndices,
+      bags.offsets,
+      bags.numBags,
+      weights,
+      BAG_MODE_CODES[this.mode],
+      this.paddingIdx ?? -1,
+      out,
+    );
+    this.throwIfBad(where, kernelIndices, bad);
+    return out;
+  }
+
+  /**
+   * Accumulates the gradient of forward(indices, offsets, perSampleWeights) given gradOutput
+   * (numBags * embeddingDim values) into grad, or appends rows to sparseGrad. Returns the gradient
+   * of perSampleWeights (one value per index, 0 for padding entries) when they are given, else
+   * null; frozen layers return it too, and record nothing else.
+   */
+  backward(
+    indices: IndexArray,
+    offsets: BagOffsets,
+    gradOutput: Float32Array,
+    perSampleWeights?: Float32Array | null,
+  ): Float32Array | null {
+    const where = 'EmbeddingBag.backward';
+    const kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
+    const bags = this.#bags(where, offsets, kernelIndices.length);
+    const dim = this.embeddingDim;
+    checkFloat32Array(where, 'gradOutput', gradOutput, bags.numBags * dim, 'numBags * embeddingDim');
+    const weights = this.#perSampleWeights(where, perSampleWeights, kernelIndices.length);
+    this.throwIfBad(where, kernelIndices, this.backend.firstInvalidIndex(kernelIndices, this.numEmbeddings));
+    const skipRow = this.paddingIdx ?? -1;
+
+    let weightsGrad: Float32Array | null = null;
+    if (weights !== null) {
+      weightsGrad = new Float32Array(kernelIndices.length);
+      this.backend.bagWeightGrad(this.weight, dim, kernelIndices, bags.offsets, bags.numBags, gradOutput, skipRow, weightsGrad);
+    }
+    if (this.freeze) return weightsGrad;
+
+    if (this.sparse) {
+      const scale = this.#entryScales(kernelIndices, bags, weights);
+      const rows = this.sparseTarget(kernelIndices.length);
+      const rowAt = rowReader(kernelIndices);
+      forEachEntry(bags, kernelIndices.length, (i, bag) => {
+        const row = rowAt(i);
+        if (row !== skipRow) rows.appendScaled(row, gradOutput, bag, scale === null ? null : scale[i]!);
+      });
+      return weightsGrad;
+    }
+
+    const grad = this.gradTarget();
+    checkNoOverlap(where, 'gradOutput', gradOutput, 'grad', grad);
+    if (this.mode === 'max') {
+      this.backend.bagMaxBackward(this.weight, grad, dim, kernelIndices, bags.offsets, bags.numBags, gradOutput, skipRow);
+    } else {
+      const scale = this.#entryScales(kernelIndices, bags, weights);
+      this.backend.bagScatterAdd(grad, dim, kernelIndices, bags.offsets, bags.numBags, gradOutput, scale, skipRow);
+    }
+    this.denseGrad = grad;
+    return weightsGrad;
+  }
+
+  /**
+   * Each entry's gradient scale, as torch computes it in double and applies as a float:
+   * perSampleWeights[i], divided by the row's count in this call (scaleGradByFreq), divided by the
+   * bag's non-padding entry count (mean). Null when every scale is 1.
+   */
+  #entryScales(indices: KernelIndices, bags: Bags, weights: Float32Array | null): Float32Array | null {
+    const mean = this.mode === 'mean';
+    if (weights === null && !this.scaleGradByFreq && !mean) return null;
+    const scale = new Float32Array(indices.length);
+    const rowAt = rowReader(indices);
+    const fill = (countOf: ((i: number) => number) | null) => {
+      forEachBag(bags, indices.length, (begin, end) => {
+        let entries = 0;
+        if (mean) for (let i = begin; i < end; i++) if (rowAt(i) !== this.paddingIdx) entries++;
+        for (let i = begin; i < end; i++) {
+          let s = weights === null ? 1 : weights[i]!;
+          if (countOf !== null) s /= countOf(i);
+          if (mean) s /= entries;
+          scale[i] = s;
+        }
+      });
+    };
+    if (this.scaleGradByFreq) this.withCounts(indices, fill);
+    else fill(null);
+    return scale;
+  }
+
+  /** The bags of a call: offsets validated and as a Uint32Array (a view when possible), and their count. */
+  #bags(where: string, offsets: BagOffsets, count: number): Bags {
+    if (typeof offsets === 'number') {
+      const length = checkInteger(where, 'offsets (a bag length)', offsets, 1);
+      if (count % length !== 0) {
+        throw new RangeError(`${where}: indices.length = ${count} is not a multiple of the bag length ${length}`);
+      }
+      const numBags = count / length;
+      const cached = this.#fixedOffsets;
+      if (cached === null || cached.length !== numBags || (numBags > 1 && cached[1] !== length)) {
+        this.#fixedOffsets = Uint32Array.from({ length: numBags }, (_, b) => b * length);
+      }
+      return { offsets: this.#fixedOffsets!, numBags };
+    }
+    const values = toOffsetArray(where, offsets, count);
+    const n = values.length;
+    if (this.includeLastOffset && n === 0) {
+      throw new RangeError(`${where}: offsets must have at least one entry with includeLastOffset`);
+    }
+    if (n === 0 && count > 0) {
+      throw new RangeError(`${where}: offsets is empty (no bags) but indices has ${count} entries`);
+    }
+    if (n > 0 && values[0] !== 0) {
+      throw new RangeError(`${where}: offsets[0] = ${values[0]} must be 0 (the first bag starts at the first index)`);
+    }
+    for (let b = 1; b < n; b++) {
+      if (values[b]! < values[b - 1]!) {
+        throw new RangeError(`${where}: offsets[${b}] = ${values[b]} is less than offsets[${b - 1}] = ${values[b - 1]} (offsets must not decrease)`);
+      }
+    }
+    if (n > 0 && values[n - 1]! > count) {
+      const b = values.findIndex((v) => v > count);
+      throw new RangeError(`${where}: offsets[${b}] = ${values[b]} exceeds indices.length = ${count}`);
+    }
+    if (this.includeLastOffset && values[n - 1] !== count) {
+      throw new RangeError(`${where}: offsets[${n - 1}] = ${values[n - 1]} must equal indices.length = ${count} with includeLastOffset`);
+    }
+    return { offsets: values, numBags: this.includeLastOffset ? n - 1 : n };
+  }
+
+  #perSampleWeights(where: string, weights: Float32Array | null | undefined, count: number): Float32Array | null {
+    if (weights === undefined || weights === null) return null;
+    checkFloat32Array(where, 'perSampleWeights', weights, count, 'indices.length');
+    if (this.mode !== 'sum') {
+      throw new RangeError(`${where}: perSampleWeights is only supported with mode 'sum' (this layer's mode is '${this.mode}'), as in torch`);
+    }
+    return weights;
+  }
+}
+
+/**
+ * Offsets as non-negative integers in a Uint32Array: a Uint32Array as it is, an Int32Array viewed
+ * in place once no entry is negative, others copied (a value too large for a Uint32Array is reported
+ * here, with its value). Order and the other range rules are checked by the caller.
+ */
+function toOffsetArray(where: string, offsets: unknown, count: number): Uint32Array {
+  if (offsets instanceof Uint32Array) return offsets;
+  const negative = (i: number, value: number | bigint) =>
+    new RangeError(`${where}: offsets[${i}] = ${value} is negative`);
+  if (offsets instanceof Int32Array) {
+    for (let i = 0; i < offsets.length; i++) if (offsets[i]! < 0) throw negative(i, offsets[i]!);
+    return new Uint32Array(offsets.buffer, offsets.byteOffset, offsets.length);
+  }
+  if (offsets instanceof BigInt64Array) {
+    const copy = new Uint32Array(offsets.length);
+    for (let i = 0; i < offsets.length; i++) {
+      const value = offsets[i]!;
+      if (value < 0n) throw negative(i, value);
+      if (value > BigInt(count)) throw new RangeError(`${where}: offsets[${i}] = ${value} exceeds indices.length = ${count}`);
+      copy[i] = Number(value);
+    }
+    return copy;
+  }
+  if (Array.isArray(offsets)) {
+    const copy = new Uint32Array(offsets.length);
+    for (let i = 0; i < offsets.length; i++) {
+      const value: unknown = offsets[i];
+      if (typeof value !== 'number') throw new TypeError(`${where}: offsets[${i}] must be a number, got ${describe(value)}`);
+      if (!Number.isInteger(value)) throw new RangeError(`${where}: offsets[${i}] = ${describe(value)} is not an integer`);
+      if (value < 0) throw negative(i, value);
+      if (value > count) throw new RangeError(`${where}: offsets[${i}] = ${value} exceeds indices.length = ${count}`);
+      copy[i] = value;
+    }
+    return copy;
+  }
+  throw new TypeError(
+    `${where}: offsets must be an Int32Array, Uint32Array, BigInt64Array, an array of numbers, or a bag length, got ${describe(offsets)}`,
+  );
+}
+
+function forEachBag(bags: Bags, count: number, visit: (begin: number, end: number, bag: number) => void): void {
+  for (let b = 0; b < bags.numBags; b++) {
+    visit(bags.offsets[b]!, b + 1 < bags.offsets.length ? bags.offsets[b + 1]! : count, b);
+  }
+}
+
+function forEachEntry(bags: Bags, count: number, visit: (i: number, bag: number) => void): void {
+  forEachBag(bags, count, (begin, end, bag) => {
+    for (let i = begin; i < end; i++) visit(i, bag);
+  });
+}
