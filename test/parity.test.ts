@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 
 import type { Backend } from '../src/backend.js';
 import { jsBackend } from '../src/backends/js.js';
-import { Embedding, type EmbeddingOptions, getBackend } from '../src/index.js';
+import { Embedding, EmbeddingBag, type EmbeddingBagOptions, type EmbeddingOptions, getBackend } from '../src/index.js';
 import { currentBackend, withBackend } from '../src/loader.js';
-import { INDEX_KINDS, asIndexArray, expectClose, expectSameBits, randomTable } from './helpers.js';
+import { INDEX_KINDS, asIndexArray, expectClose, expectSameBits, randomTable, rng } from './helpers.js';
 
 const DIMS = [1, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 300];
 const NORM_TYPES = [1, 2, Infinity, 3, 0.5];
@@ -55,6 +55,65 @@ function run(backend: Backend, c: Case) {
     return output;
   });
   return { layer, outputs };
+}
+
+const bagCaseArbitrary = fc
+  .record({
+    rows: fc.integer({ min: 1, max: 40 }),
+    dim: fc.constantFrom(...DIMS),
+    kind: fc.constantFrom(...INDEX_KINDS),
+    mode: fc.constantFrom('sum', 'mean', 'max') as fc.Arbitrary<'sum' | 'mean' | 'max'>,
+    steps: fc.array(fc.record({ count: fc.nat({ max: 60 }), bags: fc.nat({ max: 12 }), fixed: fc.boolean() }), { minLength: 1, maxLength: 2 }),
+    includeLastOffset: fc.boolean(),
+    weighted: fc.boolean(),
+    padding: fc.boolean(),
+    maxNorm: fc.boolean(),
+    normType: fc.constantFrom(1, 2, Infinity),
+    gradMode: fc.constantFrom('dense', 'scaleGradByFreq', 'sparse', 'frozen'),
+    seed: fc.nat(),
+  })
+  .map((c) => ({
+    ...c,
+    weighted: c.weighted && c.mode === 'sum',
+    gradMode: c.mode === 'max' && (c.gradMode === 'sparse' || c.gradMode === 'scaleGradByFreq') ? 'dense' : c.gradMode,
+  }));
+
+type BagCase = typeof bagCaseArbitrary extends fc.Arbitrary<infer T> ? T : never;
+
+function runBag(backend: Backend, c: BagCase) {
+  const options: EmbeddingBagOptions = {
+    weight: randomTable(c.rows, c.dim, c.seed),
+    mode: c.mode,
+    includeLastOffset: c.includeLastOffset,
+    paddingIdx: c.padding ? c.seed % c.rows : null,
+    maxNorm: c.maxNorm ? 1.5 : null,
+    normType: c.normType,
+    scaleGradByFreq: c.gradMode === 'scaleGradByFreq',
+    sparse: c.gradMode === 'sparse',
+    freeze: c.gradMode === 'frozen',
+  };
+  const layer = withBackend(backend, () => new EmbeddingBag(c.rows, c.dim, options));
+  const results = c.steps.map((step, k) => {
+    const next = rng(c.seed + k);
+    const distinct = 1 + (c.seed % 6) * 4;
+    const indices = Array.from({ length: step.count }, () => Math.floor(next() * Math.min(distinct, c.rows)));
+    let offsets: number[] | number;
+    if (step.fixed && step.count > 0) {
+      offsets = [1, 2, 3, 4, 5].filter((length) => step.count % length === 0).pop()!;
+    } else {
+      offsets = Array.from({ length: Math.max(step.bags, step.count > 0 ? 1 : 0) }, () => Math.floor(next() * (step.count + 1))).sort((a, b) => a - b);
+      if (offsets.length > 0) offsets[0] = 0;
+      if (c.includeLastOffset) offsets.push(step.count);
+    }
+    const numBags = typeof offsets === 'number' ? step.count / offsets : offsets.length - (c.includeLastOffset ? 1 : 0);
+    const typedOffsets = typeof offsets === 'number' ? offsets : asIndexArray(offsets, c.kind);
+    const weights = c.weighted ? randomTable(step.count, 1, c.seed + 7 + k) : null;
+    const typedIndices = asIndexArray(indices, c.kind);
+    const output = layer.forward(typedIndices, typedOffsets, weights);
+    const weightsGrad = layer.backward(typedIndices, typedOffsets, randomTable(numBags, c.dim, c.seed + 9 + k), weights);
+    return { output, weightsGrad };
+  });
+  return { layer, results };
 }
 
 describe.runIf(getBackend() === 'native')('native and TypeScript backends agree', () => {
@@ -109,6 +168,27 @@ describe.runIf(getBackend() === 'native')('native and TypeScript backends agree'
         },
       ),
       { numRuns: 300, seed: 1128 },
+    );
+  });
+
+  it('EmbeddingBag, on random tables, bags, modes and options', () => {
+    const native = currentBackend();
+    fc.assert(
+      fc.property(bagCaseArbitrary, (c) => {
+        const a = runBag(native, c);
+        const b = runBag(jsBackend, c);
+        a.results.forEach((step, k) => {
+          expectSameBits(step.output, b.results[k]!.output, `output ${k}`);
+          if (b.results[k]!.weightsGrad === null) expect(step.weightsGrad).toBeNull();
+          else expectSameBits(step.weightsGrad, b.results[k]!.weightsGrad!, `perSampleWeights grad ${k}`);
+        });
+        expectSameBits(a.layer.weight, b.layer.weight, 'weight');
+        if (b.layer.grad === null) expect(a.layer.grad).toBeNull();
+        else expectSameBits(a.layer.grad, b.layer.grad, 'grad');
+        expect(a.layer.sparseGrad?.indices ?? null).toEqual(b.layer.sparseGrad?.indices ?? null);
+        if (b.layer.sparseGrad) expectSameBits(a.layer.sparseGrad!.values, b.layer.sparseGrad.values, 'sparseGrad.values');
+      }),
+      { numRuns: 300, seed: 3003 },
     );
   });
 
