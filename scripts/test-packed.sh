@@ -16,7 +16,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-[ -d prebuilds ] || npm run prebuild
+npm run prebuild > /dev/null  # always fresh: a stale prebuild would be packed and tested
 npm run build:ts > /dev/null
 
 check='
