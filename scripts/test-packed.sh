@@ -12,7 +12,7 @@ root=$(pwd)
 work=$(mktemp -d)
 cleanup() {
   [ -d "$work/prebuilds-aside" ] && mv "$work/prebuilds-aside" "$root/prebuilds"
-  rm -rf "$work"
+  rm -rf "$work" "$root/prebuilds"  # the prebuild made here: left behind, it could shadow a later build
 }
 trap cleanup EXIT
 
