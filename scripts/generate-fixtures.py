@@ -28,6 +28,12 @@ gradOutput rows), but AccumulateGrad's `grad += step` runs a two-pointer merge
 (torch_sparse_add below) that reorders entries and sums pairs of equal heads.
 The fixture records what torch actually produces; the script asserts it equals
 that model.
+
+It also writes test/fixtures/embedding-bag.json, the same kind of record for
+torch.nn.EmbeddingBag (modes sum/mean/max, offsets or 2-D input,
+include_last_offset, per_sample_weights and their grads). Each bag case is
+also checked bit for bit against bag_model, an exact numpy model of torch
+1.13's CPU arithmetic; see the EmbeddingBag section below for what it does.
 """
 
 import json
@@ -173,7 +179,8 @@ def torch_sparse_add(t, s):
     and when both heads are equal ONE output
     entry t_val + s_val (float32) is emitted and both pointers advance. When one
     side is exhausted the rest of the other is appended. An empty side returns
-    the other unchanged.
+    the other unchanged. Output values are accumulated into a zeroed buffer
+    (+0 + t_val [+ s_val]), so a -0.0 value becomes +0.0 in a real merge.
     """
     ti, tv = t
     si, sv = s
@@ -191,11 +198,11 @@ def torch_sparse_add(t, s):
         else:
             cmp = 1 if ti[a] < si[b] else (-1 if ti[a] > si[b] else 0)
         if cmp > 0:
-            ri.append(ti[a]); rv.append(tv[a]); a += 1
+            ri.append(ti[a]); rv.append((np.float32(0) + tv[a]).astype(np.float32)); a += 1
         elif cmp < 0:
-            ri.append(si[b]); rv.append(sv[b]); b += 1
+            ri.append(si[b]); rv.append((np.float32(0) + sv[b]).astype(np.float32)); b += 1
         else:
-            ri.append(ti[a]); rv.append((tv[a] + sv[b]).astype(np.float32)); a += 1; b += 1
+            ri.append(ti[a]); rv.append(((np.float32(0) + tv[a]) + sv[b]).astype(np.float32)); a += 1; b += 1
     return ri, rv
 
 
@@ -211,6 +218,728 @@ def rand_indices(rng, n, count, must=()):
 def dup_steps(name, n, counts, must=()):
     rng = np.random.default_rng([0x49445853, zlib.crc32(name.encode("utf-8"))])
     return [rand_indices(rng, n, c, must) for c in counts]
+
+
+# ---------------------------------------------------------------------------
+# EmbeddingBag: test/fixtures/embedding-bag.json
+# ---------------------------------------------------------------------------
+#
+# Every case is run through torch.nn.EmbeddingBag and ALSO through bag_model
+# below, an exact numpy model of torch 1.13's CPU kernels; the script asserts
+# the two agree bit for bit, so the model documents what an implementation has
+# to do. bag_model(..., quirk=Q) models a plausible-but-wrong alternative Q;
+# the script checks that every quirk in PINNED_QUIRKS changes at least one
+# recorded value (i.e. the fixture catches it).
+#
+# What torch 1.13 (CPU, float32, this build: no FBGEMM, AVX2+FMA) does:
+# * forward sum/mean: out[bag] starts at +0 and adds the bag's non-padding rows
+#   in entry order in float32 (so a lone -0.0 row sums to +0.0). mean then
+#   DIVIDES by max(count, 1) in float32, count = bag length minus padding
+#   entries. Empty and all-padding bags give +0.
+# * per_sample_weights (sum only): without padding_idx (caffe2 perfkernel fast
+#   path) each entry is acc = fma(w, row, acc) (one rounding); WITH padding_idx
+#   (slow path) it is acc + fl(row * w) (two roundings).
+# * max: per feature, the first non-padding entry initialises, later entries
+#   replace only if strictly greater (ties and NaN keep the earlier value; a
+#   leading NaN sticks). The feature's argmax is the ROW of that entry; the
+#   backward adds gradOutput[bag][k] to grad[row][k] bag by bag (float32).
+#   Empty / all-padding bags output +0 and get no gradient.
+# * dense backward sum/mean: entries are visited grouped by row in the order of
+#   libstdc++ std::sort (introsort, NOT stable) applied to the indices; per
+#   entry scale is computed in double -- 1.0 or psw[k], / count (if
+#   scale_grad_by_freq), / bagSize (if mean, bagSize != 0) -- rounded to
+#   float32, and grad[row] = fma(scale, gradOutput[bag], grad[row]).
+#   scale_grad_by_freq BUG: the count used for the g-th distinct row (in sorted
+#   order) is counts[sortedIndices[g]], not the row's own count; counts
+#   include padding entries.
+# * per_sample_weights grad: dot(gradOutput[bag], weight[row]) as a sequential
+#   float32 sum of float32 products (no fma), 0 for padding entries.
+# * sparse backward: per step (non-padding entries in input order,
+#   gradOutput[bag] * fl(1 / bagSize) for mean (float32 reciprocal, then
+#   multiply), gradOutput[bag] * psw[k] for weighted sum); steps merge with
+#   torch_sparse_add as for Embedding.
+# * max_norm: before the forward, the rows of ALL looked-up indices (padding
+#   rows included) are renormalised exactly as nn.Embedding does.
+
+BAG_OUT_PATH = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "embedding-bag.json"
+)
+BAG_CASES = []
+F32 = np.float32
+
+# Alternatives a reimplementation might plausibly pick; each must change at
+# least one value in the fixture.
+PINNED_QUIRKS = [
+    "bwd-input-order",      # dense sum/mean backward accumulating in input order (stable sort)
+    "freq-own-count",       # scale_grad_by_freq dividing by the row's own count
+    "freq-no-padding",      # scale_grad_by_freq counts excluding padding entries
+    "psw-fwd-mul-add",      # weighted sum without padding as acc + fl(w*row)
+    "psw-fwd-fma-padded",   # weighted sum with padding as fma
+    "bwd-mul-add",          # dense backward as grad + fl(scale*g)
+    "bwd-float-scale",      # dense backward scale computed in float32 steps
+    "mean-fwd-reciprocal",  # mean forward as sum * fl(1/count)
+    "mean-counts-padding",  # mean dividing by the bag length including padding
+    "sparse-mean-divide",   # sparse mean backward as g / count
+    "max-tie-last",         # max keeping the later of equal values
+    "psw-grad-fma",         # per-sample-weight grad dot with fma accumulation
+]
+
+
+def std_sort_perm(keys):
+    """Permutation libstdc++ std::sort (GCC 12) leaves on (key, position) pairs
+    compared by key only -- what torch.sort(stable=False) gives on CPU."""
+    a = [(k, i) for i, k in enumerate(keys)]
+
+    def lt(x, y):
+        return x[0] < y[0]
+
+    def adjust_heap(first, hole, length, value):
+        top = second = hole
+        while second < (length - 1) // 2:
+            second = 2 * (second + 1)
+            if lt(a[first + second], a[first + second - 1]):
+                second -= 1
+            a[first + hole] = a[first + second]
+            hole = second
+        if (length & 1) == 0 and second == (length - 2) // 2:
+            second = 2 * (second + 1)
+            a[first + hole] = a[first + second - 1]
+            hole = second - 1
+        parent = (hole - 1) // 2
+        while hole > top and lt(a[first + parent], value):
+            a[first + hole] = a[first + parent]
+            hole = parent
+            parent = (hole - 1) // 2
+        a[first + hole] = value
+
+    def heap_sort(first, last):  # std::__partial_sort(first, last, last)
+        length = last - first
+        if length >= 2:
+            parent = (length - 2) // 2
+            while True:
+                adjust_heap(first, parent, length, a[first + parent])
+                if parent == 0:
+                    break
+                parent -= 1
+        while last - first > 1:
+            last -= 1
+            value = a[last]
+            a[last] = a[first]
+            adjust_heap(first, 0, last - first, value)
+
+    def swap(i, j):
+        a[i], a[j] = a[j], a[i]
+
+    def move_median_to_first(result, x, y, z):
+        if lt(a[x], a[y]):
+            if lt(a[y], a[z]):
+                swap(result, y)
+            elif lt(a[x], a[z]):
+                swap(result, z)
+            else:
+                swap(result, x)
+        elif lt(a[x], a[z]):
+            swap(result, x)
+        elif lt(a[y], a[z]):
+            swap(result, z)
+        else:
+            swap(result, y)
+
+    def unguarded_partition(first, last, pivot):
+        while True:
+            while lt(a[first], a[pivot]):
+                first += 1
+            last -= 1
+            while lt(a[pivot], a[last]):
+                last -= 1
+            if not first < last:
+                return first
+            swap(first, last)
+            first += 1
+
+    def introsort_loop(first, last, depth):
+        while last - first > 16:
+            if depth == 0:
+                heap_sort(first, last)
+                return
+            depth -= 1
+            move_median_to_first(first, first + 1, first + (last - first) // 2, last - 1)
+            cut = unguarded_partition(first + 1, last, first)
+            introsort_loop(cut, last, depth)
+            last = cut
+
+    def unguarded_linear_insert(i):
+        value = a[i]
+        while lt(value, a[i - 1]):
+            a[i] = a[i - 1]
+            i -= 1
+        a[i] = value
+
+    def insertion_sort(first, last):
+        for i in range(first + 1, last):
+            if lt(a[i], a[first]):
+                value = a[i]
+                a[first + 1:i + 1] = a[first:i]
+                a[first] = value
+            else:
+                unguarded_linear_insert(i)
+
+    n = len(a)
+    if n:
+        introsort_loop(0, n, 2 * (n.bit_length() - 1))
+        insertion_sort(0, min(n, 16))
+        for i in range(16, n):
+            unguarded_linear_insert(i)
+    return [i for _, i in a]
+
+
+def fma32(a, b, c):
+    """float32 a*b + c with a single rounding, elementwise."""
+    a64, b64, c64 = (np.asarray(v, dtype=np.float64) for v in (a, b, c))
+    p = a64 * b64  # exact
+    s = p + c64
+    bb = s - p
+    e = (p - (s - bb)) + (c64 - bb)  # p + c == s + e exactly (TwoSum)
+    r = s.astype(F32)
+    r64 = r.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        o = np.nextafter(r, np.where(s > r64, F32(np.inf), F32(-np.inf))).astype(F32)
+        o64 = o.astype(np.float64)
+        # s is exactly halfway between two float32s: the sign of e decides
+        tie = (r64 != s) & (s == (r64 + o64) / 2) & (e != 0)
+        fix = tie & ((e > 0) == (o64 > r64))
+    return np.where(fix, o, r).astype(F32)
+
+
+def bag_bounds(n_indices, offsets, bag_size, include_last_offset):
+    if offsets is None:
+        return list(range(0, n_indices + 1, bag_size))
+    b = list(offsets)
+    if not include_last_offset:
+        b.append(n_indices)
+    return b
+
+
+def bag_model_step(W, ix, bounds, mode, pad, psw, go, scale_grad_by_freq, quirk):
+    """One forward + backward of torch 1.13 CPU EmbeddingBag, W = the table the
+    forward sees (after max_norm). Returns (out, dense grad or None,
+    (sparse rows, sparse values), psw grad or None)."""
+    n, d = W.shape
+    B = len(bounds) - 1
+    L = len(ix)
+    fast = pad is None  # torch's caffe2 fast path: no padding_idx
+    bag_of = np.zeros(L, dtype=np.int64)
+    for b in range(B):
+        bag_of[bounds[b]:bounds[b + 1]] = b
+    bag_size = [bounds[b + 1] - bounds[b] for b in range(B)]
+    out = np.zeros((B, d), dtype=F32)
+    argrow = np.zeros((B, d), dtype=np.int64)
+    for b in range(B):
+        first = True
+        for k in range(bounds[b], bounds[b + 1]):
+            r = ix[k]
+            if r == pad:
+                if quirk != "mean-counts-padding":
+                    bag_size[b] -= 1
+                continue
+            x = W[r]
+            if mode == "max":
+                upd = np.ones(d, bool) if first else (
+                    x >= out[b] if quirk == "max-tie-last" else x > out[b])
+                out[b] = np.where(upd, x, out[b])
+                argrow[b] = np.where(upd, r, argrow[b])
+                first = False
+            elif psw is None:
+                out[b] = out[b] + x
+            elif (quirk == "psw-fwd-fma-padded") if not fast else (quirk != "psw-fwd-mul-add"):
+                out[b] = fma32(np.full(d, psw[k], F32), x, out[b])
+            else:
+                out[b] = out[b] + x * F32(psw[k])
+        if mode == "mean":
+            c = F32(max(bag_size[b], 1))
+            out[b] = out[b] * (F32(1) / c) if quirk == "mean-fwd-reciprocal" else out[b] / c
+
+    # dense backward
+    grad = np.zeros((n, d), dtype=F32)
+    if mode == "max":
+        for b in range(B):
+            if bag_size[b] != 0:
+                for j in range(d):
+                    grad[argrow[b, j], j] = grad[argrow[b, j], j] + go[b, j]
+    else:
+        perm = sorted(range(L), key=lambda k: ix[k]) if quirk == "bwd-input-order" else std_sort_perm(ix)
+        srt = [ix[p] for p in perm]
+        counts = {}
+        for r in ix:
+            if not (quirk == "freq-no-padding" and r == pad):
+                counts[r] = counts.get(r, 0) + 1
+        i = g = 0
+        while i < L:
+            end = i
+            while end < L and srt[end] == srt[i]:
+                end += 1
+            r = srt[i]
+            if r != pad:
+                for j in range(i, end):
+                    k = perm[j]
+                    src = bag_of[k]
+                    cnt = counts[r] if quirk == "freq-own-count" else counts.get(srt[g], 1)
+                    if quirk == "bwd-float-scale":
+                        s = F32(1) if psw is None else F32(psw[k])
+                        if scale_grad_by_freq:
+                            s = s / F32(cnt)
+                        if mode == "mean" and bag_size[src] != 0:
+                            s = s / F32(bag_size[src])
+                    else:
+                        s = 1.0 if psw is None else float(psw[k])
+                        if scale_grad_by_freq:
+                            s /= cnt
+                        if mode == "mean" and bag_size[src] != 0:
+                            s /= bag_size[src]
+                    s = F32(s)
+                    if quirk == "bwd-mul-add":
+                        grad[r] = grad[r] + s * go[src]
+                    else:
+                        grad[r] = fma32(np.full(d, s, F32), go[src], grad[r])
+            i = end
+            g += 1
+
+    # per-sample-weights grad
+    psw_grad = None
+    if psw is not None:
+        psw_grad = np.zeros(L, dtype=F32)
+        for k, r in enumerate(ix):
+            if r != pad:
+                acc = np.zeros(1, F32)
+                for j in range(d):
+                    if quirk == "psw-grad-fma":
+                        acc = fma32(go[bag_of[k], j:j + 1], W[r, j:j + 1], acc)
+                    else:
+                        acc = acc + go[bag_of[k], j] * W[r, j]
+                psw_grad[k] = acc[0]
+
+    # sparse backward of this step
+    rows, vals = [], []
+    for k, r in enumerate(ix):
+        if r == pad:
+            continue
+        v = go[bag_of[k]]
+        if mode == "mean":
+            if quirk == "sparse-mean-divide":
+                v = v / F32(bag_size[bag_of[k]])
+            else:
+                v = v * (F32(1) / F32(bag_size[bag_of[k]]))
+        if psw is not None:
+            v = v * F32(psw[k])
+        rows.append(r)
+        vals.append(np.asarray(v, dtype=F32))
+    return out, grad, (rows, vals), psw_grad
+
+
+def bag_model(tables, steps, mode, pad, scale_grad_by_freq, sparse, quirk=None):
+    """All steps; returns (outputs, dense grad, sparse (rows, vals), psw grads)."""
+    outputs, psw_grads = [], []
+    dense = acc = None
+    for W, st in zip(tables, steps):
+        out, grad, sp, pg = bag_model_step(W, st["ix"], st["bounds"], mode, pad, st["psw"], st["go"],
+                                           scale_grad_by_freq, quirk)
+        outputs.append(out)
+        psw_grads.append(pg)
+        dense = grad if dense is None else dense + grad
+        acc = sp if acc is None else torch_sparse_add(acc, sp)
+    return outputs, dense, acc, psw_grads
+
+
+def bits_equal(a, b):
+    a = np.asarray(a, dtype=F32)
+    b = np.asarray(b, dtype=F32)
+    return a.shape == b.shape and np.array_equal(a.view(np.uint32), b.view(np.uint32))
+
+
+def bag_results_equal(x, y, sparse):
+    if len(x[0]) != len(y[0]) or not all(bits_equal(a, b) for a, b in zip(x[0], y[0])):
+        return False
+    if sparse:
+        if x[2][0] != y[2][0] or not bits_equal(np.reshape(x[2][1], -1), np.reshape(y[2][1], -1)):
+            return False
+    elif not bits_equal(x[1], y[1]):
+        return False
+    return all((a is None) == (b is None) and (a is None or bits_equal(a, b)) for a, b in zip(x[3], y[3]))
+
+
+QUIRK_HITS = {q: [] for q in PINNED_QUIRKS}
+
+
+def bag_rng(name):
+    return np.random.default_rng([0x42414753, zlib.crc32(name.encode("utf-8"))])
+
+
+def run_bag_case(name, n, d, mode, steps, padding_idx=None, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, sparse=False, include_last_offset=False, weight=None,
+                 check_renorm=False):
+    """steps: list of dicts with "indices" and either "offsets" (1-D form) or
+    "bagSize" (2-D form), and optionally "psw" (list of floats). The table
+    (unless given) and the gradOutputs are drawn from bag_rng(name)."""
+    rng = bag_rng(name)
+    if weight is None:
+        weight = f32_normal(rng, (n, d))
+    weight = np.ascontiguousarray(weight, dtype=np.float32).reshape(n, d)
+    pad = norm_padding(padding_idx, n)
+
+    bag = torch.nn.EmbeddingBag(
+        n, d, mode=mode, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
+        scale_grad_by_freq=scale_grad_by_freq, sparse=sparse,
+        include_last_offset=include_last_offset, _weight=torch.from_numpy(weight.copy()),
+    )
+    assert bag.padding_idx == pad
+    assert torch.equal(bag.weight.detach(), torch.from_numpy(weight))
+
+    json_steps, outputs, psw_grads, model_steps, tables = [], [], [], [], []
+    for st in steps:
+        ix = [int(i) for i in st["indices"]]
+        offsets = st.get("offsets")
+        bag_size = st.get("bagSize")
+        assert (offsets is None) != (bag_size is None), name
+        bounds = bag_bounds(len(ix), offsets, bag_size, include_last_offset)
+        num_bags = len(bounds) - 1
+        # well-formed input only (torch's checks for the rest are reported, not fixtured)
+        assert all(bounds[b] <= bounds[b + 1] for b in range(num_bags)) and bounds[-1] == len(ix), name
+        assert not bounds or bounds[0] == 0, name
+        psw = None if st.get("psw") is None else np.array(st["psw"], dtype=np.float32)
+        assert psw is None or (mode == "sum" and len(psw) == len(ix)), name
+        go = f32_normal(rng, (num_bags, d))
+
+        idx_t = torch.tensor(ix, dtype=torch.int64)
+        off_t = None
+        if bag_size is None:
+            off_t = torch.tensor(offsets, dtype=torch.int64)
+        else:
+            idx_t = idx_t.view(-1, bag_size)
+        psw_t = None
+        if psw is not None:
+            psw_t = torch.from_numpy(psw.copy()).view(idx_t.shape).requires_grad_()
+
+        before = bag.weight.detach().clone()
+        if max_norm is not None:
+            # EmbeddingBag renorms exactly like embedding_renorm_ over every
+            # looked-up index, padding included.
+            if ix:
+                with torch.no_grad():
+                    torch.embedding_renorm_(before, torch.tensor(ix, dtype=torch.int64), max_norm, norm_type)
+            if check_renorm and not tables:
+                norms = [row_norm(weight[i], norm_type) for i in sorted(set(ix))]
+                assert any(v > max_norm for v in norms), (name, "no row exceeds max_norm")
+                assert any(v <= max_norm for v in norms), (name, "every row exceeds max_norm")
+        out = bag(idx_t, off_t, per_sample_weights=psw_t)
+        assert torch.equal(bag.weight.detach(), before), name
+        tables.append(bag.weight.detach().numpy().copy())
+        assert out.dtype == torch.float32 and tuple(out.shape) == (num_bags, d), name
+        outputs.append(out.detach().numpy().copy())
+        out.backward(torch.from_numpy(go.copy()))
+        psw_grads.append(None if psw_t is None else psw_t.grad.detach().numpy().reshape(-1).copy())
+        model_steps.append({"ix": ix, "bounds": bounds, "psw": psw, "go": go})
+        json_steps.append({
+            "indices": ix,
+            "offsets": None if offsets is None else [int(o) for o in offsets],
+            "bagSize": None if bag_size is None else int(bag_size),
+            "perSampleWeights": None if psw is None else psw.tolist(),
+            "gradOutput": go.flatten().tolist(),
+        })
+
+    weight_after = bag.weight.detach()
+    if max_norm is None:
+        assert torch.equal(weight_after, torch.from_numpy(weight)), name
+
+    g = bag.weight.grad
+    assert g is not None, name
+    if sparse:
+        assert g.is_sparse and (g._nnz() == 0 or not g.is_coalesced()), name
+        rows = g._indices()[0].tolist()
+        vals = g._values().numpy().copy()
+        assert vals.shape == (len(rows), d), name
+        torch_res = (outputs, None, (rows, list(vals)), psw_grads)
+        dense_grad = None
+        sparse_grad = {"indices": rows, "values": vals.flatten().tolist()}
+    else:
+        assert not g.is_sparse and g.dtype == torch.float32 and tuple(g.shape) == (n, d), name
+        if pad is not None:
+            assert torch.all(g[pad] == 0), name
+        torch_res = (outputs, g.numpy().copy(), None, psw_grads)
+        dense_grad = g.flatten().tolist()
+        sparse_grad = None
+
+    model = bag_model(tables, model_steps, mode, pad, scale_grad_by_freq, sparse)
+    assert bag_results_equal(torch_res, model, sparse), (name, "torch differs from bag_model")
+    for q in PINNED_QUIRKS:
+        if not bag_results_equal(torch_res, bag_model(tables, model_steps, mode, pad, scale_grad_by_freq,
+                                                      sparse, quirk=q), sparse):
+            QUIRK_HITS[q].append(name)
+
+    BAG_CASES.append({
+        "name": name,
+        "numEmbeddings": n,
+        "embeddingDim": d,
+        "options": {
+            "mode": mode,
+            "paddingIdx": padding_idx,
+            "maxNorm": None if max_norm is None else float(max_norm),
+            "normType": encode_norm_type(norm_type),
+            "scaleGradByFreq": bool(scale_grad_by_freq),
+            "sparse": bool(sparse),
+            "includeLastOffset": bool(include_last_offset),
+        },
+        "weight": weight.flatten().tolist(),
+        "steps": json_steps,
+        "expected": {
+            "outputs": [o.flatten().tolist() for o in outputs],
+            "weightAfter": weight_after.flatten().tolist(),
+            "grad": dense_grad,
+            "sparseGrad": sparse_grad,
+            "perSampleWeightsGrads": [None if p is None else p.tolist() for p in psw_grads],
+        },
+    })
+    return BAG_CASES[-1]
+
+
+def bags(rng, n, lengths, pad=None, pad_bags=(), only_pad_bags=(), hot=None, include_last_offset=False):
+    """Indices and offsets for bags of the given lengths. Indices come from a
+    small pool of rows (duplicates inside and across bags); bags listed in
+    pad_bags get padding entries mixed in, bags in only_pad_bags consist of
+    padding only. Returns (indices, offsets)."""
+    pool = hot if hot is not None else rng.choice([r for r in range(n) if r != pad],
+                                                  size=max(3, n // 3), replace=False)
+    ix, offsets = [], []
+    for b, length in enumerate(lengths):
+        offsets.append(len(ix))
+        if b in only_pad_bags:
+            bag = [pad] * length
+        else:
+            bag = [int(v) for v in rng.choice(pool, size=length)]
+            if length >= 3:
+                bag[int(rng.integers(1, length))] = bag[0]  # a duplicate inside the bag
+            if b in pad_bags and length:
+                for p in rng.choice(length, size=max(1, length // 3), replace=False):
+                    bag[int(p)] = pad
+        ix.extend(int(v) for v in bag)
+    if include_last_offset:
+        offsets.append(len(ix))
+    return ix, offsets
+
+
+def bag_step(rng, n, lengths, psw=None, **kw):
+    ix, offsets = bags(rng, n, lengths, **kw)
+    st = {"indices": ix, "offsets": offsets}
+    if psw is not None:
+        st["psw"] = psw(ix)
+    return st
+
+
+def signed_weights(rng, ix):
+    """per-sample weights with negatives, exact zeros and a few large values."""
+    w = (rng.standard_normal(len(ix)) * 1.5).astype(np.float32)
+    for k in range(0, len(ix), 5):
+        w[k] = 0.0
+    for k in range(2, len(ix), 7):
+        w[k] = -abs(w[k]) * 8
+    return w.tolist()
+
+
+def main_bag():
+    # --- each mode x each dim: empty bags (also consecutive and at the end),
+    # duplicates inside and across bags, 2 steps ---
+    lens_a = [3, 0, 5, 1, 0, 0, 4, 2, 6, 0]
+    lens_b = [0, 7, 2, 2, 0, 3, 1, 0]
+    for mode in ("sum", "mean", "max"):
+        for d in (1, 3, 8, 17, 64):
+            name = "%s-dim-%d" % (mode, d)
+            n = 24 if d < 64 else 20
+            rng = bag_rng(name + "/ix")
+            w = None
+            if d == 3:
+                # a row of -0.0 looked up alone: sum/mean give +0.0, max keeps -0.0
+                w = f32_normal(bag_rng(name + "/w"), (n, d))
+                w[5] = -0.0
+            steps = [bag_step(rng, n, lens_a), bag_step(rng, n, lens_b)]
+            if d == 3:
+                steps[0]["indices"][3:8] = [5, 5, 11, 5, 5]
+                steps[0]["indices"][8] = 5
+            run_bag_case(name, n, d, mode, steps, weight=w)
+
+    # --- include_last_offset: numBags + 1 offsets, last == len(indices) ---
+    for mode, d in (("sum", 5), ("mean", 4), ("max", 6)):
+        name = "include-last-offset-%s" % mode
+        rng = bag_rng(name + "/ix")
+        steps = [bag_step(rng, 22, [2, 0, 4, 3, 0], include_last_offset=True),
+                 {"indices": [], "offsets": [0]},          # zero bags
+                 {"indices": [], "offsets": [0, 0]},       # one empty bag
+                 bag_step(rng, 22, [1, 5, 0, 0, 2, 0], include_last_offset=True)]
+        run_bag_case(name, 22, d, mode, steps, include_last_offset=True)
+
+    # --- 2-D input (fixed bag length, offsets None) ---
+    rng = bag_rng("2d-sum/ix")
+    ix1 = [int(v) for v in rng.integers(0, 10, 15)]
+    ix2 = [int(v) for v in rng.integers(0, 10, 12)]
+    run_bag_case("2d-sum", 21, 4, "sum", [
+        {"indices": ix1, "bagSize": 3},
+        {"indices": ix2, "bagSize": 3, "psw": signed_weights(rng, ix2)},
+    ])
+    rng = bag_rng("2d-max/ix")
+    run_bag_case("2d-max", 23, 7, "max", [
+        {"indices": [int(v) for v in rng.integers(0, 12, 20)], "bagSize": 4},
+        {"indices": [int(v) for v in rng.integers(0, 12, 12)], "bagSize": 4},
+    ], padding_idx=3)
+    run_bag_case("2d-mean-padding", 20, 3, "mean", [
+        {"indices": [1, 2, 2, 0, 0, 0, 4, 0, 4, 9, 9, 9], "bagSize": 3},
+    ], padding_idx=0)
+
+    # --- per_sample_weights (sum): fast path (fma) and padding path (mul+add) ---
+    for name, pidx, d in (("psw-sum", None, 6), ("psw-sum-dim-64", None, 64),
+                          ("psw-sum-padding", 4, 6), ("psw-sum-padding-neg", -2, 17)):
+        n = 26
+        rng = bag_rng(name + "/ix")
+        p = norm_padding(pidx, n)
+        kw = {} if p is None else {"pad": p, "pad_bags": (0, 4), "only_pad_bags": (2,)}
+        steps = [bag_step(rng, n, [4, 3, 2, 0, 6, 1, 5, 0], psw=lambda ix: signed_weights(rng, ix), **kw),
+                 bag_step(rng, n, [0, 8, 3, 3, 0], psw=lambda ix: signed_weights(rng, ix), **kw)]
+        run_bag_case(name, n, d, "sum", steps, padding_idx=pidx)
+
+    # --- padding_idx for every mode: all-padding bags (zeros), padding that
+    # lowers the mean count, padding next to empty bags ---
+    for mode, pidx, d in (("sum", 3, 5), ("sum", -1, 8), ("mean", 7, 5), ("mean", -30, 8),
+                          ("max", 0, 5), ("max", -4, 8)):
+        n = 30
+        name = "padding-%s-%s" % (mode, ("neg-%d" % -pidx) if pidx < 0 else str(pidx))
+        p = norm_padding(pidx, n)
+        rng = bag_rng(name + "/ix")
+        kw = {"pad": p, "pad_bags": (0, 3, 5), "only_pad_bags": (1, 6)}
+        steps = [bag_step(rng, n, [5, 2, 0, 4, 1, 6, 1, 0], **kw),
+                 bag_step(rng, n, [3, 3, 0, 7, 2, 4, 3], **kw)]
+        run_bag_case(name, n, d, mode, steps, padding_idx=pidx)
+
+    # --- max: ties between different rows, very negative values, signed zeros ---
+    name = "max-ties"
+    n, d = 20, 6
+    w = f32_normal(bag_rng(name + "/w"), (n, d))
+    w[3, [0, 2, 5]] = w[7, [0, 2, 5]] = np.float32(2.5)   # rows 7 and 3 tie on features 0, 2, 5
+    w[3, 1] = w[7, 1] = np.float32(-1.25)
+    w[12] = np.float32(-3.4e38)                            # very negative row
+    w[13] = np.float32(-3.3e38)
+    w[14] = np.float32(-0.0)
+    w[15] = np.float32(0.0)
+    w[15, 3] = np.float32(-0.0)
+    steps = [
+        {"indices": [7, 3, 7, 3, 1, 12, 13, 12, 13, 12, 14, 15, 15, 14, 3, 7, 12],
+         "offsets": [0, 2, 4, 5, 7, 9, 10, 12, 14]},
+        {"indices": [3, 9, 7, 12, 7, 3, 14, 15, 15, 3, 3],
+         "offsets": [0, 3, 3, 4, 6, 8, 9]},
+    ]
+    run_bag_case(name, n, d, "max", steps, weight=w)
+    run_bag_case("max-ties-padding", n, d, "max", steps, weight=w, padding_idx=12)
+
+    # --- max_norm with sum / mean (duplicates, 2 steps) ---
+    for name, mode, max_norm, p in (("max-norm-l2-sum", "sum", 2.75, 2.0), ("max-norm-l1-mean", "mean", 6.0, 1.0),
+                                    ("max-norm-l2-mean", "mean", 2.5, 2.0), ("max-norm-l1-sum", "sum", 6.5, 1.0)):
+        n = 22
+        rng = bag_rng(name + "/ix")
+        steps = [bag_step(rng, n, [3, 4, 0, 2, 5]), bag_step(rng, n, [6, 0, 3, 3])]
+        run_bag_case(name, n, 8, mode, steps, max_norm=max_norm, norm_type=p, check_renorm=True)
+    # the padding row exceeds max_norm: torch renorms it too (it is looked up)
+    name = "max-norm-padding-mean"
+    w = f32_normal(bag_rng(name + "/w"), (20, 8))
+    w[2] *= np.float32(3.0)
+    case = run_bag_case(name, 20, 8, "mean", [
+        {"indices": [2, 5, 2, 7, 1, 2, 13, 5, 9], "offsets": [0, 3, 3, 6, 8]},
+        {"indices": [2, 5, 7, 0, 2, 11], "offsets": [0, 2, 2, 5]},
+    ], padding_idx=2, max_norm=2.75, weight=w, check_renorm=True)
+    assert case["expected"]["weightAfter"][16:24] != w[2].tolist(), "padding row not renormed"
+
+    # --- scale_grad_by_freq (dense), heavy duplicates, padding_idx ---
+    for name, mode, pidx, use_psw in (("scale-grad-by-freq-sum", "sum", 0, False),
+                                      ("scale-grad-by-freq-mean", "mean", -1, False),
+                                      ("scale-grad-by-freq-mean-no-padding", "mean", None, False),
+                                      ("scale-grad-by-freq-sum-psw", "sum", 6, True)):
+        n = 24
+        p = norm_padding(pidx, n)
+        rng = bag_rng(name + "/ix")
+        hot = [1, 1, 1, 2, 4, 4, 9, 17, 17, 17, 17, 20]
+        hot = [h for h in hot if h != p] + ([] if p is None else [p, p])
+        kw = {"hot": hot, "pad": p}
+        if p is not None:
+            kw.update(pad_bags=(1,), only_pad_bags=(4,))
+        psw = (lambda ix: signed_weights(rng, ix)) if use_psw else None
+        steps = [bag_step(rng, n, [6, 5, 0, 9, 2, 4], psw=psw, **kw),
+                 bag_step(rng, n, [3, 8, 1, 0, 4, 7], psw=psw, **kw)]
+        if pidx is None:
+            # row 1 seven times, bags of 5: scale 1/7/5 in double != (1/7)/5 in float32
+            steps[0] = {"indices": [1, 1, 4, 9, 1, 4, 1, 17, 17, 2, 1, 1, 1, 20, 4, 17, 9, 2, 17, 4],
+                        "offsets": [0, 5, 10, 17, 17]}
+        run_bag_case(name, n, 5, mode, steps, padding_idx=pidx, scale_grad_by_freq=True)
+
+    # --- sparse ---
+    for name, mode, pidx, use_psw, d in (("sparse-sum", "sum", None, False, 4), ("sparse-mean", "mean", None, False, 5),
+                                         ("sparse-sum-psw", "sum", None, True, 6),
+                                         ("sparse-sum-psw-padding", "sum", 5, True, 4),
+                                         ("sparse-sum-padding", "sum", 0, False, 3),
+                                         ("sparse-mean-padding", "mean", -3, False, 7)):
+        n = 21
+        p = norm_padding(pidx, n)
+        rng = bag_rng(name + "/ix")
+        kw = {} if p is None else {"pad": p, "pad_bags": (0, 2), "only_pad_bags": (3,)}
+        psw = (lambda ix: signed_weights(rng, ix)) if use_psw else None
+        steps = [bag_step(rng, n, [3, 0, 4, 2, 5, 1], psw=psw, **kw),
+                 bag_step(rng, n, [2, 6, 3, 2, 0], psw=psw, **kw)]
+        run_bag_case(name, n, d, mode, steps, padding_idx=pidx, sparse=True)
+
+    # --- empty inputs: no bags at all, and one empty bag ---
+    for mode, sparse, pidx in (("sum", False, None), ("mean", True, None), ("max", False, 1), ("mean", False, 1)):
+        name = "empty-steps-%s%s%s" % (mode, "-sparse" if sparse else "", "" if pidx is None else "-padding")
+        rng = bag_rng(name + "/ix")
+        steps = [{"indices": [], "offsets": []},
+                 {"indices": [], "offsets": [0]},
+                 bag_step(rng, 16, [2, 0, 3]),
+                 {"indices": [], "offsets": [0, 0, 0]}]
+        run_bag_case(name, 16, 3, mode, steps, padding_idx=pidx, sparse=sparse)
+
+    # --- larger randomized: mean, 3 steps of ~40 bags of 0..12 entries, padding 5 ---
+    name = "random-large-mean"
+    n, d = 60, 33
+    rng = bag_rng(name + "/ix")
+    p = 1.0 / np.arange(1, n + 1) ** 1.1
+    p /= p.sum()
+    perm = rng.permutation(n)
+    steps = []
+    for _ in range(3):
+        lens = [int(v) for v in rng.integers(0, 13, 40)]
+        ix = [int(perm[k]) for k in rng.choice(n, size=sum(lens), p=p)]
+        for k in rng.choice(len(ix), size=len(ix) // 10, replace=False):
+            ix[int(k)] = 5
+        steps.append({"indices": ix, "offsets": [int(v) for v in np.cumsum([0] + lens[:-1])]})
+    run_bag_case(name, n, d, "mean", steps, padding_idx=5)
+
+    # --- larger randomized: weighted sum without padding (fma path), dense ---
+    name = "random-large-psw-sum"
+    n, d = 40, 16
+    rng = bag_rng(name + "/ix")
+    steps = []
+    for _ in range(2):
+        lens = [int(v) for v in rng.integers(0, 9, 24)]
+        ix = [int(v) for v in rng.integers(0, n, sum(lens))]
+        steps.append({"indices": ix, "offsets": [int(v) for v in np.cumsum([0] + lens[:-1])],
+                      "psw": signed_weights(rng, ix)})
+    run_bag_case(name, n, d, "sum", steps)
+
+    names = [c["name"] for c in BAG_CASES]
+    assert len(names) == len(set(names))
+    for q in PINNED_QUIRKS:
+        print("quirk %-20s pinned by %d case(s): %s" % (q, len(QUIRK_HITS[q]), ", ".join(QUIRK_HITS[q][:6])))
+        assert QUIRK_HITS[q], ("fixture does not catch quirk", q)
+
+    doc = {"generator": "scripts/generate-fixtures.py", "torch": torch.__version__, "cases": BAG_CASES}
+    with open(BAG_OUT_PATH, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=None, separators=(",", ":"), allow_nan=False)
+        f.write("\n")
+    print("wrote %s: %d cases" % (os.path.relpath(BAG_OUT_PATH), len(BAG_CASES)))
+
 
 
 def main():
@@ -307,6 +1036,8 @@ def main():
         json.dump(doc, f, indent=None, separators=(",", ":"), allow_nan=False)
         f.write("\n")
     print("wrote %s: %d cases" % (os.path.relpath(OUT_PATH), len(CASES)))
+
+    main_bag()
 
 
 if __name__ == "__main__":
