@@ -668,6 +668,26 @@ def run_bag_case(name, n, d, mode, steps, padding_idx=None, max_norm=None, norm_
         dense_grad = g.flatten().tolist()
         sparse_grad = None
 
+    # torch's bag backward divides by the count of the wrong row under scale_grad_by_freq (see
+    # above); nn-embedding divides by the row's own count, as torch's nn.Embedding does. This is
+    # that gradient, computed by torch: nn.Embedding with scale_grad_by_freq, fed each entry's
+    # gradOutput row times its bag scale (1, or float32(1 / bag count) for mean).
+    grad_own_count = None
+    if scale_grad_by_freq and not sparse:
+        emb = torch.nn.Embedding(n, d, padding_idx=padding_idx, scale_grad_by_freq=True,
+                                 _weight=torch.from_numpy(weight.copy()))
+        for st in model_steps:
+            ix, bounds, go = st["ix"], st["bounds"], st["go"]
+            rows = np.zeros((len(ix), d), dtype=np.float32)
+            for b in range(len(bounds) - 1):
+                members = [i for i in range(bounds[b], bounds[b + 1]) if ix[i] != pad]
+                scale = np.float32(1.0 / len(members)) if (mode == "mean" and members) else np.float32(1.0)
+                for i in range(bounds[b], bounds[b + 1]):
+                    rows[i] = go[b] * scale
+            if ix:
+                emb(torch.tensor(ix, dtype=torch.int64)).backward(torch.from_numpy(rows))
+        grad_own_count = emb.weight.grad.flatten().tolist()
+
     model = bag_model(tables, model_steps, mode, pad, scale_grad_by_freq, sparse)
     assert bag_results_equal(torch_res, model, sparse), (name, "torch differs from bag_model")
     for q in PINNED_QUIRKS:
@@ -696,6 +716,7 @@ def run_bag_case(name, n, d, mode, steps, padding_idx=None, max_norm=None, norm_
             "grad": dense_grad,
             "sparseGrad": sparse_grad,
             "perSampleWeightsGrads": [None if p is None else p.tolist() for p in psw_grads],
+            "gradOwnCount": grad_own_count,
         },
     })
     return BAG_CASES[-1]
