@@ -671,19 +671,19 @@ def run_bag_case(name, n, d, mode, steps, padding_idx=None, max_norm=None, norm_
     # torch's bag backward divides by the count of the wrong row under scale_grad_by_freq (see
     # above); nn-embedding divides by the row's own count, as torch's nn.Embedding does. This is
     # that gradient, computed by torch: nn.Embedding with scale_grad_by_freq, fed each entry's
-    # gradOutput row times its bag scale (1, or float32(1 / bag count) for mean).
+    # gradOutput row times its bag scale (1, float32(1 / bag count) for mean, or its per-sample weight).
     grad_own_count = None
     if scale_grad_by_freq and not sparse:
         emb = torch.nn.Embedding(n, d, padding_idx=padding_idx, scale_grad_by_freq=True,
                                  _weight=torch.from_numpy(weight.copy()))
         for st in model_steps:
-            ix, bounds, go = st["ix"], st["bounds"], st["go"]
+            ix, bounds, go, psw = st["ix"], st["bounds"], st["go"], st["psw"]
             rows = np.zeros((len(ix), d), dtype=np.float32)
             for b in range(len(bounds) - 1):
                 members = [i for i in range(bounds[b], bounds[b + 1]) if ix[i] != pad]
                 scale = np.float32(1.0 / len(members)) if (mode == "mean" and members) else np.float32(1.0)
                 for i in range(bounds[b], bounds[b + 1]):
-                    rows[i] = go[b] * scale
+                    rows[i] = go[b] * (scale if psw is None else psw[i])
             if ix:
                 emb(torch.tensor(ix, dtype=torch.int64)).backward(torch.from_numpy(rows))
         grad_own_count = emb.weight.grad.flatten().tolist()

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { Embedding } from '../src/index.js';
-import { expectClose, expectSameBits } from './helpers.js';
+import { coalesceRows, expectClose, expectSameBits, expectSameCoalesced } from './helpers.js';
 
 interface Case {
   name: string;
@@ -44,16 +44,6 @@ const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'emb
 // A few float32 ulps of values of order 1 (float32 epsilon is 1.2e-7).
 const RTOL = 1e-6;
 const ATOL = 1e-6;
-
-function coalesce(indices: ArrayLike<number>, values: ArrayLike<number>, dim: number): Map<number, number[]> {
-  const rows = new Map<number, number[]>();
-  for (let k = 0; k < indices.length; k++) {
-    const sum = rows.get(indices[k]!) ?? new Array<number>(dim).fill(0);
-    for (let j = 0; j < dim; j++) sum[j]! += values[k * dim + j]!;
-    rows.set(indices[k]!, sum);
-  }
-  return rows;
-}
 
 describe(`PyTorch ${fixture.torch} golden values`, () => {
   it('cover every option', () => {
@@ -111,10 +101,12 @@ describe(`PyTorch ${fixture.torch} golden values`, () => {
         expect(Array.from(actual.indices)).toEqual(torchRows.indices);
         expectSameBits(actual.values, Float32Array.from(torchRows.values), 'sparseGrad.values');
       } else {
-        const ours = coalesce(actual.indices, actual.values, c.embeddingDim);
-        const theirs = coalesce(torchRows.indices, torchRows.values, c.embeddingDim);
-        expect([...ours.keys()].sort((a, b) => a - b)).toEqual([...theirs.keys()].sort((a, b) => a - b));
-        for (const [row, sum] of theirs) expectClose(Float32Array.from(ours.get(row)!), sum, RTOL, ATOL, `coalesced row ${row}`);
+        expectSameCoalesced(
+          coalesceRows(actual.indices, actual.values, c.embeddingDim),
+          coalesceRows(torchRows.indices, torchRows.values, c.embeddingDim),
+          RTOL,
+          ATOL,
+        );
       }
     });
   }

@@ -67,3 +67,25 @@ export function asIndexArray(values: readonly number[], kind: IndexKind): IndexA
     case 'Array': return [...values];
   }
 }
+
+/** A sparse gradient's rows summed per index (in double): the gradient they represent. */
+export function coalesceRows(indices: ArrayLike<number>, values: ArrayLike<number>, dim: number): Map<number, number[]> {
+  const rows = new Map<number, number[]>();
+  for (let k = 0; k < indices.length; k++) {
+    const sum = rows.get(indices[k]!) ?? new Array<number>(dim).fill(0);
+    for (let j = 0; j < dim; j++) sum[j]! += values[k * dim + j]!;
+    rows.set(indices[k]!, sum);
+  }
+  return rows;
+}
+
+/** Two coalesced gradients hold the same rows with values within tolerance. */
+export function expectSameCoalesced(
+  actual: Map<number, number[]>,
+  expected: Map<number, number[]>,
+  rtol: number,
+  atol: number,
+): void {
+  expect([...actual.keys()].sort((a, b) => a - b)).toEqual([...expected.keys()].sort((a, b) => a - b));
+  for (const [row, sum] of expected) expectClose(Float32Array.from(actual.get(row)!), sum, rtol, atol, `coalesced row ${row}`);
+}
