@@ -385,6 +385,132 @@ Napi::Value BagWeightGrad(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(bad));
 }
 
+// An optional typed array of one type: null/undefined gives nullptr; returns false after throwing.
+template <class T>
+bool get_optional_typed(const Napi::CallbackInfo& info, size_t position, const char* name, napi_typedarray_type want,
+                        T** data, int64_t* length) {
+  *data = nullptr;
+  *length = 0;
+  if (info[position].IsNull() || info[position].IsUndefined()) return true;
+  napi_typedarray_type type;
+  void* raw;
+  if (!typed_array_info(info, position, &type, &raw, length) || type != want) {
+    Napi::TypeError::New(info.Env(), std::string(name) + " has the wrong type").ThrowAsJavaScriptException();
+    return false;
+  }
+  *data = static_cast<T*>(raw);
+  return true;
+}
+
+// optimizerUpdate(scalars: Float64Array(12), weight, grad, state0, state1, state2, rows | null, dim, scratch)
+// scalars: rule, lr, a, b, c, 1 - a, 1 - b, eps, weightDecay, decay, firstStep, nesterov.
+// Returns -1, or the position of the first entry of rows outside the table (nothing written).
+Napi::Value OptimizerUpdate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  double* scalars;
+  float *weight, *grad, *state[3], *scratch;
+  int32_t* rows;
+  int64_t scalars_length, weight_length, grad_length, state_length[3], rows_length_value, scratch_length, dim;
+  if (!get_optional_typed(info, 0, "scalars", napi_float64_array, &scalars, &scalars_length) ||
+      !get_float_array(info, 1, "weight", &weight, &weight_length) ||
+      !get_float_array(info, 2, "grad", &grad, &grad_length) ||
+      !get_optional_typed(info, 3, "state0", napi_float32_array, &state[0], &state_length[0]) ||
+      !get_optional_typed(info, 4, "state1", napi_float32_array, &state[1], &state_length[1]) ||
+      !get_optional_typed(info, 5, "state2", napi_float32_array, &state[2], &state_length[2]) ||
+      !get_optional_typed(info, 6, "rows", napi_int32_array, &rows, &rows_length_value) ||
+      !get_integer(info, 7, "dim", 1, &dim) ||
+      !get_optional_typed(info, 8, "scratch", napi_float32_array, &scratch, &scratch_length) ||
+      !check_table(info, "weight", weight_length, dim)) {
+    return env.Undefined();
+  }
+  if (scalars == nullptr || scalars_length != 12 || !(scalars[0] >= 0 && scalars[0] <= 4) || std::floor(scalars[0]) != scalars[0]) {
+    throw_range(info, "scalars must be a Float64Array of 12 values starting with a rule 0..4");
+    return env.Undefined();
+  }
+  const auto rule = static_cast<nne::OptimizerRule>(static_cast<int>(scalars[0]));
+  const int64_t table_rows = weight_length / dim;
+  const bool sparse = !(info[6].IsNull() || info[6].IsUndefined());
+  const int64_t num_rows = sparse ? rows_length_value : table_rows;
+  if (grad_length != rows_length(num_rows, dim)) {
+    throw_range(info, "grad must hold one row per updated row");
+    return env.Undefined();
+  }
+  // Which states each rule reads and writes: 2 = required, 1 = optional, 0 = must be absent.
+  static const int kStates[5][3] = {{1, 0, 0}, {2, 0, 0}, {2, 2, 1}, {2, 2, 0}, {2, 0, 0}};
+  const int64_t state_size = rule == nne::OptimizerRule::rowwise_adagrad ? table_rows : weight_length;
+  for (int k = 0; k < 3; ++k) {
+    const int need = kStates[static_cast<int>(rule)][k];
+    if ((state[k] == nullptr && need == 2) || (state[k] != nullptr && (need == 0 || state_length[k] != state_size))) {
+      throw_range(info, "state" + std::to_string(k) + " is missing, unexpected or of the wrong length for this rule");
+      return env.Undefined();
+    }
+  }
+  if (rule == nne::OptimizerRule::rowwise_adagrad && (scratch == nullptr || scratch_length < dim)) {
+    throw_range(info, "scratch must hold dim floats");
+    return env.Undefined();
+  }
+  if (sparse) {
+    const int64_t bad = nne::first_invalid_index(rows, num_rows, table_rows);
+    if (bad >= 0) return Napi::Number::New(env, static_cast<double>(bad));
+  }
+  nne::OptimizerScalars s{};
+  s.rule = rule;
+  s.lr = static_cast<float>(scalars[1]);
+  s.a = static_cast<float>(scalars[2]);
+  s.b = static_cast<float>(scalars[3]);
+  s.c = static_cast<float>(scalars[4]);
+  s.one_minus_a = static_cast<float>(scalars[5]);
+  s.one_minus_b = static_cast<float>(scalars[6]);
+  s.eps = static_cast<float>(scalars[7]);
+  s.weight_decay = static_cast<float>(scalars[8]);
+  s.decay = static_cast<float>(scalars[9]);
+  s.first_step = scalars[10] != 0;
+  s.nesterov = scalars[11] != 0;
+  s.lr_double = scalars[1];
+  s.eps_double = scalars[7];
+  bound_kernels(info).optimizer_update(s, weight, grad, state[0], state[1], state[2], rows, num_rows, dim, scratch);
+  return Napi::Number::New(env, -1);
+}
+
+// coalesce(indices, dim, source, offsets | null, numBags, scale | null, skipRow, slots, outRows, outValues)
+// Returns the number of distinct rows. Indices must lie in [0, slots.length).
+Napi::Value Coalesce(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  IndexArray indices;
+  float *source, *scale, *out_values;
+  int32_t *slots, *out_rows;
+  int64_t dim, source_length, skip_row, slots_length, out_rows_length, out_values_length;
+  if (!get_index_array(info, 0, &indices) || !get_integer(info, 1, "dim", 1, &dim) ||
+      !get_float_array(info, 2, "source", &source, &source_length) ||
+      !get_optional_float_array(info, 5, "scale", &scale, indices.length) ||
+      !get_integer(info, 6, "skipRow", -1, &skip_row) ||
+      !get_optional_typed(info, 7, "slots", napi_int32_array, &slots, &slots_length) ||
+      !get_optional_typed(info, 8, "outRows", napi_int32_array, &out_rows, &out_rows_length) ||
+      !get_float_array(info, 9, "outValues", &out_values, &out_values_length)) {
+    return env.Undefined();
+  }
+  nne::Bags bags;
+  const bool by_bag = !(info[3].IsNull() || info[3].IsUndefined());
+  if (by_bag && !get_bags(info, 3, indices.length, &bags)) return env.Undefined();
+  const int64_t source_rows = by_bag ? bags.num_bags : indices.length;
+  if (slots == nullptr || out_rows == nullptr || source_length != rows_length(source_rows, dim) ||
+      out_rows_length < indices.length || out_values_length < rows_length(indices.length, dim)) {
+    throw_range(info, "coalesce: slots, source, outRows or outValues has the wrong length");
+    return env.Undefined();
+  }
+  const int64_t distinct = with_index_type(indices, [&](auto data) -> int64_t {
+    using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+    if (nne::first_invalid_index(data, indices.length, slots_length) >= 0) return -1;
+    return bound_kernels(info).of<Index>().coalesce(data, indices.length, dim, source, by_bag ? &bags : nullptr, scale,
+                                                    skip_row, slots, out_rows, out_values);
+  });
+  if (distinct < 0) {
+    throw_range(info, "coalesce: an index is outside slots");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(distinct));
+}
+
 // firstInvalidIndex(indices, rows)
 Napi::Value FirstInvalidIndex(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -430,6 +556,8 @@ Napi::Value KernelsForTier(const Napi::CallbackInfo& info) {
   result.Set("bagScatterAdd", Napi::Function::New(env, BagScatterAdd, "bagScatterAdd", table));
   result.Set("bagMaxBackward", Napi::Function::New(env, BagMaxBackward, "bagMaxBackward", table));
   result.Set("bagWeightGrad", Napi::Function::New(env, BagWeightGrad, "bagWeightGrad", table));
+  result.Set("optimizerUpdate", Napi::Function::New(env, OptimizerUpdate, "optimizerUpdate", table));
+  result.Set("coalesce", Napi::Function::New(env, Coalesce, "coalesce", table));
   return result;
 }
 

@@ -8,11 +8,11 @@ namespace {
 template <class Index>
 IndexKernels<Index> index_kernels(Tier tier) {
   return IndexKernels<Index>{gather_for<Index>(tier), scatter_add_for<Index>(tier), renorm_for<Index>(tier),
-                             bag_kernels_for<Index>(tier)};
+                             bag_kernels_for<Index>(tier), coalesce_for<Index>(tier)};
 }
 
 Kernels make_kernels(Tier tier) {
-  return Kernels{tier, index_kernels<int32_t>(tier), index_kernels<uint32_t>(tier),
+  return Kernels{tier, optimizer_update_for(tier), index_kernels<int32_t>(tier), index_kernels<uint32_t>(tier),
                  index_kernels<int64_t>(tier)};
 }
 

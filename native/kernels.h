@@ -86,16 +86,53 @@ struct BagKernels {
   BagWeightGradFn<Index> weight_grad;
 };
 
+// Optimizers (optimizers.cc). Scalars are torch's scalar arguments, computed in double by the
+// caller and rounded once to float, as torch does for float32 tensors.
+enum class OptimizerRule : int { sgd = 0, adagrad = 1, adam = 2, sparse_adam = 3, rowwise_adagrad = 4 };
+
+struct OptimizerScalars {
+  OptimizerRule rule;
+  float lr;            // the signed multiplier of the update: -lr (sgd), -clr (adagrad), -step size (adam)
+  float a, b, c;       // sgd: momentum, 1 - dampening; adam: beta1, beta2, sqrt(bias correction 2)
+  float one_minus_a;   // adam, sparse adam: 1 - beta1
+  float one_minus_b;   // adam, sparse adam: 1 - beta2
+  float eps;
+  float weight_decay;  // L2 folded into the gradient (0: none)
+  float decay;         // AdamW's 1 - lr * weight_decay applied to the weight first (1: none)
+  bool first_step;     // sgd: the momentum buffer starts as a copy of the gradient
+  bool nesterov;
+  double lr_double;    // rowwise adagrad computes its multiplier in double
+  double eps_double;
+};
+
+// Updates `num_rows` rows of dim elements: rows[k] of weight and of the table-shaped states (or,
+// for rowwise adagrad, state0[rows[k]]) from grad row k. rows null: every row, grad is the whole
+// table. scratch holds dim floats (rowwise adagrad). States a rule does not use are null.
+using OptimizerUpdateFn = void (*)(const OptimizerScalars& scalars, float* weight, const float* grad, float* state0,
+                                   float* state1, float* state2, const int32_t* rows, int64_t num_rows, int64_t dim,
+                                   float* scratch);
+
+// Sums the gradient rows of entries with the same index, in entry order, into out_rows (first
+// occurrence order) and out_values; returns how many distinct rows. Entry i's row is
+// scale[i] * source[i] (bags null) or scale[i] * source[bag of i]; scale null means 1; entries
+// equal to skip_row are left out. slots has one int32 per table row, all -1, and is -1 again after.
+template <class Index>
+using CoalesceFn = int64_t (*)(const Index* indices, int64_t count, int64_t dim, const float* source, const Bags* bags,
+                               const float* scale, int64_t skip_row, int32_t* slots, int32_t* out_rows,
+                               float* out_values);
+
 template <class Index>
 struct IndexKernels {
   GatherFn<Index> gather;
   ScatterAddFn<Index> scatter_add;
   RenormFn<Index> renorm;
   BagKernels<Index> bag;
+  CoalesceFn<Index> coalesce;
 };
 
 struct Kernels {
   Tier tier;
+  OptimizerUpdateFn optimizer_update;
   IndexKernels<int32_t> i32;
   IndexKernels<uint32_t> u32;
   IndexKernels<int64_t> i64;
@@ -120,6 +157,8 @@ template <class Index> GatherFn<Index> gather_for(Tier tier);
 template <class Index> ScatterAddFn<Index> scatter_add_for(Tier tier);
 template <class Index> RenormFn<Index> renorm_for(Tier tier);
 template <class Index> BagKernels<Index> bag_kernels_for(Tier tier);
+template <class Index> CoalesceFn<Index> coalesce_for(Tier tier);
+OptimizerUpdateFn optimizer_update_for(Tier tier);
 
 // The position of the first offset that breaks the Bags rules (offsets[0] == 0, non-decreasing,
 // none above count, bags shorter than 2^31 entries), or -1.

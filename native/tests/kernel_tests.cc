@@ -326,6 +326,211 @@ void test_bags(const nne::Kernels& kernels, const char* type_name) {
   }
 }
 
+// One float32 operation at a time, in torch.optim's order: the reference for every rule.
+void reference_update(const nne::OptimizerScalars& s, float* w, const float* g_in, float* s0, float* s1, float* s2,
+                      int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    float p = w[j];
+    float g = g_in[j];
+    switch (s.rule) {
+      case nne::OptimizerRule::sgd: {
+        if (s.weight_decay != 0.0f) { const float t = s.weight_decay * p; g = g + t; }
+        if (s0 != nullptr) {
+          float buf;
+          if (s.first_step) buf = g;
+          else { const float x = s0[j] * s.a; const float y = s.b * g; buf = x + y; }
+          s0[j] = buf;
+          if (s.nesterov) { const float t = s.a * buf; g = g + t; } else g = buf;
+        }
+        const float t = s.lr * g;
+        w[j] = p + t;
+        break;
+      }
+      case nne::OptimizerRule::adagrad: {
+        if (s.weight_decay != 0.0f) { const float t = s.weight_decay * p; g = g + t; }
+        const float sq = g * g;
+        const float sum = s0[j] + sq;
+        s0[j] = sum;
+        const float std = std::sqrt(sum) + s.eps;
+        const float q = g / std;
+        const float t = s.lr * q;
+        w[j] = p + t;
+        break;
+      }
+      case nne::OptimizerRule::adam: {
+        if (s.decay != 1.0f) p = p * s.decay;
+        if (s.weight_decay != 0.0f) { const float t = s.weight_decay * p; g = g + t; }
+        const float m1 = s0[j] * s.a; const float m2 = s.one_minus_a * g; const float m = m1 + m2;
+        const float v1 = s1[j] * s.b; const float v2 = s.one_minus_b * g; const float v3 = v2 * g; float v = v1 + v3;
+        s0[j] = m;
+        s1[j] = v;
+        if (s2 != nullptr) { v = s2[j] > v ? s2[j] : v; s2[j] = v; }
+        const float root = std::sqrt(v); const float scaled = root / s.c; const float denom = scaled + s.eps;
+        const float q = m / denom; const float t = s.lr * q;
+        w[j] = p + t;
+        break;
+      }
+      case nne::OptimizerRule::sparse_adam: {
+        const float old_m = s0[j], old_v = s1[j];
+        const float dm = g - old_m; const float um = dm * s.one_minus_a; const float m = um + old_m;
+        const float sq = g * g; const float dv = sq - old_v; const float uv = dv * s.one_minus_b; const float v = uv + old_v;
+        s0[j] = m;
+        s1[j] = v;
+        const float denom = std::sqrt(v) + s.eps; const float q = m / denom; const float t = s.lr * q;
+        w[j] = p + t;
+        break;
+      }
+      case nne::OptimizerRule::rowwise_adagrad:
+        break;
+    }
+  }
+}
+
+void reference_rowwise(const nne::OptimizerScalars& s, float* w, const float* g_in, float* h, int64_t dim) {
+  std::vector<float> g(static_cast<size_t>(dim));
+  for (int64_t j = 0; j < dim; ++j) {
+    float x = g_in[j];
+    if (s.weight_decay != 0.0f) { const float t = s.weight_decay * w[j]; x = x + t; }
+    g[static_cast<size_t>(j)] = x;
+  }
+  double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t j = 0; j < dim; ++j) lanes[j % 8] += static_cast<double>(g[static_cast<size_t>(j)]) * g[static_cast<size_t>(j)];
+  const double sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  const float updated = *h + static_cast<float>(sum / static_cast<double>(dim));
+  *h = updated;
+  const float multiplier = static_cast<float>(s.lr_double / (std::sqrt(static_cast<double>(updated)) + s.eps_double));
+  for (int64_t j = 0; j < dim; ++j) { const float t = multiplier * g[static_cast<size_t>(j)]; w[j] = w[j] - t; }
+}
+
+bool all_same(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t k = 0; k < a.size(); ++k) if (!same_bits(a[k], b[k])) return false;
+  return true;
+}
+
+void test_optimizers(const nne::Kernels& kernels) {
+  std::vector<nne::OptimizerScalars> configs;
+  auto base = [] {
+    nne::OptimizerScalars s{};
+    s.lr = -0.05f; s.a = 0.9f; s.b = 0.999f; s.c = 0.3f; s.one_minus_a = 0.1f; s.one_minus_b = 0.001f;
+    s.eps = 1e-8f; s.weight_decay = 0.0f; s.decay = 1.0f; s.first_step = false; s.nesterov = false;
+    s.lr_double = 0.05; s.eps_double = 1e-10;
+    return s;
+  };
+  for (int variant = 0; variant < 12; ++variant) {
+    nne::OptimizerScalars s = base();
+    switch (variant) {
+      case 0: s.rule = nne::OptimizerRule::sgd; break;
+      case 1: s.rule = nne::OptimizerRule::sgd; s.weight_decay = 0.01f; s.first_step = true; break;  // momentum, first step
+      case 2: s.rule = nne::OptimizerRule::sgd; s.b = 0.7f; break;                                   // momentum
+      case 3: s.rule = nne::OptimizerRule::sgd; s.nesterov = true; s.weight_decay = 0.02f; break;
+      case 4: s.rule = nne::OptimizerRule::adagrad; break;
+      case 5: s.rule = nne::OptimizerRule::adagrad; s.weight_decay = 0.1f; break;
+      case 6: s.rule = nne::OptimizerRule::adam; break;
+      case 7: s.rule = nne::OptimizerRule::adam; s.weight_decay = 0.01f; break;  // amsgrad below
+      case 8: s.rule = nne::OptimizerRule::adam; s.decay = 0.9995f; break;       // AdamW
+      case 9: s.rule = nne::OptimizerRule::sparse_adam; break;
+      case 10: s.rule = nne::OptimizerRule::rowwise_adagrad; break;
+      default: s.rule = nne::OptimizerRule::rowwise_adagrad; s.weight_decay = 0.05f; break;
+    }
+    const bool momentum = s.rule == nne::OptimizerRule::sgd && variant != 0;
+    const bool amsgrad = variant == 7;
+    for (int64_t dim : kDims) {
+      const int64_t rows = 9;
+      const bool rowwise = s.rule == nne::OptimizerRule::rowwise_adagrad;
+      const int64_t state_size = rowwise ? rows : rows * dim;
+      std::vector<float> weight = random_floats(rows * dim);
+      std::vector<float> grad = random_floats(rows * dim);
+      std::vector<float> s0 = random_floats(state_size), s1 = random_floats(state_size), s2 = random_floats(state_size);
+      for (auto& x : s1) x = std::fabs(x);  // second moments are non-negative
+      for (auto& x : s2) x = std::fabs(x);
+      if (s.rule == nne::OptimizerRule::adagrad || rowwise) for (auto& x : s0) x = std::fabs(x);
+      std::vector<float> scratch(static_cast<size_t>(dim));
+      const bool uses0 = momentum || s.rule != nne::OptimizerRule::sgd;
+      const bool uses1 = s.rule == nne::OptimizerRule::adam || s.rule == nne::OptimizerRule::sparse_adam;
+      // Dense: the whole table.
+      {
+        auto w = weight, e0 = s0, e1 = s1, e2 = s2;
+        auto rw = weight, r0 = s0, r1 = s1, r2 = s2;
+        kernels.optimizer_update(s, w.data(), grad.data(), uses0 ? e0.data() : nullptr, uses1 ? e1.data() : nullptr,
+                                 amsgrad ? e2.data() : nullptr, nullptr, rows, dim, scratch.data());
+        if (rowwise) {
+          for (int64_t r = 0; r < rows; ++r) reference_rowwise(s, rw.data() + r * dim, grad.data() + r * dim, r0.data() + r, dim);
+        } else {
+          reference_update(s, rw.data(), grad.data(), uses0 ? r0.data() : nullptr, uses1 ? r1.data() : nullptr,
+                           amsgrad ? r2.data() : nullptr, rows * dim);
+        }
+        CHECK(all_same(w, rw) && all_same(e0, r0) && all_same(e1, r1) && all_same(e2, r2),
+              "optimizer dense variant %d dim %lld", variant, static_cast<long long>(dim));
+      }
+      // Sparse: rows 7, 2, 5 from compact gradient rows 0, 1, 2.
+      {
+        const int32_t touched[] = {7, 2, 5};
+        auto w = weight, e0 = s0, e1 = s1, e2 = s2;
+        auto rw = weight, r0 = s0, r1 = s1, r2 = s2;
+        kernels.optimizer_update(s, w.data(), grad.data(), uses0 ? e0.data() : nullptr, uses1 ? e1.data() : nullptr,
+                                 amsgrad ? e2.data() : nullptr, touched, 3, dim, scratch.data());
+        for (int k = 0; k < 3; ++k) {
+          const int64_t at = touched[k] * dim;
+          if (rowwise) {
+            reference_rowwise(s, rw.data() + at, grad.data() + k * dim, r0.data() + touched[k], dim);
+          } else {
+            reference_update(s, rw.data() + at, grad.data() + k * dim, uses0 ? r0.data() + at : nullptr,
+                             uses1 ? r1.data() + at : nullptr, amsgrad ? r2.data() + at : nullptr, dim);
+          }
+        }
+        CHECK(all_same(w, rw) && all_same(e0, r0) && all_same(e1, r1) && all_same(e2, r2),
+              "optimizer sparse variant %d dim %lld", variant, static_cast<long long>(dim));
+      }
+    }
+  }
+}
+
+template <class Index>
+void test_coalesce(const nne::Kernels& kernels, const char* type_name) {
+  for (int64_t dim : kDims) {
+    for (int with_bags = 0; with_bags < 2; ++with_bags) {
+      const int64_t rows = 8, count = 30, num_bags = 6;
+      const std::vector<Index> indices = random_indices<Index>(count, rows);
+      const std::vector<uint32_t> offsets = random_offsets(count, num_bags);
+      const nne::Bags bags{offsets.data(), num_bags, num_bags, count};
+      const std::vector<float> source = random_floats((with_bags ? num_bags : count) * dim);
+      const std::vector<float> scale = random_floats(count);
+      std::vector<int32_t> slots(static_cast<size_t>(rows), -1);
+      std::vector<int32_t> out_rows(static_cast<size_t>(count));
+      std::vector<float> out_values(static_cast<size_t>(count * dim));
+      const int64_t skip = 3;
+      const int64_t distinct = kernels.of<Index>().coalesce(indices.data(), count, dim, source.data(),
+                                                            with_bags ? &bags : nullptr, scale.data(), skip, slots.data(),
+                                                            out_rows.data(), out_values.data());
+      // Reference: first-occurrence order, sums in entry order of float(scale * source row).
+      std::vector<int64_t> order;
+      std::vector<float> sums;
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t row = static_cast<int64_t>(indices[i]);
+        if (row == skip) continue;
+        int64_t bag = 0;
+        if (with_bags) while (bag + 1 < num_bags && i >= bags.end(bag)) ++bag;
+        const float* src = source.data() + (with_bags ? bag : i) * dim;
+        size_t slot = std::find(order.begin(), order.end(), row) - order.begin();
+        const bool first = slot == order.size();
+        if (first) { order.push_back(row); sums.resize(order.size() * static_cast<size_t>(dim)); }
+        for (int64_t j = 0; j < dim; ++j) {
+          const float x = scale[static_cast<size_t>(i)] * src[j];
+          float& acc = sums[slot * static_cast<size_t>(dim) + static_cast<size_t>(j)];
+          acc = first ? x : acc + x;
+        }
+      }
+      bool equal = distinct == static_cast<int64_t>(order.size());
+      for (size_t k = 0; equal && k < order.size(); ++k) equal &= out_rows[k] == order[k];
+      for (size_t k = 0; equal && k < sums.size(); ++k) equal &= same_bits(out_values[k], sums[k]);
+      bool reset = true;
+      for (int32_t slot : slots) reset &= slot == -1;
+      CHECK(equal && reset, "coalesce %s dim %lld bags %d", type_name, static_cast<long long>(dim), with_bags);
+    }
+  }
+}
+
 void test_first_invalid_offset() {
   const uint32_t good[] = {0, 0, 3, 5};
   CHECK(nne::first_invalid_offset(good, 4, 5) == -1, "good offsets");
@@ -417,6 +622,10 @@ int main(int argc, char** argv) {
   test_bags<int32_t>(kernels, "int32");
   test_bags<uint32_t>(kernels, "uint32");
   test_bags<int64_t>(kernels, "int64");
+  test_optimizers(kernels);
+  test_coalesce<int32_t>(kernels, "int32");
+  test_coalesce<uint32_t>(kernels, "uint32");
+  test_coalesce<int64_t>(kernels, "int64");
   test_large_table(kernels);
   std::printf("tier %s: %s\n", argv[1], failures == 0 ? "all kernel tests passed" : "FAILED");
   return failures == 0 ? 0 : 1;

@@ -1,0 +1,176 @@
+// Optimizer update rules, written once over a tier's vector traits `Vec` (vec_traits.h) and
+// included by optimizers.cc once per tier. Each rule is a pass over a contiguous span of
+// elements (a whole table for a dense step, one row for a sparse step); every operation is one
+// float32 operation, in the order torch.optim writes it (one rounding per operation, multiply
+// then add, never fused), so every tier and the TypeScript backend agree to the bit.
+// No include guard: it is meant to be included several times.
+
+// Applies `op(V* x)` lane-wise over [0, n): full vectors, then one partial vector.
+template <class Op>
+inline void for_span(int64_t n, Op&& op) {
+  constexpr int W = Vec::kWidth;
+  const int64_t full = n - n % W;
+  for (int64_t j = 0; j < full; j += W) op(j, W);
+  if (full < n) op(full, static_cast<int>(n - full));
+}
+
+inline typename Vec::V load_n(const float* p, int lanes) {
+  return lanes == Vec::kWidth ? Vec::load(p) : Vec::load_partial(p, lanes);
+}
+inline void store_n(float* p, typename Vec::V v, int lanes) {
+  if (lanes == Vec::kWidth) Vec::store(p, v);
+  else Vec::store_partial(p, v, lanes);
+}
+
+// Weight decay folded into the gradient: g + wd * p (torch's grad.add(param, alpha=wd)).
+inline typename Vec::V decayed(typename Vec::V g, typename Vec::V p, const OptimizerScalars& s) {
+  return s.weight_decay != 0.0f ? Vec::add(g, Vec::mul(Vec::broadcast(s.weight_decay), p)) : g;
+}
+
+void update_span(const OptimizerScalars& s, float* weight, const float* grad, float* state0, float* state1,
+                 float* state2, int64_t n) {
+  using V = typename Vec::V;
+  const V lr = Vec::broadcast(s.lr);
+  const V a = Vec::broadcast(s.a);
+  const V b = Vec::broadcast(s.b);
+  const V c = Vec::broadcast(s.c);
+  const V eps = Vec::broadcast(s.eps);
+  switch (s.rule) {
+    case OptimizerRule::sgd:
+      // a = momentum, b = 1 - dampening; state0 = momentum buffer (null without momentum).
+      for_span(n, [&](int64_t j, int lanes) {
+        V p = load_n(weight + j, lanes);
+        V d = decayed(load_n(grad + j, lanes), p, s);
+        if (state0 != nullptr) {
+          V buf = s.first_step ? d : Vec::add(Vec::mul(load_n(state0 + j, lanes), a), Vec::mul(b, d));
+          store_n(state0 + j, buf, lanes);
+          d = s.nesterov ? Vec::add(d, Vec::mul(a, buf)) : buf;
+        }
+        store_n(weight + j, Vec::add(p, Vec::mul(lr, d)), lanes);  // lr holds -lr
+      });
+      return;
+    case OptimizerRule::adagrad:
+      // state0 = sum of squares; lr holds -clr.
+      for_span(n, [&](int64_t j, int lanes) {
+        V p = load_n(weight + j, lanes);
+        V g = decayed(load_n(grad + j, lanes), p, s);
+        V sum = Vec::add(load_n(state0 + j, lanes), Vec::mul(g, g));
+        store_n(state0 + j, sum, lanes);
+        V std = Vec::add(Vec::sqrt(sum), eps);
+        store_n(weight + j, Vec::add(p, Vec::mul(lr, Vec::div(g, std))), lanes);
+      });
+      return;
+    case OptimizerRule::adam:
+      // a = beta1, b = beta2, c = sqrt(bias correction 2), lr holds -step size, decay = AdamW's
+      // 1 - lr * wd (or 1); state0 = m, state1 = v, state2 = max v (amsgrad) or null.
+      for_span(n, [&](int64_t j, int lanes) {
+        V p = load_n(weight + j, lanes);
+        if (s.decay != 1.0f) p = Vec::mul(p, Vec::broadcast(s.decay));
+        V g = decayed(load_n(grad + j, lanes), p, s);
+        V m = Vec::add(Vec::mul(load_n(state0 + j, lanes), a), Vec::mul(Vec::broadcast(s.one_minus_a), g));
+        V v = Vec::add(Vec::mul(load_n(state1 + j, lanes), b), Vec::mul(Vec::mul(Vec::broadcast(s.one_minus_b), g), g));
+        store_n(state0 + j, m, lanes);
+        store_n(state1 + j, v, lanes);
+        if (state2 != nullptr) {
+          v = Vec::max(load_n(state2 + j, lanes), v);
+          store_n(state2 + j, v, lanes);
+        }
+        V denom = Vec::add(Vec::div(Vec::sqrt(v), c), eps);
+        store_n(weight + j, Vec::add(p, Vec::mul(lr, Vec::div(m, denom))), lanes);
+      });
+      return;
+    case OptimizerRule::sparse_adam:
+      // torch's SparseAdam on coalesced rows: m += (g - m) * (1 - beta1), v += (g*g - v) * (1 - beta2),
+      // p += -step_size * (m / (sqrt(v) + eps)); lr holds -step_size.
+      for_span(n, [&](int64_t j, int lanes) {
+        V g = load_n(grad + j, lanes);
+        V old_m = load_n(state0 + j, lanes);
+        V old_v = load_n(state1 + j, lanes);
+        V m = Vec::add(Vec::mul(Vec::sub(g, old_m), Vec::broadcast(s.one_minus_a)), old_m);
+        V v = Vec::add(Vec::mul(Vec::sub(Vec::mul(g, g), old_v), Vec::broadcast(s.one_minus_b)), old_v);
+        store_n(state0 + j, m, lanes);
+        store_n(state1 + j, v, lanes);
+        V denom = Vec::add(Vec::sqrt(v), eps);
+        store_n(weight + j, Vec::add(load_n(weight + j, lanes), Vec::mul(lr, Vec::div(m, denom))), lanes);
+      });
+      return;
+    case OptimizerRule::rowwise_adagrad:
+      return;  // per row: see update_rowwise_adagrad
+  }
+}
+
+// FBGEMM's row-wise Adagrad on one row: g' = g + wd * w; h += mean(g'^2) (the squares summed in
+// double in the eight-lane order); w -= float(lr / (sqrt(h) + eps)) * g'.
+void update_rowwise_adagrad(const OptimizerScalars& s, float* weight, const float* grad, float* h, int64_t dim,
+                            float* scratch) {
+  using V = typename Vec::V;
+  for_span(dim, [&](int64_t j, int lanes) {
+    store_n(scratch + j, decayed(load_n(grad + j, lanes), load_n(weight + j, lanes), s), lanes);
+  });
+  double lanes8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t j = 0; j < dim; ++j) lanes8[j & 7] += static_cast<double>(scratch[j]) * static_cast<double>(scratch[j]);
+  const double sum = ((lanes8[0] + lanes8[1]) + (lanes8[2] + lanes8[3])) + ((lanes8[4] + lanes8[5]) + (lanes8[6] + lanes8[7]));
+  const float updated = *h + static_cast<float>(sum / static_cast<double>(dim));
+  *h = updated;
+  const V multiplier = Vec::broadcast(static_cast<float>(s.lr_double / (std::sqrt(static_cast<double>(updated)) + s.eps_double)));
+  for_span(dim, [&](int64_t j, int lanes) {
+    store_n(weight + j, Vec::sub(load_n(weight + j, lanes), Vec::mul(multiplier, load_n(scratch + j, lanes))), lanes);
+  });
+}
+
+void optimizer_update(const OptimizerScalars& s, float* weight, const float* grad, float* state0, float* state1,
+                      float* state2, const int32_t* rows, int64_t num_rows, int64_t dim, float* scratch) {
+  if (s.rule == OptimizerRule::rowwise_adagrad) {
+    for (int64_t k = 0; k < num_rows; ++k) {
+      const int64_t row = rows != nullptr ? rows[k] : k;
+      update_rowwise_adagrad(s, weight + row * dim, grad + k * dim, state0 + row, dim, scratch);
+    }
+    return;
+  }
+  if (rows == nullptr) {
+    update_span(s, weight, grad, state0, state1, state2, num_rows * dim);
+    return;
+  }
+  for (int64_t k = 0; k < num_rows; ++k) {
+    const int64_t at = static_cast<int64_t>(rows[k]) * dim;
+    update_span(s, weight + at, grad + k * dim, state0 != nullptr ? state0 + at : nullptr,
+                state1 != nullptr ? state1 + at : nullptr, state2 != nullptr ? state2 + at : nullptr, dim);
+  }
+}
+
+// Coalescing rows of one entry stream (see CoalesceFn in kernels.h).
+template <class Index>
+int64_t coalesce(const Index* indices, int64_t count, int64_t dim, const float* source, const Bags* bags,
+                 const float* scale, int64_t skip_row, int32_t* slots, int32_t* out_rows, float* out_values) {
+  using V = typename Vec::V;
+  int64_t distinct = 0;
+  int64_t bag = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t source_row = i;
+    if (bags != nullptr) {
+      while (bag + 1 < bags->num_bags && i >= bags->end(bag)) ++bag;
+      source_row = bag;
+    }
+    const int64_t row = static_cast<int64_t>(indices[i]);
+    if (row == skip_row) continue;
+    const float* src = source + source_row * dim;
+    int32_t slot = slots[row];
+    // A slot is trusted only if it points at this row: slots handed in dirty cannot send a write
+    // outside out_values.
+    const bool seen = slot >= 0 && slot < distinct && out_rows[slot] == row;
+    if (!seen) {
+      slot = static_cast<int32_t>(distinct++);
+      slots[row] = slot;
+      out_rows[slot] = static_cast<int32_t>(row);
+    }
+    float* dst = out_values + static_cast<int64_t>(slot) * dim;
+    const V s = Vec::broadcast(scale != nullptr ? scale[i] : 1.0f);
+    for_span(dim, [&](int64_t j, int lanes) {
+      V x = load_n(src + j, lanes);
+      if (scale != nullptr) x = Vec::mul(s, x);
+      store_n(dst + j, seen ? Vec::add(load_n(dst + j, lanes), x) : x, lanes);
+    });
+  }
+  for (int64_t k = 0; k < distinct; ++k) slots[out_rows[k]] = -1;
+  return distinct;
+}
