@@ -11,6 +11,17 @@ export type SimdTier = 'scalar' | 'avx2' | 'avx512' | 'neon';
 /** EmbeddingBag reductions, numbered as the kernels take them. */
 export const BAG_MODE_CODES = { sum: 0, mean: 1, max: 2 } as const;
 export type BagModeCode = (typeof BAG_MODE_CODES)[keyof typeof BAG_MODE_CODES];
+
+/** Optimizer update rules, numbered as the kernels take them (native/kernels.h OptimizerRule). */
+export const OPTIMIZER_RULES = { sgd: 0, adagrad: 1, adam: 2, sparseAdam: 3, rowwiseAdagrad: 4 } as const;
+
+/**
+ * The scalars of one optimizer update, in the kernels' order: rule, lr (the signed multiplier:
+ * -lr, -clr or -step size; row-wise Adagrad: +lr), a, b, c, 1 - a, 1 - b, eps, weightDecay,
+ * decay (AdamW's 1 - lr * wd, else 1), firstStep (0/1), nesterov (0/1). Computed in double; the
+ * kernels round each to float once, as torch does with scalar arguments of float32 tensors.
+ */
+export type OptimizerScalars = Float64Array;
 export const SIMD_TIERS: readonly SimdTier[] = ['scalar', 'avx2', 'avx512', 'neon'];
 
 export interface Backend {
@@ -92,6 +103,44 @@ export interface Backend {
     numBags: number,
     gradOutput: Float32Array,
     skipRow: number,
+  ): number;
+
+  /**
+   * One optimizer update (native/optimizer_body.h spells out each rule): rows null updates every
+   * row from a whole-table grad; else rows[k] of weight and the table-shaped states from grad row
+   * k (row-wise Adagrad: state0 has one value per table row). scratch: dim floats (row-wise).
+   * Returns -1, or the position of the first row outside the table (nothing written).
+   */
+  optimizerUpdate(
+    scalars: OptimizerScalars,
+    weight: Float32Array,
+    grad: Float32Array,
+    state0: Float32Array | null,
+    state1: Float32Array | null,
+    state2: Float32Array | null,
+    rows: Int32Array | null,
+    dim: number,
+    scratch: Float32Array | null,
+  ): number;
+
+  /**
+   * Sums the rows of entries with the same index, in entry order, into outRows (first-occurrence
+   * order) and outValues; returns the number of distinct rows. Entry i's row is
+   * scale[i] * source[i], or scale[i] * source[bag of i] with offsets; scale null means 1;
+   * entries equal to skipRow are left out. slots: one int32 per table row, all -1, -1 again after.
+   * Indices must be valid.
+   */
+  coalesce(
+    indices: KernelIndices,
+    dim: number,
+    source: Float32Array,
+    offsets: Uint32Array | null,
+    numBags: number,
+    scale: Float32Array | null,
+    skipRow: number,
+    slots: Int32Array,
+    outRows: Int32Array,
+    outValues: Float32Array,
   ): number;
 
   /** out[i] = dot(gradOutput[bag of i], weight[indices[i]]) in the eight-lane double order; 0 for skipRow. */

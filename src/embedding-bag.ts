@@ -143,6 +143,13 @@ export class EmbeddingBag extends EmbeddingTable {
     }
     if (this.freeze) return weightsGrad;
 
+    const update = this.inBackwardUpdate;
+    if (update !== undefined) {
+      const scale = this.#entryScales(kernelIndices, bags, weights);
+      update({ indices: kernelIndices, source: gradOutput, offsets: bags.offsets, numBags: bags.numBags, scale, skipRow });
+      return weightsGrad;
+    }
+
     if (this.sparse) {
       const scale = this.#entryScales(kernelIndices, bags, weights);
       const rows = this.sparseTarget(kernelIndices.length);

@@ -58,7 +58,8 @@ export class Embedding extends EmbeddingTable {
   /**
    * Accumulates the gradient of forward(indices) given gradOutput (indices.length * embeddingDim
    * values): into grad (dense) or as appended rows of sparseGrad (sparse). Frozen layers only
-   * validate. The paddingIdx row receives nothing.
+   * validate. The paddingIdx row receives nothing. With an optimizer applied in backward
+   * (applyOptimizerInBackward), the update is applied instead, and no gradient is kept.
    */
   backward(indices: IndexArray, gradOutput: Float32Array): void {
     const where = 'Embedding.backward';
@@ -70,6 +71,13 @@ export class Embedding extends EmbeddingTable {
       this.throwIfBad(where, kernelIndices, this.backend.firstInvalidIndex(kernelIndices, this.numEmbeddings));
     }
     if (this.freeze) return;
+    const update = this.inBackwardUpdate;
+    if (update !== undefined) {
+      this.throwIfBad(where, kernelIndices, this.backend.firstInvalidIndex(kernelIndices, this.numEmbeddings));
+      const scale = this.scaleGradByFreq ? this.#frequencyScale(kernelIndices) : null;
+      update({ indices: kernelIndices, source: gradOutput, offsets: null, numBags: 0, scale, skipRow: this.paddingIdx ?? -1 });
+      return;
+    }
     if (this.sparse) {
       this.#appendSparseRows(kernelIndices, gradOutput);
       return;

@@ -6,3 +6,14 @@ export { getBackend, getCapabilities } from './loader.js';
 export type { Capabilities } from './loader.js';
 export type { SimdTier } from './backend.js';
 export type { CpuFeatures } from './backends/native.js';
+export { Adagrad, Adam, AdamW, RowWiseAdagrad, SGD, SparseAdam, applyOptimizerInBackward } from './optim.js';
+export type {
+  AdagradOptions,
+  AdamOptions,
+  Optimizer,
+  OptimizerStateDict,
+  RowWiseAdagradOptions,
+  SGDOptions,
+  SparseAdamOptions,
+  Trainable,
+} from './optim.js';

@@ -104,6 +104,38 @@ export function rowReader(indices: KernelIndices): (i: number) => number {
   return (i) => indices[i]!;
 }
 
+/**
+ * An update applied straight from a backward call's entries (applyOptimizerInBackward): entry i
+ * contributes scale[i] * source[i] (or source[bag of i] with offsets) to row indices[i], entries
+ * equal to skipRow left out. Indices are valid when it is called.
+ */
+export interface EntryRows {
+  indices: KernelIndices;
+  source: Float32Array;
+  offsets: Uint32Array | null;
+  numBags: number;
+  scale: Float32Array | null;
+  skipRow: number;
+}
+
+export type InBackwardUpdate = (rows: EntryRows) => void;
+
+/** Package-internal links of a table: its backend, and an optimizer applied in its backward. */
+const backends = new WeakMap<EmbeddingTable, Backend>();
+const inBackwardUpdates = new WeakMap<EmbeddingTable, InBackwardUpdate>();
+
+export function backendOf(table: EmbeddingTable): Backend {
+  return backends.get(table)!;
+}
+
+export function isEmbeddingTable(value: unknown): value is EmbeddingTable {
+  return typeof value === 'object' && value !== null && backends.has(value as EmbeddingTable);
+}
+
+export function setInBackwardUpdate(table: EmbeddingTable, update: InBackwardUpdate): void {
+  inBackwardUpdates.set(table, update);
+}
+
 export abstract class EmbeddingTable {
   readonly numEmbeddings: number;
   readonly embeddingDim: number;
@@ -176,6 +208,12 @@ export abstract class EmbeddingTable {
       }
     }
     this.backend = currentBackend();
+    backends.set(this, this.backend);
+  }
+
+  /** The optimizer update applied in this layer's backward, if any (applyOptimizerInBackward). */
+  protected get inBackwardUpdate(): InBackwardUpdate | undefined {
+    return inBackwardUpdates.get(this);
   }
 
   /** The dense gradient: null before the first backward() and after zeroGrad(). */

@@ -3,7 +3,7 @@
 // cannot load and the reference the native kernels are tested against, and it computes the
 // same bits: float32 rounding is reproduced with Math.fround wherever C++ would round, and
 // norms follow the eight-lane order described in native/renorm.cc.
-import type { Backend, BagModeCode, KernelIndices } from '../backend.js';
+import type { Backend, BagModeCode, KernelIndices, OptimizerScalars } from '../backend.js';
 
 function firstInvalidIndex(indices: KernelIndices, rows: number): number {
   if (indices instanceof BigInt64Array) {
@@ -300,6 +300,170 @@ function bagWeightGrad(
   return -1;
 }
 
+const f = Math.fround;
+
+/** One update rule over elements [start, start + n) of weight and the states, grad from gradStart. */
+function updateSpan(
+  scalars: OptimizerScalars,
+  weight: Float32Array,
+  start: number,
+  grad: Float32Array,
+  gradStart: number,
+  state0: Float32Array | null,
+  state1: Float32Array | null,
+  state2: Float32Array | null,
+  n: number,
+): void {
+  const rule = scalars[0];
+  const lr = f(scalars[1]), a = f(scalars[2]), b = f(scalars[3]), c = f(scalars[4]);
+  const oneMinusA = f(scalars[5]), oneMinusB = f(scalars[6]), eps = f(scalars[7]);
+  const weightDecay = f(scalars[8]), decay = f(scalars[9]);
+  const firstStep = scalars[10] !== 0, nesterov = scalars[11] !== 0;
+  for (let j = 0; j < n; j++) {
+    const k = start + j;
+    let p = weight[k];
+    let g = grad[gradStart + j];
+    switch (rule) {
+      case 0: { // SGD: state0 = momentum buffer, a = momentum, b = 1 - dampening
+        if (weightDecay !== 0) g = f(g + f(weightDecay * p));
+        if (state0 !== null) {
+          const buf = firstStep ? g : f(f(state0[k] * a) + f(b * g));
+          state0[k] = buf;
+          g = nesterov ? f(g + f(a * buf)) : buf;
+        }
+        weight[k] = f(p + f(lr * g));
+        break;
+      }
+      case 1: { // Adagrad: state0 = sum of squares
+        if (weightDecay !== 0) g = f(g + f(weightDecay * p));
+        const sum = f(state0![k] + f(g * g));
+        state0![k] = sum;
+        weight[k] = f(p + f(lr * f(g / f(f(Math.sqrt(sum)) + eps))));
+        break;
+      }
+      case 2: { // Adam / AdamW: state0 = m, state1 = v, state2 = max v (amsgrad)
+        if (decay !== 1) p = f(p * decay);
+        if (weightDecay !== 0) g = f(g + f(weightDecay * p));
+        const m = f(f(state0![k] * a) + f(oneMinusA * g));
+        let v = f(f(state1![k] * b) + f(f(oneMinusB * g) * g));
+        state0![k] = m;
+        state1![k] = v;
+        if (state2 !== null) {
+          v = state2[k] > v ? state2[k] : v;
+          state2[k] = v;
+        }
+        const denom = f(f(f(Math.sqrt(v)) / c) + eps);
+        weight[k] = f(p + f(lr * f(m / denom)));
+        break;
+      }
+      default: { // SparseAdam (3)
+        const oldM = state0![k], oldV = state1![k];
+        const m = f(f(f(g - oldM) * oneMinusA) + oldM);
+        const v = f(f(f(f(g * g) - oldV) * oneMinusB) + oldV);
+        state0![k] = m;
+        state1![k] = v;
+        weight[k] = f(p + f(lr * f(m / f(f(Math.sqrt(v)) + eps))));
+      }
+    }
+  }
+}
+
+/** FBGEMM's row-wise Adagrad on one row (see native/optimizer_body.h). */
+function updateRowwise(
+  scalars: OptimizerScalars,
+  weight: Float32Array,
+  start: number,
+  grad: Float32Array,
+  gradStart: number,
+  h: Float32Array,
+  row: number,
+  dim: number,
+  scratch: Float32Array,
+): void {
+  const weightDecay = f(scalars[8]);
+  for (let j = 0; j < dim; j++) {
+    const g = grad[gradStart + j];
+    scratch[j] = weightDecay !== 0 ? f(g + f(weightDecay * weight[start + j])) : g;
+  }
+  const sum = laneSum(dim, (j) => scratch[j] * scratch[j]);
+  const updated = f(h[row] + f(sum / dim));
+  h[row] = updated;
+  const multiplier = f(scalars[1] / (Math.sqrt(updated) + scalars[7]));
+  for (let j = 0; j < dim; j++) weight[start + j] = f(weight[start + j] - f(multiplier * scratch[j]));
+}
+
+function optimizerUpdate(
+  scalars: OptimizerScalars,
+  weight: Float32Array,
+  grad: Float32Array,
+  state0: Float32Array | null,
+  state1: Float32Array | null,
+  state2: Float32Array | null,
+  rows: Int32Array | null,
+  dim: number,
+  scratch: Float32Array | null,
+): number {
+  const tableRows = weight.length / dim;
+  if (rows !== null) {
+    const bad = firstInvalidIndex(rows, tableRows);
+    if (bad >= 0) return bad;
+  }
+  const count = rows === null ? tableRows : rows.length;
+  if (scalars[0] === 4) {
+    for (let k = 0; k < count; k++) {
+      const row = rows === null ? k : rows[k];
+      updateRowwise(scalars, weight, row * dim, grad, k * dim, state0!, row, dim, scratch!);
+    }
+  } else if (rows === null) {
+    updateSpan(scalars, weight, 0, grad, 0, state0, state1, state2, weight.length);
+  } else {
+    for (let k = 0; k < count; k++) updateSpan(scalars, weight, rows[k] * dim, grad, k * dim, state0, state1, state2, dim);
+  }
+  return -1;
+}
+
+function coalesce(
+  indices: KernelIndices,
+  dim: number,
+  source: Float32Array,
+  offsets: Uint32Array | null,
+  numBags: number,
+  scale: Float32Array | null,
+  skipRow: number,
+  slots: Int32Array,
+  outRows: Int32Array,
+  outValues: Float32Array,
+): number {
+  const rows = asNumbers(indices);
+  let distinct = 0;
+  let bag = 0;
+  for (let i = 0; i < rows.length; i++) {
+    let sourceRow = i;
+    if (offsets !== null) {
+      while (bag + 1 < numBags && i >= bagEnd(offsets, bag, rows.length)) bag++;
+      sourceRow = bag;
+    }
+    const row = rows[i];
+    if (row === skipRow) continue;
+    let slot = slots[row];
+    const seen = slot >= 0 && slot < distinct && outRows[slot] === row;
+    if (!seen) {
+      slot = distinct++;
+      slots[row] = slot;
+      outRows[slot] = row;
+    }
+    const to = slot * dim;
+    const from = sourceRow * dim;
+    const s = scale === null ? 1 : scale[i];
+    for (let j = 0; j < dim; j++) {
+      const x = scale === null ? source[from + j] : f(s * source[from + j]);
+      outValues[to + j] = seen ? outValues[to + j] + x : x;
+    }
+  }
+  for (let k = 0; k < distinct; k++) slots[outRows[k]] = -1;
+  return distinct;
+}
+
 export const jsBackend: Backend = {
   name: 'js',
   simd: null,
@@ -311,4 +475,6 @@ export const jsBackend: Backend = {
   bagScatterAdd,
   bagMaxBackward,
   bagWeightGrad,
+  optimizerUpdate,
+  coalesce,
 };

@@ -16,7 +16,10 @@ export interface CpuFeatures {
 
 /** The kernels of one SIMD tier, as the addon hands them out. */
 export interface TierKernels
-  extends Pick<Backend, 'gather' | 'scatterAdd' | 'renorm' | 'bagForward' | 'bagScatterAdd' | 'bagMaxBackward' | 'bagWeightGrad'> {
+  extends Pick<
+    Backend,
+    'gather' | 'scatterAdd' | 'renorm' | 'bagForward' | 'bagScatterAdd' | 'bagMaxBackward' | 'bagWeightGrad' | 'optimizerUpdate' | 'coalesce'
+  > {
   readonly tier: SimdTier;
 }
 
@@ -64,5 +67,7 @@ export function createNativeBackend(tier: SimdTier | ''): Backend {
     bagScatterAdd: kernels.bagScatterAdd,
     bagMaxBackward: kernels.bagMaxBackward,
     bagWeightGrad: kernels.bagWeightGrad,
+    optimizerUpdate: kernels.optimizerUpdate,
+    coalesce: kernels.coalesce,
   };
 }

@@ -1,0 +1,605 @@
+// Optimizers with torch.optim's update rules (SGD, Adagrad, Adam, AdamW, SparseAdam) and
+// FBGEMM/TorchRec's row-wise Adagrad, for Embedding and EmbeddingBag tables.
+//
+// Each optimizer keeps per-table state (step count, state buffers) and, at step(), updates every
+// non-frozen table that has a gradient: a dense gradient through one pass over the table; a sparse
+// gradient by first summing duplicate rows (deterministically, in entry order) and then updating
+// only the touched rows, so a sparse step costs rows touched × dimension, never the table size.
+// The arithmetic is in the backend's optimizer kernels (native/optimizer_body.h and its TypeScript
+// twin); the scalars each rule needs per step (bias corrections, decayed learning rates) are
+// computed here, in double, as torch computes them in Python.
+import { type Backend, OPTIMIZER_RULES } from './backend.js';
+import type { Embedding } from './embedding.js';
+import type { EmbeddingBag } from './embedding-bag.js';
+import { type EmbeddingTable, type EntryRows, backendOf, isEmbeddingTable, setInBackwardUpdate } from './table.js';
+import { checkBoolean, checkOptions, describe } from './validate.js';
+
+export type Trainable = Embedding | EmbeddingBag;
+
+export interface Optimizer {
+  step(): void;
+  zeroGrad(): void;
+}
+
+/** An optimizer's state: per table (in the order given), its step count and state buffers (copies). */
+export interface OptimizerStateDict {
+  optimizer: string;
+  options: Record<string, unknown>;
+  tables: { step: number; buffers: Record<string, Float32Array> }[];
+}
+
+/** Per-table state: the step count and named buffers (table-shaped, or one value per row). */
+interface TableState {
+  step: number;
+  buffers: Record<string, Float32Array | null>;
+}
+
+/** Per-table work buffers, kept between steps: for summing duplicate rows, and one row. */
+class Scratch {
+  /** Row -> its slot among the distinct rows of the current step; -1 between steps. */
+  #slots: Int32Array | null = null;
+  rows = new Int32Array(0);
+  values = new Float32Array(0);
+  readonly row: Float32Array;
+
+  constructor(readonly numRows: number, readonly dim: number) {
+    this.row = new Float32Array(dim);
+  }
+
+  get slots(): Int32Array {
+    this.#slots ??= new Int32Array(this.numRows).fill(-1);
+    return this.#slots;
+  }
+
+  reserve(entries: number): void {
+    if (this.rows.length >= entries) return;
+    const capacity = Math.max(entries, this.rows.length * 2);
+    this.rows = new Int32Array(capacity);
+    this.values = new Float32Array(capacity * this.dim);
+  }
+}
+
+function checkNumber(where: string, name: string, value: unknown, fallback: number | undefined, valid: (x: number) => boolean, rule: string): number {
+  if (value === undefined) {
+    if (fallback === undefined) throw new TypeError(`${where}: options.${name} is required`);
+    return fallback;
+  }
+  if (typeof value !== 'number') throw new TypeError(`${where}: options.${name} must be a number, got ${describe(value)}`);
+  if (!valid(value)) throw new RangeError(`${where}: options.${name} must be ${rule}, got ${describe(value)}`);
+  return value;
+}
+
+const nonNegative = (x: number) => x >= 0 && Number.isFinite(x);
+
+function checkBetas(where: string, value: unknown): [number, number] {
+  if (value === undefined) return [0.9, 0.999];
+  if (!Array.isArray(value) || value.length !== 2 || value.some((b) => typeof b !== 'number')) {
+    throw new TypeError(`${where}: options.betas must be a pair of numbers, got ${describe(value)}`);
+  }
+  value.forEach((beta: number, i) => {
+    if (!(beta >= 0 && beta < 1)) throw new RangeError(`${where}: options.betas[${i}] must be in [0, 1), got ${describe(beta)}`);
+  });
+  return [value[0], value[1]];
+}
+
+abstract class TableOptimizer implements Optimizer {
+  readonly tables: readonly EmbeddingTable[];
+  readonly #states: TableState[];
+  readonly #scratch = new Map<EmbeddingTable, Scratch>();
+
+  protected constructor(readonly name: string, params: unknown, stateNames: readonly string[]) {
+    const tables = checkParams(name, params);
+    this.tables = tables;
+    this.#states = tables.map(() => ({ step: 0, buffers: Object.fromEntries(stateNames.map((n) => [n, null])) }));
+  }
+
+  /** The options as given to the constructor, with defaults filled in (for stateDict). */
+  protected abstract get options(): Record<string, unknown>;
+
+  /** The scalars of this table's next update (its step count already advanced when the rule counts steps). */
+  protected abstract scalars(state: TableState, sparse: boolean): Float64Array;
+
+  /** The state buffers an update reads and writes, allocated on first use. */
+  protected abstract buffers(table: EmbeddingTable, state: TableState): [Float32Array | null, Float32Array | null, Float32Array | null];
+
+  /** Whether the rule advances the step count (torch's state['step']). */
+  protected readonly countsSteps: boolean = true;
+
+  /** Whether the rule takes only sparse gradients (SparseAdam); checked at step(). */
+  protected readonly sparseOnly: boolean = false;
+
+  /** Throws for a table this optimizer cannot update (checked at construction). */
+  protected checkTable(_table: EmbeddingTable, _index: number): void {}
+
+  protected checkTables(): void {
+    this.tables.forEach((table, index) => this.checkTable(table, index));
+  }
+
+  step(): void {
+    if (this.sparseOnly) {
+      this.tables.forEach((table, index) => {
+        if (!table.freeze && !table.sparse && table.grad !== null) {
+          throw new TypeError(`${this.name}: params[${index}] has a dense gradient; ${this.name} takes only sparse layers (sparse: true), as in torch`);
+        }
+      });
+    }
+    this.tables.forEach((table, index) => {
+      if (table.freeze) return;
+      if (table.sparse) {
+        const grad = table.sparseGrad;
+        if (grad !== null) {
+          this.#applyRows(table, index, { indices: grad.indices, source: grad.values, offsets: null, numBags: 0, scale: null, skipRow: -1 });
+        }
+        return;
+      }
+      const grad = table.grad;
+      if (grad === null) return;
+      const state = this.#states[index]!;
+      if (this.countsSteps) state.step += 1;
+      const scalars = this.scalars(state, false); // before buffers(): SGD reads whether its buffer exists
+      const [s0, s1, s2] = this.buffers(table, state);
+      backendOf(table).optimizerUpdate(scalars, table.weight, grad, s0, s1, s2, null, table.embeddingDim, this.#scratchOf(table).row);
+    });
+  }
+
+  zeroGrad(): void {
+    for (const table of this.tables) if (!table.freeze) table.zeroGrad();
+  }
+
+  /** One sparse update: sum duplicate rows of the entries, then update those rows only. */
+  #applyRows(table: EmbeddingTable, index: number, entries: EntryRows): void {
+    const backend: Backend = backendOf(table);
+    const dim = table.embeddingDim;
+    const scratch = this.#scratchOf(table);
+    scratch.reserve(Math.max(entries.indices.length, 1));
+    const distinct = backend.coalesce(
+      entries.indices,
+      dim,
+      entries.source,
+      entries.offsets,
+      entries.numBags,
+      entries.scale,
+      entries.skipRow,
+      scratch.slots,
+      scratch.rows,
+      scratch.values,
+    );
+    const state = this.#states[index]!;
+    if (this.countsSteps) state.step += 1;
+    const scalars = this.scalars(state, true);
+    const [s0, s1, s2] = this.buffers(table, state);
+    const rows = scratch.rows.subarray(0, distinct);
+    backend.optimizerUpdate(scalars, table.weight, scratch.values.subarray(0, distinct * dim), s0, s1, s2, rows, dim, scratch.row);
+  }
+
+  #scratchOf(table: EmbeddingTable): Scratch {
+    let scratch = this.#scratch.get(table);
+    if (scratch === undefined) {
+      scratch = new Scratch(table.numEmbeddings, table.embeddingDim);
+      this.#scratch.set(table, scratch);
+    }
+    return scratch;
+  }
+
+  /** Applies this optimizer in each table's backward (see applyOptimizerInBackward). */
+  attachToBackward(): void {
+    this.tables.forEach((table, index) => {
+      setInBackwardUpdate(table, (entries) => this.#applyRows(table, index, entries));
+    });
+  }
+
+  /** Step counts and state buffers, copied, so training can stop and resume bit-identically. */
+  stateDict(): OptimizerStateDict {
+    return {
+      optimizer: this.name,
+      options: { ...this.options },
+      tables: this.#states.map((state) => ({
+        step: state.step,
+        buffers: Object.fromEntries(
+          Object.entries(state.buffers)
+            .filter((entry): entry is [string, Float32Array] => entry[1] !== null)
+            .map(([name, buffer]) => [name, buffer.slice()]),
+        ),
+      })),
+    };
+  }
+
+  /** Restores what stateDict() returned (for the same tables, in the same order). */
+  loadStateDict(dict: OptimizerStateDict): void {
+    const where = `${this.name}.loadStateDict`;
+    if (dict === null || typeof dict !== 'object' || dict.optimizer !== this.name || !Array.isArray(dict.tables)) {
+      throw new TypeError(`${where}: expected a state dict of ${this.name}, got ${describe(dict?.optimizer ?? dict)}`);
+    }
+    if (dict.tables.length !== this.tables.length) {
+      throw new RangeError(`${where}: the state dict has ${dict.tables.length} tables, this optimizer ${this.tables.length}`);
+    }
+    // Check everything before changing anything.
+    dict.tables.forEach((saved, index) => {
+      const table = this.tables[index]!;
+      if (!Number.isSafeInteger(saved?.step) || saved.step < 0) {
+        throw new RangeError(`${where}: tables[${index}].step must be a non-negative integer, got ${describe(saved?.step)}`);
+      }
+      for (const [name, buffer] of Object.entries(saved.buffers ?? {})) {
+        if (!(name in this.#states[index]!.buffers)) throw new TypeError(`${where}: tables[${index}] has an unknown buffer '${name}'`);
+        const expected = this.bufferLength(table, name);
+        if (!(buffer instanceof Float32Array) || buffer.length !== expected) {
+          throw new RangeError(`${where}: tables[${index}].buffers.${name} must be a Float32Array of ${expected} values, got ${describe(buffer)}`);
+        }
+      }
+    });
+    dict.tables.forEach((saved, index) => {
+      const state = this.#states[index]!;
+      state.step = saved.step;
+      for (const name of Object.keys(state.buffers)) {
+        const buffer = saved.buffers[name];
+        state.buffers[name] = buffer === undefined ? null : buffer.slice();
+      }
+    });
+  }
+
+  /** The length of a named buffer for a table: table-shaped unless the rule keeps one value per row. */
+  protected bufferLength(table: EmbeddingTable, _name: string): number {
+    return table.weight.length;
+  }
+
+  protected buffer(table: EmbeddingTable, state: TableState, name: string, fill = 0): Float32Array {
+    let buffer = state.buffers[name] ?? null;
+    if (buffer === null) {
+      buffer = new Float32Array(this.bufferLength(table, name));
+      if (fill !== 0) buffer.fill(fill);
+      state.buffers[name] = buffer;
+    }
+    return buffer;
+  }
+}
+
+function checkParams(where: string, params: unknown): EmbeddingTable[] {
+  if (!Array.isArray(params) || params.length === 0) {
+    throw new TypeError(`${where}: params must be a non-empty array of Embedding or EmbeddingBag layers, got ${describe(params)}`);
+  }
+  params.forEach((param, i) => {
+    if (!isEmbeddingTable(param)) throw new TypeError(`${where}: params[${i}] must be an Embedding or EmbeddingBag, got ${describe(param)}`);
+    if (params.indexOf(param) !== i) throw new RangeError(`${where}: params[${i}] appears more than once`);
+  });
+  return params as EmbeddingTable[];
+}
+
+
+function scalars(values: Partial<Record<'rule' | 'lr' | 'a' | 'b' | 'c' | 'oneMinusA' | 'oneMinusB' | 'eps' | 'weightDecay' | 'decay' | 'firstStep' | 'nesterov', number>>): Float64Array {
+  return Float64Array.of(
+    values.rule!,
+    values.lr ?? 0,
+    values.a ?? 0,
+    values.b ?? 0,
+    values.c ?? 1,
+    values.oneMinusA ?? 0,
+    values.oneMinusB ?? 0,
+    values.eps ?? 0,
+    values.weightDecay ?? 0,
+    values.decay ?? 1,
+    values.firstStep ?? 0,
+    values.nesterov ?? 0,
+  );
+}
+
+export interface SGDOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+}
+
+/** torch.optim.SGD. Sparse gradients are accepted without momentum and weight decay, as in torch. */
+export class SGD extends TableOptimizer {
+  protected override readonly countsSteps = false;
+  readonly lr: number;
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
+
+  constructor(params: Trainable[], options: SGDOptions) {
+    super('SGD', params, ['momentumBuffer']);
+    const where = 'SGD';
+    if (options === undefined) throw new TypeError(`${where}: options.lr is required`);
+    const o = checkOptions<SGDOptions>(where, options, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']);
+    this.lr = checkNumber(where, 'lr', o.lr, undefined, nonNegative, 'a non-negative number');
+    this.momentum = checkNumber(where, 'momentum', o.momentum, 0, nonNegative, 'a non-negative number');
+    this.dampening = checkNumber(where, 'dampening', o.dampening, 0, Number.isFinite, 'a finite number');
+    this.weightDecay = checkNumber(where, 'weightDecay', o.weightDecay, 0, nonNegative, 'a non-negative number');
+    this.nesterov = checkBoolean(where, 'options.nesterov', o.nesterov, false);
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+      throw new RangeError(`${where}: nesterov needs a positive momentum and zero dampening (as in torch)`);
+    }
+    this.checkTables();
+  }
+
+  protected override checkTable(table: EmbeddingTable, index: number): void {
+    if (table.sparse && (this.momentum !== 0 || this.weightDecay !== 0)) {
+      throw new RangeError(`SGD: params[${index}] has sparse gradients, which SGD takes only without momentum and weightDecay (as in torch)`);
+    }
+  }
+
+  protected get options() {
+    return { lr: this.lr, momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, nesterov: this.nesterov };
+  }
+
+  protected scalars(state: TableState, sparse: boolean): Float64Array {
+    return scalars({
+      rule: OPTIMIZER_RULES.sgd,
+      lr: -this.lr,
+      a: this.momentum,
+      b: 1 - this.dampening,
+      weightDecay: sparse ? 0 : this.weightDecay,
+      firstStep: state.buffers.momentumBuffer === null ? 1 : 0,
+      nesterov: this.nesterov ? 1 : 0,
+    });
+  }
+
+  protected buffers(table: EmbeddingTable, state: TableState): [Float32Array | null, null, null] {
+    // torch starts the momentum buffer as a copy of the first gradient: the kernel writes it.
+    return [this.momentum !== 0 ? this.buffer(table, state, 'momentumBuffer') : null, null, null];
+  }
+}
+
+export interface AdagradOptions {
+  lr?: number;
+  lrDecay?: number;
+  weightDecay?: number;
+  initialAccumulatorValue?: number;
+  eps?: number;
+}
+
+/** torch.optim.Adagrad. Sparse gradients are accepted without weight decay, as in torch. */
+export class Adagrad extends TableOptimizer {
+  readonly lr: number;
+  readonly lrDecay: number;
+  readonly weightDecay: number;
+  readonly initialAccumulatorValue: number;
+  readonly eps: number;
+
+  constructor(params: Trainable[], options?: AdagradOptions) {
+    super('Adagrad', params, ['sum']);
+    const where = 'Adagrad';
+    const o = checkOptions<AdagradOptions>(where, options, ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps']);
+    this.lr = checkNumber(where, 'lr', o.lr, 0.01, nonNegative, 'a non-negative number');
+    this.lrDecay = checkNumber(where, 'lrDecay', o.lrDecay, 0, nonNegative, 'a non-negative number');
+    this.weightDecay = checkNumber(where, 'weightDecay', o.weightDecay, 0, nonNegative, 'a non-negative number');
+    this.initialAccumulatorValue = checkNumber(where, 'initialAccumulatorValue', o.initialAccumulatorValue, 0, nonNegative, 'a non-negative number');
+    this.eps = checkNumber(where, 'eps', o.eps, 1e-10, nonNegative, 'a non-negative number');
+    this.checkTables();
+  }
+
+  protected override checkTable(table: EmbeddingTable, index: number): void {
+    if (table.sparse && this.weightDecay !== 0) {
+      throw new RangeError(`Adagrad: params[${index}] has sparse gradients, which Adagrad takes only without weightDecay (as in torch)`);
+    }
+  }
+
+  protected get options() {
+    return { lr: this.lr, lrDecay: this.lrDecay, weightDecay: this.weightDecay, initialAccumulatorValue: this.initialAccumulatorValue, eps: this.eps };
+  }
+
+  protected scalars(state: TableState, sparse: boolean): Float64Array {
+    const clr = this.lr / (1 + (state.step - 1) * this.lrDecay);
+    return scalars({ rule: OPTIMIZER_RULES.adagrad, lr: -clr, eps: this.eps, weightDecay: sparse ? 0 : this.weightDecay });
+  }
+
+  protected buffers(table: EmbeddingTable, state: TableState): [Float32Array, null, null] {
+    return [this.buffer(table, state, 'sum', this.initialAccumulatorValue), null, null];
+  }
+}
+
+export interface AdamOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+  amsgrad?: boolean;
+}
+
+abstract class AdamFamily extends TableOptimizer {
+  readonly lr: number;
+  readonly betas: [number, number];
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly amsgrad: boolean;
+
+  protected constructor(name: string, params: Trainable[], options: AdamOptions | undefined, defaultWeightDecay: number) {
+    super(name, params, ['expAvg', 'expAvgSq', 'maxExpAvgSq']);
+    const o = checkOptions<AdamOptions>(name, options, ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad']);
+    this.lr = checkNumber(name, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number');
+    this.betas = checkBetas(name, o.betas);
+    this.eps = checkNumber(name, 'eps', o.eps, 1e-8, nonNegative, 'a non-negative number');
+    this.weightDecay = checkNumber(name, 'weightDecay', o.weightDecay, defaultWeightDecay, nonNegative, 'a non-negative number');
+    this.amsgrad = checkBoolean(name, 'options.amsgrad', o.amsgrad, false);
+    this.checkTables();
+  }
+
+  protected override checkTable(table: EmbeddingTable, index: number): void {
+    if (table.sparse) {
+      throw new RangeError(`${this.name}: params[${index}] has sparse gradients, which ${this.name} does not support; use SparseAdam (as torch suggests)`);
+    }
+  }
+
+  protected get options() {
+    return { lr: this.lr, betas: [...this.betas], eps: this.eps, weightDecay: this.weightDecay, amsgrad: this.amsgrad };
+  }
+
+  protected adamScalars(state: TableState, weightDecay: number, decay: number): Float64Array {
+    const [beta1, beta2] = this.betas;
+    const biasCorrection1 = 1 - beta1 ** state.step;
+    const biasCorrection2 = 1 - beta2 ** state.step;
+    return scalars({
+      rule: OPTIMIZER_RULES.adam,
+      lr: -(this.lr / biasCorrection1),
+      a: beta1,
+      b: beta2,
+      c: Math.sqrt(biasCorrection2),
+      oneMinusA: 1 - beta1,
+      oneMinusB: 1 - beta2,
+      eps: this.eps,
+      weightDecay,
+      decay,
+    });
+  }
+
+  protected buffers(table: EmbeddingTable, state: TableState): [Float32Array, Float32Array, Float32Array | null] {
+    return [
+      this.buffer(table, state, 'expAvg'),
+      this.buffer(table, state, 'expAvgSq'),
+      this.amsgrad ? this.buffer(table, state, 'maxExpAvgSq') : null,
+    ];
+  }
+}
+
+/** torch.optim.Adam (dense gradients only). */
+export class Adam extends AdamFamily {
+  constructor(params: Trainable[], options?: AdamOptions) {
+    super('Adam', params, options, 0);
+  }
+
+  protected scalars(state: TableState): Float64Array {
+    return this.adamScalars(state, this.weightDecay, 1);
+  }
+}
+
+/** torch.optim.AdamW: decoupled weight decay, default 0.01 (dense gradients only). */
+export class AdamW extends AdamFamily {
+  constructor(params: Trainable[], options?: AdamOptions) {
+    super('AdamW', params, options, 0.01);
+  }
+
+  protected scalars(state: TableState): Float64Array {
+    return this.adamScalars(state, 0, 1 - this.lr * this.weightDecay);
+  }
+}
+
+export interface SparseAdamOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+}
+
+/** torch.optim.SparseAdam: lazy moments, updated only for the rows a step touches (sparse gradients only). */
+export class SparseAdam extends TableOptimizer {
+  protected override readonly sparseOnly = true;
+  readonly lr: number;
+  readonly betas: [number, number];
+  readonly eps: number;
+
+  constructor(params: Trainable[], options?: SparseAdamOptions) {
+    super('SparseAdam', params, ['expAvg', 'expAvgSq']);
+    const where = 'SparseAdam';
+    const o = checkOptions<SparseAdamOptions>(where, options, ['lr', 'betas', 'eps']);
+    this.lr = checkNumber(where, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number');
+    this.betas = checkBetas(where, o.betas);
+    this.eps = checkNumber(where, 'eps', o.eps, 1e-8, nonNegative, 'a non-negative number');
+    this.checkTables();
+  }
+
+  protected get options() {
+    return { lr: this.lr, betas: [...this.betas], eps: this.eps };
+  }
+
+  protected scalars(state: TableState): Float64Array {
+    const [beta1, beta2] = this.betas;
+    const biasCorrection1 = 1 - beta1 ** state.step;
+    const biasCorrection2 = 1 - beta2 ** state.step;
+    return scalars({
+      rule: OPTIMIZER_RULES.sparseAdam,
+      lr: -((this.lr * Math.sqrt(biasCorrection2)) / biasCorrection1),
+      oneMinusA: 1 - beta1,
+      oneMinusB: 1 - beta2,
+      eps: this.eps,
+    });
+  }
+
+  protected buffers(table: EmbeddingTable, state: TableState): [Float32Array, Float32Array, null] {
+    return [this.buffer(table, state, 'expAvg'), this.buffer(table, state, 'expAvgSq'), null];
+  }
+}
+
+export interface RowWiseAdagradOptions {
+  lr?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+/**
+ * FBGEMM/TorchRec's row-wise Adagrad: one accumulator per row, h[row] += mean over the row of g²,
+ * w -= lr * g / (sqrt(h[row]) + eps), with optional L2 weight decay folded into g. Dense and
+ * sparse gradients. Defaults as TorchRec's: lr 0.01, eps 1e-10.
+ */
+export class RowWiseAdagrad extends TableOptimizer {
+  readonly lr: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+
+  constructor(params: Trainable[], options?: RowWiseAdagradOptions) {
+    super('RowWiseAdagrad', params, ['sum']);
+    const where = 'RowWiseAdagrad';
+    const o = checkOptions<RowWiseAdagradOptions>(where, options, ['lr', 'eps', 'weightDecay']);
+    this.lr = checkNumber(where, 'lr', o.lr, 0.01, nonNegative, 'a non-negative number');
+    this.eps = checkNumber(where, 'eps', o.eps, 1e-10, nonNegative, 'a non-negative number');
+    this.weightDecay = checkNumber(where, 'weightDecay', o.weightDecay, 0, nonNegative, 'a non-negative number');
+    this.checkTables();
+  }
+
+  protected get options() {
+    return { lr: this.lr, eps: this.eps, weightDecay: this.weightDecay };
+  }
+
+  protected override bufferLength(table: EmbeddingTable): number {
+    return table.numEmbeddings;
+  }
+
+  protected scalars(): Float64Array {
+    return scalars({ rule: OPTIMIZER_RULES.rowwiseAdagrad, lr: this.lr, eps: this.eps, weightDecay: this.weightDecay });
+  }
+
+  protected buffers(table: EmbeddingTable, state: TableState): [Float32Array, null, null] {
+    return [this.buffer(table, state, 'sum'), null, null];
+  }
+}
+
+export type SparseCapableOptimizer = SGD | Adagrad | SparseAdam | RowWiseAdagrad;
+
+/**
+ * TorchRec's apply_optimizer_in_backward: fuses the optimizer into the layers' backward, so that
+ * each backward() sums its rows' gradients and updates the touched rows at once — no dense
+ * gradient, no sparseGrad list, no step() to call. The training loop is forward, backward:
+ *
+ *   const opt = applyOptimizerInBackward(RowWiseAdagrad, [users, items], { lr: 0.05 });
+ *   const out = users.forward(ids); ...; users.backward(ids, gradOut); // updated in place
+ *
+ * Each backward is one optimizer step, with exactly the numbers of a sparse layer's backward
+ * followed by step(). Supported: SGD (without momentum and weight decay), Adagrad (without weight
+ * decay), SparseAdam and RowWiseAdagrad; an EmbeddingBag in mode 'max' cannot be fused. Returns the
+ * optimizer, for stateDict() and loadStateDict().
+ */
+export function applyOptimizerInBackward<O extends SparseCapableOptimizer, Options>(
+  optimizerClass: new (params: Trainable[], options: Options) => O,
+  params: Trainable[],
+  options: Options,
+): O {
+  const where = 'applyOptimizerInBackward';
+  const supported: unknown[] = [SGD, Adagrad, SparseAdam, RowWiseAdagrad];
+  if (!supported.includes(optimizerClass)) {
+    throw new TypeError(`${where}: the optimizer must be SGD, Adagrad, SparseAdam or RowWiseAdagrad, got ${describe((optimizerClass as { name?: string })?.name ?? optimizerClass)}`);
+  }
+  checkParams(where, params);
+  params.forEach((param, i) => {
+    if ((param as EmbeddingBag).mode === 'max') throw new RangeError(`${where}: params[${i}] is an EmbeddingBag in mode 'max', whose gradient is not per row`);
+  });
+  const optimizer = new optimizerClass(params, options);
+  if (optimizer instanceof SGD && (optimizer.momentum !== 0 || optimizer.weightDecay !== 0)) {
+    throw new RangeError(`${where}: SGD applies in backward only without momentum and weightDecay (its sparse form)`);
+  }
+  if (optimizer instanceof Adagrad && optimizer.weightDecay !== 0) {
+    throw new RangeError(`${where}: Adagrad applies in backward only without weightDecay (its sparse form)`);
+  }
+  optimizer.attachToBackward();
+  return optimizer;
+}
