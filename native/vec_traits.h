@@ -91,7 +91,8 @@ struct Vec {
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
-  static V sqrt(V a) { return _mm512_sqrt_ps(a); }
+  // maskz form: GCC 12 warns about the undefined source operand of the plain form.
+  static V sqrt(V a) { return _mm512_maskz_sqrt_ps(static_cast<__mmask16>(0xffff), a); }
   static V max(V a, V b) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), b, a); }
   static V div(V a, V b) { return _mm512_div_ps(a, b); }
   static Mask greater(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
