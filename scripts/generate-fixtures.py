@@ -34,6 +34,13 @@ torch.nn.EmbeddingBag (modes sum/mean/max, offsets or 2-D input,
 include_last_offset, per_sample_weights and their grads). Each bag case is
 also checked bit for bit against bag_model, an exact numpy model of torch
 1.13's CPU arithmetic; see the EmbeddingBag section below for what it does.
+
+And test/fixtures/optimizers.json: a few training steps of an Embedding with
+each torch.optim optimizer the library implements (SGD, Adagrad, Adam, AdamW,
+SparseAdam) and with the library's RowWiseAdagrad (no torch class; computed
+here from its documented formula): the table after every step, the step count
+and the final optimizer state, each checked bit for bit against optim_model;
+see the Optimizers section below.
 """
 
 import json
@@ -963,6 +970,498 @@ def main_bag():
 
 
 
+# ---------------------------------------------------------------------------
+# Optimizers: test/fixtures/optimizers.json
+# ---------------------------------------------------------------------------
+#
+# Each case trains one torch.nn.Embedding for a few steps with a torch.optim
+# optimizer (per step: opt.zero_grad(set_to_none=True); out = emb(idx);
+# out.backward(gradOutput); opt.step()) and records the table after every
+# step, the final step count and the final optimizer state. RowWiseAdagrad has
+# no torch class: RowWiseAdagradRef implements the library's documented
+# formula with torch float32 tensor ops.
+#
+# Every case is also replayed by optim_model, an exact numpy model of torch
+# 1.13's CPU arithmetic (CPU capability AVX2 -- what this build dispatches to
+# on an AVX2 or AVX-512 machine; for RowWiseAdagrad a second implementation
+# of the formula, in numpy float32 scalars), and the script asserts the two
+# agree bit for bit. optim_model(..., quirk=Q) models a plausible-but-wrong
+# alternative Q; every quirk in OPTIM_PINNED_QUIRKS must change at least one
+# recorded value. What torch 1.13 does (scalars are Python floats, i.e.
+# doubles, cast to float32 ONCE where they meet a tensor: f(x) below):
+# * `t.add_(u, alpha=a)`, `t.add(u, alpha=a)` and dense += sparse with alpha
+#   are fma(f(a), u, t) -- one rounding -- in the vector body AND the scalar
+#   tail. `t.addcmul_(u, v, value=c)` is fma(f(c) * u, v, t) (f(c) * u rounded
+#   first). `t.addcdiv_(u, v, value=c)` is t + (f(c) * u) / v (three
+#   roundings, no fma). `t / c`, `t * c`, `t.mul_(c)`: one float32 op with f(c).
+# * SGD: d = fma(f(wd), w, g); momentum buffer = d at its first step, then
+#   fma(f(1 - dampening), d, buf * f(momentum)); nesterov d = fma(f(momentum),
+#   buf, d) else d = buf; w = fma(f(-lr), d, w). With a sparse grad torch does
+#   NOT coalesce: param.add_(grad, alpha=-lr) walks the entries in order, one
+#   fma per entry, so a row looked up twice gets two fmas. No state 'step'.
+# * Adagrad: state 'step' is a float32 tensor (torch.tensor(0.)) created, with
+#   'sum' = full(initial_accumulator_value), at construction; step() reads
+#   step = step_t.item() (a Python float) and clr = lr / (1 + (step - 1) *
+#   lr_decay) in double. Dense: g = fma(f(wd), w, g); sum = fma(g, g, sum);
+#   std = sqrt(sum) + f(eps); w = w + (f(-clr) * g) / std. Sparse: grad
+#   coalesced (below), then sum[r] = sum[r] + g*g (g*g rounded: no fma);
+#   std = sqrt(sum[r]) + f(eps); w[r] = fma(f(-clr), g / std, w[r]).
+# * Adam: state 'step' float32 tensor, created at the first step; step =
+#   step_t.item(); bias_correction_k = 1 - beta_k ** step (Python float pow,
+#   i.e. glibc pow()); step_size = lr / bc1; bc2_sqrt = math.sqrt(bc2).
+#   g = fma(f(wd), w, g); m = fma(f(1 - beta1), g, m * f(beta1));
+#   v = fma(f(1 - beta2) * g, g, v * f(beta2)); amsgrad: vmax = max(vmax, v)
+#   and denom uses vmax; denom = sqrt(v) / f(bc2_sqrt) + f(eps);
+#   w = w + (f(-step_size) * m) / denom.
+# * AdamW: w = w * f(1 - lr * wd) first (1 - lr * wd in double), then Adam
+#   without weight decay.
+# * SparseAdam: state 'step' is a Python int. Grad coalesced; per touched row:
+#   d1 = (g - m) * f(1 - beta1); m = m + d1; d2 = (g*g - v) * f(1 - beta2);
+#   v = v + d2; step_size = lr * math.sqrt(bc2) / bc1 (double, left to right);
+#   w = w + f(-step_size) * ((d1 + m_old) / (sqrt(d2 + v_old) + f(eps))).
+#   (d1 + m_old is the new m, recomputed the same way.)
+# * coalesce(): rows ascending; duplicates summed into the first value in the
+#   order libstdc++ std::sort (unstable) leaves them -- entry order when a
+#   step has at most 16 entries (insertion sort), NOT in general beyond. Every
+#   step here has at most 16 entries; the script asserts coalesce() equals
+#   the entry-order sum.
+
+OPTIM_OUT_PATH = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "optimizers.json"
+)
+OPTIM_CASES = []
+
+OPTIM_DEFAULTS = {
+    "SGD": {"lr": None, "momentum": 0.0, "dampening": 0.0, "weightDecay": 0.0, "nesterov": False},
+    "Adagrad": {"lr": 0.01, "lrDecay": 0.0, "weightDecay": 0.0, "initialAccumulatorValue": 0.0, "eps": 1e-10},
+    "Adam": {"lr": 0.001, "betas": [0.9, 0.999], "eps": 1e-8, "weightDecay": 0.0, "amsgrad": False},
+    "AdamW": {"lr": 0.001, "betas": [0.9, 0.999], "eps": 1e-8, "weightDecay": 0.01, "amsgrad": False},
+    "SparseAdam": {"lr": 0.001, "betas": [0.9, 0.999], "eps": 1e-8},
+    "RowWiseAdagrad": {"lr": 0.01, "eps": 1e-10, "weightDecay": 0.0},
+}
+TORCH_OPTION_NAMES = {"lr": "lr", "momentum": "momentum", "dampening": "dampening", "weightDecay": "weight_decay",
+                      "nesterov": "nesterov", "lrDecay": "lr_decay", "initialAccumulatorValue": "initial_accumulator_value",
+                      "eps": "eps", "betas": "betas", "amsgrad": "amsgrad"}
+# torch state key -> fixture buffer name
+BUFFER_NAMES = {"momentum_buffer": "momentumBuffer", "sum": "sum", "exp_avg": "expAvg", "exp_avg_sq": "expAvgSq",
+                "max_exp_avg_sq": "maxExpAvgSq"}
+
+OPTIM_PINNED_QUIRKS = [
+    "no-fma",                  # every add-with-alpha / addcmul as multiply, then add
+    "double-scalars",          # scalars applied in double (one rounding at the end) instead of cast to float32
+    "sgd-sparse-coalesce",     # sparse SGD summing duplicate rows first, one update per row
+    "adagrad-sparse-as-dense", # sparse Adagrad with the dense path's arithmetic
+    "adagrad-lr-times-ratio",  # dense Adagrad as w + f(-clr) * (g / std)
+    "adam-lr-times-ratio",     # Adam as w + f(-step_size) * (m / denom)
+    "sparse-adam-ema",         # SparseAdam as m = m * beta1 + (1 - beta1) * g
+]
+OPTIM_QUIRK_HITS = {q: [] for q in OPTIM_PINNED_QUIRKS}
+
+
+def optim_rng(name):
+    return np.random.default_rng([0x4F505449, zlib.crc32(name.encode("utf-8"))])
+
+
+def coalesce_entry_order(rows, vals):
+    """Duplicate rows summed in entry order (float32), rows ascending."""
+    acc = {}
+    for r, v in zip(rows, vals):
+        acc[r] = v.astype(F32) if r not in acc else (acc[r] + v).astype(F32)
+    out_rows = sorted(acc)
+    return out_rows, np.array([acc[r] for r in out_rows], dtype=F32).reshape(len(out_rows), -1)
+
+
+def rowwise_row_sum(g):
+    """sum of double(g[j])^2 in 8 lanes (lane j % 8), combined pairwise."""
+    lanes = [0.0] * 8
+    for j, x in enumerate(g.tolist()):
+        lanes[j & 7] += x * x  # x is a float32 value: x * x is exact in double
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+
+
+class RowWiseAdagradRef:
+    """The library's RowWiseAdagrad (FBGEMM/TorchRec row-wise Adagrad), with
+    torch float32 tensor ops for the elementwise parts and Python doubles for
+    the per-row scalars:
+      g' = g + f(wd) * w            (multiply, then add: two roundings; only if wd != 0)
+      h[r] = h[r] + f(rowwise_row_sum(g') / d)
+      m = f(lr / (sqrt(double(h[r])) + eps))
+      w[r] = w[r] - m * g'          (multiply, then subtract)
+    for every row of a dense grad, for the coalesced rows of a sparse one."""
+
+    def __init__(self, params, lr=0.01, eps=1e-10, weight_decay=0.0):
+        (self.param,) = params
+        self.lr, self.eps, self.weight_decay = lr, eps, weight_decay
+        self.state = {"step": 0, "sum": torch.zeros(self.param.shape[0], dtype=torch.float32)}
+
+    def zero_grad(self, set_to_none=True):
+        assert set_to_none
+        self.param.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        grad = self.param.grad
+        if grad is None:
+            return
+        n, d = self.param.shape
+        if grad.is_sparse:
+            grad = grad.coalesce()
+            rows = grad._indices()[0].tolist()
+            vals = grad._values()
+        else:
+            rows = list(range(n))
+            vals = grad
+        self.state["step"] += 1
+        w = self.param.data
+        h = self.state["sum"]
+        for k, r in enumerate(rows):
+            g = vals[k]
+            if self.weight_decay != 0:
+                g = g + torch.mul(w[r], self.weight_decay)  # mul rounds to float32, then add
+            s = rowwise_row_sum(g)
+            h[r] = h[r] + torch.tensor(s / d, dtype=torch.float32)
+            m = torch.tensor(self.lr / (math.sqrt(float(h[r])) + self.eps), dtype=torch.float32)
+            w[r] = w[r] - m * g
+
+
+def f64_fma(a, b, c):
+    """a*b + c for float64 scalar a, one final rounding to float32 (the
+    'double-scalars' quirk)."""
+    return (np.float64(a) * np.asarray(b, np.float64) + np.asarray(c, np.float64)).astype(F32)
+
+
+def optim_model(optimizer, o, weight, grads, quirk=None):
+    """Replays a case: grads is a list of ("dense", G) or ("sparse", rows,
+    values) as torch's backward produced them. Returns (weights after each
+    step, final step count, final buffers)."""
+    w = weight.copy()
+    n, d = w.shape
+    f = F32
+
+    def axpy(alpha, x, y):  # torch's y.add(x, alpha=alpha)
+        if quirk == "no-fma":
+            return (y + f(alpha) * x).astype(f)
+        if quirk == "double-scalars":
+            return f64_fma(alpha, x, y)
+        return fma32(np.full(np.shape(x), f(alpha), f), x, y)
+
+    def scale(x, c):  # torch's x * c, x.mul_(c)
+        return (x.astype(np.float64) * c).astype(f) if quirk == "double-scalars" else (x * f(c)).astype(f)
+
+    weights, buffers, step = [], {}, 0
+    if optimizer == "Adagrad":
+        buffers["sum"] = np.full((n, d), f(o["initialAccumulatorValue"]), f)
+    for g in grads:
+        kind = g[0]
+        step += 1
+        if optimizer == "SGD":
+            if kind == "sparse":
+                rows, vals = g[1], g[2]
+                if quirk == "sgd-sparse-coalesce":
+                    rows, vals = coalesce_entry_order(rows, vals)
+                for r, v in zip(rows, vals):
+                    w[r] = axpy(-o["lr"], v, w[r])
+            else:
+                dp = g[1]
+                if o["weightDecay"] != 0:
+                    dp = axpy(o["weightDecay"], w, dp)
+                if o["momentum"] != 0:
+                    if "momentumBuffer" not in buffers:
+                        buf = dp.copy()
+                    else:
+                        buf = axpy(1 - o["dampening"], dp, scale(buffers["momentumBuffer"], o["momentum"]))
+                    buffers["momentumBuffer"] = buf
+                    dp = axpy(o["momentum"], buf, dp) if o["nesterov"] else buf
+                w = axpy(-o["lr"], dp, w)
+        elif optimizer == "Adagrad":
+            clr = o["lr"] / (1 + (float(step) - 1) * o["lrDecay"])
+            s = buffers["sum"]
+            if kind == "sparse" and quirk != "adagrad-sparse-as-dense":
+                rows, vals = coalesce_entry_order(g[1], g[2])
+                for r, v in zip(rows, vals):
+                    s[r] = s[r] + v * v
+                    std = np.sqrt(s[r]) + f(o["eps"])
+                    w[r] = axpy(-clr, v / std, w[r])
+            else:
+                if kind == "sparse":
+                    rows, vals = coalesce_entry_order(g[1], g[2])
+                    G = np.zeros((n, d), f)
+                    G[rows] = vals
+                    touched = rows
+                else:
+                    G, touched = g[1], range(n)
+                if o["weightDecay"] != 0:
+                    G = axpy(o["weightDecay"], w, G)
+                if quirk == "no-fma":
+                    s2 = (s + G * G).astype(f)
+                elif quirk == "double-scalars":
+                    s2 = f64_fma(1.0, G * G, s)
+                else:
+                    s2 = fma32(G, G, s)
+                std = np.sqrt(s2) + f(o["eps"])
+                if quirk == "adagrad-lr-times-ratio":
+                    w2 = w + f(-clr) * (G / std)
+                elif quirk == "double-scalars":
+                    w2 = (w + (-clr * G.astype(np.float64)) / std).astype(f)
+                else:
+                    w2 = w + (f(-clr) * G) / std
+                for r in touched:
+                    s[r], w[r] = s2[r], w2[r]
+        elif optimizer in ("Adam", "AdamW"):
+            b1, b2 = o["betas"]
+            if step == 1:
+                buffers["expAvg"] = np.zeros((n, d), f)
+                buffers["expAvgSq"] = np.zeros((n, d), f)
+                if o["amsgrad"]:
+                    buffers["maxExpAvgSq"] = np.zeros((n, d), f)
+            G = g[1]
+            if optimizer == "AdamW":
+                w = scale(w, 1 - o["lr"] * o["weightDecay"])
+            elif o["weightDecay"] != 0:
+                G = axpy(o["weightDecay"], w, G)
+            m = axpy(1 - b1, G, scale(buffers["expAvg"], b1))
+            vs = scale(buffers["expAvgSq"], b2)
+            if quirk == "no-fma":
+                v = (vs + (f(1 - b2) * G) * G).astype(f)
+            elif quirk == "double-scalars":
+                v = f64_fma(1 - b2, G * G, vs)
+            else:
+                v = fma32((f(1 - b2) * G).astype(f), G, vs)
+            buffers["expAvg"], buffers["expAvgSq"] = m, v
+            if o["amsgrad"]:
+                v = buffers["maxExpAvgSq"] = np.maximum(buffers["maxExpAvgSq"], v)
+            bc1 = 1 - b1 ** float(step)
+            bc2 = 1 - b2 ** float(step)
+            step_size = o["lr"] / bc1
+            denom = np.sqrt(v) / f(math.sqrt(bc2)) + f(o["eps"])
+            if quirk == "adam-lr-times-ratio":
+                w = (w + f(-step_size) * (m / denom)).astype(f)
+            elif quirk == "double-scalars":
+                w = (w + (-step_size * m.astype(np.float64)) / denom).astype(f)
+            else:
+                w = (w + (f(-step_size) * m) / denom).astype(f)
+        elif optimizer == "SparseAdam":
+            b1, b2 = o["betas"]
+            if step == 1:
+                buffers["expAvg"] = np.zeros((n, d), f)
+                buffers["expAvgSq"] = np.zeros((n, d), f)
+            m, v = buffers["expAvg"], buffers["expAvgSq"]
+            rows, vals = coalesce_entry_order(g[1], g[2])
+            bc1 = 1 - b1 ** step
+            bc2 = 1 - b2 ** step
+            step_size = o["lr"] * math.sqrt(bc2) / bc1
+            for r, gv in zip(rows, vals):
+                if quirk == "sparse-adam-ema":
+                    m[r] = m[r] * f(b1) + f(1 - b1) * gv
+                    v[r] = v[r] * f(b2) + (f(1 - b2) * gv) * gv
+                    numer, den = m[r], np.sqrt(v[r]) + f(o["eps"])
+                else:
+                    d1 = scale(gv - m[r], 1 - b1)
+                    d2 = scale(gv * gv - v[r], 1 - b2)
+                    numer = d1 + m[r]
+                    den = np.sqrt(d2 + v[r]) + f(o["eps"])
+                    m[r] = m[r] + d1
+                    v[r] = v[r] + d2
+                w[r] = w[r] + scale(numer / den, -step_size)
+        elif optimizer == "RowWiseAdagrad":
+            # independent of RowWiseAdagradRef: numpy float32 scalars and arrays
+            if step == 1:
+                buffers["sum"] = np.zeros(n, f)
+            h = buffers["sum"]
+            rows, vals = coalesce_entry_order(g[1], g[2]) if kind == "sparse" else (range(n), g[1])
+            for r, gv in zip(rows, vals):
+                if o["weightDecay"] != 0:
+                    gv = gv + f(o["weightDecay"]) * w[r]
+                h[r] = h[r] + f(rowwise_row_sum(gv) / d)
+                mult = f(o["lr"] / (math.sqrt(float(h[r])) + o["eps"]))
+                w[r] = w[r] - mult * gv
+        else:
+            raise AssertionError(optimizer)
+        weights.append(w.copy())
+    if optimizer == "SGD":
+        step = 0
+    return weights, step, buffers
+
+
+def optim_results_equal(x, y):
+    return (len(x[0]) == len(y[0]) and all(bits_equal(a, b) for a, b in zip(x[0], y[0])) and x[1] == y[1]
+            and sorted(x[2]) == sorted(y[2]) and all(bits_equal(x[2][k], y[2][k]) for k in x[2]))
+
+
+def run_optim_case(name, optimizer, options, n, d, steps_indices, sparse=False, padding_idx=None):
+    """steps_indices: list of index lists. The table and the gradOutputs are
+    drawn from optim_rng(name)."""
+    o = dict(OPTIM_DEFAULTS[optimizer])
+    assert set(options) <= set(o), (name, options)
+    o.update(options)
+    assert o.get("lr") is not None, name
+    rng = optim_rng(name)
+    weight = f32_normal(rng, (n, d))
+    grad_outputs = [f32_normal(rng, (len(ix), d)) for ix in steps_indices]
+    pad = norm_padding(padding_idx, n)
+    assert all(len(ix) <= 16 for ix in steps_indices), (name, "coalesce is entry-order only up to 16 entries")
+
+    emb = torch.nn.Embedding(n, d, padding_idx=padding_idx, sparse=sparse, _weight=torch.from_numpy(weight.copy()))
+    assert torch.equal(emb.weight.detach(), torch.from_numpy(weight))
+    kwargs = {TORCH_OPTION_NAMES[k]: (tuple(v) if k == "betas" else v) for k, v in o.items()}
+    if optimizer == "RowWiseAdagrad":
+        opt = RowWiseAdagradRef([emb.weight], **kwargs)
+    else:
+        opt = getattr(torch.optim, optimizer)([emb.weight], **kwargs)
+
+    steps, weights, model_grads = [], [], []
+    for ix, go in zip(steps_indices, grad_outputs):
+        opt.zero_grad(set_to_none=True)
+        assert emb.weight.grad is None
+        idx = torch.tensor(ix, dtype=torch.int64)
+        out = emb(idx)
+        out.backward(torch.from_numpy(go.copy()))
+        g = emb.weight.grad
+        if sparse:
+            assert g.is_sparse, name
+            rows = g._indices()[0].tolist()
+            vals = g._values().numpy().copy()
+            assert rows == [i for i in ix if i != pad], name
+            model_grads.append(("sparse", rows, vals))
+            c = g.coalesce()
+            crows, cvals = coalesce_entry_order(rows, vals)
+            assert c._indices()[0].tolist() == crows and bits_equal(c._values().numpy().reshape(-1, d), cvals), name
+        else:
+            assert not g.is_sparse, name
+            model_grads.append(("dense", g.numpy().copy()))
+        opt.step()
+        weights.append(emb.weight.detach().numpy().copy())
+        steps.append({"indices": list(ix), "gradOutput": go.flatten().tolist()})
+
+    state = opt.state if optimizer == "RowWiseAdagrad" else opt.state[emb.weight]
+    if optimizer == "SGD":
+        step_count = 0
+        assert "step" not in state
+    else:
+        s = state["step"]
+        if optimizer in ("Adagrad", "Adam", "AdamW"):
+            assert isinstance(s, torch.Tensor) and s.dtype == torch.float32 and s.dim() == 0, (name, s)
+            s = s.item()
+            assert s == int(s)
+        else:
+            assert isinstance(s, int), (name, s)
+        step_count = int(s)
+    assert step_count == (0 if optimizer == "SGD" else len(steps_indices)), name
+    buffers = {}
+    for key, value in state.items():
+        if key == "step" or value is None:
+            continue
+        assert isinstance(value, torch.Tensor) and value.dtype == torch.float32, (name, key)
+        buffers[BUFFER_NAMES[key]] = value.numpy().copy()
+    expected_names = {"SGD": ["momentumBuffer"] if o.get("momentum") else [], "Adagrad": ["sum"],
+                      "Adam": ["expAvg", "expAvgSq"], "AdamW": ["expAvg", "expAvgSq"],
+                      "SparseAdam": ["expAvg", "expAvgSq"], "RowWiseAdagrad": ["sum"]}[optimizer]
+    if o.get("amsgrad"):
+        expected_names = expected_names + ["maxExpAvgSq"]
+        assert not bits_equal(buffers["maxExpAvgSq"], buffers["expAvgSq"]), (name, "amsgrad has no effect")
+    assert sorted(buffers) == sorted(expected_names), (name, sorted(buffers))
+    if optimizer == "RowWiseAdagrad":
+        assert buffers["sum"].shape == (n,), name
+    if pad is not None:
+        assert all(bits_equal(wt[pad], weight[pad]) for wt in weights), (name, "padding row changed")
+
+    result = (weights, step_count, buffers)
+    model = optim_model(optimizer, o, weight, model_grads)
+    assert optim_results_equal(model, result), (name, "optim_model disagrees with torch")
+    for q in OPTIM_PINNED_QUIRKS:
+        if not optim_results_equal(optim_model(optimizer, o, weight, model_grads, quirk=q), result):
+            OPTIM_QUIRK_HITS[q].append(name)
+
+    OPTIM_CASES.append({
+        "name": name,
+        "optimizer": optimizer,
+        "options": o,
+        "numEmbeddings": n,
+        "embeddingDim": d,
+        "sparse": bool(sparse),
+        "paddingIdx": padding_idx,
+        "weight": weight.flatten().tolist(),
+        "steps": steps,
+        "expected": {
+            "weights": [wt.flatten().tolist() for wt in weights],
+            "stepCounts": step_count,
+            "buffers": {k: buffers[k].flatten().tolist() for k in sorted(buffers)},
+        },
+    })
+
+
+def optim_steps(name, n, counts, pad=None, triple=False):
+    """Index lists of the given lengths over [0, n): each with a duplicated row
+    (a row three times in the first step if triple), padding entries mixed in
+    when pad is given. Redrawn (deterministically) until every step leaves
+    some row untouched and some row skips step 2 and comes back later."""
+    rng = np.random.default_rng([0x4F505453, zlib.crc32(name.encode("utf-8"))])
+    for _ in range(1000):
+        steps = []
+        for k, c in enumerate(counts):
+            ix = [int(v) for v in rng.integers(0, n, size=c)]
+            pos = [int(p) for p in rng.choice(c, size=5 if pad is not None else 3, replace=False)]
+            if ix[pos[0]] == pad:
+                ix[pos[0]] = (pad + 1) % n
+            ix[pos[1]] = ix[pos[0]]
+            if triple and k == 0:
+                ix[pos[2]] = ix[pos[0]]
+            if pad is not None:
+                ix[pos[3]] = ix[pos[4]] = pad
+            steps.append(ix)
+        real = [[i for i in ix if i != pad] for ix in steps]
+        if (all(len(set(r)) < len(r) for r in real)
+                and all(len(set(r)) < n - (pad is not None) for r in real)
+                and any(r in real[0] and r not in real[1] and any(r in s for s in real[2:]) for r in range(n))
+                and (not triple or max(real[0].count(r) for r in real[0]) >= 3)):
+            return steps
+    raise AssertionError((name, "no suitable indices"))
+
+
+def main_optim():
+    cases = [
+        # name, optimizer, options, n, d, counts, sparse, padding_idx, triple
+        ("sgd-dense", "SGD", {"lr": 0.1}, 16, 8, [8, 10, 7, 9], False, None, False),
+        ("sgd-sparse", "SGD", {"lr": 0.1}, 14, 3, [10, 8, 9], True, None, True),
+        ("sgd-momentum", "SGD", {"lr": 0.1, "momentum": 0.9}, 12, 17, [6, 7, 5, 6], False, None, False),
+        ("sgd-momentum-dampening-weight-decay", "SGD",
+         {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "weightDecay": 0.01}, 16, 8, [8, 6, 9, 7], False, None, False),
+        ("sgd-nesterov", "SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}, 15, 3, [7, 9, 8, 6], False, None, False),
+        ("adagrad-dense", "Adagrad", {}, 16, 8, [8, 9, 7, 10], False, None, False),
+        ("adagrad-lr-decay-weight-decay-initial-accumulator", "Adagrad",
+         {"lrDecay": 0.1, "weightDecay": 0.05, "initialAccumulatorValue": 0.1}, 13, 17, [6, 7, 6, 5], False, None, False),
+        ("adagrad-sparse", "Adagrad", {"lr": 0.1}, 16, 8, [9, 8, 10, 7], True, None, True),
+        ("adagrad-sparse-padding", "Adagrad", {"lr": 0.1}, 12, 3, [9, 8, 10], True, -1, True),
+        ("adam-dense", "Adam", {"lr": 0.01}, 16, 8, [8, 7, 9, 8], False, None, False),
+        ("adam-weight-decay", "Adam", {"lr": 0.01, "weightDecay": 0.01}, 12, 17, [6, 5, 7, 6], False, None, False),
+        ("adam-amsgrad", "Adam", {"lr": 0.01, "amsgrad": True}, 14, 3, [7, 8, 6, 9], False, None, False),
+        ("adamw-dense", "AdamW", {"lr": 0.01}, 16, 8, [9, 8, 7, 8], False, None, False),
+        ("adamw-amsgrad-weight-decay", "AdamW", {"lr": 0.01, "weightDecay": 0.1, "amsgrad": True},
+         13, 17, [6, 7, 5, 7], False, None, False),
+        ("sparse-adam", "SparseAdam", {"lr": 0.01}, 16, 8, [8, 9, 7, 8], True, None, False),
+        ("sparse-adam-padding", "SparseAdam", {"lr": 0.01}, 14, 17, [10, 9, 11, 8], True, 3, True),
+        ("rowwise-adagrad-dense", "RowWiseAdagrad", {"lr": 0.1}, 16, 8, [8, 9, 7, 8], False, None, False),
+        ("rowwise-adagrad-sparse", "RowWiseAdagrad", {"lr": 0.1}, 14, 17, [9, 8, 10, 7], True, None, True),
+        ("rowwise-adagrad-sparse-weight-decay-padding", "RowWiseAdagrad", {"lr": 0.1, "weightDecay": 0.01},
+         12, 3, [10, 9, 11], True, 5, True),
+    ]
+    for name, optimizer, options, n, d, counts, sparse, pidx, triple in cases:
+        steps = optim_steps(name, n, counts, pad=norm_padding(pidx, n), triple=triple)
+        run_optim_case(name, optimizer, options, n, d, steps, sparse=sparse, padding_idx=pidx)
+
+    names = [c["name"] for c in OPTIM_CASES]
+    assert len(names) == len(set(names))
+    for q in OPTIM_PINNED_QUIRKS:
+        print("quirk %-24s pinned by %d case(s): %s" % (q, len(OPTIM_QUIRK_HITS[q]), ", ".join(OPTIM_QUIRK_HITS[q][:6])))
+        assert OPTIM_QUIRK_HITS[q], ("fixture does not catch quirk", q)
+
+    doc = {"generator": "scripts/generate-fixtures.py", "torch": torch.__version__, "cases": OPTIM_CASES}
+    with open(OPTIM_OUT_PATH, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=None, separators=(",", ":"), allow_nan=False)
+        f.write("\n")
+    print("wrote %s: %d cases" % (os.path.relpath(OPTIM_OUT_PATH), len(OPTIM_CASES)))
+
+
 def main():
     # --- basic ---
     run_case("basic", 10, 3, [[1, 2, 4, 5, 4, 3, 2, 9], [0, 0, 7, 1, 1, 1]])
@@ -1059,6 +1558,7 @@ def main():
     print("wrote %s: %d cases" % (os.path.relpath(OUT_PATH), len(CASES)))
 
     main_bag()
+    main_optim()
 
 
 if __name__ == "__main__":
