@@ -385,19 +385,27 @@ Napi::Value BagWeightGrad(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(bad));
 }
 
-// An optional typed array of one type: null/undefined gives nullptr; returns false after throwing.
+// A typed array of one type, or (when optional) null/undefined. Presence is told by the argument,
+// not by the pointer: an empty typed array may report a null data pointer. Returns false after
+// throwing.
+struct Typed {
+  bool present = false;
+  int64_t length = 0;
+};
+
 template <class T>
-bool get_optional_typed(const Napi::CallbackInfo& info, size_t position, const char* name, napi_typedarray_type want,
-                        T** data, int64_t* length) {
+bool get_typed(const Napi::CallbackInfo& info, size_t position, const char* name, napi_typedarray_type want,
+               bool optional, T** data, Typed* typed) {
   *data = nullptr;
-  *length = 0;
-  if (info[position].IsNull() || info[position].IsUndefined()) return true;
+  *typed = Typed{};
+  if (optional && (info[position].IsNull() || info[position].IsUndefined())) return true;
   napi_typedarray_type type;
   void* raw;
-  if (!typed_array_info(info, position, &type, &raw, length) || type != want) {
+  if (!typed_array_info(info, position, &type, &raw, &typed->length) || type != want) {
     Napi::TypeError::New(info.Env(), std::string(name) + " has the wrong type").ThrowAsJavaScriptException();
     return false;
   }
+  typed->present = true;
   *data = static_cast<T*>(raw);
   return true;
 }
@@ -410,27 +418,27 @@ Napi::Value OptimizerUpdate(const Napi::CallbackInfo& info) {
   double* scalars;
   float *weight, *grad, *state[3], *scratch;
   int32_t* rows;
-  int64_t scalars_length, weight_length, grad_length, state_length[3], rows_length_value, scratch_length, dim;
-  if (!get_optional_typed(info, 0, "scalars", napi_float64_array, &scalars, &scalars_length) ||
+  Typed scalars_info, state_info[3], rows_info, scratch_info;
+  int64_t weight_length, grad_length, dim;
+  if (!get_typed(info, 0, "scalars", napi_float64_array, false, &scalars, &scalars_info) ||
       !get_float_array(info, 1, "weight", &weight, &weight_length) ||
       !get_float_array(info, 2, "grad", &grad, &grad_length) ||
-      !get_optional_typed(info, 3, "state0", napi_float32_array, &state[0], &state_length[0]) ||
-      !get_optional_typed(info, 4, "state1", napi_float32_array, &state[1], &state_length[1]) ||
-      !get_optional_typed(info, 5, "state2", napi_float32_array, &state[2], &state_length[2]) ||
-      !get_optional_typed(info, 6, "rows", napi_int32_array, &rows, &rows_length_value) ||
+      !get_typed(info, 3, "state0", napi_float32_array, true, &state[0], &state_info[0]) ||
+      !get_typed(info, 4, "state1", napi_float32_array, true, &state[1], &state_info[1]) ||
+      !get_typed(info, 5, "state2", napi_float32_array, true, &state[2], &state_info[2]) ||
+      !get_typed(info, 6, "rows", napi_int32_array, true, &rows, &rows_info) ||
       !get_integer(info, 7, "dim", 1, &dim) ||
-      !get_optional_typed(info, 8, "scratch", napi_float32_array, &scratch, &scratch_length) ||
+      !get_typed(info, 8, "scratch", napi_float32_array, true, &scratch, &scratch_info) ||
       !check_table(info, "weight", weight_length, dim)) {
     return env.Undefined();
   }
-  if (scalars == nullptr || scalars_length != 12 || !(scalars[0] >= 0 && scalars[0] <= 4) || std::floor(scalars[0]) != scalars[0]) {
+  if (scalars_info.length != 12 || !(scalars[0] >= 0 && scalars[0] <= 4) || std::floor(scalars[0]) != scalars[0]) {
     throw_range(info, "scalars must be a Float64Array of 12 values starting with a rule 0..4");
     return env.Undefined();
   }
   const auto rule = static_cast<nne::OptimizerRule>(static_cast<int>(scalars[0]));
   const int64_t table_rows = weight_length / dim;
-  const bool sparse = !(info[6].IsNull() || info[6].IsUndefined());
-  const int64_t num_rows = sparse ? rows_length_value : table_rows;
+  const int64_t num_rows = rows_info.present ? rows_info.length : table_rows;
   if (grad_length != rows_length(num_rows, dim)) {
     throw_range(info, "grad must hold one row per updated row");
     return env.Undefined();
@@ -440,16 +448,17 @@ Napi::Value OptimizerUpdate(const Napi::CallbackInfo& info) {
   const int64_t state_size = rule == nne::OptimizerRule::rowwise_adagrad ? table_rows : weight_length;
   for (int k = 0; k < 3; ++k) {
     const int need = kStates[static_cast<int>(rule)][k];
-    if ((state[k] == nullptr && need == 2) || (state[k] != nullptr && (need == 0 || state_length[k] != state_size))) {
+    const Typed& typed = state_info[k];
+    if ((!typed.present && need == 2) || (typed.present && (need == 0 || typed.length != state_size))) {
       throw_range(info, "state" + std::to_string(k) + " is missing, unexpected or of the wrong length for this rule");
       return env.Undefined();
     }
   }
-  if (rule == nne::OptimizerRule::rowwise_adagrad && (scratch == nullptr || scratch_length < dim)) {
+  if (rule == nne::OptimizerRule::rowwise_adagrad && scratch_info.length < dim) {
     throw_range(info, "scratch must hold dim floats");
     return env.Undefined();
   }
-  if (sparse) {
+  if (rows_info.present) {
     const int64_t bad = nne::first_invalid_index(rows, num_rows, table_rows);
     if (bad >= 0) return Napi::Number::New(env, static_cast<double>(bad));
   }
@@ -468,7 +477,12 @@ Napi::Value OptimizerUpdate(const Napi::CallbackInfo& info) {
   s.nesterov = scalars[11] != 0;
   s.lr_double = scalars[1];
   s.eps_double = scalars[7];
-  bound_kernels(info).optimizer_update(s, weight, grad, state[0], state[1], state[2], rows, num_rows, dim, scratch);
+  // A state of zero length (an empty table) is present but has a null pointer: the kernel never
+  // dereferences it, since there are no rows.
+  bound_kernels(info).optimizer_update(s, weight, grad, state_info[0].present ? state[0] : nullptr,
+                                       state_info[1].present ? state[1] : nullptr,
+                                       state_info[2].present ? state[2] : nullptr, rows_info.present ? rows : nullptr,
+                                       num_rows, dim, scratch);
   return Napi::Number::New(env, -1);
 }
 
@@ -479,22 +493,24 @@ Napi::Value Coalesce(const Napi::CallbackInfo& info) {
   IndexArray indices;
   float *source, *scale, *out_values;
   int32_t *slots, *out_rows;
-  int64_t dim, source_length, skip_row, slots_length, out_rows_length, out_values_length;
+  Typed slots_info, out_rows_info;
+  int64_t dim, source_length, skip_row, out_values_length;
   if (!get_index_array(info, 0, &indices) || !get_integer(info, 1, "dim", 1, &dim) ||
       !get_float_array(info, 2, "source", &source, &source_length) ||
       !get_optional_float_array(info, 5, "scale", &scale, indices.length) ||
       !get_integer(info, 6, "skipRow", -1, &skip_row) ||
-      !get_optional_typed(info, 7, "slots", napi_int32_array, &slots, &slots_length) ||
-      !get_optional_typed(info, 8, "outRows", napi_int32_array, &out_rows, &out_rows_length) ||
+      !get_typed(info, 7, "slots", napi_int32_array, false, &slots, &slots_info) ||
+      !get_typed(info, 8, "outRows", napi_int32_array, false, &out_rows, &out_rows_info) ||
       !get_float_array(info, 9, "outValues", &out_values, &out_values_length)) {
     return env.Undefined();
   }
+  const int64_t slots_length = slots_info.length;
   nne::Bags bags;
   const bool by_bag = !(info[3].IsNull() || info[3].IsUndefined());
   if (by_bag && !get_bags(info, 3, indices.length, &bags)) return env.Undefined();
   const int64_t source_rows = by_bag ? bags.num_bags : indices.length;
-  if (slots == nullptr || out_rows == nullptr || source_length != rows_length(source_rows, dim) ||
-      out_rows_length < indices.length || out_values_length < rows_length(indices.length, dim)) {
+  if (source_length != rows_length(source_rows, dim) || out_rows_info.length < indices.length ||
+      out_values_length < rows_length(indices.length, dim)) {
     throw_range(info, "coalesce: slots, source, outRows or outValues has the wrong length");
     return env.Undefined();
   }

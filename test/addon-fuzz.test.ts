@@ -16,6 +16,8 @@ const typedArray = fc.oneof(
   fc.integer({ min: 0, max: 16 }).map((n) => new Uint8Array(n)),
   fc.integer({ min: 0, max: 8 }).map((n) => new Float64Array(n)),
   fc.constant(new Float32Array(new SharedArrayBuffer(64))),
+  fc.array(fc.nat({ max: 12 }), { maxLength: 6 }).map((v) => Uint32Array.from(v.sort((a, b) => a - b))),
+  fc.array(fc.double({ min: -2, max: 12, noNaN: true }), { maxLength: 12 }).map((v) => Float64Array.from(v)),
 );
 
 const anyArgument = fc.oneof(
@@ -39,6 +41,12 @@ describe.runIf(getBackend() === 'native')('the raw addon survives anything', () 
     ['gather', kernels.gather as never],
     ['scatterAdd', kernels.scatterAdd as never],
     ['renorm', kernels.renorm as never],
+    ['bagForward', kernels.bagForward as never],
+    ['bagScatterAdd', kernels.bagScatterAdd as never],
+    ['bagMaxBackward', kernels.bagMaxBackward as never],
+    ['bagWeightGrad', kernels.bagWeightGrad as never],
+    ['optimizerUpdate', kernels.optimizerUpdate as never],
+    ['coalesce', kernels.coalesce as never],
     ['firstInvalidIndex', addon.firstInvalidIndex as never],
     ['kernels', addon.kernels as never],
   ];
@@ -46,7 +54,7 @@ describe.runIf(getBackend() === 'native')('the raw addon survives anything', () 
   for (const [name, fn] of functions) {
     it(`${name} with arbitrary arguments`, () => {
       fc.assert(
-        fc.property(fc.array(anyArgument, { maxLength: 7 }), (args) => {
+        fc.property(fc.array(anyArgument, { maxLength: 10 }), (args) => {
           try {
             const result = fn(...args);
             if (name === 'kernels') expect(typeof result).toBe('object');

@@ -192,6 +192,73 @@ describe.runIf(getBackend() === 'native')('native and TypeScript backends agree'
     );
   });
 
+  it('optimizer kernels and row coalescing, every rule, dense and sparse', () => {
+    const native = currentBackend();
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 30 }),
+        fc.constantFrom(...DIMS),
+        fc.integer({ min: 0, max: 4 }),
+        fc.record({ wd: fc.boolean(), momentum: fc.boolean(), nesterov: fc.boolean(), first: fc.boolean(), amsgrad: fc.boolean(), decay: fc.boolean() }),
+        fc.option(fc.array(fc.nat({ max: 1000 }), { maxLength: 40 }), { nil: null }),
+        fc.nat(),
+        (rows, dim, rule, flags, rawRows, seed) => {
+          const scalars = Float64Array.of(
+            rule, rule === 4 ? 0.05 : -0.05, 0.9, 0.999, 0.7, 0.1, 0.001, 1e-8,
+            flags.wd ? 0.01 : 0, flags.decay && rule === 2 ? 0.999 : 1, flags.first ? 1 : 0, flags.nesterov ? 1 : 0,
+          );
+          const next = rng(seed);
+          // Sparse: distinct rows (as coalescing gives them) and one gradient row each.
+          const touched = rawRows === null ? null : Int32Array.from(new Set(rawRows.map((r) => r % rows)));
+          const gradRows = touched === null ? rows : touched.length;
+          const perRow = rule === 4;
+          const stateSize = perRow ? rows : rows * dim;
+          const make = () => {
+            const positive = (n: number, s: number) => randomTable(n, 1, s).map(Math.abs);
+            return {
+              weight: randomTable(rows, dim, seed),
+              s0: rule === 0 && !flags.momentum ? null : positive(stateSize, seed + 1),
+              s1: rule === 2 || rule === 3 ? positive(stateSize, seed + 2) : null,
+              s2: rule === 2 && flags.amsgrad ? positive(stateSize, seed + 3) : null,
+            };
+          };
+          const grad = randomTable(gradRows, dim, seed + 4);
+          const a = make();
+          const b = make();
+          const scratch = () => new Float32Array(dim);
+          expect(native.optimizerUpdate(scalars, a.weight, grad, a.s0, a.s1, a.s2, touched, dim, scratch())).toBe(-1);
+          expect(jsBackend.optimizerUpdate(scalars, b.weight, grad, b.s0, b.s1, b.s2, touched, dim, scratch())).toBe(-1);
+          expectSameBits(a.weight, b.weight, `weight (rule ${rule})`);
+          for (const k of ['s0', 's1', 's2'] as const) {
+            if (b[k] === null) expect(a[k]).toBeNull();
+            else expectSameBits(a[k], b[k]!, `${k} (rule ${rule})`);
+          }
+          // Coalescing the entries of a batch, by entry or by bag, with and without a scale.
+          const count = Math.floor(next() * 40);
+          const indices = Int32Array.from({ length: count }, () => Math.floor(next() * rows));
+          const scale = next() < 0.5 ? null : randomTable(count, 1, seed + 5);
+          const byBag = next() < 0.5 && count > 0;
+          const offsets = byBag ? Uint32Array.from([0, Math.floor(count / 3), Math.floor(count / 2)]) : null;
+          const source = randomTable(byBag ? 3 : count, dim, seed + 6);
+          const run = (backend: typeof native) => {
+            const slots = new Int32Array(rows).fill(-1);
+            const outRows = new Int32Array(count);
+            const outValues = new Float32Array(count * dim);
+            const n = backend.coalesce(indices, dim, source, offsets, 3, scale, seed % 3 === 0 ? 0 : -1, slots, outRows, outValues);
+            return { n, outRows, outValues, slots };
+          };
+          const x = run(native);
+          const y = run(jsBackend);
+          expect(x.n).toBe(y.n);
+          expect(Array.from(x.outRows)).toEqual(Array.from(y.outRows));
+          expectSameBits(x.outValues, y.outValues, 'coalesced values');
+          expect(x.slots.every((v) => v === -1)).toBe(true);
+        },
+      ),
+      { numRuns: 400, seed: 77 },
+    );
+  });
+
   it('report the same first invalid index', () => {
     const native = currentBackend();
     fc.assert(
