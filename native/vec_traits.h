@@ -115,8 +115,30 @@ struct Vec {
   static V zero() { return vdupq_n_f32(0.0f); }
   static V load(const float* p) { return vld1q_f32(p); }
   static void store(float* p, V v) { vst1q_f32(p, v); }
+  // NEON has no masked load or store: partial vectors go through a small buffer.
   static V load_partial(const float* p, int n) {
     float lanes[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    std::memcpy(lanes, p, static_cast<size_t>(n) * sizeof(float));
+    return vld1q_f32(lanes);
+  }
+  static void store_partial(float* p, V v, int n) {
+    float lanes[4];
+    vst1q_f32(lanes, v);
+    std::memcpy(p, lanes, static_cast<size_t>(n) * sizeof(float));
+  }
+  static V broadcast(float x) { return vdupq_n_f32(x); }
+  static V add(V a, V b) { return vaddq_f32(a, b); }
+  static V sub(V a, V b) { return vsubq_f32(a, b); }
+  static V mul(V a, V b) { return vmulq_f32(a, b); }
+  static V div(V a, V b) { return vdivq_f32(a, b); }
+  static V sqrt(V a) { return vsqrtq_f32(a); }
+  static V max(V a, V b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }
+  static Mask greater(V a, V b) { return vcgtq_f32(a, b); }
+  static V select(Mask m, V a, V b) { return vbslq_f32(m, a, b); }
+  static I ibroadcast(int32_t x) { return vdupq_n_s32(x); }
+  static I iselect(Mask m, I a, I b) { return vbslq_s32(m, a, b); }
+  static void istore(int32_t* p, I v) { vst1q_s32(p, v); }
+};
 }  // namespace neon_tier
 #endif
 
