@@ -1,8 +1,9 @@
 // Optimizer update rules, written once over a tier's vector traits `Vec` (vec_traits.h) and
 // included by optimizers.cc once per tier. Each rule is a pass over a contiguous span of
 // elements (a whole table for a dense step, one row for a sparse step); every operation is one
-// float32 operation, in the order torch.optim writes it (one rounding per operation, multiply
-// then add, never fused), so every tier and the TypeScript backend agree to the bit.
+// float32 operation, grouped as torch.optim groups it, with one rounding per operation: torch's
+// CPU kernels fuse `t.add_(u, alpha=a)` and addcmul into fused multiply-adds where this never
+// does, so every tier and the TypeScript backend agree to the bit, and torch to a few ulps.
 // No include guard: it is meant to be included several times.
 
 // Applies `op(V* x)` lane-wise over [0, n): full vectors, then one partial vector.
@@ -27,8 +28,9 @@ inline typename Vec::V decayed(typename Vec::V g, typename Vec::V p, const Optim
   return s.weight_decay != 0.0f ? Vec::add(g, Vec::mul(Vec::broadcast(s.weight_decay), p)) : g;
 }
 
+// dense: a whole-table step (torch groups some updates differently for dense and sparse steps).
 void update_span(const OptimizerScalars& s, float* weight, const float* grad, float* state0, float* state1,
-                 float* state2, int64_t n) {
+                 float* state2, int64_t n, bool dense) {
   using V = typename Vec::V;
   const V lr = Vec::broadcast(s.lr);
   const V a = Vec::broadcast(s.a);
@@ -57,7 +59,10 @@ void update_span(const OptimizerScalars& s, float* weight, const float* grad, fl
         V sum = Vec::add(load_n(state0 + j, lanes), Vec::mul(g, g));
         store_n(state0 + j, sum, lanes);
         V std = Vec::add(Vec::sqrt(sum), eps);
-        store_n(weight + j, Vec::add(p, Vec::mul(lr, Vec::div(g, std))), lanes);
+        // torch groups the dense update as addcdiv, p + (-clr * g) / std, and the sparse one as
+        // p + -clr * (g / std).
+        V step = dense ? Vec::div(Vec::mul(lr, g), std) : Vec::mul(lr, Vec::div(g, std));
+        store_n(weight + j, Vec::add(p, step), lanes);
       });
       return;
     case OptimizerRule::adam:
@@ -76,7 +81,7 @@ void update_span(const OptimizerScalars& s, float* weight, const float* grad, fl
           store_n(state2 + j, v, lanes);
         }
         V denom = Vec::add(Vec::div(Vec::sqrt(v), c), eps);
-        store_n(weight + j, Vec::add(p, Vec::mul(lr, Vec::div(m, denom))), lanes);
+        store_n(weight + j, Vec::add(p, Vec::div(Vec::mul(lr, m), denom)), lanes);  // addcdiv: p + (-step * m) / denom
       });
       return;
     case OptimizerRule::sparse_adam:
@@ -128,13 +133,13 @@ void optimizer_update(const OptimizerScalars& s, float* weight, const float* gra
     return;
   }
   if (rows == nullptr) {
-    update_span(s, weight, grad, state0, state1, state2, num_rows * dim);
+    update_span(s, weight, grad, state0, state1, state2, num_rows * dim, true);
     return;
   }
   for (int64_t k = 0; k < num_rows; ++k) {
     const int64_t at = static_cast<int64_t>(rows[k]) * dim;
     update_span(s, weight + at, grad + k * dim, state0 != nullptr ? state0 + at : nullptr,
-                state1 != nullptr ? state1 + at : nullptr, state2 != nullptr ? state2 + at : nullptr, dim);
+                state1 != nullptr ? state1 + at : nullptr, state2 != nullptr ? state2 + at : nullptr, dim, false);
   }
 }
 

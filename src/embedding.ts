@@ -66,14 +66,13 @@ export class Embedding extends EmbeddingTable {
     const kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
     const dim = this.embeddingDim;
     checkFloat32Array(where, 'gradOutput', gradOutput, kernelIndices.length * dim, 'indices.length * embeddingDim');
-    if (this.freeze || this.sparse || this.scaleGradByFreq) {
+    const update = this.inBackwardUpdate;
+    if (this.freeze || this.sparse || this.scaleGradByFreq || update !== undefined) {
       // These paths read the indices in TypeScript before (or instead of) a kernel.
       this.throwIfBad(where, kernelIndices, this.backend.firstInvalidIndex(kernelIndices, this.numEmbeddings));
     }
     if (this.freeze) return;
-    const update = this.inBackwardUpdate;
     if (update !== undefined) {
-      this.throwIfBad(where, kernelIndices, this.backend.firstInvalidIndex(kernelIndices, this.numEmbeddings));
       const scale = this.scaleGradByFreq ? this.#frequencyScale(kernelIndices) : null;
       update({ indices: kernelIndices, source: gradOutput, offsets: null, numBags: 0, scale, skipRow: this.paddingIdx ?? -1 });
       return;

@@ -95,7 +95,7 @@ describe('update rules', () => {
         m[k] = f(f(m[k]! * f(0.9)) + f(f(1 - 0.9) * g[k]!));
         v[k] = f(f(v[k]! * f(0.999)) + f(f(f(1 - 0.999) * g[k]!) * g[k]!));
         const denom = f(f(f(Math.sqrt(v[k]!)) / c) + f(1e-8));
-        w[k] = f(w[k]! + f(stepSize * f(m[k]! / denom)));
+        w[k] = f(w[k]! + f(f(stepSize * m[k]!) / denom));
       }
     }
     expectSameBits(target.weight, Float32Array.from(w));

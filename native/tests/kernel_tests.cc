@@ -328,7 +328,7 @@ void test_bags(const nne::Kernels& kernels, const char* type_name) {
 
 // One float32 operation at a time, in torch.optim's order: the reference for every rule.
 void reference_update(const nne::OptimizerScalars& s, float* w, const float* g_in, float* s0, float* s1, float* s2,
-                      int64_t n) {
+                      int64_t n, bool dense) {
   for (int64_t j = 0; j < n; ++j) {
     float p = w[j];
     float g = g_in[j];
@@ -352,8 +352,8 @@ void reference_update(const nne::OptimizerScalars& s, float* w, const float* g_i
         const float sum = s0[j] + sq;
         s0[j] = sum;
         const float std = std::sqrt(sum) + s.eps;
-        const float q = g / std;
-        const float t = s.lr * q;
+        float t;
+        if (dense) { const float u = s.lr * g; t = u / std; } else { const float q = g / std; t = s.lr * q; }
         w[j] = p + t;
         break;
       }
@@ -366,7 +366,7 @@ void reference_update(const nne::OptimizerScalars& s, float* w, const float* g_i
         s1[j] = v;
         if (s2 != nullptr) { v = s2[j] > v ? s2[j] : v; s2[j] = v; }
         const float root = std::sqrt(v); const float scaled = root / s.c; const float denom = scaled + s.eps;
-        const float q = m / denom; const float t = s.lr * q;
+        const float u = s.lr * m; const float t = u / denom;
         w[j] = p + t;
         break;
       }
@@ -458,7 +458,7 @@ void test_optimizers(const nne::Kernels& kernels) {
           for (int64_t r = 0; r < rows; ++r) reference_rowwise(s, rw.data() + r * dim, grad.data() + r * dim, r0.data() + r, dim);
         } else {
           reference_update(s, rw.data(), grad.data(), uses0 ? r0.data() : nullptr, uses1 ? r1.data() : nullptr,
-                           amsgrad ? r2.data() : nullptr, rows * dim);
+                           amsgrad ? r2.data() : nullptr, rows * dim, true);
         }
         CHECK(all_same(w, rw) && all_same(e0, r0) && all_same(e1, r1) && all_same(e2, r2),
               "optimizer dense variant %d dim %lld", variant, static_cast<long long>(dim));
@@ -476,7 +476,7 @@ void test_optimizers(const nne::Kernels& kernels) {
             reference_rowwise(s, rw.data() + at, grad.data() + k * dim, r0.data() + touched[k], dim);
           } else {
             reference_update(s, rw.data() + at, grad.data() + k * dim, uses0 ? r0.data() + at : nullptr,
-                             uses1 ? r1.data() + at : nullptr, amsgrad ? r2.data() + at : nullptr, dim);
+                             uses1 ? r1.data() + at : nullptr, amsgrad ? r2.data() + at : nullptr, dim, false);
           }
         }
         CHECK(all_same(w, rw) && all_same(e0, r0) && all_same(e1, r1) && all_same(e2, r2),

@@ -302,7 +302,10 @@ function bagWeightGrad(
 
 const f = Math.fround;
 
-/** One update rule over elements [start, start + n) of weight and the states, grad from gradStart. */
+/**
+ * One update rule over elements [start, start + n) of weight and the states, grad from gradStart;
+ * dense: a whole-table step (native/optimizer_body.h: the same operations, grouped alike).
+ */
 function updateSpan(
   scalars: OptimizerScalars,
   weight: Float32Array,
@@ -313,6 +316,7 @@ function updateSpan(
   state1: Float32Array | null,
   state2: Float32Array | null,
   n: number,
+  dense: boolean,
 ): void {
   const rule = scalars[0];
   const lr = f(scalars[1]), a = f(scalars[2]), b = f(scalars[3]), c = f(scalars[4]);
@@ -338,7 +342,8 @@ function updateSpan(
         if (weightDecay !== 0) g = f(g + f(weightDecay * p));
         const sum = f(state0![k] + f(g * g));
         state0![k] = sum;
-        weight[k] = f(p + f(lr * f(g / f(f(Math.sqrt(sum)) + eps))));
+        const std = f(f(Math.sqrt(sum)) + eps);
+        weight[k] = f(p + (dense ? f(f(lr * g) / std) : f(lr * f(g / std))));
         break;
       }
       case 2: { // Adam / AdamW: state0 = m, state1 = v, state2 = max v (amsgrad)
@@ -353,7 +358,7 @@ function updateSpan(
           state2[k] = v;
         }
         const denom = f(f(f(Math.sqrt(v)) / c) + eps);
-        weight[k] = f(p + f(lr * f(m / denom)));
+        weight[k] = f(p + f(f(lr * m) / denom));
         break;
       }
       default: { // SparseAdam (3)
@@ -415,9 +420,9 @@ function optimizerUpdate(
       updateRowwise(scalars, weight, row * dim, grad, k * dim, state0!, row, dim, scratch!);
     }
   } else if (rows === null) {
-    updateSpan(scalars, weight, 0, grad, 0, state0, state1, state2, weight.length);
+    updateSpan(scalars, weight, 0, grad, 0, state0, state1, state2, weight.length, true);
   } else {
-    for (let k = 0; k < count; k++) updateSpan(scalars, weight, rows[k] * dim, grad, k * dim, state0, state1, state2, dim);
+    for (let k = 0; k < count; k++) updateSpan(scalars, weight, rows[k] * dim, grad, k * dim, state0, state1, state2, dim, false);
   }
   return -1;
 }
