@@ -1,0 +1,374 @@
+// EmbeddingBag suite of the benchmark (run from bench/embedding.mjs: npm run bench, or
+// npm run bench -- --suite bag). Times EmbeddingBag forward and dense backward for modes sum,
+// mean and weighted sum (mode 'sum' with perSampleWeights), plus max forward as an extra, on a
+// 10^6-row table with D = 32, 64, 128 and bags of mean length 20 and 100: the native backend
+// against the pure-TypeScript backend and a native reference measured in the same rounds.
+//
+// Data: per mean bag length L, 8 seeded batches of 1024 bags whose lengths are uniform in
+// [1, 2L - 1], indices uniform over the 10^6 rows (int32), int32 offsets (numBags entries, viewed
+// without a copy by the layer), per-sample weights in [0.5, 1.5). One 10^6 × Dmax table is shared
+// by every D through views of its first 10^6 × D floats.
+// Reference, forward: kernels('scalar').gather of every looked-up row of the batch into a scratch
+// buffer, one memcpy per row — what a non-fused gather-then-reduce would move at the least.
+// Reference, backward: kernels('scalar').bagScatterAdd without scales, a plain C++ add loop.
+import { createRequire } from 'node:module';
+
+import {
+  BATCHES,
+  SEED,
+  fillQuick,
+  fmtGbps,
+  fmtUs,
+  fmtX,
+  collect,
+  gc,
+  measure,
+  now,
+  peakRssGiB,
+  prng,
+  rotating,
+  sameFloats,
+  secondsSince,
+  table,
+} from './harness.mjs';
+
+const require = createRequire(import.meta.url);
+const { EmbeddingBag } = require('../dist/index.js');
+const { withBackend } = require('../dist/loader.js');
+const { jsBackend } = require('../dist/backends/js.js');
+
+const ROWS = 1_000_000;
+const BAGS = 1024;
+const BAG_LENGTHS = [20, 100];
+const DIMS = [32, 64, 128];
+
+export const BAG_SHAPES = BAG_LENGTHS.flatMap((meanLength) =>
+  DIMS.map((dim) => ({ name: `L${meanLength}-D${dim}`, rows: ROWS, dim, bags: BAGS, meanLength })),
+);
+
+/** The timed rows per shape: forward modes, then backward modes. */
+const FORWARD_MODES = [
+  { mode: 'sum', label: 'sum', weighted: false },
+  { mode: 'mean', label: 'mean', weighted: false },
+  { mode: 'sum', label: 'weighted', weighted: true },
+  { mode: 'max', label: 'max*', weighted: false, extra: true },
+];
+const BACKWARD_MODES = [
+  { mode: 'sum', label: 'sum', weighted: false },
+  { mode: 'mean', label: 'mean', weighted: false },
+  { mode: 'sum', label: 'weighted', weighted: true },
+];
+
+export const BAG_FORMULAS = {
+  notation: 'E = indices per call (mean over the 8 batches), NB = bags per call (1024), D = embedding dim; offsets traffic (NB*4) not counted',
+  forwardBytes: 'E*D*4 (rows read) + NB*D*4 (out written) + E*4 (int32 indices read) [+ E*4 (per-sample weights read) when weighted]',
+  backwardBytes:
+    'sum: 2*E*D*4 (grad rows read and written) + NB*D*4 (gradOutput read) + E*4 (indices read); ' +
+    'mean: the same + E*4 (the per-entry 1/length scales the layer builds); ' +
+    'weighted: the same as mean (scales = the weights) + E*D*4 (rows read again for the per-sample-weight gradient) + E*4 (that gradient written)',
+  gbps: "the row's bytes per call / median seconds per call / 1e9, for every variant of the row (so GB/s ratios equal time ratios)",
+  refForward:
+    "native scalar-tier gather of every looked-up row (kernels('scalar').gather, one memcpy per row) into a scratch buffer: " +
+    'the bandwidth a non-fused gather-then-reduce needs at the least; its own traffic is 2*E*D*4 + E*4 (refOwnBytesPerCall)',
+  refBackward:
+    "native scalar-tier bagScatterAdd without scales (kernels('scalar').bagScatterAdd), a plain C++ add loop, for context; the same for every mode",
+  nativeVsRef: 'ref median / native median (>= 1: native at least as fast as the reference)',
+  speedupVsTs: 'TS median / native median',
+  perCall: 'median over samples of (sample time / calls in the sample); a sample lasts about sampleTargetMs',
+  extra: 'max* (forward only) is an extra row, not in the goals',
+};
+
+/** 8 seeded batches for one mean bag length; shared by every D. */
+function bagBatches(meanLength, seed) {
+  const next = prng(seed);
+  const batches = [];
+  for (let b = 0; b < BATCHES; b++) {
+    const offsets = new Int32Array(BAGS);
+    let count = 0;
+    for (let bag = 0; bag < BAGS; bag++) {
+      offsets[bag] = count;
+      count += 1 + (next() % (2 * meanLength - 1));
+    }
+    const indices = new Int32Array(count);
+    // rows <= 2^20, so the bias of a 32-bit modulo is negligible.
+    for (let i = 0; i < count; i++) indices[i] = next() % ROWS;
+    const weights = new Float32Array(count);
+    for (let i = 0; i < count; i++) weights[i] = 0.5 + next() / 2 ** 32;
+    batches.push({ indices, offsets, offsetsU32: new Uint32Array(offsets.buffer), weights });
+  }
+  return batches;
+}
+
+export function runBagSuite({ args, shapes, capabilities, reference, tiers, tierBackends }) {
+  const started = now();
+  const SETTINGS = args.quick
+    ? { sampleTargetMs: 2, warmupMs: 30, minSamples: 5, maxSamples: 11, budgetMs: 120 }
+    : { sampleTargetMs: 5, warmupMs: 100, minSamples: 7, maxSamples: 61, budgetMs: 600 };
+  console.log('EmbeddingBag: forward (sum, mean, weighted sum; max* extra) and dense backward (sum, mean, weighted sum)');
+  console.log(
+    `  ${ROWS}-row table, ${BAGS} bags per call, bag lengths uniform in [1, 2L-1], int32 indices and offsets, ` +
+      `${BATCHES} seeded batches rotated; sample ≈ ${SETTINGS.sampleTargetMs} ms, ` +
+      `${SETTINGS.minSamples}..${SETTINGS.maxSamples} samples, ≤ ~${SETTINGS.budgetMs} ms per variant`,
+  );
+  console.log('');
+
+  // One table for every D: a layer adopts a view of its first ROWS * D floats.
+  const maxDim = Math.max(...shapes.map((s) => s.dim));
+  const tableBuffer = fillQuick(new Float32Array(ROWS * maxDim), SEED * 7);
+  const batchesByLength = new Map();
+  const results = [];
+
+  // One shape's rows; its buffers and layers die with the call (see timeBackward).
+  const timeShape = (shape) => {
+    const { rows, dim, bags, meanLength } = shape;
+    const t0 = now();
+    const weight = tableBuffer.subarray(0, rows * dim);
+    if (!batchesByLength.has(meanLength)) batchesByLength.set(meanLength, bagBatches(meanLength, SEED * 131 + meanLength));
+    const batches = batchesByLength.get(meanLength);
+    const entries = batches.reduce((n, b) => n + b.indices.length, 0) / BATCHES;
+    const maxEntries = Math.max(...batches.map((b) => b.indices.length));
+    // The reference gathers into a scratch buffer of exactly E*D floats per batch (views of one buffer).
+    const scratch = new Float32Array(maxEntries * dim);
+    const scratchOf = batches.map((b) => scratch.subarray(0, b.indices.length * dim));
+    const withScratch = batches.map((b, i) => ({ ...b, scratch: scratchOf[i] }));
+    const out = new Float32Array(bags * dim);
+    const gradOutput = fillQuick(new Float32Array(bags * dim), SEED * 17 + dim);
+    const first = withScratch[0];
+    let setupMs = Number(now() - t0) / 1e6;
+
+    const rowBase = { shape: shape.name, rows, dim, bags, meanBagLength: meanLength, meanEntries: entries };
+    const record = (entry, stats) => {
+      for (const v of Object.values(stats)) v.gbps = entry.bytesPerCall / (v.medianUs * 1e-6) / 1e9;
+      Object.assign(entry, {
+        variants: stats,
+        nativeVsRef: stats.ref.medianUs / stats.native.medianUs,
+        speedupVsTs: stats.ts.medianUs / stats.native.medianUs,
+      });
+      results.push(entry);
+      process.stderr.write(
+        `  ${entry.op} ${entry.mode.padEnd(8)} ${shape.name.padEnd(9)} native ${fmtUs(stats.native.medianUs)} µs, ` +
+          `TS ${fmtUs(stats.ts.medianUs)} µs, ref ${fmtUs(stats.ref.medianUs)} µs  (${entry.seconds.toFixed(1)} s, rss ${(process.memoryUsage().rss / 2 ** 30).toFixed(2)} GiB)\n`,
+      );
+    };
+    const makeLayers = (mode) => {
+      const options = { weight, mode };
+      return {
+        native: new EmbeddingBag(rows, dim, options),
+        ts: withBackend(jsBackend, () => new EmbeddingBag(rows, dim, options)),
+        tiers: Object.fromEntries(tiers.map((t) => [t, withBackend(tierBackends[t], () => new EmbeddingBag(rows, dim, options))])),
+      };
+    };
+
+    // Forward: per mode, native, TS and the gather reference interleaved.
+    for (const m of FORWARD_MODES) {
+      const t1 = now();
+      const layers = makeLayers(m.mode);
+      const psw = (b) => (m.weighted ? b.weights : null);
+      // Before timing: native (every tier) and TS compute the same bits.
+      const expected = layers.ts.forward(first.indices, first.offsets, psw(first));
+      for (const [name, layer] of [['native', layers.native], ...Object.entries(layers.tiers).map(([t, l]) => [`tier ${t}`, l])]) {
+        if (!sameFloats(layer.forward(first.indices, first.offsets, psw(first), out), expected)) {
+          throw new Error(`EmbeddingBag ${shape.name} fwd ${m.label}: ${name} forward differs from the TypeScript backend`);
+        }
+      }
+      setupMs += Number(now() - t1) / 1e6;
+      const fwd = (layer) => rotating(withScratch, (b) => layer.forward(b.indices, b.offsets, psw(b), out));
+      gc();
+      const opStarted = now();
+      const stats = measure(
+        [
+          { key: 'native', run: fwd(layers.native) },
+          { key: 'ts', run: fwd(layers.ts) },
+          { key: 'ref', run: rotating(withScratch, (b) => reference.gather(weight, dim, b.indices, b.scratch)) },
+          ...tiers.map((t) => ({ key: `tier:${t}`, run: fwd(layers.tiers[t]) })),
+        ],
+        SETTINGS,
+      );
+      const bytes = entries * dim * 4 + bags * dim * 4 + entries * 4 + (m.weighted ? entries * 4 : 0);
+      record(
+        {
+          op: 'fwd',
+          mode: m.label,
+          layerMode: m.mode,
+          weighted: m.weighted,
+          extra: m.extra === true,
+          ...rowBase,
+          bytesPerCall: bytes,
+          refOwnBytesPerCall: 2 * entries * dim * 4 + entries * 4,
+          seconds: secondsSince(opStarted),
+        },
+        stats,
+      );
+    }
+
+    // Backward: per layer mode, fresh layers (each owns a rows × D grad); the 'sum' layers time
+    // both the sum and the weighted rows. The layers live in this function's frame only, so that
+    // a collection after it returns frees their grads before the next mode allocates its own.
+    const timeBackward = (mode) => {
+      let t1 = now();
+      const layers = makeLayers(mode);
+      const all = [['native', layers.native], ['TS', layers.ts], ...Object.entries(layers.tiers).map(([t, l]) => [`tier ${t}`, l])];
+      // The first backward allocates the grads: touch every page of them now (fill), as a training
+      // loop's second step would find them, so that no variant pays page faults in the timing.
+      for (const [, layer] of all) layer.backward(first.indices, first.offsets, gradOutput);
+      for (const [, layer] of all) layer.grad.fill(0);
+      const refGrad = layers.native.grad; // the reference accumulates into the native layer's grad
+      setupMs += Number(now() - t1) / 1e6;
+      for (const m of BACKWARD_MODES.filter((m) => m.mode === mode)) {
+        t1 = now();
+        const psw = (b) => (m.weighted ? b.weights : null);
+        // Before timing: from zeroed grads, one backward of batch 0 gives the same bits everywhere.
+        for (const [, layer] of all) layer.grad.fill(0);
+        const weightGrads = all.map(([, layer]) => layer.backward(first.indices, first.offsets, gradOutput, psw(first)));
+        for (let i = 1; i < all.length; i++) {
+          if (!sameFloats(all[i][1].grad, all[0][1].grad) || (m.weighted && !sameFloats(weightGrads[i], weightGrads[0]))) {
+            throw new Error(`EmbeddingBag ${shape.name} bwd ${m.label}: ${all[i][0]} backward differs from native`);
+          }
+        }
+        setupMs += Number(now() - t1) / 1e6;
+        const bwd = (layer) => rotating(withScratch, (b) => layer.backward(b.indices, b.offsets, gradOutput, psw(b)));
+        gc();
+        const opStarted = now();
+        const stats = measure(
+          [
+            { key: 'native', run: bwd(layers.native) },
+            { key: 'ts', run: bwd(layers.ts) },
+            {
+              key: 'ref',
+              run: rotating(withScratch, (b) => reference.bagScatterAdd(refGrad, dim, b.indices, b.offsetsU32, bags, gradOutput, null, -1)),
+            },
+            ...tiers.map((t) => ({ key: `tier:${t}`, run: bwd(layers.tiers[t]) })),
+          ],
+          SETTINGS,
+        );
+        let bytes = 2 * entries * dim * 4 + bags * dim * 4 + entries * 4;
+        if (m.mode === 'mean' || m.weighted) bytes += entries * 4;
+        if (m.weighted) bytes += entries * dim * 4 + entries * 4;
+        record(
+          {
+            op: 'bwd',
+            mode: m.label,
+            layerMode: m.mode,
+            weighted: m.weighted,
+            extra: false,
+            ...rowBase,
+            bytesPerCall: bytes,
+            seconds: secondsSince(opStarted),
+          },
+          stats,
+        );
+      }
+    };
+    for (const mode of new Set(BACKWARD_MODES.map((m) => m.mode))) {
+      collect();
+      timeBackward(mode);
+    }
+    results.find((r) => r.shape === shape.name).setupMs = setupMs;
+  };
+  for (const shape of shapes) {
+    timeShape(shape);
+    collect();
+  }
+
+  // Report, in shape order, forward before backward, modes as listed (timing order differs).
+  const rank = (r) =>
+    shapes.findIndex((s) => s.name === r.shape) * 100 +
+    (r.op === 'fwd' ? FORWARD_MODES.findIndex((m) => m.label === r.mode) : 50 + BACKWARD_MODES.findIndex((m) => m.label === r.mode));
+  results.sort((a, b) => rank(a) - rank(b));
+  const shapeText = (r) => `${r.shape} ${r.rows}×${r.dim} ${r.bags} bags E=${Math.round(r.meanEntries)}`;
+  console.log('');
+  console.log(
+    table(
+      ['op', 'mode', 'shape', 'native µs', 'TS µs', 'ref µs', 'native GB/s', 'ref GB/s', 'native/ref', 'speed-up vs TS'],
+      results.map((r) => [
+        r.op,
+        r.mode,
+        shapeText(r),
+        fmtUs(r.variants.native.medianUs),
+        fmtUs(r.variants.ts.medianUs),
+        fmtUs(r.variants.ref.medianUs),
+        fmtGbps(r.variants.native.gbps),
+        fmtGbps(r.variants.ref.gbps),
+        fmtX(r.nativeVsRef),
+        fmtX(r.speedupVsTs),
+      ]),
+      ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+  );
+  console.log('');
+  console.log(
+    `median µs per call; native = default layers (tier ${capabilities.simd}), TS = pure-TypeScript backend, both via the public API; ` +
+      'weighted = mode sum with perSampleWeights; max* = extra row',
+  );
+  console.log(`ref (fwd): ${BAG_FORMULAS.refForward}`);
+  console.log(`ref (bwd): ${BAG_FORMULAS.refBackward}`);
+  console.log(`GB/s: ${BAG_FORMULAS.notation}`);
+  console.log(`  fwd bytes = ${BAG_FORMULAS.forwardBytes}`);
+  console.log(`  bwd bytes = ${BAG_FORMULAS.backwardBytes}`);
+  console.log('  ref GB/s uses the same bytes as its row; native/ref = ref µs / native µs; speed-up vs TS = TS µs / native µs');
+
+  if (tiers.length > 0) {
+    console.log('');
+    console.log(
+      table(
+        ['op', 'mode', 'shape', ...tiers.map((t) => `${t} µs`), 'ref µs', ...tiers.map((t) => `${t}/ref`)],
+        results.map((r) => [
+          r.op,
+          r.mode,
+          shapeText(r),
+          ...tiers.map((t) => fmtUs(r.variants[`tier:${t}`].medianUs)),
+          fmtUs(r.variants.ref.medianUs),
+          ...tiers.map((t) => fmtX(r.variants.ref.medianUs / r.variants[`tier:${t}`].medianUs)),
+        ]),
+        ['l', 'l', 'l', ...tiers.map(() => 'r'), 'r', ...tiers.map(() => 'r')],
+      ),
+    );
+    console.log('per-tier native layers (createNativeBackend(tier)), timed in the same rounds as the main table');
+  }
+
+  // Goals: native sum forward >= 0.7x the gather reference at D >= 64, and >= 5x TS (every D).
+  const goals = [];
+  const sumForward = results.filter((r) => r.op === 'fwd' && r.mode === 'sum');
+  for (const r of sumForward.filter((r) => r.dim >= 64)) {
+    goals.push({
+      goal: 'native sum forward >= 0.7x the gather reference (D >= 64)',
+      shape: r.shape,
+      value: r.nativeVsRef,
+      target: 0.7,
+      met: r.nativeVsRef >= 0.7,
+      text: `fwd sum ${r.shape}: native/ref = ${fmtX(r.nativeVsRef)} (native ${fmtUs(r.variants.native.medianUs)} µs, ref ${fmtUs(r.variants.ref.medianUs)} µs)`,
+    });
+  }
+  for (const r of sumForward) {
+    goals.push({
+      goal: 'native sum forward >= 5x the TypeScript backend',
+      shape: r.shape,
+      value: r.speedupVsTs,
+      target: 5,
+      met: r.speedupVsTs >= 5,
+      text: `fwd sum ${r.shape}: native ${fmtUs(r.variants.native.medianUs)} µs vs TS ${fmtUs(r.variants.ts.medianUs)} µs = ${fmtX(r.speedupVsTs)}`,
+    });
+  }
+  console.log('');
+  console.log('goals (EmbeddingBag)');
+  for (const g of goals) console.log(`  ${g.met ? 'MET  ' : 'UNMET'}  ${g.text}  [target ${g.goal}]`);
+  // Context: each mode's native cost relative to sum on the same shape and op. Rows are timed in
+  // separate rounds, so each native time is first divided by its own row's reference (the same
+  // kernel in every row of an op), which cancels machine drift between the rows.
+  for (const op of ['fwd', 'bwd']) {
+    const parts = [];
+    for (const shape of shapes) {
+      const of = (mode) => results.find((r) => r.op === op && r.shape === shape.name && r.mode === mode);
+      const sum = of('sum');
+      if (sum === undefined) continue;
+      const ratios = ['mean', 'weighted', 'max*']
+        .map((mode) => of(mode))
+        .filter(Boolean)
+        .map((r) => `${r.mode} ${(sum.nativeVsRef / r.nativeVsRef).toFixed(2)}`);
+      parts.push(`${shape.name} ${ratios.join(' ')}`);
+    }
+    if (parts.length > 0) console.log(`  (info) ${op} native cost vs sum, (native/ref of sum) / (native/ref of mode): ${parts.join('; ')}`);
+  }
+  console.log(`  ${goals.filter((g) => g.met).length}/${goals.length} met`);
+  return { settings: SETTINGS, formulas: BAG_FORMULAS, results, goals, seconds: secondsSince(started), peakRssGiB: peakRssGiB() };
+}
