@@ -9,6 +9,8 @@
 // bag's entries stream past; wider rows are done a block of features at a time.
 constexpr int kBlockVectors = 4;
 
+#include "lane_dot.h"
+
 inline void prefetch_block(const float* p, int64_t floats) {
   const char* bytes = reinterpret_cast<const char*>(p);
   for (int64_t offset = 0; offset < floats * static_cast<int64_t>(sizeof(float)); offset += 64) {
@@ -225,8 +227,7 @@ void bag_scatter_add(float* grad, int64_t dim, const Index* indices, const Bags&
   }
 }
 
-// The same fixed-order double accumulation in every tier (the compiler may vectorize it for the
-// tier, which keeps the order: no fast-math).
+// The same fixed-order double accumulation in every tier (lane_dot.h).
 template <class Index>
 void bag_weight_grad(const float* weight, int64_t dim, const Index* indices, const Bags& bags,
                      const float* grad_output, int64_t skip_row, float* out) {
@@ -239,11 +240,7 @@ void bag_weight_grad(const float* weight, int64_t dim, const Index* indices, con
         out[i] = 0.0f;
         continue;
       }
-      const float* w = weight + row * dim;
-      double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      for (int64_t j = 0; j < dim; ++j) lanes[j & 7] += static_cast<double>(g[j]) * static_cast<double>(w[j]);
-      out[i] = static_cast<float>(((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
-                                  ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])));
+      out[i] = static_cast<float>(lane_dot(g, weight + row * dim, dim));
     }
   }
 }

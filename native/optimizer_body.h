@@ -6,6 +6,8 @@
 // does, so every tier and the TypeScript backend agree to the bit, and torch to a few ulps.
 // No include guard: it is meant to be included several times.
 
+#include "lane_dot.h"
+
 // Applies `op(V* x)` lane-wise over [0, n): full vectors, then one partial vector.
 template <class Op>
 inline void for_span(int64_t n, Op&& op) {
@@ -112,9 +114,7 @@ void update_rowwise_adagrad(const OptimizerScalars& s, float* weight, const floa
   for_span(dim, [&](int64_t j, int lanes) {
     store_n(scratch + j, decayed(load_n(grad + j, lanes), load_n(weight + j, lanes), s), lanes);
   });
-  double lanes8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (int64_t j = 0; j < dim; ++j) lanes8[j & 7] += static_cast<double>(scratch[j]) * static_cast<double>(scratch[j]);
-  const double sum = ((lanes8[0] + lanes8[1]) + (lanes8[2] + lanes8[3])) + ((lanes8[4] + lanes8[5]) + (lanes8[6] + lanes8[7]));
+  const double sum = lane_dot(scratch, scratch, dim);
   const float updated = *h + static_cast<float>(sum / static_cast<double>(dim));
   *h = updated;
   const V multiplier = Vec::broadcast(static_cast<float>(s.lr_double / (std::sqrt(static_cast<double>(updated)) + s.eps_double)));

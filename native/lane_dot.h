@@ -1,0 +1,15 @@
+// dot(a, b) over n floats, accumulated in double: element j goes to lane j % 8, each lane adds in
+// order of j, and the lanes are combined as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) —
+// the order of the norms in renorm.cc and of the TypeScript backend. Products of floats are exact
+// in double. Written as blocks of eight independent lanes so that the compiler vectorizes it for
+// the tier it is compiled for (included inside each tier's namespace and target region, by the
+// kernel bodies; no include guard).
+inline double lane_dot(const float* a, const float* b, int64_t n) {
+  double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  const int64_t blocks = n - n % 8;
+  for (int64_t j = 0; j < blocks; j += 8) {
+    for (int l = 0; l < 8; ++l) lanes[l] += static_cast<double>(a[j + l]) * static_cast<double>(b[j + l]);
+  }
+  for (int64_t j = blocks; j < n; ++j) lanes[j - blocks] += static_cast<double>(a[j]) * static_cast<double>(b[j]);
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
