@@ -3,20 +3,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { Embedding, type EmbeddingOptions } from '../src/index.js';
-import { expectSameBits, randomTable } from './helpers.js';
-
-type Thrown = new (...args: never[]) => Error;
-
-function expectThrow(fn: () => unknown, type: Thrown, message: RegExp): void {
-  let error: unknown;
-  try {
-    fn();
-  } catch (caught) {
-    error = caught;
-  }
-  expect(error, 'expected a throw').toBeInstanceOf(type);
-  expect((error as Error).message).toMatch(message);
-}
+import { type Thrown, expectSameBits, expectThrow, randomTable } from './helpers.js';
 
 describe('constructor and fromPretrained', () => {
   const cases: [string, () => unknown, Thrown, RegExp][] = [

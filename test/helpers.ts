@@ -89,3 +89,42 @@ export function expectSameCoalesced(
   expect([...actual.keys()].sort((a, b) => a - b)).toEqual([...expected.keys()].sort((a, b) => a - b));
   for (const [row, sum] of expected) expectClose(Float32Array.from(actual.get(row)!), sum, rtol, atol, `coalesced row ${row}`);
 }
+
+export type Thrown = new (...args: never[]) => Error;
+
+/** fn throws an error of this type whose message matches. */
+export function expectThrow(fn: () => unknown, type: Thrown, message: RegExp): void {
+  let error: unknown;
+  try {
+    fn();
+  } catch (caught) {
+    error = caught;
+  }
+  expect(error, 'expected a throw').toBeInstanceOf(type);
+  expect((error as Error).message).toMatch(message);
+}
+
+/**
+ * A layer's sparse gradient after several steps, against torch's: rows in this library's order
+ * (each step's non-padding indices, appended); bit-identical to torch's for a single step with rows;
+ * equal after summing duplicates otherwise (torch merges the steps' lists in index order).
+ */
+export function expectSparseGradLike(
+  actual: { indices: Int32Array; values: Float32Array },
+  steps: { indices: number[] }[],
+  torchRows: { indices: number[]; values: number[] },
+  paddingIdx: number | null,
+  dim: number,
+  rtol: number,
+  atol: number,
+): void {
+  const appended = steps.flatMap((s) => s.indices.filter((index) => index !== paddingIdx));
+  expect(Array.from(actual.indices)).toEqual(appended);
+  const stepsWithRows = steps.filter((s) => s.indices.some((index) => index !== paddingIdx)).length;
+  if (stepsWithRows <= 1) {
+    expect(Array.from(actual.indices)).toEqual(torchRows.indices);
+    expectSameBits(actual.values, Float32Array.from(torchRows.values), 'sparseGrad.values');
+  } else {
+    expectSameCoalesced(coalesceRows(actual.indices, actual.values, dim), coalesceRows(torchRows.indices, torchRows.values, dim), rtol, atol);
+  }
+}

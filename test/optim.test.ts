@@ -17,21 +17,9 @@ import {
   type Trainable,
   applyOptimizerInBackward,
 } from '../src/index.js';
-import { expectSameBits, randomIndices, randomTable } from './helpers.js';
+import { type Thrown, expectSameBits, expectThrow, randomIndices, randomTable } from './helpers.js';
 
 const f = Math.fround;
-type Thrown = new (...args: never[]) => Error;
-
-function expectThrow(fn: () => unknown, type: Thrown, message: RegExp): void {
-  let error: unknown;
-  try {
-    fn();
-  } catch (caught) {
-    error = caught;
-  }
-  expect(error, 'expected a throw').toBeInstanceOf(type);
-  expect((error as Error).message).toMatch(message);
-}
 
 function layer(rows: number, dim: number, options: { sparse?: boolean; paddingIdx?: number; freeze?: boolean } = {}) {
   return new Embedding(rows, dim, { weight: randomTable(rows, dim, rows * 31 + dim), ...options });
