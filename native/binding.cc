@@ -12,7 +12,10 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <functional>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "kernels.h"
 #include "simd.h"
@@ -121,8 +124,49 @@ auto with_index_type(const IndexArray& indices, Fn&& fn) {
   }
 }
 
-// The kernel table a function was created for (see Kernels() below).
-const Kernels& bound_kernels(const Napi::CallbackInfo& info) { return *static_cast<const Kernels*>(info.Data()); }
+// What a kernel function was created for (see KernelsForTier below): a tier's table, and whether
+// it runs now (returning its result) or on a background thread (returning a Promise of it).
+struct Bound {
+  const Kernels* kernels;
+  bool async;
+};
+
+const Kernels& bound_kernels(const Napi::CallbackInfo& info) { return *static_cast<const Bound*>(info.Data())->kernels; }
+
+// A kernel call on libuv's thread pool. Every object argument of the call (the typed arrays) is
+// referenced until it completes, so its memory outlives the call even if JavaScript drops it.
+class KernelWork : public Napi::AsyncWorker {
+ public:
+  KernelWork(const Napi::CallbackInfo& info, std::function<int64_t()> job)
+      : Napi::AsyncWorker(info.Env()), job_(std::move(job)), deferred_(Napi::Promise::Deferred::New(info.Env())) {
+    for (size_t i = 0; i < info.Length(); ++i) {
+      if (info[i].IsObject()) keep_alive_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
+    }
+  }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override { result_ = job_(); }
+  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(result_))); }
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  std::function<int64_t()> job_;
+  Napi::Promise::Deferred deferred_;
+  std::vector<Napi::ObjectReference> keep_alive_;
+  int64_t result_ = -1;
+};
+
+// Runs a validated kernel job now, or queues it and returns a Promise, as the function was bound.
+template <class Job>
+Napi::Value finish(const Napi::CallbackInfo& info, Job job) {
+  if (!static_cast<const Bound*>(info.Data())->async) return Napi::Number::New(info.Env(), static_cast<double>(job()));
+  auto* work = new KernelWork(info, std::function<int64_t()>(std::move(job)));
+  Napi::Promise promise = work->Promise();
+  work->Queue();
+  return promise;
+}
 
 // gather(weight, dim, indices, out)
 Napi::Value Gather(const Napi::CallbackInfo& info) {
@@ -141,13 +185,14 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const Kernels& kernels = bound_kernels(info);
-  const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
-    using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-    const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
-    if (position < 0) kernels.of<Index>().gather(weight, dim, data, indices.length, out);
-    return position;
+  return finish(info, [=]() -> int64_t {
+    return with_index_type(indices, [&](auto data) -> int64_t {
+      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+      const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
+      if (position < 0) kernels.of<Index>().gather(weight, dim, data, indices.length, out);
+      return position;
+    });
   });
-  return Napi::Number::New(env, static_cast<double>(bad));
 }
 
 // scatterAdd(grad, dim, indices, gradOutput, scale | null, skipRow)
@@ -178,15 +223,16 @@ Napi::Value ScatterAdd(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const Kernels& kernels = bound_kernels(info);
-  const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
-    using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-    const int64_t position = nne::first_invalid_index(data, indices.length, grad_length / dim);
-    if (position < 0) {
-      kernels.of<Index>().scatter_add(grad, dim, data, indices.length, grad_output, scale, skip_row);
-    }
-    return position;
+  return finish(info, [=]() -> int64_t {
+    return with_index_type(indices, [&](auto data) -> int64_t {
+      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+      const int64_t position = nne::first_invalid_index(data, indices.length, grad_length / dim);
+      if (position < 0) {
+        kernels.of<Index>().scatter_add(grad, dim, data, indices.length, grad_output, scale, skip_row);
+      }
+      return position;
+    });
   });
-  return Napi::Number::New(env, static_cast<double>(bad));
 }
 
 // renorm(weight, dim, indices, maxNorm, normType, seen)
@@ -214,16 +260,17 @@ Napi::Value Renorm(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const Kernels& kernels = bound_kernels(info);
-  const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
-    using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-    const int64_t position = nne::first_invalid_index(data, indices.length, rows);
-    if (position < 0) {
-      kernels.of<Index>().renorm(weight, dim, data, indices.length, max_norm, norm_type,
-                                 static_cast<uint8_t*>(seen_data));
-    }
-    return position;
+  return finish(info, [=]() -> int64_t {
+    return with_index_type(indices, [&](auto data) -> int64_t {
+      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+      const int64_t position = nne::first_invalid_index(data, indices.length, rows);
+      if (position < 0) {
+        kernels.of<Index>().renorm(weight, dim, data, indices.length, max_norm, norm_type,
+                                   static_cast<uint8_t*>(seen_data));
+      }
+      return position;
+    });
   });
-  return Napi::Number::New(env, static_cast<double>(bad));
 }
 
 // offsets (Uint32Array) and numBags: offsets.length must be numBags or numBags + 1, and the
@@ -279,16 +326,17 @@ Napi::Value BagForward(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const Kernels& kernels = bound_kernels(info);
-  const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
-    using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-    const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
-    if (position < 0) {
-      kernels.of<Index>().bag.forward(weight, dim, data, bags, per_sample_weights, static_cast<nne::BagMode>(mode),
-                                      skip_row, out);
-    }
-    return position;
+  return finish(info, [=]() -> int64_t {
+    return with_index_type(indices, [&](auto data) -> int64_t {
+      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+      const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
+      if (position < 0) {
+        kernels.of<Index>().bag.forward(weight, dim, data, bags, per_sample_weights, static_cast<nne::BagMode>(mode),
+                                        skip_row, out);
+      }
+      return position;
+    });
   });
-  return Napi::Number::New(env, static_cast<double>(bad));
 }
 
 // bagScatterAdd(grad, dim, indices, offsets, numBags, gradOutput, scale | null, skipRow)
@@ -312,13 +360,14 @@ Napi::Value BagScatterAdd(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const Kernels& kernels = bound_kernels(info);
-  const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
-    using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-    const int64_t position = nne::first_invalid_index(data, indices.length, grad_length / dim);
-    if (position < 0) kernels.of<Index>().bag.scatter_add(grad, dim, data, bags, grad_output, scale, skip_row);
-    return position;
+  return finish(info, [=]() -> int64_t {
+    return with_index_type(indices, [&](auto data) -> int64_t {
+      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+      const int64_t position = nne::first_invalid_index(data, indices.length, grad_length / dim);
+      if (position < 0) kernels.of<Index>().bag.scatter_add(grad, dim, data, bags, grad_output, scale, skip_row);
+      return position;
+    });
   });
-  return Napi::Number::New(env, static_cast<double>(bad));
 }
 
 // bagMaxBackward(weight, grad, dim, indices, offsets, numBags, gradOutput, skipRow)
@@ -346,13 +395,14 @@ Napi::Value BagMaxBackward(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const Kernels& kernels = bound_kernels(info);
-  const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
-    using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-    const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
-    if (position < 0) kernels.of<Index>().bag.max_backward(weight, grad, dim, data, bags, grad_output, skip_row);
-    return position;
+  return finish(info, [=]() -> int64_t {
+    return with_index_type(indices, [&](auto data) -> int64_t {
+      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+      const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
+      if (position < 0) kernels.of<Index>().bag.max_backward(weight, grad, dim, data, bags, grad_output, skip_row);
+      return position;
+    });
   });
-  return Napi::Number::New(env, static_cast<double>(bad));
 }
 
 // bagWeightGrad(weight, dim, indices, offsets, numBags, gradOutput, skipRow, out)
@@ -376,13 +426,14 @@ Napi::Value BagWeightGrad(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const Kernels& kernels = bound_kernels(info);
-  const int64_t bad = with_index_type(indices, [&](auto data) -> int64_t {
-    using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-    const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
-    if (position < 0) kernels.of<Index>().bag.weight_grad(weight, dim, data, bags, grad_output, skip_row, out);
-    return position;
+  return finish(info, [=]() -> int64_t {
+    return with_index_type(indices, [&](auto data) -> int64_t {
+      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+      const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
+      if (position < 0) kernels.of<Index>().bag.weight_grad(weight, dim, data, bags, grad_output, skip_row, out);
+      return position;
+    });
   });
-  return Napi::Number::New(env, static_cast<double>(bad));
 }
 
 // A typed array of one type, or (when optional) null/undefined. Presence is told by the argument,
@@ -479,11 +530,15 @@ Napi::Value OptimizerUpdate(const Napi::CallbackInfo& info) {
   s.eps_double = scalars[7];
   // A state of zero length (an empty table) is present but has a null pointer: the kernel never
   // dereferences it, since there are no rows.
-  bound_kernels(info).optimizer_update(s, weight, grad, state_info[0].present ? state[0] : nullptr,
-                                       state_info[1].present ? state[1] : nullptr,
-                                       state_info[2].present ? state[2] : nullptr, rows_info.present ? rows : nullptr,
-                                       num_rows, dim, scratch);
-  return Napi::Number::New(env, -1);
+  const Kernels& kernels = bound_kernels(info);
+  float* s0 = state_info[0].present ? state[0] : nullptr;
+  float* s1 = state_info[1].present ? state[1] : nullptr;
+  float* s2 = state_info[2].present ? state[2] : nullptr;
+  const int32_t* row_list = rows_info.present ? rows : nullptr;
+  return finish(info, [=]() -> int64_t {
+    kernels.optimizer_update(s, weight, grad, s0, s1, s2, row_list, num_rows, dim, scratch);
+    return -1;
+  });
 }
 
 // coalesce(indices, dim, source, offsets | null, numBags, scale | null, skipRow, slots, outRows, outValues)
@@ -514,17 +569,22 @@ Napi::Value Coalesce(const Napi::CallbackInfo& info) {
     throw_range(info, "coalesce: slots, source, outRows or outValues has the wrong length");
     return env.Undefined();
   }
-  const int64_t distinct = with_index_type(indices, [&](auto data) -> int64_t {
-    using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-    if (nne::first_invalid_index(data, indices.length, slots_length) >= 0) return -1;
-    return bound_kernels(info).of<Index>().coalesce(data, indices.length, dim, source, by_bag ? &bags : nullptr, scale,
-                                                    skip_row, slots, out_rows, out_values);
+  const bool invalid = with_index_type(indices, [&](auto data) {
+    return nne::first_invalid_index(data, indices.length, slots_length) >= 0;
   });
-  if (distinct < 0) {
+  if (invalid) {
     throw_range(info, "coalesce: an index is outside slots");
     return env.Undefined();
   }
-  return Napi::Number::New(env, static_cast<double>(distinct));
+  const Kernels& kernels = bound_kernels(info);
+  // The job owns copies of everything it reads (it may run after this frame is gone).
+  return finish(info, [=]() -> int64_t {
+    return with_index_type(indices, [&](auto data) -> int64_t {
+      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+      return kernels.of<Index>().coalesce(data, indices.length, dim, source, by_bag ? &bags : nullptr, scale, skip_row,
+                                          slots, out_rows, out_values);
+    });
+  });
 }
 
 // firstInvalidIndex(indices, rows)
@@ -562,18 +622,38 @@ Napi::Value KernelsForTier(const Napi::CallbackInfo& info) {
       return env.Undefined();
     }
   }
-  void* table = const_cast<Kernels*>(&nne::kernels_for(tier));
+  // Built once, thread-safely (workers may ask concurrently), and never changed.
+  static const std::vector<Bound> bound = [] {
+    std::vector<Bound> all;
+    for (int t = 0; t < nne::kTierCount; ++t) {
+      all.push_back(Bound{&nne::kernels_for(static_cast<Tier>(t)), false});
+      all.push_back(Bound{&nne::kernels_for(static_cast<Tier>(t)), true});
+    }
+    return all;
+  }();
+  void* now = const_cast<Bound*>(&bound[2 * static_cast<size_t>(tier)]);
+  void* later = const_cast<Bound*>(&bound[2 * static_cast<size_t>(tier) + 1]);
   Napi::Object result = Napi::Object::New(env);
+  Napi::Object async = Napi::Object::New(env);
   result.Set("tier", nne::tier_name(tier));
-  result.Set("gather", Napi::Function::New(env, Gather, "gather", table));
-  result.Set("scatterAdd", Napi::Function::New(env, ScatterAdd, "scatterAdd", table));
-  result.Set("renorm", Napi::Function::New(env, Renorm, "renorm", table));
-  result.Set("bagForward", Napi::Function::New(env, BagForward, "bagForward", table));
-  result.Set("bagScatterAdd", Napi::Function::New(env, BagScatterAdd, "bagScatterAdd", table));
-  result.Set("bagMaxBackward", Napi::Function::New(env, BagMaxBackward, "bagMaxBackward", table));
-  result.Set("bagWeightGrad", Napi::Function::New(env, BagWeightGrad, "bagWeightGrad", table));
-  result.Set("optimizerUpdate", Napi::Function::New(env, OptimizerUpdate, "optimizerUpdate", table));
-  result.Set("coalesce", Napi::Function::New(env, Coalesce, "coalesce", table));
+  result.Set("async", async);
+  struct Entry {
+    const char* name;
+    Napi::Value (*fn)(const Napi::CallbackInfo&);
+  };
+  static const Entry entries[] = {{"gather", Gather},
+                                  {"scatterAdd", ScatterAdd},
+                                  {"renorm", Renorm},
+                                  {"bagForward", BagForward},
+                                  {"bagScatterAdd", BagScatterAdd},
+                                  {"bagMaxBackward", BagMaxBackward},
+                                  {"bagWeightGrad", BagWeightGrad},
+                                  {"optimizerUpdate", OptimizerUpdate},
+                                  {"coalesce", Coalesce}};
+  for (const Entry& entry : entries) {
+    result.Set(entry.name, Napi::Function::New(env, entry.fn, entry.name, now));
+    async.Set(entry.name, Napi::Function::New(env, entry.fn, entry.name, later));
+  }
   return result;
 }
 

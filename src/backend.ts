@@ -26,6 +26,8 @@ export const SIMD_TIERS: readonly SimdTier[] = ['scalar', 'avx2', 'avx512', 'neo
 
 export interface Backend {
   readonly name: 'native' | 'js';
+  /** Runs a kernel call asynchronously: native on a background thread, TypeScript after the current task. */
+  readonly callAsync: AsyncKernelRunner;
   /** The instruction-set tier the native kernels run with; null for the TypeScript backend. */
   readonly simd: SimdTier | null;
 
@@ -155,3 +157,29 @@ export interface Backend {
     out: Float32Array,
   ): number;
 }
+
+/** The kernels a layer or optimizer calls; each returns -1, a bad position, or a count. */
+export type KernelName =
+  | 'firstInvalidIndex'
+  | 'gather'
+  | 'scatterAdd'
+  | 'renorm'
+  | 'bagForward'
+  | 'bagScatterAdd'
+  | 'bagMaxBackward'
+  | 'bagWeightGrad'
+  | 'optimizerUpdate'
+  | 'coalesce';
+
+/** One kernel call: the kernel's name and its arguments. */
+export type KernelCall = { [K in KernelName]: [K, Parameters<Backend[K]>] }[KernelName];
+
+/**
+ * What a layer or optimizer method does, written once for its synchronous and asynchronous forms:
+ * a generator that validates, yields the kernel calls it needs (receiving each result), and
+ * returns the method's result. See plan.ts.
+ */
+export type Plan<T> = Generator<KernelCall, T, number>;
+
+/** Runs one kernel call off the JavaScript thread where the backend can (native), resolving its result. */
+export type AsyncKernelRunner = (call: KernelCall) => Promise<number>;

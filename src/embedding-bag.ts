@@ -9,7 +9,7 @@
 //   input 2-D (B, L)          forward(indices, L): every bag has L indices, B = indices.length / L
 //   per_sample_weights        perSampleWeights (mode 'sum' only); backward returns their gradient
 //   other options             as in Embedding
-import { BAG_MODE_CODES, type KernelIndices } from './backend.js';
+import { BAG_MODE_CODES, type KernelIndices, type Plan } from './backend.js';
 import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, pretrainedArguments, rowReader } from './table.js';
 import {
   type IndexArray,
@@ -89,6 +89,30 @@ export class EmbeddingBag extends EmbeddingTable {
    */
   forward(indices: IndexArray, offsets: BagOffsets, perSampleWeights?: Float32Array | null, out?: Float32Array): Float32Array {
     const where = 'EmbeddingBag.forward';
+    return this.run(where, this.forwardAccess, () => this.#forward(where, indices, offsets, perSampleWeights, out));
+  }
+
+  /**
+   * forward() with the reduction on a background thread (native backend); resolves to the output.
+   * Until it settles, calls that would change this layer throw (as do all calls, with maxNorm).
+   */
+  forwardAsync(
+    indices: IndexArray,
+    offsets: BagOffsets,
+    perSampleWeights?: Float32Array | null,
+    out?: Float32Array,
+  ): Promise<Float32Array> {
+    const where = 'EmbeddingBag.forwardAsync';
+    return this.runAsync(where, this.forwardAccess, () => this.#forward(where, indices, offsets, perSampleWeights, out));
+  }
+
+  *#forward(
+    where: string,
+    indices: IndexArray,
+    offsets: BagOffsets,
+    perSampleWeights: Float32Array | null | undefined,
+    out: Float32Array | undefined,
+  ): Plan<Float32Array> {
     const kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
     const bags = this.#bags(where, offsets, kernelIndices.length);
     const weights = this.#perSampleWeights(where, perSampleWeights, kernelIndices.length);
@@ -99,18 +123,11 @@ export class EmbeddingBag extends EmbeddingTable {
       checkFloat32Array(where, 'out', out, length, 'numBags * embeddingDim');
       checkNoOverlap(where, 'out', out, 'weight', this.weight);
     }
-    this.renormLookedUp(where, kernelIndices);
-    const bad = this.backend.bagForward(
-      this.weight,
-      this.embeddingDim,
-      kernelIndices,
-      bags.offsets,
-      bags.numBags,
-      weights,
-      BAG_MODE_CODES[this.mode],
-      this.paddingIdx ?? -1,
-      out,
-    );
+    yield* this.renormLookedUp(where, kernelIndices);
+    const bad = yield [
+      'bagForward',
+      [this.weight, this.embeddingDim, kernelIndices, bags.offsets, bags.numBags, weights, BAG_MODE_CODES[this.mode], this.paddingIdx ?? -1, out],
+    ];
     this.throwIfBad(where, kernelIndices, bad);
     return out;
   }
@@ -128,25 +145,46 @@ export class EmbeddingBag extends EmbeddingTable {
     perSampleWeights?: Float32Array | null,
   ): Float32Array | null {
     const where = 'EmbeddingBag.backward';
+    return this.run(where, 'write', () => this.#backward(where, indices, offsets, gradOutput, perSampleWeights));
+  }
+
+  /** backward() with its kernels on a background thread (native backend). */
+  backwardAsync(
+    indices: IndexArray,
+    offsets: BagOffsets,
+    gradOutput: Float32Array,
+    perSampleWeights?: Float32Array | null,
+  ): Promise<Float32Array | null> {
+    const where = 'EmbeddingBag.backwardAsync';
+    return this.runAsync(where, 'write', () => this.#backward(where, indices, offsets, gradOutput, perSampleWeights));
+  }
+
+  *#backward(
+    where: string,
+    indices: IndexArray,
+    offsets: BagOffsets,
+    gradOutput: Float32Array,
+    perSampleWeights: Float32Array | null | undefined,
+  ): Plan<Float32Array | null> {
     const kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
     const bags = this.#bags(where, offsets, kernelIndices.length);
     const dim = this.embeddingDim;
     checkFloat32Array(where, 'gradOutput', gradOutput, bags.numBags * dim, 'numBags * embeddingDim');
     const weights = this.#perSampleWeights(where, perSampleWeights, kernelIndices.length);
-    this.throwIfBad(where, kernelIndices, this.backend.firstInvalidIndex(kernelIndices, this.numEmbeddings));
+    yield* this.checkIndices(where, kernelIndices);
     const skipRow = this.paddingIdx ?? -1;
 
     let weightsGrad: Float32Array | null = null;
     if (weights !== null) {
       weightsGrad = new Float32Array(kernelIndices.length);
-      this.backend.bagWeightGrad(this.weight, dim, kernelIndices, bags.offsets, bags.numBags, gradOutput, skipRow, weightsGrad);
+      yield ['bagWeightGrad', [this.weight, dim, kernelIndices, bags.offsets, bags.numBags, gradOutput, skipRow, weightsGrad]];
     }
     if (this.freeze) return weightsGrad;
 
     const update = this.inBackwardUpdate;
     if (update !== undefined) {
       const scale = this.#entryScales(kernelIndices, bags, weights);
-      update({ indices: kernelIndices, source: gradOutput, offsets: bags.offsets, numBags: bags.numBags, scale, skipRow });
+      yield* update({ indices: kernelIndices, source: gradOutput, offsets: bags.offsets, numBags: bags.numBags, scale, skipRow });
       return weightsGrad;
     }
 
@@ -164,10 +202,10 @@ export class EmbeddingBag extends EmbeddingTable {
     const grad = this.gradTarget();
     checkNoOverlap(where, 'gradOutput', gradOutput, 'grad', grad);
     if (this.mode === 'max') {
-      this.backend.bagMaxBackward(this.weight, grad, dim, kernelIndices, bags.offsets, bags.numBags, gradOutput, skipRow);
+      yield ['bagMaxBackward', [this.weight, grad, dim, kernelIndices, bags.offsets, bags.numBags, gradOutput, skipRow]];
     } else {
       const scale = this.#entryScales(kernelIndices, bags, weights);
-      this.backend.bagScatterAdd(grad, dim, kernelIndices, bags.offsets, bags.numBags, gradOutput, scale, skipRow);
+      yield ['bagScatterAdd', [grad, dim, kernelIndices, bags.offsets, bags.numBags, gradOutput, scale, skipRow]];
     }
     this.denseGrad = grad;
     return weightsGrad;

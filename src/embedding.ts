@@ -9,7 +9,7 @@
 //   sparse               sparse           backward() fills sparseGrad instead of grad
 //   _weight              weight           adopted, not copied, not zeroed
 //   from_pretrained      fromPretrained   freeze defaults to true
-import type { KernelIndices } from './backend.js';
+import type { KernelIndices, Plan } from './backend.js';
 import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, pretrainedArguments, rowReader } from './table.js';
 import { type IndexArray, checkFloat32Array, checkNoOverlap, checkOptions, toKernelIndices } from './validate.js';
 
@@ -41,18 +41,15 @@ export class Embedding extends EmbeddingTable {
    * weight[indices[i]]. With maxNorm, the distinct looked-up rows are renormalized in place first.
    */
   forward(indices: IndexArray, out?: Float32Array): Float32Array {
-    const where = 'Embedding.forward';
-    const kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
-    const length = kernelIndices.length * this.embeddingDim;
-    if (out === undefined) {
-      out = new Float32Array(length);
-    } else {
-      checkFloat32Array(where, 'out', out, length, 'indices.length * embeddingDim');
-      checkNoOverlap(where, 'out', out, 'weight', this.weight);
-    }
-    this.renormLookedUp(where, kernelIndices);
-    this.throwIfBad(where, kernelIndices, this.backend.gather(this.weight, this.embeddingDim, kernelIndices, out));
-    return out;
+    return this.run('Embedding.forward', this.forwardAccess, () => this.#forward('Embedding.forward', indices, out));
+  }
+
+  /**
+   * forward() with the lookup on a background thread (native backend); resolves to the output.
+   * Until it settles, calls that would change this layer throw (as do all calls, with maxNorm).
+   */
+  forwardAsync(indices: IndexArray, out?: Float32Array): Promise<Float32Array> {
+    return this.runAsync('Embedding.forwardAsync', this.forwardAccess, () => this.#forward('Embedding.forwardAsync', indices, out));
   }
 
   /**
@@ -62,19 +59,41 @@ export class Embedding extends EmbeddingTable {
    * (applyOptimizerInBackward), the update is applied instead, and no gradient is kept.
    */
   backward(indices: IndexArray, gradOutput: Float32Array): void {
-    const where = 'Embedding.backward';
+    this.run('Embedding.backward', 'write', () => this.#backward('Embedding.backward', indices, gradOutput));
+  }
+
+  /** backward() with its kernels on a background thread (native backend). */
+  backwardAsync(indices: IndexArray, gradOutput: Float32Array): Promise<void> {
+    return this.runAsync('Embedding.backwardAsync', 'write', () => this.#backward('Embedding.backwardAsync', indices, gradOutput));
+  }
+
+  *#forward(where: string, indices: IndexArray, out: Float32Array | undefined): Plan<Float32Array> {
+    const kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
+    const length = kernelIndices.length * this.embeddingDim;
+    if (out === undefined) {
+      out = new Float32Array(length);
+    } else {
+      checkFloat32Array(where, 'out', out, length, 'indices.length * embeddingDim');
+      checkNoOverlap(where, 'out', out, 'weight', this.weight);
+    }
+    yield* this.renormLookedUp(where, kernelIndices);
+    this.throwIfBad(where, kernelIndices, yield ['gather', [this.weight, this.embeddingDim, kernelIndices, out]]);
+    return out;
+  }
+
+  *#backward(where: string, indices: IndexArray, gradOutput: Float32Array): Plan<void> {
     const kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
     const dim = this.embeddingDim;
     checkFloat32Array(where, 'gradOutput', gradOutput, kernelIndices.length * dim, 'indices.length * embeddingDim');
     const update = this.inBackwardUpdate;
     if (this.freeze || this.sparse || this.scaleGradByFreq || update !== undefined) {
       // These paths read the indices in TypeScript before (or instead of) a kernel.
-      this.throwIfBad(where, kernelIndices, this.backend.firstInvalidIndex(kernelIndices, this.numEmbeddings));
+      yield* this.checkIndices(where, kernelIndices);
     }
     if (this.freeze) return;
     if (update !== undefined) {
       const scale = this.scaleGradByFreq ? this.#frequencyScale(kernelIndices) : null;
-      update({ indices: kernelIndices, source: gradOutput, offsets: null, numBags: 0, scale, skipRow: this.paddingIdx ?? -1 });
+      yield* update({ indices: kernelIndices, source: gradOutput, offsets: null, numBags: 0, scale, skipRow: this.paddingIdx ?? -1 });
       return;
     }
     if (this.sparse) {
@@ -84,7 +103,7 @@ export class Embedding extends EmbeddingTable {
     const grad = this.gradTarget();
     checkNoOverlap(where, 'gradOutput', gradOutput, 'grad', grad);
     const scale = this.scaleGradByFreq ? this.#frequencyScale(kernelIndices) : null;
-    const bad = this.backend.scatterAdd(grad, dim, kernelIndices, gradOutput, scale, this.paddingIdx ?? -1);
+    const bad = yield ['scatterAdd', [grad, dim, kernelIndices, gradOutput, scale, this.paddingIdx ?? -1]];
     this.throwIfBad(where, kernelIndices, bad);
     this.denseGrad = grad;
   }

@@ -8,16 +8,18 @@
 // The arithmetic is in the backend's optimizer kernels (native/optimizer_body.h and its TypeScript
 // twin); the scalars each rule needs per step (bias corrections, decayed learning rates) are
 // computed here, in double, as torch computes them in Python.
-import { type Backend, OPTIMIZER_RULES } from './backend.js';
+import { OPTIMIZER_RULES, type Plan } from './backend.js';
+import { AsyncAccess, runPlan, runPlanAsync } from './plan.js';
 import type { Embedding } from './embedding.js';
 import type { EmbeddingBag } from './embedding-bag.js';
-import { type EmbeddingTable, type EntryRows, backendOf, isEmbeddingTable, setInBackwardUpdate } from './table.js';
+import { type EmbeddingTable, type EntryRows, accessOf, backendOf, isEmbeddingTable, setInBackwardUpdate } from './table.js';
 import { checkBoolean, checkOptions, describe } from './validate.js';
 
 export type Trainable = Embedding | EmbeddingBag;
 
 export interface Optimizer {
   step(): void;
+  stepAsync(): Promise<void>;
   zeroGrad(): void;
 }
 
@@ -86,6 +88,7 @@ abstract class TableOptimizer implements Optimizer {
   readonly tables: readonly EmbeddingTable[];
   readonly #states: TableState[];
   readonly #scratch = new Map<EmbeddingTable, Scratch>();
+  readonly #access = new AsyncAccess('optimizer');
 
   protected constructor(readonly name: string, params: unknown, stateNames: readonly string[]) {
     const tables = checkParams(name, params);
@@ -115,61 +118,75 @@ abstract class TableOptimizer implements Optimizer {
     this.tables.forEach((table, index) => this.checkTable(table, index));
   }
 
+  /** Updates every non-frozen table that has a gradient. */
   step(): void {
-    if (this.sparseOnly) {
-      this.tables.forEach((table, index) => {
-        if (!table.freeze && !table.sparse && table.grad !== null) {
-          throw new TypeError(`${this.name}: params[${index}] has a dense gradient; ${this.name} takes only sparse layers (sparse: true), as in torch`);
-        }
-      });
-    }
-    this.tables.forEach((table, index) => {
-      if (table.freeze) return;
-      if (table.sparse) {
-        const grad = table.sparseGrad;
-        if (grad !== null) {
-          this.#applyRows(table, index, { indices: grad.indices, source: grad.values, offsets: null, numBags: 0, scale: null, skipRow: -1 });
-        }
-        return;
-      }
-      const grad = table.grad;
-      if (grad === null) return;
-      const state = this.#states[index]!;
-      if (this.countsSteps) state.step += 1;
-      const scalars = this.scalars(state, false); // before buffers(): SGD reads whether its buffer exists
-      const [s0, s1, s2] = this.buffers(table, state);
-      backendOf(table).optimizerUpdate(scalars, table.weight, grad, s0, s1, s2, null, table.embeddingDim, this.#scratchOf(table).row);
-    });
+    const where = `${this.name}.step`;
+    this.#checkStep(where);
+    this.tables.forEach((table, index) => runPlan(backendOf(table), this.#stepTable(table, index)));
   }
 
+  /**
+   * step() with the updates on a background thread (native backend). Until it settles, calls that
+   * would change this optimizer or its tables throw.
+   */
+  async stepAsync(): Promise<void> {
+    const where = `${this.name}.stepAsync`;
+    this.#checkStep(where);
+    const releases = [this.#access.acquire('write'), ...this.tables.map((table) => accessOf(table).acquire('write'))];
+    try {
+      for (const [index, table] of this.tables.entries()) await runPlanAsync(backendOf(table), this.#stepTable(table, index));
+    } finally {
+      for (const release of releases) release();
+    }
+  }
+
+  /** Clears the gradients of the optimizer's non-frozen tables. */
   zeroGrad(): void {
     for (const table of this.tables) if (!table.freeze) table.zeroGrad();
   }
 
+  /** Everything that can make a step fail, checked before any table changes. */
+  #checkStep(where: string): void {
+    this.#access.check(where, 'write');
+    this.tables.forEach((table, index) => {
+      accessOf(table).check(where, 'write');
+      if (this.sparseOnly && !table.freeze && !table.sparse && table.grad !== null) {
+        throw new TypeError(`${this.name}: params[${index}] has a dense gradient; ${this.name} takes only sparse layers (sparse: true), as in torch`);
+      }
+    });
+  }
+
+  *#stepTable(table: EmbeddingTable, index: number): Plan<void> {
+    if (table.freeze) return;
+    if (table.sparse) {
+      const grad = table.sparseGrad;
+      if (grad !== null) {
+        yield* this.#applyRows(table, index, { indices: grad.indices, source: grad.values, offsets: null, numBags: 0, scale: null, skipRow: -1 });
+      }
+      return;
+    }
+    const grad = table.grad;
+    if (grad === null) return;
+    const state = this.#states[index]!;
+    if (this.countsSteps) state.step += 1;
+    const scalars = this.scalars(state, false); // before buffers(): SGD reads whether its buffer exists
+    const [s0, s1, s2] = this.buffers(table, state);
+    yield ['optimizerUpdate', [scalars, table.weight, grad, s0, s1, s2, null, table.embeddingDim, this.#scratchOf(table).row]];
+  }
+
   /** One sparse update: sum duplicate rows of the entries, then update those rows only. */
-  #applyRows(table: EmbeddingTable, index: number, entries: EntryRows): void {
-    const backend: Backend = backendOf(table);
+  *#applyRows(table: EmbeddingTable, index: number, entries: EntryRows): Plan<void> {
     const dim = table.embeddingDim;
     const scratch = this.#scratchOf(table);
     scratch.reserve(Math.max(entries.indices.length, 1));
-    const distinct = backend.coalesce(
-      entries.indices,
-      dim,
-      entries.source,
-      entries.offsets,
-      entries.numBags,
-      entries.scale,
-      entries.skipRow,
-      scratch.slots,
-      scratch.rows,
-      scratch.values,
-    );
+    const { indices, source, offsets, numBags, scale, skipRow } = entries;
+    const distinct = yield ['coalesce', [indices, dim, source, offsets, numBags, scale, skipRow, scratch.slots, scratch.rows, scratch.values]];
     const state = this.#states[index]!;
     if (this.countsSteps) state.step += 1;
     const scalars = this.scalars(state, true);
     const [s0, s1, s2] = this.buffers(table, state);
     const rows = scratch.rows.subarray(0, distinct);
-    backend.optimizerUpdate(scalars, table.weight, scratch.values.subarray(0, distinct * dim), s0, s1, s2, rows, dim, scratch.row);
+    yield ['optimizerUpdate', [scalars, table.weight, scratch.values.subarray(0, distinct * dim), s0, s1, s2, rows, dim, scratch.row]];
   }
 
   #scratchOf(table: EmbeddingTable): Scratch {
@@ -190,6 +207,7 @@ abstract class TableOptimizer implements Optimizer {
 
   /** Step counts and state buffers, copied, so training can stop and resume bit-identically. */
   stateDict(): OptimizerStateDict {
+    this.#access.check(`${this.name}.stateDict`, 'read');
     return {
       optimizer: this.name,
       options: { ...this.options },
@@ -207,6 +225,7 @@ abstract class TableOptimizer implements Optimizer {
   /** Restores what stateDict() returned (for the same tables, in the same order). */
   loadStateDict(dict: OptimizerStateDict): void {
     const where = `${this.name}.loadStateDict`;
+    this.#access.check(where, 'write');
     if (dict === null || typeof dict !== 'object' || dict.optimizer !== this.name || !Array.isArray(dict.tables)) {
       throw new TypeError(`${where}: expected a state dict of ${this.name}, got ${describe(dict?.optimizer ?? dict)}`);
     }

@@ -1,8 +1,9 @@
 // What Embedding and EmbeddingBag share: the table, its options, its gradient, and the parts of
 // forward and backward that do not depend on how looked-up rows are combined (maxNorm renorm,
 // scaleGradByFreq counts, sparse rows). Each layer's own file reads as its operator's semantics.
-import type { Backend, KernelIndices } from './backend.js';
+import type { Backend, KernelIndices, Plan } from './backend.js';
 import { currentBackend } from './loader.js';
+import { AsyncAccess, runPlan, runPlanAsync } from './plan.js';
 import { NormalGenerator, randomSeed } from './random.js';
 import { checkBoolean, checkFloat32Array, checkInteger, checkOptions, describe, indexRangeError } from './validate.js';
 
@@ -118,14 +119,22 @@ export interface EntryRows {
   skipRow: number;
 }
 
-export type InBackwardUpdate = (rows: EntryRows) => void;
+export type InBackwardUpdate = (rows: EntryRows) => Plan<void>;
 
-/** Package-internal links of a table: its backend, and an optimizer applied in its backward. */
+/**
+ * Package-internal links of a table: its backend, the guard against racing its unfinished async
+ * calls, and an optimizer applied in its backward.
+ */
 const backends = new WeakMap<EmbeddingTable, Backend>();
+const accesses = new WeakMap<EmbeddingTable, AsyncAccess>();
 const inBackwardUpdates = new WeakMap<EmbeddingTable, InBackwardUpdate>();
 
 export function backendOf(table: EmbeddingTable): Backend {
   return backends.get(table)!;
+}
+
+export function accessOf(table: EmbeddingTable): AsyncAccess {
+  return accesses.get(table)!;
 }
 
 export function isEmbeddingTable(value: unknown): value is EmbeddingTable {
@@ -209,6 +218,25 @@ export abstract class EmbeddingTable {
     }
     this.backend = currentBackend();
     backends.set(this, this.backend);
+    accesses.set(this, new AsyncAccess('layer'));
+  }
+
+  /** Runs a method's plan now, unless an unfinished async call conflicts with it. */
+  protected run<T>(where: string, access: 'read' | 'write', plan: () => Plan<T>): T {
+    accessOf(this).check(where, access);
+    return runPlan(this.backend, plan());
+  }
+
+  /** Runs a method's plan with its kernels off the JavaScript thread; conflicting calls throw meanwhile. */
+  protected async runAsync<T>(where: string, access: 'read' | 'write', plan: () => Plan<T>): Promise<T> {
+    const guard = accessOf(this);
+    guard.check(where, access);
+    const release = guard.acquire(access);
+    try {
+      return await runPlanAsync(this.backend, plan());
+    } finally {
+      release();
+    }
   }
 
   /** The optimizer update applied in this layer's backward, if any (applyOptimizerInBackward). */
@@ -228,6 +256,7 @@ export abstract class EmbeddingTable {
 
   /** Drops the gradient (grad and sparseGrad become null), as torch's zero_grad(set_to_none=True). */
   zeroGrad(): void {
+    accessOf(this).check(`${this.constructor.name}.zeroGrad`, 'write');
     this.denseGrad = null;
     this.sparseRows = null;
   }
@@ -238,11 +267,21 @@ export abstract class EmbeddingTable {
   }
 
   /** With maxNorm: torch.embedding_renorm_ on every distinct looked-up row (padding included). */
-  protected renormLookedUp(where: string, indices: KernelIndices): void {
+  protected *renormLookedUp(where: string, indices: KernelIndices): Plan<void> {
     if (this.maxNorm === null) return;
     this.#renormSeen ??= new Uint8Array(Math.ceil(this.numEmbeddings / 8));
-    const bad = this.backend.renorm(this.weight, this.embeddingDim, indices, this.maxNorm, this.normType, this.#renormSeen);
+    const bad = yield ['renorm', [this.weight, this.embeddingDim, indices, this.maxNorm, this.normType, this.#renormSeen]];
     this.throwIfBad(where, indices, bad);
+  }
+
+  /** Throws for the first index outside the table, before a path that reads indices in TypeScript. */
+  protected *checkIndices(where: string, indices: KernelIndices): Plan<void> {
+    this.throwIfBad(where, indices, yield ['firstInvalidIndex', [indices, this.numEmbeddings]]);
+  }
+
+  /** Whether forward() changes the table (maxNorm renormalizes in place). */
+  protected get forwardAccess(): 'read' | 'write' {
+    return this.maxNorm === null ? 'read' : 'write';
   }
 
   /** The dense gradient to accumulate into: the existing one, or a new zeroed one (not yet kept). */

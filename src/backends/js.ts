@@ -469,9 +469,7 @@ function coalesce(
   return distinct;
 }
 
-export const jsBackend: Backend = {
-  name: 'js',
-  simd: null,
+const kernels = {
   firstInvalidIndex,
   gather,
   scatterAdd,
@@ -482,4 +480,22 @@ export const jsBackend: Backend = {
   bagWeightGrad,
   optimizerUpdate,
   coalesce,
+};
+
+export const jsBackend: Backend = {
+  name: 'js',
+  simd: null,
+  ...kernels,
+  // JavaScript has no other thread to run a kernel on: it runs in a later macrotask, so that the
+  // async methods behave alike on both backends (they settle later, never synchronously).
+  callAsync: ([name, args]) =>
+    new Promise((resolve, reject) => {
+      setImmediate(() => {
+        try {
+          resolve((kernels[name] as (...a: unknown[]) => number)(...args));
+        } catch (error) {
+          reject(error);
+        }
+      });
+    }),
 };

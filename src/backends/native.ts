@@ -3,7 +3,7 @@
 // functions already have the Backend signatures, so this file only loads it and picks the tier.
 import path from 'node:path';
 
-import { type Backend, type KernelIndices, type SimdTier, SIMD_TIERS } from '../backend.js';
+import { type Backend, type KernelIndices, type KernelName, type SimdTier, SIMD_TIERS } from '../backend.js';
 
 export interface CpuFeatures {
   avx2: boolean;
@@ -14,13 +14,17 @@ export interface CpuFeatures {
   best: SimdTier;
 }
 
-/** The kernels of one SIMD tier, as the addon hands them out. */
+type AsyncKernels = { [K in Exclude<KernelName, 'firstInvalidIndex'>]: (...args: Parameters<Backend[K]>) => Promise<number> };
+
+/** The kernels of one SIMD tier, as the addon hands them out, with their asynchronous forms. */
 export interface TierKernels
   extends Pick<
     Backend,
     'gather' | 'scatterAdd' | 'renorm' | 'bagForward' | 'bagScatterAdd' | 'bagMaxBackward' | 'bagWeightGrad' | 'optimizerUpdate' | 'coalesce'
   > {
   readonly tier: SimdTier;
+  /** The same kernels run on a background thread (libuv's pool): each resolves to its result. */
+  readonly async: AsyncKernels;
 }
 
 /** The addon's exports (native/binding.cc). */
@@ -69,5 +73,9 @@ export function createNativeBackend(tier: SimdTier | ''): Backend {
     bagWeightGrad: kernels.bagWeightGrad,
     optimizerUpdate: kernels.optimizerUpdate,
     coalesce: kernels.coalesce,
+    callAsync: ([name, args]) =>
+      name === 'firstInvalidIndex'
+        ? Promise.resolve(native.firstInvalidIndex(...args)) // a quick scan: not worth a thread hop
+        : (kernels.async[name] as (...a: unknown[]) => Promise<number>)(...args),
   };
 }
