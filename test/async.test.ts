@@ -1,0 +1,172 @@
+// The async methods: the same results as the synchronous ones on every backend and tier, errors
+// as rejections with nothing written, the guard against racing an unfinished call, buffers kept
+// alive, and (native) an event loop that keeps running while a long call works.
+import { describe, expect, it } from 'vitest';
+
+import { Adam, Embedding, EmbeddingBag, RowWiseAdagrad, SGD, SparseAdam, applyOptimizerInBackward, getBackend } from '../src/index.js';
+import { expectSameBits, randomIndices, randomTable } from './helpers.js';
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('async methods give the synchronous results', () => {
+  it('Embedding forwardAsync / backwardAsync, with maxNorm and scaleGradByFreq', async () => {
+    const table = randomTable(300, 17, 1);
+    const a = new Embedding(300, 17, { weight: table.slice(), maxNorm: 1.5, scaleGradByFreq: true, paddingIdx: 3 });
+    const b = new Embedding(300, 17, { weight: table.slice(), maxNorm: 1.5, scaleGradByFreq: true, paddingIdx: 3 });
+    for (let k = 0; k < 3; k++) {
+      const indices = Int32Array.from(randomIndices(200, 300, k));
+      const g = randomTable(200, 17, 10 + k);
+      expectSameBits(await a.forwardAsync(indices), b.forward(indices), 'output');
+      await a.backwardAsync(indices, g);
+      b.backward(indices, g);
+    }
+    expectSameBits(a.weight, b.weight, 'weight');
+    expectSameBits(a.grad, b.grad!, 'grad');
+  });
+
+  it('EmbeddingBag forwardAsync / backwardAsync in every mode, weighted too', async () => {
+    for (const mode of ['sum', 'mean', 'max'] as const) {
+      const table = randomTable(100, 9, 2);
+      const a = new EmbeddingBag(100, 9, { weight: table.slice(), mode });
+      const b = new EmbeddingBag(100, 9, { weight: table.slice(), mode });
+      const indices = randomIndices(60, 100, 3);
+      const offsets = [0, 10, 10, 40];
+      const weights = mode === 'sum' ? randomTable(60, 1, 4) : null;
+      const g = randomTable(4, 9, 5);
+      expectSameBits(await a.forwardAsync(indices, offsets, weights), b.forward(indices, offsets, weights), `${mode} output`);
+      const ga = await a.backwardAsync(indices, offsets, g, weights);
+      const gb = b.backward(indices, offsets, g, weights);
+      expectSameBits(a.grad, b.grad!, `${mode} grad`);
+      if (gb === null) expect(ga).toBeNull();
+      else expectSameBits(ga, gb, `${mode} perSampleWeights grad`);
+    }
+  });
+
+  for (const [name, make, sparse] of [
+    ['SGD', (t: Embedding) => new SGD([t], { lr: 0.1, momentum: 0.9 }), false],
+    ['Adam', (t: Embedding) => new Adam([t], { lr: 0.01, amsgrad: true }), false],
+    ['SparseAdam', (t: Embedding) => new SparseAdam([t], { lr: 0.01 }), true],
+    ['RowWiseAdagrad', (t: Embedding) => new RowWiseAdagrad([t], { lr: 0.1 }), true],
+  ] as const) {
+    it(`${name} stepAsync`, async () => {
+      const table = randomTable(80, 6, 6);
+      const a = new Embedding(80, 6, { weight: table.slice(), sparse });
+      const b = new Embedding(80, 6, { weight: table.slice(), sparse });
+      const optimizerA = make(a);
+      const optimizerB = make(b);
+      for (let k = 0; k < 3; k++) {
+        const indices = randomIndices(30, 80, 20 + k);
+        const g = randomTable(30, 6, 30 + k);
+        optimizerA.zeroGrad();
+        await a.backwardAsync(indices, g);
+        await optimizerA.stepAsync();
+        optimizerB.zeroGrad();
+        b.backward(indices, g);
+        optimizerB.step();
+      }
+      expectSameBits(a.weight, b.weight);
+      expect(optimizerA.stateDict()).toEqual(optimizerB.stateDict());
+    });
+  }
+
+  it('an optimizer applied in backward runs in backwardAsync too', async () => {
+    const table = randomTable(50, 4, 7);
+    const a = new Embedding(50, 4, { weight: table.slice() });
+    const b = new Embedding(50, 4, { weight: table.slice() });
+    applyOptimizerInBackward(RowWiseAdagrad, [a], { lr: 0.1 });
+    applyOptimizerInBackward(RowWiseAdagrad, [b], { lr: 0.1 });
+    const indices = randomIndices(20, 50, 8);
+    const g = randomTable(20, 4, 9);
+    await a.backwardAsync(indices, g);
+    b.backward(indices, g);
+    expectSameBits(a.weight, b.weight);
+  });
+});
+
+describe('errors and the in-flight guard', () => {
+  it('bad input rejects with the synchronous error, and nothing is written', async () => {
+    const layer = new Embedding(10, 3, { weight: randomTable(10, 3, 1), maxNorm: 0.5 });
+    const before = layer.weight.slice();
+    const error = await rejection(layer.forwardAsync(new Int32Array([1, 10])));
+    expect(error).toBeInstanceOf(RangeError);
+    expect(error.message).toMatch(/Embedding.forwardAsync: indices\[1\] = 10 is out of range/);
+    expectSameBits(layer.weight, before);
+    expect(await rejection(layer.backwardAsync([1], new Float32Array(2)))).toBeInstanceOf(RangeError);
+    expect(layer.grad).toBeNull();
+  });
+
+  it('while a call that changes a layer is in flight, every other call on it throws', async () => {
+    const layer = new Embedding(1000, 8, { seed: 1 });
+    const optimizer = new SGD([layer], { lr: 0.1 });
+    layer.backward([1], new Float32Array(8).fill(1));
+    const pending = layer.backwardAsync([2, 3], new Float32Array(16).fill(1));
+    expect(() => layer.forward([1])).toThrow(/Embedding.forward: this layer is in use by an unfinished async call that changes it; await it first/);
+    expect(() => layer.backward([1], new Float32Array(8))).toThrow(/in use by an unfinished async call/);
+    expect(() => layer.zeroGrad()).toThrow(/Embedding.zeroGrad: this layer is in use/);
+    expect(() => optimizer.step()).toThrow(/SGD.step: this layer is in use/);
+    expect((await rejection(layer.forwardAsync([1]))).message).toMatch(/forwardAsync: this layer is in use/);
+    await pending;
+    expect(layer.grad![2 * 8]).toBe(1);
+    layer.forward([1]); // free again
+  });
+
+  it('reads may overlap reads; a write waits for none and throws instead', async () => {
+    const layer = new Embedding(1000, 8, { seed: 1 });
+    const first = layer.forwardAsync([1, 2]);
+    const second = layer.forwardAsync([3]);
+    const now = layer.forward([4]);
+    expect(() => layer.backward([1], new Float32Array(8))).toThrow(/in use by an unfinished async call that reads it/);
+    expect((await first).length).toBe(16);
+    expect((await second).length).toBe(8);
+    expect(now.length).toBe(8);
+    layer.backward([1], new Float32Array(8));
+  });
+
+  it('an optimizer is busy during stepAsync', async () => {
+    const layer = new Embedding(100, 4, { seed: 1 });
+    const optimizer = new Adam([layer], { lr: 0.1 });
+    layer.backward([1], new Float32Array(4).fill(1));
+    const pending = optimizer.stepAsync();
+    expect(() => optimizer.step()).toThrow(/Adam.step: this optimizer is in use/);
+    expect(() => optimizer.loadStateDict(optimizer.stateDict())).toThrow(/in use/);
+    expect(() => layer.forward([1])).toThrow(/this layer is in use/);
+    await pending;
+    expect(optimizer.stateDict().tables[0]!.step).toBe(1);
+  });
+
+  it('keeps the buffers of a call alive when JavaScript drops them', async () => {
+    const layer = new Embedding(20_000, 64, { seed: 3 });
+    const expected = layer.forward(Int32Array.from(randomIndices(50_000, 20_000, 1)));
+    const pending = layer.forwardAsync(Int32Array.from(randomIndices(50_000, 20_000, 1)), new Float32Array(50_000 * 64));
+    const gc = (globalThis as { gc?: () => void }).gc;
+    expect(gc, 'vitest.config.mts runs the tests with --expose-gc').toBeTypeOf('function');
+    gc!();
+    expectSameBits(await pending, expected);
+  });
+});
+
+describe.runIf(getBackend() === 'native')('the event loop while a long native call runs', () => {
+  it('keeps firing a timer during a call of hundreds of milliseconds', async () => {
+    const rows = 200_000;
+    const dim = 64;
+    const bag = new EmbeddingBag(rows, dim, { weight: randomTable(rows, dim, 1), mode: 'sum' });
+    const indices = Int32Array.from({ length: 4_000_000 }, (_, i) => (i * 2654435761) % rows);
+    const offsets = Int32Array.from({ length: 1000 }, (_, b) => b * 4000);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 2);
+    const started = performance.now();
+    await bag.forwardAsync(indices, offsets);
+    const elapsed = performance.now() - started;
+    clearInterval(timer);
+    // A blocked event loop would tick at most once, at the end.
+    expect(elapsed).toBeGreaterThan(20);
+    expect(ticks).toBeGreaterThan(Math.min(5, elapsed / 10));
+  });
+});
