@@ -12,11 +12,19 @@ root=$(pwd)
 work=$(mktemp -d)
 cleanup() {
   [ -d "$work/prebuilds-aside" ] && mv "$work/prebuilds-aside" "$root/prebuilds"
-  rm -rf "$work" "$root/prebuilds"  # the prebuild made here: left behind, it could shadow a later build
+  rm -rf "$root/prebuilds"  # the prebuild made here: left behind, it could shadow a later build
+  # prebuildify rebuilds in build/ and moves the addon out: put the developer's build back.
+  if [ -d "$work/build-aside" ]; then
+    rm -rf "$root/build"
+    mv "$work/build-aside" "$root/build"
+  fi
+  rm -rf "$work"
 }
 trap cleanup EXIT
 
-npm run prebuild > /dev/null  # always fresh: a stale prebuild would be packed and tested
+[ -d build ] && mv build "$work/build-aside"
+# Always fresh: a stale prebuild would be packed and tested.
+npm run prebuild > "$work/prebuild.log" 2>&1 || { cat "$work/prebuild.log"; exit 1; }
 npm run build:ts > /dev/null
 
 check='
