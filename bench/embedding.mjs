@@ -1,15 +1,17 @@
 #!/usr/bin/env node
-// Benchmark entry (npm run bench). Two suites, both timing the native backend against the
-// pure-TypeScript backend and a native reference measured in the same run:
+// Benchmark entry (npm run bench). Three suites, each timing the native backend against the
+// pure-TypeScript backend (and, for the first two, a native reference measured in the same run):
 //   embedding  Embedding forward (gather) and dense backward (scatter-add)      (this file)
 //   bag        EmbeddingBag sum / mean / weighted-sum forward and dense backward (embedding-bag.mjs)
+//   train      one sparse training step (forward, backward, optimizer update) for SGD, Adagrad,
+//              RowWiseAdagrad and SparseAdam, and the update fused into backward (train.mjs)
 //
-//   npm run bench                      full run, both suites (about two minutes)
+//   npm run bench                      full run, all suites
 //   npm run bench -- --quick           reduced sampling, for CI smoke runs
 //   npm run bench -- --json out.json   also write every figure as JSON
 //   npm run bench -- --tiers           also time each SIMD tier the CPU runs (native fwd/bwd)
 //   npm run bench -- --shapes S1,tiny  only some shapes (Embedding S1..S4,tiny; bags L20-D64, ...)
-//   npm run bench -- --suite bag       only one suite (embedding, bag or all)
+//   npm run bench -- --suite train     only one suite (embedding, bag, train or all)
 //   NN_EMBEDDING_SIMD=avx2 npm run bench   the tier the default (native) layers use
 //
 // Method: per shape, 8 batches of uniform random int32 indices (seeded, so every run times the
@@ -43,6 +45,7 @@ import {
   usage,
 } from './harness.mjs';
 import { BAG_SHAPES, runBagSuite } from './embedding-bag.mjs';
+import { runTrainSuite } from './train.mjs';
 
 const require = createRequire(import.meta.url);
 const { Embedding, getBackend, getCapabilities } = require('../dist/index.js');
@@ -282,7 +285,8 @@ function runEmbeddingSuite({ args, shapes, capabilities, reference, tiers, tierB
 const started = now();
 const args = parseArgs(process.argv.slice(2));
 
-// --shapes names shapes of either suite; each suite runs the ones it knows.
+// --shapes names shapes of the embedding and bag suites; each runs the ones it knows. The train
+// suite has no shapes: it runs with --suite train or all, but not when --shapes picks a subset.
 let embeddingShapes = SHAPES;
 let bagShapes = BAG_SHAPES;
 if (args.shapes !== null) {
@@ -292,9 +296,10 @@ if (args.shapes !== null) {
   embeddingShapes = SHAPES.filter((s) => args.shapes.includes(s.name));
   bagShapes = BAG_SHAPES.filter((s) => args.shapes.includes(s.name));
 }
-const runEmbedding = args.suite !== 'bag' && embeddingShapes.length > 0;
-const runBag = args.suite !== 'embedding' && bagShapes.length > 0;
-if (!runEmbedding && !runBag) throw new Error(`--shapes ${args.shapes.join(',')} selects no shape of --suite ${args.suite}\n${usage()}`);
+const runEmbedding = (args.suite === 'all' || args.suite === 'embedding') && embeddingShapes.length > 0;
+const runBag = (args.suite === 'all' || args.suite === 'bag') && bagShapes.length > 0;
+const runTrain = args.suite === 'train' || (args.suite === 'all' && args.shapes === null);
+if (!runEmbedding && !runBag && !runTrain) throw new Error(`--shapes ${args.shapes.join(',')} selects no shape of --suite ${args.suite}\n${usage()}`);
 
 if (getBackend() !== 'native') {
   const why = getCapabilities().nativeError;
@@ -315,12 +320,13 @@ console.log(
   `  backend ${capabilities.backend}, native tier ${capabilities.simd}` +
     (machine.env.NN_EMBEDDING_SIMD ? ` (NN_EMBEDDING_SIMD=${machine.env.NN_EMBEDDING_SIMD})` : ' (widest)'),
 );
-const suiteNames = [runEmbedding && 'embedding', runBag && 'bag'].filter(Boolean);
+const suiteNames = [runEmbedding && 'embedding', runBag && 'bag', runTrain && 'train'].filter(Boolean);
 console.log(`  suites: ${suiteNames.join(', ')}`);
 
 const context = { args, capabilities, reference, tiers, tierBackends };
 let embedding = null;
 let bag = null;
+let train = null;
 if (runEmbedding) {
   console.log('');
   console.log('Embedding: forward (gather) and dense backward (scatter-add)');
@@ -330,16 +336,26 @@ if (runEmbedding) {
 if (runBag) {
   console.log('');
   bag = runBagSuite({ ...context, shapes: bagShapes });
+  collect();
+}
+if (runTrain) {
+  console.log('');
+  train = runTrainSuite(context);
 }
 
 const runtimeSeconds = secondsSince(started);
 console.log('');
-const parts = [embedding && `embedding ${embedding.seconds.toFixed(1)} s`, bag && `bag ${bag.seconds.toFixed(1)} s`].filter(Boolean);
+const parts = [
+  embedding && `embedding ${embedding.seconds.toFixed(1)} s`,
+  bag && `bag ${bag.seconds.toFixed(1)} s`,
+  train && `train ${train.seconds.toFixed(1)} s`,
+].filter(Boolean);
 console.log(`total ${runtimeSeconds.toFixed(1)} s (${parts.join(', ')}; peak RSS ${peakRssGiB().toFixed(2)} GiB)`);
 
 if (args.json !== null) {
   // Schema 1, extended: the top-level fields are the Embedding suite's as before (empty when it
-  // did not run); the EmbeddingBag suite is under `bag` (null when it did not run).
+  // did not run); the EmbeddingBag suite is under `bag` and the training-step suite under `train`
+  // (each null when it did not run).
   const report = {
     schema: 1,
     benchmark: 'nn-embedding bench/embedding.mjs',
@@ -360,6 +376,7 @@ if (args.json !== null) {
     goals: embedding?.goals ?? [],
     embeddingSeconds: embedding?.seconds ?? 0,
     bag: bag === null ? null : { ...bag, shapes: bagShapes.map((s) => s.name) },
+    train,
     peakRssGiB: peakRssGiB(),
     runtimeSeconds,
   };

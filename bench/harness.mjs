@@ -7,17 +7,18 @@ import os from 'node:os';
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
-export const SUITES = ['embedding', 'bag'];
+export const SUITES = ['embedding', 'bag', 'train'];
 
 export function usage() {
   return [
-    'usage: node --expose-gc bench/embedding.mjs [--quick] [--tiers] [--json FILE] [--shapes S1,S2,...] [--suite embedding|bag|all]',
-    '  --quick        fewer, shorter samples (both suites in about a minute)',
-    '  --tiers        also time native forward/backward on every SIMD tier the CPU runs',
+    'usage: node --expose-gc bench/embedding.mjs [--quick] [--tiers] [--json FILE] [--shapes S1,S2,...] [--suite embedding|bag|train|all]',
+    '  --quick        fewer, shorter samples (all suites in about a minute)',
+    '  --tiers        also time native forward/backward on every SIMD tier the CPU runs (embedding, bag)',
     '  --json FILE    write all results, machine info and formulas to FILE',
     '  --shapes LIST  comma-separated subset of S1,S2,S3,S4,tiny (Embedding) and',
-    '                 L20-D32,L20-D64,L20-D128,L100-D32,L100-D64,L100-D128 (EmbeddingBag)',
-    '  --suite NAME   embedding, bag or all (default all)',
+    '                 L20-D32,L20-D64,L20-D128,L100-D32,L100-D64,L100-D128 (EmbeddingBag);',
+    '                 the train suite has no shapes: with --shapes it runs only if --suite train',
+    '  --suite NAME   embedding, bag, train or all (default all)',
   ].join('\n');
 }
 
@@ -29,7 +30,7 @@ export function parseArgs(argv) {
     if (flag === '--json') args.json = value;
     else if (flag === '--shapes') args.shapes = splitList(value);
     else {
-      if (value !== 'all' && !SUITES.includes(value)) throw new Error(`--suite must be embedding, bag or all, got '${value}'\n${usage()}`);
+      if (value !== 'all' && !SUITES.includes(value)) throw new Error(`--suite must be embedding, bag, train or all, got '${value}'\n${usage()}`);
       args.suite = value;
     }
   };
