@@ -1,6 +1,7 @@
-// Shared benchmark machinery for bench/embedding.mjs (the entry, Embedding suite) and
-// bench/embedding-bag.mjs (EmbeddingBag suite): arguments, seeded data, the interleaved timing
-// loop and its statistics, machine information, and table formatting.
+// Shared benchmark machinery for bench/embedding.mjs (the entry, Embedding suite),
+// bench/embedding-bag.mjs (EmbeddingBag suite) and bench/train.mjs (training steps): arguments,
+// seeded data, the interleaved timing loop (sync and awaited) and its statistics, the native
+// thread count, machine information, and table formatting.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
@@ -12,9 +13,10 @@ export const SUITES = ['embedding', 'bag', 'train'];
 export function usage() {
   return [
     'usage: node --expose-gc bench/embedding.mjs [--quick] [--tiers] [--json FILE] [--shapes S1,S2,...] [--suite embedding|bag|train|all]',
-    '  --quick        fewer, shorter samples (all suites in about a minute)',
+    '  --quick        fewer, shorter samples and a reduced set of bag shapes (all suites in under a minute)',
     '  --tiers        also time native forward/backward on every SIMD tier the CPU runs (embedding, bag)',
-    '  --json FILE    write all results, machine info and formulas to FILE',
+    '  --json FILE    write all results, machine info and formulas to FILE, and a speed-up chart to',
+    '                 FILE with .svg for .json (FILE.svg if FILE does not end in .json)',
     '  --shapes LIST  comma-separated subset of S1,S2,S3,S4,tiny (Embedding) and',
     '                 L20-D32,L20-D64,L20-D128,L100-D32,L100-D64,L100-D128 (EmbeddingBag);',
     '                 the train suite has no shapes: with --shapes it runs only if --suite train',
@@ -122,44 +124,89 @@ function quantile(sorted, q) {
 }
 
 /**
- * Times a list of variants ({ key, run(k) } where run makes k calls) on one shape and op, with
- * settings { sampleTargetMs, warmupMs, minSamples, maxSamples, budgetMs }.
- * Returns { key: stats } with per-call times in microseconds.
+ * Times a list of variants ({ key, run(k), before?, settings? } where run makes k calls) on one
+ * shape and op, with settings { sampleTargetMs, warmupMs, minSamples, maxSamples, budgetMs,
+ * warmupCalls? }. A variant's `settings` override the shared ones for it alone (slow alternatives
+ * get fewer samples); its `before()` runs untimed before each of its warm-up chunks and samples (the
+ * native thread count is set there). Returns { key: stats } with per-call times in microseconds.
  */
 export function measure(variants, s) {
-  const state = variants.map((v) => ({ ...v, k: 1, samples: [], spentNs: 0n }));
-  // Warm up and calibrate: double the chunk until it lasts a sample and the warm-up time is spent.
+  const state = initialState(variants, s);
   for (const v of state) {
-    const started = now();
-    let chunk = 1;
-    let calls = 0;
+    v.started = now();
     for (;;) {
+      v.before?.();
       const t0 = now();
-      v.run(chunk);
-      const elapsed = Number(now() - t0);
-      calls += chunk;
-      const total = Number(now() - started) / 1e6;
-      if (elapsed >= s.sampleTargetMs * 1e6 && total >= s.warmupMs && calls >= 3) {
-        v.k = Math.max(1, Math.round((chunk * s.sampleTargetMs * 1e6) / elapsed));
-        break;
-      }
-      if (elapsed < s.sampleTargetMs * 1e6) chunk *= 2;
+      v.run(v.chunk);
+      if (warmedUp(v, Number(now() - t0))) break;
     }
   }
-  // Interleaved sampling rounds.
-  const budgetNs = BigInt(Math.round(s.budgetMs * 1e6));
-  const done = (v) => v.samples.length >= s.maxSamples || (v.samples.length >= s.minSamples && v.spentNs >= budgetNs);
   for (let round = 0; !state.every(done); round++) {
     for (let j = 0; j < state.length; j++) {
       const v = state[(round + j) % state.length];
       if (done(v)) continue;
+      v.before?.();
       const t0 = now();
       v.run(v.k);
-      const elapsed = now() - t0;
-      v.spentNs += elapsed;
-      v.samples.push(Number(elapsed) / 1e3 / v.k);
+      sampled(v, now() - t0);
     }
   }
+  return statistics(state);
+}
+
+/** measure() for variants whose run(k) makes k calls awaited one after the other (a promise). */
+export async function measureAsync(variants, s) {
+  const state = initialState(variants, s);
+  for (const v of state) {
+    v.started = now();
+    for (;;) {
+      v.before?.();
+      const t0 = now();
+      await v.run(v.chunk);
+      if (warmedUp(v, Number(now() - t0))) break;
+    }
+  }
+  for (let round = 0; !state.every(done); round++) {
+    for (let j = 0; j < state.length; j++) {
+      const v = state[(round + j) % state.length];
+      if (done(v)) continue;
+      v.before?.();
+      const t0 = now();
+      await v.run(v.k);
+      sampled(v, now() - t0);
+    }
+  }
+  return statistics(state);
+}
+
+function initialState(variants, shared) {
+  return variants.map((v) => {
+    const s = { warmupCalls: 3, ...shared, ...(v.settings ?? {}) };
+    return { ...v, s, budgetNs: BigInt(Math.round(s.budgetMs * 1e6)), k: 1, chunk: 1, calls: 0, started: 0n, samples: [], spentNs: 0n };
+  });
+}
+
+// Warm up and calibrate: double the chunk until it lasts a sample and the warm-up time is spent.
+function warmedUp(v, elapsedNs) {
+  const { sampleTargetMs, warmupMs, warmupCalls } = v.s;
+  v.calls += v.chunk;
+  const totalMs = Number(now() - v.started) / 1e6;
+  if (elapsedNs >= sampleTargetMs * 1e6 && totalMs >= warmupMs && v.calls >= warmupCalls) {
+    v.k = Math.max(1, Math.round((v.chunk * sampleTargetMs * 1e6) / elapsedNs));
+    return true;
+  }
+  if (elapsedNs < sampleTargetMs * 1e6) v.chunk *= 2;
+  return false;
+}
+
+const done = (v) => v.samples.length >= v.s.maxSamples || (v.samples.length >= v.s.minSamples && v.spentNs >= v.budgetNs);
+
+function sampled(v, elapsedNs) {
+  v.spentNs += elapsedNs;
+  v.samples.push(Number(elapsedNs) / 1e3 / v.k);
+}
+
+function statistics(state) {
   const result = {};
   for (const v of state) {
     const sorted = [...v.samples].sort((a, b) => a - b);
@@ -175,6 +222,54 @@ export function measure(variants, s) {
     };
   }
   return result;
+}
+
+/** Times one call of fn (after nothing: the caller warms up if it wants), in microseconds. */
+export function timeOnce(fn) {
+  const t0 = now();
+  fn();
+  return Number(now() - t0) / 1e3;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Native threads
+
+/**
+ * The native thread count, when the package has a thread pool (setNumThreads / getNumThreads):
+ * `all` is the default count (NN_EMBEDDING_THREADS, else the CPUs available), read before the
+ * benchmark changes it. `counts` is [1, all] when all > 1, else [1]. `set(n)` is a no-op without
+ * the pool (the native kernels then run on the calling thread: 1 thread).
+ */
+export function threadControl(lib) {
+  const available = typeof lib.setNumThreads === 'function' && typeof lib.getNumThreads === 'function';
+  const all = available ? lib.getNumThreads() : 1;
+  return {
+    available,
+    all,
+    counts: all > 1 ? [1, all] : [1],
+    set: (n) => {
+      if (available) lib.setNumThreads(n);
+    },
+    restore: () => {
+      if (available) lib.setNumThreads(all);
+    },
+    describe: () =>
+      available
+        ? all > 1
+          ? `native at 1 thread and at all ${all} threads (setNumThreads; the default count)`
+          : 'native at 1 thread (the default count is 1 on this machine)'
+        : 'native at 1 thread: this build has no thread pool (no setNumThreads)',
+  };
+}
+
+/**
+ * The native variants of one measurement: `native` at 1 thread and, when the pool has more,
+ * `nativeMT` at all threads; run is the same function (the same layer), only the count differs.
+ */
+export function nativeVariants(threads, run) {
+  const variants = [{ key: 'native', before: () => threads.set(1), run }];
+  if (threads.counts.length > 1) variants.push({ key: 'nativeMT', before: () => threads.set(threads.all), run });
+  return variants;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -204,6 +299,7 @@ export function machineInfo() {
     env: {
       NN_EMBEDDING_SIMD: process.env.NN_EMBEDDING_SIMD ?? null,
       NN_EMBEDDING_BACKEND: process.env.NN_EMBEDDING_BACKEND ?? null,
+      NN_EMBEDDING_THREADS: process.env.NN_EMBEDDING_THREADS ?? null,
     },
   };
 }
@@ -221,7 +317,23 @@ export function fmtUs(us) {
   if (us >= 10) return us.toFixed(2);
   return us.toFixed(3);
 }
-export const fmtX = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '-');
+export function fmtX(x) {
+  if (!Number.isFinite(x)) return '-';
+  if (x >= 1e5) return `${x.toExponential(1).replace('e+', 'e')}×`;
+  if (x >= 100) return `${Math.round(x)}×`;
+  if (x >= 10) return `${x.toFixed(1)}×`;
+  return `${x.toFixed(2)}×`;
+}
+/** Seconds, for estimates of calls too slow to run: "450 s", "2.1 h", "3.5 d". */
+export function fmtSeconds(seconds) {
+  if (!Number.isFinite(seconds)) return '-';
+  const two = (x) => (x >= 10 ? String(Math.round(x)) : x.toFixed(1));
+  if (seconds >= 2 * 86400) return `${two(seconds / 86400)} d`;
+  if (seconds >= 2 * 3600) return `${two(seconds / 3600)} h`;
+  if (seconds >= 120) return `${two(seconds / 60)} min`;
+  if (seconds >= 0.1) return `${two(seconds)} s`;
+  return `${two(seconds * 1e3)} ms`;
+}
 export const fmtGbps = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 
 export function table(headers, rows, align) {
@@ -232,7 +344,10 @@ export function table(headers, rows, align) {
   return lines.join('\n');
 }
 
-export function printGoals(goals) {
-  console.log('goals');
-  for (const g of goals) console.log(`  ${g.met ? 'MET  ' : 'UNMET'}  ${g.text}  [target ${g.goal}]`);
+/** Prints goals ({ met: true | false | null (not measured), text, goal }) and the count met. */
+export function printGoals(goals, title = 'goals') {
+  console.log(title);
+  for (const g of goals) console.log(`  ${g.met === null ? 'N/A  ' : g.met ? 'MET  ' : 'UNMET'}  ${g.text}  [target ${g.goal}]`);
+  const judged = goals.filter((g) => g.met !== null);
+  console.log(`  ${judged.filter((g) => g.met).length}/${judged.length} met` + (judged.length < goals.length ? `, ${goals.length - judged.length} not measured` : ''));
 }

@@ -1,7 +1,11 @@
 // Training-step suite of the benchmark (run from bench/embedding.mjs: npm run bench, or
 // npm run bench -- --suite train). Times one sparse training step of an Embedding(N, 64) table
 // with a batch of 16,384 uniform random int32 indices, N = 10^4 and 10^6, for SGD, Adagrad,
-// RowWiseAdagrad and SparseAdam: the native backend against the pure-TypeScript backend.
+// RowWiseAdagrad and SparseAdam: the native backend (at 1 thread and, when the build has a thread
+// pool, at all threads: separate layers and optimizers, sharing the table) against the
+// pure-TypeScript backend, and for SGD a naive JavaScript step (forward loop, then
+// w[row] -= lr * g for every looked-up row). tfjs (tf.train.sgd through tf.gather) is not run: its
+// gradient loops over the N rows (see alternatives.mjs); the report gives the model's estimate.
 //
 //   step           optimizer.zeroGrad(); layer.forward(idx, out); layer.backward(idx, gradOutput);
 //                  optimizer.step()      on Embedding(N, 64, { sparse: true, weight })
@@ -24,7 +28,26 @@
 // of the table and as much per table-shaped state): a working set a large L3 may partly hold.
 import { createRequire } from 'node:module';
 
-import { BATCHES, SEED, collect, fillQuick, fmtUs, fmtX, gc, measure, now, peakRssGiB, prng, rotating, sameFloats, secondsSince, table } from './harness.mjs';
+import {
+  BATCHES,
+  SEED,
+  collect,
+  fillQuick,
+  fmtSeconds,
+  fmtUs,
+  fmtX,
+  gc,
+  measure,
+  now,
+  peakRssGiB,
+  printGoals,
+  prng,
+  rotating,
+  sameFloats,
+  secondsSince,
+  table,
+} from './harness.mjs';
+import { NAIVE_FORMULAS, TFJS_FORMULAS, naiveSgdStep } from './alternatives.mjs';
 
 const require = createRequire(import.meta.url);
 const { Embedding, SGD, Adagrad, RowWiseAdagrad, SparseAdam, applyOptimizerInBackward } = require('../dist/index.js');
@@ -61,6 +84,9 @@ export const TRAIN_FORMULAS = {
   cold: 'mean per step over the first rotation of the 8 batches (fresh optimizer state: page faults, first-use allocation), before any timing',
   phases: 'mean per step over every step after the cold rotation (warm-up and samples), timed with process.hrtime around each call: fwd = zeroGrad + forward, bwd = backward (fused: with the update), step = optimizer.step()',
   refForward: "native scalar-tier gather of the batch (kernels('scalar').gather, one memcpy per row): the memory-bandwidth floor of the forward",
+  threads: 'native = 1 thread; native NT = all threads, a second layer and optimizer on the same table; speed-ups are over native at 1 thread',
+  naive: `SGD rows only: ${NAIVE_FORMULAS.sgdStep}`,
+  tfjs: TFJS_FORMULAS.trainStep,
 };
 
 function indexBatches(rows, seed) {
@@ -123,11 +149,15 @@ function trainer(kind, rows, weight, out, gradOutput) {
 /** Makes a trainer on the native (default) or the TypeScript backend. */
 const onBackend = (backend, make) => (backend === 'ts' ? withBackend(jsBackend, make) : make());
 
-export function runTrainSuite({ args, capabilities, reference }) {
+export function runTrainSuite({ args, capabilities, reference, threads, gradModel }) {
   const started = now();
   const SETTINGS = args.quick
-    ? { sampleTargetMs: 4, warmupMs: 0, minSamples: 5, maxSamples: 15, budgetMs: 150 }
-    : { sampleTargetMs: 20, warmupMs: 0, minSamples: 7, maxSamples: 61, budgetMs: 700 };
+    ? { sampleTargetMs: 4, warmupMs: 0, minSamples: 5, maxSamples: 11, budgetMs: 100 }
+    : { sampleTargetMs: 20, warmupMs: 0, minSamples: 7, maxSamples: 41, budgetMs: 400 };
+  const one = () => threads.set(1);
+  const all = () => threads.set(threads.all);
+  const MT = threads.counts.length > 1;
+  const backends = MT ? ['native', 'nativeMT', 'ts'] : ['native', 'ts'];
   const cases = CASES.filter((c) => !(args.quick && c.extra));
   console.log('Training step: sparse forward + backward + optimizer update, and the update fused into backward');
   console.log(
@@ -168,12 +198,13 @@ export function runTrainSuite({ args, capabilities, reference }) {
     TABLE_ROWS.flatMap((rows) => {
       const { weight, batches, out } = data.get(rows);
       return [
-        { key: `fwd@${rows}`, run: rotating(batches, (idx) => contextLayers[rows].forward(idx, out)) },
-        { key: `ref@${rows}`, run: rotating(batches, (idx) => reference.gather(weight, DIM, idx, out)) },
+        { key: `fwd@${rows}`, before: one, run: rotating(batches, (idx) => contextLayers[rows].forward(idx, out)) },
+        { key: `ref@${rows}`, before: one, run: rotating(batches, (idx) => reference.gather(weight, DIM, idx, out)) },
       ];
     }),
     { ...SETTINGS, budgetMs: SETTINGS.budgetMs / 2 },
   );
+  threads.restore();
   const contextSeconds = secondsSince(opStarted);
   process.stderr.write(
     `  context forward: ${TABLE_ROWS.map((rows) => `N=${rows} native ${fmtUs(context[`fwd@${rows}`].medianUs)} µs, ref ${fmtUs(context[`ref@${rows}`].medianUs)} µs`).join('; ')}  (${contextSeconds.toFixed(1)} s)\n`,
@@ -181,6 +212,7 @@ export function runTrainSuite({ args, capabilities, reference }) {
 
   // Before timing: at N = 10^4, native and TS give the same table bits after two steps.
   opStarted = now();
+  one();
   for (const kind of cases) {
     const { weight, batches, out, gradOutput } = data.get(SMALL);
     const tables = ['native', 'ts'].map((backend) => {
@@ -192,6 +224,7 @@ export function runTrainSuite({ args, capabilities, reference }) {
     });
     if (!sameFloats(tables[0], tables[1])) throw new Error(`train ${kind.label}: native and TS tables differ after two steps at N=${SMALL}`);
   }
+  threads.restore();
   const checkMs = Number(now() - opStarted) / 1e6;
 
   const results = [];
@@ -203,21 +236,30 @@ export function runTrainSuite({ args, capabilities, reference }) {
     const cold = {};
     for (const rows of TABLE_ROWS) {
       const { weight, batches, out, gradOutput } = data.get(rows);
-      for (const backend of ['native', 'ts']) {
+      for (const backend of backends) {
         const key = variantKey(backend, rows);
+        const before = backend === 'nativeMT' ? all : one;
         const t = onBackend(backend, () => trainer(kind, rows, weight, out, gradOutput));
         // The cold rotation: fresh state pages are faulted in here, once per page (see the header).
+        before();
         const c0 = now();
         for (const idx of batches) t.step(idx);
         cold[key] = Number(now() - c0) / 1e3 / BATCHES;
         t.resetPhases();
         trainers[key] = t;
-        variants.push({ key, run: rotating(batches, t.step) });
+        variants.push({ key, before, run: rotating(batches, t.step) });
+      }
+      if (kind.name === 'SGD') {
+        // The naive SGD step; its own copy of the table (values do not matter, pages are touched).
+        const naiveWeight = weight.slice();
+        const naiveOut = new Float32Array(out.length);
+        variants.push({ key: variantKey('naive', rows), before: one, run: rotating(batches, (idx) => naiveSgdStep(naiveWeight, DIM, idx, naiveOut, gradOutput, LR)) });
       }
     }
     gc();
     const timedStarted = now();
     const stats = measure(variants, SETTINGS);
+    threads.restore();
     for (const [key, t] of Object.entries(trainers)) {
       stats[key].coldUs = cold[key];
       stats[key].phases = t.phaseMeans();
@@ -243,12 +285,17 @@ export function runTrainSuite({ args, capabilities, reference }) {
       largeOverSmall: at('native', LARGE) / at('native', SMALL),
       largeOverSmallTs: at('ts', LARGE) / at('ts', SMALL),
       speedupVsTs: Object.fromEntries(TABLE_ROWS.map((rows) => [rows, at('ts', rows) / at('native', rows)])),
+      speedupVsNaive: Object.fromEntries(TABLE_ROWS.map((rows) => [rows, stats[variantKey('naive', rows)] ? at('naive', rows) / at('native', rows) : NaN])),
+      threadSpeedup: Object.fromEntries(TABLE_ROWS.map((rows) => [rows, MT ? at('native', rows) / at('nativeMT', rows) : NaN])),
+      tfjs: gradModel
+        ? Object.fromEntries(TABLE_ROWS.map((rows) => [rows, { measured: false, estimatedSeconds: gradModel.estimateSeconds(rows, BATCH, DIM) }]))
+        : null,
       timedSeconds: secondsSince(timedStarted),
       seconds: secondsSince(caseStarted),
     };
     results.push(entry);
     process.stderr.write(
-      `  ${kind.label.padEnd(24)} ${TABLE_ROWS.map((rows) => `N=${rows} native ${fmtUs(at('native', rows))} µs, TS ${fmtUs(at('ts', rows))} µs`).join('; ')}  ` +
+      `  ${kind.label.padEnd(24)} ${TABLE_ROWS.map((rows) => `N=${rows} native ${fmtUs(at('native', rows))}${MT ? ` (${threads.all}T ${fmtUs(at('nativeMT', rows))})` : ''} µs, TS ${fmtUs(at('ts', rows))} µs`).join('; ')}  ` +
         `(${entry.seconds.toFixed(1)} s, rss ${(process.memoryUsage().rss / 2 ** 30).toFixed(2)} GiB)\n`,
     );
   };
@@ -261,31 +308,47 @@ export function runTrainSuite({ args, capabilities, reference }) {
   // Report.
   const exp = (rows) => `10^${Math.round(Math.log10(rows))}`;
   const v = (r, backend, rows) => r.variants[variantKey(backend, rows)];
+  const cell = (r, backend, rows) => fmtUs(v(r, backend, rows)?.medianUs);
   console.log('');
   console.log(
     table(
       [
         'step',
-        ...TABLE_ROWS.map((rows) => `native ${exp(rows)} µs`),
+        ...TABLE_ROWS.flatMap((rows) => [`native ${exp(rows)} µs`, ...(MT ? [`${threads.all}T ${exp(rows)} µs`] : [])]),
         `${exp(LARGE)}/${exp(SMALL)}`,
         ...TABLE_ROWS.map((rows) => `TS ${exp(rows)} µs`),
-        ...TABLE_ROWS.map((rows) => `speed-up ${exp(rows)}`),
+        ...TABLE_ROWS.map((rows) => `naive ${exp(rows)} µs`),
+        ...TABLE_ROWS.map((rows) => `× TS ${exp(rows)}`),
+        ...TABLE_ROWS.map((rows) => `× naive ${exp(rows)}`),
+        ...(MT ? TABLE_ROWS.map((rows) => `${threads.all}T/1T ${exp(rows)}`) : []),
       ],
       results.map((r) => [
         r.kind,
-        ...TABLE_ROWS.map((rows) => fmtUs(v(r, 'native', rows).medianUs)),
+        ...TABLE_ROWS.flatMap((rows) => [cell(r, 'native', rows), ...(MT ? [cell(r, 'nativeMT', rows)] : [])]),
         fmtX(r.largeOverSmall),
-        ...TABLE_ROWS.map((rows) => fmtUs(v(r, 'ts', rows).medianUs)),
+        ...TABLE_ROWS.map((rows) => cell(r, 'ts', rows)),
+        ...TABLE_ROWS.map((rows) => cell(r, 'naive', rows)),
         ...TABLE_ROWS.map((rows) => fmtX(r.speedupVsTs[rows])),
+        ...TABLE_ROWS.map((rows) => fmtX(r.speedupVsNaive[rows])),
+        ...(MT ? TABLE_ROWS.map((rows) => fmtX(r.threadSpeedup[rows])) : []),
       ]),
-      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ['l', ...Array(11 + (MT ? 4 : 0)).fill('r')],
     ),
   );
   console.log('');
   console.log(
-    `median µs per training step (batch ${BATCH}, D = ${DIM}); native = default layers (tier ${capabilities.simd}), TS = pure-TypeScript backend; ` +
-      `${exp(LARGE)}/${exp(SMALL)} = native step at N = ${LARGE} / at N = ${SMALL}; speed-up = TS µs / native µs; * = extra row, not in the goals`,
+    `median µs per training step (batch ${BATCH}, D = ${DIM}); native = default layers (tier ${capabilities.simd}) at 1 thread` +
+      (MT ? `, ${threads.all}T = at all ${threads.all} threads (own layer and optimizer, same table)` : ` (${threads.describe()})`) +
+      '; TS = pure-TypeScript backend; ' +
+      `${exp(LARGE)}/${exp(SMALL)} = native step at N = ${LARGE} / at N = ${SMALL}; × X = X µs / native (1 thread) µs; * = extra row, not in the goals`,
   );
+  console.log(`naive = ${NAIVE_FORMULAS.sgdStep}; timed in the SGD rows only`);
+  const sgd = results.find((r) => r.kind === 'SGD');
+  if (gradModel && sgd) {
+    console.log(
+      `tfjs = ${TRAIN_FORMULAS.tfjs}: ${TABLE_ROWS.map((rows) => `~${fmtSeconds(sgd.tfjs[rows].estimatedSeconds)} per step at N = ${rows}`).join(', ')} estimated`,
+    );
+  }
   console.log(`step = ${TRAIN_FORMULAS.step}`);
   console.log(`fused = ${TRAIN_FORMULAS.fusedStep}`);
   console.log(
@@ -338,13 +401,11 @@ export function runTrainSuite({ args, capabilities, reference }) {
     }
   }
   console.log('');
-  console.log('goals (training step)');
-  for (const g of goals) console.log(`  ${g.met ? 'MET  ' : 'UNMET'}  ${g.text}  [target ${g.goal}]`);
+  printGoals(goals, 'goals (training step, native at 1 thread)');
   const extras = results.filter((r) => r.extra);
   if (extras.length > 0) {
     console.log(`  (info) fused extras, native ${exp(LARGE)}/${exp(SMALL)}: ${extras.map((r) => `${r.kind} ${fmtX(r.largeOverSmall)}`).join(', ')}`);
   }
-  console.log(`  ${goals.filter((g) => g.met).length}/${goals.length} met`);
 
   return {
     settings: { ...SETTINGS, dim: DIM, batch: BATCH, tableRows: TABLE_ROWS, lr: LR, gradScale: GRAD_SCALE, batchesRotated: BATCHES },
