@@ -7,7 +7,8 @@
       "native/gather.cc",
       "native/optimizers.cc",
       "native/renorm.cc",
-      "native/scatter_add.cc"
+      "native/scatter_add.cc",
+      "native/thread_pool.cc"
     ],
     "nne_cflags": [
       "-std=c++17",

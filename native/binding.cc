@@ -19,6 +19,7 @@
 
 #include "kernels.h"
 #include "simd.h"
+#include "thread_pool.h"
 
 namespace {
 
@@ -674,10 +675,28 @@ Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// setNumThreads(n): how many threads the kernels split large calls over (thread_pool.h), n an
+// integer in [1, 256]; the pool is process-wide, so this affects every worker_thread too.
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  int64_t n;
+  if (!get_integer(info, 0, "n", 1, &n)) return info.Env().Undefined();
+  if (n > nne::kMaxThreads) {
+    throw_range(info, "n must be an integer from 1 to " + std::to_string(nne::kMaxThreads));
+    return info.Env().Undefined();
+  }
+  nne::set_num_threads(static_cast<int>(n));
+  return info.Env().Undefined();
+}
+
+// getNumThreads(): the number set, else NN_EMBEDDING_THREADS, else the CPUs available.
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), nne::num_threads()); }
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeatures, "cpuFeatures"));
   exports.Set("firstInvalidIndex", Napi::Function::New(env, FirstInvalidIndex, "firstInvalidIndex"));
   exports.Set("kernels", Napi::Function::New(env, KernelsForTier, "kernels"));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   return exports;
 }
 

@@ -105,15 +105,15 @@ inline void max_block(const float* weight, int64_t dim, const Index* indices, in
   }
 }
 
-// Runs Block over features [0, dim) in blocks of kBlockVectors vectors; the last block is
+// Runs Block over features [j_begin, j_end) in blocks of kBlockVectors vectors; the last block is
 // picked by how many full vectors and whether a partial one remain.
 template <template <int, bool> class Block, class... Args>
-inline void for_each_block(int64_t dim, Args&&... args) {
+inline void for_each_block(int64_t j_begin, int64_t j_end, Args&&... args) {
   constexpr int W = Vec::kWidth;
   constexpr int64_t kBlock = kBlockVectors * W;
-  int64_t j0 = 0;
-  for (; j0 + kBlock <= dim; j0 += kBlock) Block<kBlockVectors, false>::run(j0, 0, args...);
-  const int64_t rest = dim - j0;
+  int64_t j0 = j_begin;
+  for (; j0 + kBlock <= j_end; j0 += kBlock) Block<kBlockVectors, false>::run(j0, 0, args...);
+  const int64_t rest = j_end - j0;
   const int vectors = static_cast<int>(rest / W);
   const int tail = static_cast<int>(rest % W);
   if (W == 1 || tail == 0) {
@@ -160,7 +160,7 @@ template <class Index, bool kWeighted, bool kMean>
 void sum_bags(const float* weight, int64_t dim, const Index* indices, const Bags& bags,
               const float* per_sample_weights, int64_t skip_row, float* out) {
   for (int64_t b = 0; b < bags.num_bags; ++b) {
-    for_each_block<SumBlock<Index, kWeighted, kMean>::template At>(dim, weight, dim, indices, bags.begin(b), bags.end(b),
+    for_each_block<SumBlock<Index, kWeighted, kMean>::template At>(0, dim, weight, dim, indices, bags.begin(b), bags.end(b),
                                                                    per_sample_weights, skip_row, out + b * dim);
   }
 }
@@ -181,7 +181,7 @@ void bag_forward(const float* weight, int64_t dim, const Index* indices, const B
       return;
     case BagMode::max:
       for (int64_t b = 0; b < bags.num_bags; ++b) {
-        for_each_block<MaxBlock<Index>::template At>(dim, weight, dim, indices, bags.begin(b), bags.end(b), skip_row,
+        for_each_block<MaxBlock<Index>::template At>(0, dim, weight, dim, indices, bags.begin(b), bags.end(b), skip_row,
                                                      out + b * dim, static_cast<float*>(nullptr),
                                                      static_cast<const float*>(nullptr));
       }
@@ -189,28 +189,43 @@ void bag_forward(const float* weight, int64_t dim, const Index* indices, const B
   }
 }
 
+// Features [j_begin, j_end) only: the thread pool splits max backward by feature.
 template <class Index>
 void bag_max_backward(const float* weight, float* grad, int64_t dim, const Index* indices, const Bags& bags,
-                      const float* grad_output, int64_t skip_row) {
+                      const float* grad_output, int64_t skip_row, int64_t j_begin, int64_t j_end) {
   for (int64_t b = 0; b < bags.num_bags; ++b) {
-    for_each_block<MaxBlock<Index>::template At>(dim, weight, dim, indices, bags.begin(b), bags.end(b), skip_row,
+    for_each_block<MaxBlock<Index>::template At>(j_begin, j_end, weight, dim, indices, bags.begin(b), bags.end(b), skip_row,
                                                  static_cast<float*>(nullptr), grad, grad_output + b * dim);
   }
 }
 
+// Applies only the entries whose row is in `rows`: the thread pool splits it by destination row.
+// Entries go a block at a time (select_entries, parallel.h), with rows prefetched a few selected
+// entries ahead; the bag of each entry is found by walking the offsets forward.
 template <class Index>
 void bag_scatter_add(float* grad, int64_t dim, const Index* indices, const Bags& bags, const float* grad_output,
-                     const float* scale, int64_t skip_row) {
+                     const float* scale, int64_t skip_row, RowRange rows) {
   constexpr int W = Vec::kWidth;
   const int64_t full = dim - dim % W;
   const int tail = static_cast<int>(dim - full);
-  for (int64_t b = 0; b < bags.num_bags; ++b) {
-    const float* src = grad_output + b * dim;
-    const int64_t end = bags.end(b);
-    for (int64_t i = bags.begin(b); i < end; ++i) {
-      const int64_t row = static_cast<int64_t>(indices[i]);
-      if (row == skip_row) continue;
-      float* dst = grad + row * dim;
+  // Entries after the last bag's end (include_last_offset with a last offset below count) belong
+  // to no bag.
+  const int64_t count = bags.num_bags > 0 ? bags.end(bags.num_bags - 1) : 0;
+  int32_t selected[kSelectBlock];
+  int64_t b = 0;
+  for (int64_t start = 0; start < count; start += kSelectBlock) {
+    const int n = select_entries(indices, start, count, skip_row, rows, selected);
+    for (int k = 0; k < kPrefetchRows && k < n; ++k) {
+      prefetch_row_for_write(grad + static_cast<int64_t>(indices[start + selected[k]]) * dim, dim);
+    }
+    for (int k = 0; k < n; ++k) {
+      if (k + kPrefetchRows < n) {
+        prefetch_row_for_write(grad + static_cast<int64_t>(indices[start + selected[k + kPrefetchRows]]) * dim, dim);
+      }
+      const int64_t i = start + selected[k];
+      while (i >= bags.end(b)) ++b;
+      const float* src = grad_output + b * dim;
+      float* dst = grad + static_cast<int64_t>(indices[i]) * dim;
       if (scale != nullptr) {
         const typename Vec::V s = Vec::broadcast(scale[i]);
         for (int64_t j = 0; j < full; j += W) Vec::store(dst + j, Vec::add(Vec::load(dst + j), Vec::mul(s, Vec::load(src + j))));
@@ -243,9 +258,4 @@ void bag_weight_grad(const float* weight, int64_t dim, const Index* indices, con
       out[i] = static_cast<float>(lane_dot(g, weight + row * dim, dim));
     }
   }
-}
-
-template <class Index>
-BagKernels<Index> bag_table() {
-  return BagKernels<Index>{bag_forward<Index>, bag_scatter_add<Index>, bag_max_backward<Index>, bag_weight_grad<Index>};
 }

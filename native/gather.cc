@@ -1,9 +1,11 @@
 // Row gather (the forward pass of Embedding): out[i] = weight[indices[i]].
 // One function per tier, side by side. The scalar version is one memcpy per row, which is
-// also the memory-bandwidth reference the benchmark measures against.
+// also the memory-bandwidth reference the benchmark measures against. Large gathers are split
+// into contiguous chunks of entries over the thread pool (parallel.h).
 #include <cstring>
 
 #include "kernels.h"
+#include "parallel.h"
 
 namespace nne {
 
@@ -116,18 +118,33 @@ void gather_neon(const float* weight, int64_t dim, const Index* indices, int64_t
 }
 #endif
 
+// A tier's kernel over chunks of entries: each output row is written by exactly one task.
+template <class Index, GatherFn<Index> kKernel>
+void gather_parallel(const float* weight, int64_t dim, const Index* indices, int64_t count, float* out) {
+  const int64_t tasks = plan_tasks(8 * count * dim, count, 4);  // bytes read and written
+  if (tasks == 1) {
+    kKernel(weight, dim, indices, count, out);
+    return;
+  }
+  parallel_for(tasks, [&](int64_t task) {
+    const int64_t begin = chunk_bound(count, tasks, task, 1);
+    const int64_t end = chunk_bound(count, tasks, task + 1, 1);
+    kKernel(weight, dim, indices + begin, end - begin, out + begin * dim);
+  });
+}
+
 }  // namespace
 
 template <class Index>
 GatherFn<Index> gather_for(Tier tier) {
   switch (tier) {
-    case Tier::scalar: return gather_scalar<Index>;
+    case Tier::scalar: return gather_parallel<Index, gather_scalar<Index>>;
 #if defined(NNE_X86_64)
-    case Tier::avx2: return gather_avx2<Index>;
-    case Tier::avx512: return gather_avx512<Index>;
+    case Tier::avx2: return gather_parallel<Index, gather_avx2<Index>>;
+    case Tier::avx512: return gather_parallel<Index, gather_avx512<Index>>;
 #endif
 #if defined(NNE_ARM64)
-    case Tier::neon: return gather_neon<Index>;
+    case Tier::neon: return gather_parallel<Index, gather_neon<Index>>;
 #endif
     default: return nullptr;
   }

@@ -10,6 +10,10 @@
 // accumulated in double in eight lanes striped by element position with a fixed final
 // reduction tree. The pure-TypeScript backend follows the same recipe, so every backend
 // gives the same numbers (general-p norms aside, which go through pow()).
+//
+// The functions in the table split large calls over the process-wide thread pool
+// (thread_pool.h) and give the same bits whatever the number of threads: parallel.h says how
+// each kind of operation is split. Coalescing stays on the calling thread.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +30,8 @@ using GatherFn = void (*)(const float* weight, int64_t dim, const Index* indices
 
 // grad[indices[i]] += scale[i] * grad_output[i] for i < count, in order of i, skipping
 // entries whose index equals skip_row (pass -1 to skip none). scale may be null, meaning 1
-// (then the update is a plain add). Deterministic: one thread, sequential in i.
+// (then the update is a plain add). Deterministic: each row gets its updates in order of i, from
+// one thread (calls are split over threads by destination row).
 template <class Index>
 using ScatterAddFn = void (*)(float* grad, int64_t dim, const Index* indices, int64_t count,
                               const float* grad_output, const float* scale, int64_t skip_row);
@@ -107,7 +112,8 @@ struct OptimizerScalars {
 
 // Updates `num_rows` rows of dim elements: rows[k] of weight and of the table-shaped states (or,
 // for rowwise adagrad, state0[rows[k]]) from grad row k. rows null: every row, grad is the whole
-// table. scratch holds dim floats (rowwise adagrad). States a rule does not use are null.
+// table. States a rule does not use are null. scratch is no longer used (row-wise Adagrad needs
+// no per-row buffer any more) and may be null; the binding still passes it.
 using OptimizerUpdateFn = void (*)(const OptimizerScalars& scalars, float* weight, const float* grad, float* state0,
                                    float* state1, float* state2, const int32_t* rows, int64_t num_rows, int64_t dim,
                                    float* scratch);

@@ -4,12 +4,26 @@
 // in double. Written as blocks of eight independent lanes so that the compiler vectorizes it for
 // the tier it is compiled for (included inside each tier's namespace and target region, by the
 // kernel bodies; no include guard).
-inline double lane_dot(const float* a, const float* b, int64_t n) {
-  double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+//
+// lane_dot_accumulate adds to lanes that a previous call left, so a long dot can be taken in pieces
+// whose lengths are multiples of 8.
+inline void lane_dot_accumulate(const float* a, const float* b, int64_t n, double lanes_io[8]) {
+  double lanes[8];
+  for (int l = 0; l < 8; ++l) lanes[l] = lanes_io[l];
   const int64_t blocks = n - n % 8;
   for (int64_t j = 0; j < blocks; j += 8) {
     for (int l = 0; l < 8; ++l) lanes[l] += static_cast<double>(a[j + l]) * static_cast<double>(b[j + l]);
   }
   for (int64_t j = blocks; j < n; ++j) lanes[j - blocks] += static_cast<double>(a[j]) * static_cast<double>(b[j]);
+  for (int l = 0; l < 8; ++l) lanes_io[l] = lanes[l];
+}
+
+inline double lane_reduce(const double lanes[8]) {
   return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+inline double lane_dot(const float* a, const float* b, int64_t n) {
+  double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  lane_dot_accumulate(a, b, n, lanes);
+  return lane_reduce(lanes);
 }

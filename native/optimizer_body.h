@@ -107,37 +107,56 @@ void update_span(const OptimizerScalars& s, float* weight, const float* grad, fl
 }
 
 // FBGEMM's row-wise Adagrad on one row: g' = g + wd * w; h += mean(g'^2) (the squares summed in
-// double in the eight-lane order); w -= float(lr / (sqrt(h) + eps)) * g'.
-void update_rowwise_adagrad(const OptimizerScalars& s, float* weight, const float* grad, float* h, int64_t dim,
-                            float* scratch) {
+// double in the eight-lane order); w -= float(lr / (sqrt(h) + eps)) * g'. g' is computed twice (a
+// block at a time for the sum, then again for the update, from the same unchanged weights, so to
+// the same bits) rather than kept in a per-row buffer that every thread would need its own of.
+void update_rowwise_adagrad(const OptimizerScalars& s, float* weight, const float* grad, float* h, int64_t dim) {
   using V = typename Vec::V;
-  for_span(dim, [&](int64_t j, int lanes) {
-    store_n(scratch + j, decayed(load_n(grad + j, lanes), load_n(weight + j, lanes), s), lanes);
-  });
-  const double sum = lane_dot(scratch, scratch, dim);
+  double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  if (s.weight_decay == 0.0f) {
+    lane_dot_accumulate(grad, grad, dim, lanes);
+  } else {
+    constexpr int64_t kBlock = 256;  // a multiple of 8: every block starts at lane 0
+    alignas(64) float block[kBlock];
+    for (int64_t j0 = 0; j0 < dim; j0 += kBlock) {
+      const int64_t n = dim - j0 < kBlock ? dim - j0 : kBlock;
+      for_span(n, [&](int64_t j, int lanes_n) {
+        store_n(block + j, decayed(load_n(grad + j0 + j, lanes_n), load_n(weight + j0 + j, lanes_n), s), lanes_n);
+      });
+      lane_dot_accumulate(block, block, n, lanes);
+    }
+  }
+  const double sum = lane_reduce(lanes);
   const float updated = *h + static_cast<float>(sum / static_cast<double>(dim));
   *h = updated;
   const V multiplier = Vec::broadcast(static_cast<float>(s.lr_double / (std::sqrt(static_cast<double>(updated)) + s.eps_double)));
-  for_span(dim, [&](int64_t j, int lanes) {
-    store_n(weight + j, Vec::sub(load_n(weight + j, lanes), Vec::mul(multiplier, load_n(scratch + j, lanes))), lanes);
+  for_span(dim, [&](int64_t j, int lanes_n) {
+    const V p = load_n(weight + j, lanes_n);
+    store_n(weight + j, Vec::sub(p, Vec::mul(multiplier, decayed(load_n(grad + j, lanes_n), p, s))), lanes_n);
   });
 }
 
-void optimizer_update(const OptimizerScalars& s, float* weight, const float* grad, float* state0, float* state1,
-                      float* state2, const int32_t* rows, int64_t num_rows, int64_t dim, float* scratch) {
-  if (s.rule == OptimizerRule::rowwise_adagrad) {
-    for (int64_t k = 0; k < num_rows; ++k) {
-      const int64_t row = rows != nullptr ? rows[k] : k;
-      update_rowwise_adagrad(s, weight + row * dim, grad + k * dim, state0 + row, dim, scratch);
+// A dense step of every rule but row-wise Adagrad, on elements [begin, end) of the table.
+void update_elements(const OptimizerScalars& s, float* weight, const float* grad, float* state0, float* state1,
+                     float* state2, int64_t begin, int64_t end) {
+  update_span(s, weight + begin, grad + begin, state0 != nullptr ? state0 + begin : nullptr,
+              state1 != nullptr ? state1 + begin : nullptr, state2 != nullptr ? state2 + begin : nullptr, end - begin,
+              true);
+}
+
+// Row updates: for k in [k_begin, k_end), table row rows[k] (k itself when rows is null: a dense
+// row-wise Adagrad step) from grad row k, if that row is in `range` (the thread pool splits
+// sparse steps by destination row).
+void update_rows(const OptimizerScalars& s, float* weight, const float* grad, float* state0, float* state1,
+                 float* state2, const int32_t* rows, int64_t k_begin, int64_t k_end, int64_t dim, RowRange range) {
+  for (int64_t k = k_begin; k < k_end; ++k) {
+    const int64_t row = rows != nullptr ? rows[k] : k;
+    if (!range.contains(row)) continue;
+    if (s.rule == OptimizerRule::rowwise_adagrad) {
+      update_rowwise_adagrad(s, weight + row * dim, grad + k * dim, state0 + row, dim);
+      continue;
     }
-    return;
-  }
-  if (rows == nullptr) {
-    update_span(s, weight, grad, state0, state1, state2, num_rows * dim, true);
-    return;
-  }
-  for (int64_t k = 0; k < num_rows; ++k) {
-    const int64_t at = static_cast<int64_t>(rows[k]) * dim;
+    const int64_t at = row * dim;
     update_span(s, weight + at, grad + k * dim, state0 != nullptr ? state0 + at : nullptr,
                 state1 != nullptr ? state1 + at : nullptr, state2 != nullptr ? state2 + at : nullptr, dim, false);
   }

@@ -6,9 +6,14 @@
 // ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)). Every tier (and the TypeScript backend)
 // follows exactly that order, so they agree to the bit. The inf-norm is a max and needs no
 // order; other p go through pow(), scalar, in every tier.
+//
+// Large calls are split over the thread pool by row (parallel.h): each task reads every index and
+// handles the rows of its range, whose bounds are multiples of 8 so that each byte of the seen
+// bitmap belongs to one task. Each row's scaling depends on that row alone.
 #include <cmath>
 
 #include "kernels.h"
+#include "parallel.h"
 
 namespace nne {
 
@@ -122,9 +127,10 @@ double row_norm(const float* row, int64_t dim, double p) {
 
 template <class Index, LaneSumFn lane_sum>
 void renorm_rows(float* weight, int64_t dim, const Index* indices, int64_t count, double max_norm,
-                 double norm_type, uint8_t* seen) {
+                 double norm_type, uint8_t* seen, RowRange rows) {
   for (int64_t i = 0; i < count; ++i) {
     const int64_t row = static_cast<int64_t>(indices[i]);
+    if (!rows.contains(row)) continue;
     const uint8_t bit = static_cast<uint8_t>(1u << (row & 7));
     if (seen[row >> 3] & bit) continue;
     seen[row >> 3] |= bit;
@@ -136,7 +142,32 @@ void renorm_rows(float* weight, int64_t dim, const Index* indices, int64_t count
       for (int64_t j = 0; j < dim; ++j) values[j] *= scale;
     }
   }
-  for (int64_t i = 0; i < count; ++i) seen[static_cast<int64_t>(indices[i]) >> 3] = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t row = static_cast<int64_t>(indices[i]);
+    if (rows.contains(row)) seen[row >> 3] = 0;
+  }
+}
+
+template <class Index>
+using RenormRangeFn = void (*)(float* weight, int64_t dim, const Index* indices, int64_t count, double max_norm,
+                               double norm_type, uint8_t* seen, RowRange rows);
+
+template <class Index, RenormRangeFn<Index> kKernel>
+void renorm_parallel(float* weight, int64_t dim, const Index* indices, int64_t count, double max_norm,
+                     double norm_type, uint8_t* seen) {
+  // Bytes read (each row's norm) and, at most, written; norms other than 1, 2 and inf cost a pow()
+  // per element, counted as 16 bytes more.
+  const int64_t per_element = norm_type == 1.0 || norm_type == 2.0 || std::isinf(norm_type) ? 8 : 24;
+  const int64_t tasks = plan_tasks(per_element * count * dim, count);
+  if (tasks == 1) {
+    kKernel(weight, dim, indices, count, max_norm, norm_type, seen, kAllRows);
+    return;
+  }
+  int64_t bounds[kMaxParts + 1];
+  row_bounds(indices, count, tasks, 8, bounds);
+  parallel_for(tasks, [&](int64_t task) {
+    kKernel(weight, dim, indices, count, max_norm, norm_type, seen, RowRange{bounds[task], bounds[task + 1]});
+  });
 }
 
 }  // namespace
@@ -144,13 +175,13 @@ void renorm_rows(float* weight, int64_t dim, const Index* indices, int64_t count
 template <class Index>
 RenormFn<Index> renorm_for(Tier tier) {
   switch (tier) {
-    case Tier::scalar: return renorm_rows<Index, lane_sum_scalar>;
+    case Tier::scalar: return renorm_parallel<Index, renorm_rows<Index, lane_sum_scalar>>;
 #if defined(NNE_X86_64)
-    case Tier::avx2: return renorm_rows<Index, lane_sum_avx2>;
-    case Tier::avx512: return renorm_rows<Index, lane_sum_avx512>;
+    case Tier::avx2: return renorm_parallel<Index, renorm_rows<Index, lane_sum_avx2>>;
+    case Tier::avx512: return renorm_parallel<Index, renorm_rows<Index, lane_sum_avx512>>;
 #endif
 #if defined(NNE_ARM64)
-    case Tier::neon: return renorm_rows<Index, lane_sum_neon>;
+    case Tier::neon: return renorm_parallel<Index, renorm_rows<Index, lane_sum_neon>>;
 #endif
     default: return nullptr;
   }

@@ -4,6 +4,9 @@
 //   unset                        the addon when it loads, else the TypeScript kernels
 //   NN_EMBEDDING_SIMD=scalar|avx2|avx512|neon   the native tier (default: the widest the CPU runs);
 //                                an unknown tier, or one the CPU cannot run, is an error
+//   NN_EMBEDDING_THREADS=n       the native thread pool's default size, an integer in [1, 256]
+//                                (default: the CPUs available to the process); the addon reads it
+//                                itself, from the process environment; here it is only checked
 import { type Backend, type SimdTier, SIMD_TIERS } from './backend.js';
 import { jsBackend } from './backends/js.js';
 import { type CpuFeatures, createNativeBackend, loadAddon } from './backends/native.js';
@@ -39,6 +42,10 @@ function select(): Selection {
   if (tier !== '' && !(SIMD_TIERS as readonly string[]).includes(tier)) {
     throw new RangeError(`NN_EMBEDDING_SIMD must be one of ${SIMD_TIERS.join(', ')}, got '${tier}'`);
   }
+  const threads = environment('NN_EMBEDDING_THREADS');
+  if (threads !== '' && !(/^\d+$/.test(threads) && validThreads(Number(threads)))) {
+    throw new RangeError(`NN_EMBEDDING_THREADS must be an integer from 1 to ${MAX_THREADS}, got '${threads}'`);
+  }
   if (requested === 'js') return { backend: jsBackend, nativeError: 'NN_EMBEDDING_BACKEND=js' };
   let addonError: unknown;
   try {
@@ -57,6 +64,35 @@ function select(): Selection {
     });
   }
   return { backend: jsBackend, nativeError: message };
+}
+
+/** The most threads setNumThreads accepts (native/thread_pool.h kMaxThreads). */
+export const MAX_THREADS = 256;
+
+function validThreads(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= MAX_THREADS;
+}
+
+/**
+ * Sets how many threads the native kernels split large calls over: n - 1 pool threads plus the
+ * calling thread. The pool is process-wide (shared by worker_threads) and starts with the first
+ * call large enough to split; a new size applies from the next such call. Throws a RangeError
+ * unless n is an integer from 1 to 256. The TypeScript backend accepts and ignores it.
+ */
+export function setNumThreads(n: number): void {
+  if (!validThreads(n)) {
+    const got = typeof n === 'number' ? String(n) : `${typeof n} ${typeof n === 'string' ? `'${n}'` : String(n as unknown)}`;
+    throw new RangeError(`setNumThreads: n must be an integer from 1 to ${MAX_THREADS}, got ${got}`);
+  }
+  if (currentBackend().name === 'native') loadAddon().setNumThreads(n);
+}
+
+/**
+ * The number of threads large native calls are split over: the value set, else
+ * NN_EMBEDDING_THREADS, else the CPUs available to the process. 1 on the TypeScript backend.
+ */
+export function getNumThreads(): number {
+  return currentBackend().name === 'native' ? loadAddon().getNumThreads() : 1;
 }
 
 /** The backend new layers use (chosen on the first call). */

@@ -33,6 +33,10 @@ export interface NativeAddon {
   firstInvalidIndex(indices: KernelIndices, rows: number): number;
   /** The kernels of a tier ('' for the widest this CPU runs); throws for a tier it cannot run. */
   kernels(tier: SimdTier | ''): TierKernels;
+  /** Sizes the process-wide native thread pool (an integer in [1, 256]; checked again here). */
+  setNumThreads(n: number): void;
+  /** The pool's size: the number set, else NN_EMBEDDING_THREADS, else the CPUs available. */
+  getNumThreads(): number;
 }
 
 /** The package root: src/ and dist/ both sit one level below it. */
