@@ -12,7 +12,7 @@ const SERIES = [
 ];
 
 const fmtRatio = (x) =>
-  x >= 1e5 ? `${x.toExponential(1).replace('e+', 'e')}×` : x >= 100 ? `${Math.round(x)}×` : x >= 10 ? `${x.toFixed(1)}×` : `${x.toFixed(2)}×`;
+  x >= 99_950 ? `${x.toExponential(1).replace('e+', 'e')}×` : x >= 99.95 ? `${Math.round(x)}×` : x >= 9.995 ? `${x.toFixed(1)}×` : `${x.toFixed(2)}×`;
 /** A power of ten as a tick label: 0.1×, 1×, 10×, ..., 1e4×. */
 const fmtTick = (v) => {
   const e = Math.round(Math.log10(v));

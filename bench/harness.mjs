@@ -319,9 +319,10 @@ export function fmtUs(us) {
 }
 export function fmtX(x) {
   if (!Number.isFinite(x)) return '-';
-  if (x >= 1e5) return `${x.toExponential(1).replace('e+', 'e')}×`;
-  if (x >= 100) return `${Math.round(x)}×`;
-  if (x >= 10) return `${x.toFixed(1)}×`;
+  // Thresholds just below the next format's, so that 9.996 prints 10.0×, not 10.00×.
+  if (x >= 99_950) return `${x.toExponential(1).replace('e+', 'e')}×`;
+  if (x >= 99.95) return `${Math.round(x)}×`;
+  if (x >= 9.995) return `${x.toFixed(1)}×`;
   return `${x.toFixed(2)}×`;
 }
 /** Seconds, for estimates of calls too slow to run: "450 s", "2.1 h", "3.5 d". */
