@@ -41,7 +41,13 @@ export class Embedding extends EmbeddingTable {
    * weight[indices[i]]. With maxNorm, the distinct looked-up rows are renormalized in place first.
    */
   forward(indices: IndexArray, out?: Float32Array): Float32Array {
-    return this.run('Embedding.forward', this.forwardAccess, () => this.#forward('Embedding.forward', indices, out));
+    const where = 'Embedding.forward';
+    if (this.maxNorm !== null) return this.run(where, 'write', () => this.#forward(where, indices, out));
+    // The plain lookup, the per-call-overhead path, without a plan: the same steps as #forward.
+    this.checkAccess(where, 'read');
+    const [kernelIndices, output] = this.#forwardArguments(where, indices, out);
+    this.throwIfBad(where, kernelIndices, this.backend.gather(this.weight, this.embeddingDim, kernelIndices, output));
+    return output;
   }
 
   /**
@@ -68,17 +74,20 @@ export class Embedding extends EmbeddingTable {
   }
 
   *#forward(where: string, indices: IndexArray, out: Float32Array | undefined): Plan<Float32Array> {
+    const [kernelIndices, output] = this.#forwardArguments(where, indices, out);
+    yield* this.renormLookedUp(where, kernelIndices);
+    this.throwIfBad(where, kernelIndices, yield ['gather', [this.weight, this.embeddingDim, kernelIndices, output]]);
+    return output;
+  }
+
+  /** forward()'s arguments checked: the kernels' indices and the output array. */
+  #forwardArguments(where: string, indices: IndexArray, out: Float32Array | undefined): [KernelIndices, Float32Array] {
     const kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
     const length = kernelIndices.length * this.embeddingDim;
-    if (out === undefined) {
-      out = new Float32Array(length);
-    } else {
-      checkFloat32Array(where, 'out', out, length, 'indices.length * embeddingDim');
-      checkNoOverlap(where, 'out', out, 'weight', this.weight);
-    }
-    yield* this.renormLookedUp(where, kernelIndices);
-    this.throwIfBad(where, kernelIndices, yield ['gather', [this.weight, this.embeddingDim, kernelIndices, out]]);
-    return out;
+    if (out === undefined) return [kernelIndices, new Float32Array(length)];
+    checkFloat32Array(where, 'out', out, length, 'indices.length * embeddingDim');
+    checkNoOverlap(where, 'out', out, 'weight', this.weight);
+    return [kernelIndices, out];
   }
 
   *#backward(where: string, indices: IndexArray, gradOutput: Float32Array): Plan<void> {

@@ -227,6 +227,11 @@ export abstract class EmbeddingTable {
     return runPlan(this.backend, plan());
   }
 
+  /** Throws if an unfinished async call conflicts with a synchronous call of this access. */
+  protected checkAccess(where: string, access: 'read' | 'write'): void {
+    accessOf(this).check(where, access);
+  }
+
   /** Runs a method's plan with its kernels off the JavaScript thread; conflicting calls throw meanwhile. */
   protected async runAsync<T>(where: string, access: 'read' | 'write', plan: () => Plan<T>): Promise<T> {
     const guard = accessOf(this);
