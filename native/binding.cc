@@ -169,6 +169,22 @@ Napi::Value finish(const Napi::CallbackInfo& info, Job job) {
   return promise;
 }
 
+// Runs kernel(data, that index type's kernels) now or in the background (as the function was
+// bound), after checking every index against [0, rows): returns -1, or the position of the first
+// bad index without running the kernel.
+template <class Kernel>
+Napi::Value run_checked(const Napi::CallbackInfo& info, IndexArray indices, int64_t rows, Kernel kernel) {
+  const Kernels& kernels = bound_kernels(info);
+  return finish(info, [=]() -> int64_t {
+    return with_index_type(indices, [&](auto data) -> int64_t {
+      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+      const int64_t position = nne::first_invalid_index(data, indices.length, rows);
+      if (position < 0) kernel(data, kernels.of<Index>());
+      return position;
+    });
+  });
+}
+
 // gather(weight, dim, indices, out)
 Napi::Value Gather(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -185,14 +201,8 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
     throw_range(info, "out length must be indices.length * dim");
     return env.Undefined();
   }
-  const Kernels& kernels = bound_kernels(info);
-  return finish(info, [=]() -> int64_t {
-    return with_index_type(indices, [&](auto data) -> int64_t {
-      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-      const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
-      if (position < 0) kernels.of<Index>().gather(weight, dim, data, indices.length, out);
-      return position;
-    });
+  return run_checked(info, indices, weight_length / dim, [=](auto data, const auto& k) {
+    k.gather(weight, dim, data, indices.length, out);
   });
 }
 
@@ -223,16 +233,8 @@ Napi::Value ScatterAdd(const Napi::CallbackInfo& info) {
     throw_range(info, "scale length must be indices.length");
     return env.Undefined();
   }
-  const Kernels& kernels = bound_kernels(info);
-  return finish(info, [=]() -> int64_t {
-    return with_index_type(indices, [&](auto data) -> int64_t {
-      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-      const int64_t position = nne::first_invalid_index(data, indices.length, grad_length / dim);
-      if (position < 0) {
-        kernels.of<Index>().scatter_add(grad, dim, data, indices.length, grad_output, scale, skip_row);
-      }
-      return position;
-    });
+  return run_checked(info, indices, grad_length / dim, [=](auto data, const auto& k) {
+    k.scatter_add(grad, dim, data, indices.length, grad_output, scale, skip_row);
   });
 }
 
@@ -260,17 +262,8 @@ Napi::Value Renorm(const Napi::CallbackInfo& info) {
     throw_range(info, "seen must hold one bit per row");
     return env.Undefined();
   }
-  const Kernels& kernels = bound_kernels(info);
-  return finish(info, [=]() -> int64_t {
-    return with_index_type(indices, [&](auto data) -> int64_t {
-      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-      const int64_t position = nne::first_invalid_index(data, indices.length, rows);
-      if (position < 0) {
-        kernels.of<Index>().renorm(weight, dim, data, indices.length, max_norm, norm_type,
-                                   static_cast<uint8_t*>(seen_data));
-      }
-      return position;
-    });
+  return run_checked(info, indices, rows, [=](auto data, const auto& k) {
+    k.renorm(weight, dim, data, indices.length, max_norm, norm_type, static_cast<uint8_t*>(seen_data));
   });
 }
 
@@ -326,17 +319,8 @@ Napi::Value BagForward(const Napi::CallbackInfo& info) {
     throw_range(info, "out length must be numBags * dim");
     return env.Undefined();
   }
-  const Kernels& kernels = bound_kernels(info);
-  return finish(info, [=]() -> int64_t {
-    return with_index_type(indices, [&](auto data) -> int64_t {
-      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-      const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
-      if (position < 0) {
-        kernels.of<Index>().bag.forward(weight, dim, data, bags, per_sample_weights, static_cast<nne::BagMode>(mode),
-                                        skip_row, out);
-      }
-      return position;
-    });
+  return run_checked(info, indices, weight_length / dim, [=](auto data, const auto& k) {
+    k.bag.forward(weight, dim, data, bags, per_sample_weights, static_cast<nne::BagMode>(mode), skip_row, out);
   });
 }
 
@@ -360,14 +344,8 @@ Napi::Value BagScatterAdd(const Napi::CallbackInfo& info) {
     throw_range(info, "gradOutput length must be numBags * dim");
     return env.Undefined();
   }
-  const Kernels& kernels = bound_kernels(info);
-  return finish(info, [=]() -> int64_t {
-    return with_index_type(indices, [&](auto data) -> int64_t {
-      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-      const int64_t position = nne::first_invalid_index(data, indices.length, grad_length / dim);
-      if (position < 0) kernels.of<Index>().bag.scatter_add(grad, dim, data, bags, grad_output, scale, skip_row);
-      return position;
-    });
+  return run_checked(info, indices, grad_length / dim, [=](auto data, const auto& k) {
+    k.bag.scatter_add(grad, dim, data, bags, grad_output, scale, skip_row);
   });
 }
 
@@ -395,14 +373,8 @@ Napi::Value BagMaxBackward(const Napi::CallbackInfo& info) {
     throw_range(info, "gradOutput length must be numBags * dim");
     return env.Undefined();
   }
-  const Kernels& kernels = bound_kernels(info);
-  return finish(info, [=]() -> int64_t {
-    return with_index_type(indices, [&](auto data) -> int64_t {
-      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-      const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
-      if (position < 0) kernels.of<Index>().bag.max_backward(weight, grad, dim, data, bags, grad_output, skip_row);
-      return position;
-    });
+  return run_checked(info, indices, weight_length / dim, [=](auto data, const auto& k) {
+    k.bag.max_backward(weight, grad, dim, data, bags, grad_output, skip_row);
   });
 }
 
@@ -426,14 +398,8 @@ Napi::Value BagWeightGrad(const Napi::CallbackInfo& info) {
     throw_range(info, "gradOutput must have numBags * dim and out indices.length elements");
     return env.Undefined();
   }
-  const Kernels& kernels = bound_kernels(info);
-  return finish(info, [=]() -> int64_t {
-    return with_index_type(indices, [&](auto data) -> int64_t {
-      using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-      const int64_t position = nne::first_invalid_index(data, indices.length, weight_length / dim);
-      if (position < 0) kernels.of<Index>().bag.weight_grad(weight, dim, data, bags, grad_output, skip_row, out);
-      return position;
-    });
+  return run_checked(info, indices, weight_length / dim, [=](auto data, const auto& k) {
+    k.bag.weight_grad(weight, dim, data, bags, grad_output, skip_row, out);
   });
 }
 
