@@ -39,7 +39,6 @@ import {
   SEED,
   collect,
   fillQuick,
-  fmtGbps,
   fmtSeconds,
   fmtUs,
   fmtX,
@@ -59,6 +58,8 @@ import {
   table,
   threadControl,
   usage,
+  comparisonCells,
+  comparisonHeaders,
 } from './harness.mjs';
 import { NAIVE_FORMULAS, TFJS_FORMULAS, loadTfjs, naiveGather, naiveScatterAdd, tfjsGradModel, tfjsOps } from './alternatives.mjs';
 import { BAG_SHAPES, QUICK_BAG_SHAPES, runBagSuite } from './embedding-bag.mjs';
@@ -269,7 +270,6 @@ async function runEmbeddingSuite({ args, shapes, capabilities, reference, tiers,
   }
 
   // Report.
-  const threadHeader = `native ${threads.all}T µs`;
   const cell = (r, key) => fmtUs(r.variants[key]?.medianUs);
   const tfjsCell = (r) => (r.variants.tfjs ? cell(r, 'tfjs') : r.tfjs && !r.tfjs.measured ? `not run (~${fmtSeconds(r.tfjs.estimatedSeconds)} est.)` : '-');
   console.log('');
@@ -278,36 +278,12 @@ async function runEmbeddingSuite({ args, shapes, capabilities, reference, tiers,
       [
         'op',
         'shape',
-        'native µs',
-        ...(MT ? [threadHeader] : []),
-        'TS µs',
-        'tfjs µs',
-        'naive JS µs',
-        'ref µs',
-        'native GB/s',
-        'ref GB/s',
-        'native/ref',
-        ...(MT ? [`${threads.all}T/1T`] : []),
-        '× TS',
-        '× tfjs',
-        '× naive',
+        ...comparisonHeaders(MT, threads.all),
       ],
       results.map((r) => [
         r.op,
         shapeText(r),
-        cell(r, 'native'),
-        ...(MT ? [cell(r, 'nativeMT')] : []),
-        cell(r, 'ts'),
-        tfjsCell(r),
-        cell(r, 'naive'),
-        cell(r, 'ref'),
-        fmtGbps(r.variants.native.gbps),
-        fmtGbps(r.variants.ref?.gbps),
-        fmtX(r.nativeVsRef),
-        ...(MT ? [fmtX(r.threadSpeedup)] : []),
-        fmtX(r.speedup.ts),
-        fmtX(r.speedup.tfjs),
-        fmtX(r.speedup.naive),
+        ...comparisonCells(r, MT, tfjsCell),
       ]),
       ['l', 'l', ...Array(13 + (MT ? 2 : 0)).fill('r')],
     ),

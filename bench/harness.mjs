@@ -337,6 +337,47 @@ export function fmtSeconds(seconds) {
 }
 export const fmtGbps = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 
+/**
+ * The columns the Embedding and EmbeddingBag comparison tables share after their label columns:
+ * the headers, and a result row's cells (tfjsCell renders the tfjs cell, measured or estimated).
+ */
+export function comparisonHeaders(multiThread, allThreads) {
+  return [
+    'native µs',
+    ...(multiThread ? [`native ${allThreads}T µs`] : []),
+    'TS µs',
+    'tfjs µs',
+    'naive JS µs',
+    'ref µs',
+    'native GB/s',
+    'ref GB/s',
+    'native/ref',
+    ...(multiThread ? [`${allThreads}T/1T`] : []),
+    '× TS',
+    '× tfjs',
+    '× naive',
+  ];
+}
+
+export function comparisonCells(r, multiThread, tfjsCell) {
+  const cell = (key) => fmtUs(r.variants[key]?.medianUs);
+  return [
+    cell('native'),
+    ...(multiThread ? [cell('nativeMT')] : []),
+    cell('ts'),
+    tfjsCell(r),
+    cell('naive'),
+    cell('ref'),
+    fmtGbps(r.variants.native.gbps),
+    fmtGbps(r.variants.ref?.gbps),
+    fmtX(r.nativeVsRef),
+    ...(multiThread ? [fmtX(r.threadSpeedup)] : []),
+    fmtX(r.speedup.ts),
+    fmtX(r.speedup.tfjs),
+    fmtX(r.speedup.naive),
+  ];
+}
+
 export function table(headers, rows, align) {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const pad = (cell, i) => (align[i] === 'l' ? cell.padEnd(widths[i]) : cell.padStart(widths[i]));
