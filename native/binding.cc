@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "map_file.h"
 #include "simd.h"
 #include "thread_pool.h"
 
@@ -657,12 +658,52 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
 // getNumThreads(): the number set, else NN_EMBEDDING_THREADS, else the CPUs available.
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), nne::num_threads()); }
 
+// mapFile(path): the file mapped copy-on-write as an external ArrayBuffer, unmapped by its
+// finalizer. Throws an Error with the failing step's reason (open, fstat, mmap).
+Napi::Value MapFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "mapFile: path must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (path.find('\0') != std::string::npos) {
+    Napi::TypeError::New(env, "mapFile: path must not contain NUL").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  nne::MappedFile mapped;
+  std::string error;
+  if (!nne::map_file(path.c_str(), &mapped, &error)) {
+    Napi::Error::New(env, error).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (mapped.data == nullptr) return Napi::ArrayBuffer::New(env, 0);
+  auto* owned = new nne::MappedFile(mapped);
+  napi_value buffer;
+  napi_status status = napi_create_external_arraybuffer(
+      env, mapped.data, mapped.size,
+      [](napi_env, void*, void* hint) {
+        auto* file = static_cast<nne::MappedFile*>(hint);
+        nne::unmap_file(*file);
+        delete file;
+      },
+      owned, &buffer);
+  if (status != napi_ok) {
+    nne::unmap_file(mapped);
+    delete owned;
+    Napi::Error::New(env, "external ArrayBuffers are not allowed in this runtime").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Value(env, buffer);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeatures, "cpuFeatures"));
   exports.Set("firstInvalidIndex", Napi::Function::New(env, FirstInvalidIndex, "firstInvalidIndex"));
   exports.Set("kernels", Napi::Function::New(env, KernelsForTier, "kernels"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
+  exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
   return exports;
 }
 

@@ -37,6 +37,8 @@ export interface NativeAddon {
   setNumThreads(n: number): void;
   /** The pool's size: the number set, else NN_EMBEDDING_THREADS, else the CPUs available. */
   getNumThreads(): number;
+  /** The file mapped copy-on-write (MAP_PRIVATE) as an ArrayBuffer, unmapped when collected. */
+  mapFile(path: string): ArrayBuffer;
 }
 
 /** The package root: src/ and dist/ both sit one level below it. */

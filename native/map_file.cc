@@ -1,0 +1,80 @@
+#include "map_file.h"
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define NNE_HAVE_MMAP 1
+#endif
+
+namespace nne {
+
+#if NNE_HAVE_MMAP
+
+namespace {
+bool fail(std::string* error, const char* step) {
+  *error = std::string(step) + ": " + std::strerror(errno);
+  return false;
+}
+}  // namespace
+
+bool can_map_files() { return true; }
+
+bool map_file(const char* path, MappedFile* mapped, std::string* error) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(error, "open");
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    bool r = fail(error, "fstat");
+    close(fd);
+    return r;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    *error = "not a regular file";
+    return false;
+  }
+  if (static_cast<uint64_t>(st.st_size) > static_cast<uint64_t>(SIZE_MAX / 2)) {
+    close(fd);
+    *error = "file too large to map";
+    return false;
+  }
+  mapped->size = static_cast<size_t>(st.st_size);
+  mapped->data = nullptr;
+  if (mapped->size > 0) {
+    // PROT_WRITE with MAP_PRIVATE: the table may be trained in place; the file never changes.
+    void* p = mmap(nullptr, mapped->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      bool r = fail(error, "mmap");
+      close(fd);
+      return r;
+    }
+    mapped->data = p;
+  }
+  close(fd);  // the mapping keeps its own reference to the file
+  return true;
+}
+
+void unmap_file(const MappedFile& mapped) {
+  if (mapped.data != nullptr) munmap(mapped.data, mapped.size);
+}
+
+#else
+
+bool can_map_files() { return false; }
+
+bool map_file(const char*, MappedFile*, std::string* error) {
+  *error = "mapping files is not implemented on this platform";
+  return false;
+}
+
+void unmap_file(const MappedFile&) {}
+
+#endif
+
+}  // namespace nne

@@ -1,0 +1,25 @@
+// Maps a whole file into memory, copy-on-write: the pages are the page cache's until written, and
+// writes stay private to the process (MAP_PRIVATE). Knows nothing of Node; the binding wraps the
+// mapping in an ArrayBuffer that unmaps it when collected.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace nne {
+
+struct MappedFile {
+  void* data = nullptr;  // nullptr for an empty file
+  size_t size = 0;
+};
+
+// Maps `path`. On failure returns false and sets *error to the reason (strerror and the step).
+bool map_file(const char* path, MappedFile* mapped, std::string* error);
+
+// Unmaps what map_file mapped (nothing for an empty file).
+void unmap_file(const MappedFile& mapped);
+
+// True where map_file is implemented (POSIX); elsewhere it fails with a message saying so.
+bool can_map_files();
+
+}  // namespace nne

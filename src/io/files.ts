@@ -1,0 +1,205 @@
+// What every file format here shares: the error a bad file gets, writing through a temporary file
+// renamed into place, reading a file in chunks, and mapping a file into memory (native addon) or
+// reading it whole (fallback).
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+
+import { currentBackend } from '../loader.js';
+import { loadAddon } from '../backends/native.js';
+
+/** A file that cannot be read as the format it was read as: names the file and what is wrong. */
+export class FileFormatError extends Error {
+  override name = 'FileFormatError';
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`${file}: ${reason}`);
+  }
+}
+
+/** Progress of a long read or write, reported through an onProgress callback. */
+export interface Progress {
+  /** Bytes of the file read (or written) so far. */
+  bytes: number;
+  /** The file's size (for a write: the size it will have). */
+  totalBytes: number;
+}
+
+export type ProgressCallback = (progress: Progress) => void;
+
+/** Chunk size for streamed reads and writes: large enough that per-call costs vanish. */
+export const CHUNK_BYTES = 8 << 20;
+
+/** Writes `count` bytes of `data` (a view) to fh, looping over partial writes. */
+async function writeAll(fh: fsp.FileHandle, data: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done);
+    done += bytesWritten;
+  }
+}
+
+/** The sink a writer function gets: buffered appends to the temporary file. */
+export interface FileSink {
+  /** Appends bytes (copied into the buffer, or written through when large). */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Appends a string as UTF-8. */
+  writeText(text: string): Promise<void>;
+  /** Bytes written so far. */
+  readonly bytesWritten: number;
+}
+
+/**
+ * Writes a file through `produce`, into a temporary file in the same directory that is flushed to
+ * disk and then renamed over `file`: readers see the old file or the whole new one, never a part
+ * (a crash or a full disk leaves at most a stray temporary file, which is removed on errors).
+ */
+export async function writeFileAtomic(file: string, produce: (sink: FileSink) => Promise<void>): Promise<void> {
+  const resolved = path.resolve(file);
+  const temporary = path.join(path.dirname(resolved), `.${path.basename(resolved)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const fh = await fsp.open(temporary, 'wx', 0o644);
+  let closed = false;
+  try {
+    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    let used = 0;
+    let total = 0;
+    const flush = async (): Promise<void> => {
+      if (used > 0) await writeAll(fh, buffer.subarray(0, used));
+      used = 0;
+    };
+    const sink: FileSink = {
+      async write(bytes: Uint8Array): Promise<void> {
+        total += bytes.length;
+        if (used + bytes.length > buffer.length) await flush();
+        if (bytes.length >= buffer.length / 2) {
+          await writeAll(fh, bytes);
+          return;
+        }
+        buffer.set(bytes, used);
+        used += bytes.length;
+      },
+      async writeText(text: string): Promise<void> {
+        // Encode straight into the buffer when it fits (the common case for short lines).
+        if (text.length * 3 <= buffer.length - used) {
+          const n = buffer.write(text, used, 'utf8');
+          used += n;
+          total += n;
+          return;
+        }
+        await sink.write(Buffer.from(text, 'utf8'));
+      },
+      get bytesWritten(): number {
+        return total;
+      },
+    };
+    await produce(sink);
+    await flush();
+    await fh.sync();
+    await fh.close();
+    closed = true;
+    await fsp.rename(temporary, resolved);
+  } catch (error) {
+    if (!closed) await fh.close().catch(() => undefined);
+    await fsp.rm(temporary, { force: true }).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** An open file read from front to back in chunks. */
+export interface ChunkReader {
+  readonly file: string;
+  readonly size: number;
+  /**
+   * The next chunk of the file: `carry` (unconsumed bytes of the previous chunk, moved to the
+   * front) followed by newly read bytes; at least `carry.length + 1` bytes unless the file has
+   * ended (then `atEnd` is true and the chunk is what remains). The view is valid until the next call.
+   */
+  next(carry?: Uint8Array): Promise<Buffer>;
+  /** Bytes read from the file so far. */
+  readonly position: number;
+  /** True once every byte of the file has been returned in a chunk. */
+  readonly atEnd: boolean;
+  close(): Promise<void>;
+}
+
+/** Opens `file` for chunked reading; the buffer grows only when a carried record needs it. */
+export async function openChunkReader(file: string, chunkBytes = CHUNK_BYTES): Promise<ChunkReader> {
+  const fh = await openForReading(file);
+  const size = (await fh.stat()).size;
+  let buffer = Buffer.allocUnsafe(Math.max(1, Math.min(chunkBytes, size)));
+  let position = 0;
+  return {
+    file,
+    size,
+    get position() {
+      return position;
+    },
+    get atEnd() {
+      return position >= size;
+    },
+    async next(carry?: Uint8Array): Promise<Buffer> {
+      const kept = carry?.length ?? 0;
+      if (kept > 0) {
+        if (kept * 2 > buffer.length) {
+          const grown = Buffer.allocUnsafe(kept * 2);
+          grown.set(carry!, 0);
+          buffer = grown;
+        } else {
+          buffer.copyWithin(0, carry!.byteOffset - buffer.byteOffset, carry!.byteOffset - buffer.byteOffset + kept);
+        }
+      }
+      let filled = kept;
+      while (filled < buffer.length && position < size) {
+        const { bytesRead } = await fh.read(buffer, filled, buffer.length - filled, position);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+        position += bytesRead;
+      }
+      return buffer.subarray(0, filled);
+    },
+    close: () => fh.close(),
+  };
+}
+
+/** fs.open for reading, with the error naming the file as every reader's errors do. */
+export async function openForReading(file: string): Promise<fsp.FileHandle> {
+  try {
+    return await fsp.open(file, 'r');
+  } catch (error) {
+    throw new Error(`${file}: cannot open: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * The whole file as an ArrayBuffer. On the native backend the file is mapped copy-on-write
+ * (MAP_PRIVATE): opening is immediate, pages are read when touched, and writes to the buffer
+ * never reach the file. Elsewhere it is read into memory. The file must not be truncated by
+ * another process while mapped (reading a page past the new end is a SIGBUS, as for any mapping).
+ */
+export async function mapOrReadFile(file: string): Promise<{ buffer: ArrayBuffer; mapped: boolean }> {
+  if (currentBackend().name === 'native') {
+    const addon = loadAddon();
+    try {
+      return { buffer: addon.mapFile(path.resolve(file)), mapped: true };
+    } catch (error) {
+      throw new Error(`${file}: cannot map: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  const fh = await openForReading(file);
+  try {
+    const size = (await fh.stat()).size;
+    const buffer = new ArrayBuffer(size);
+    const bytes = new Uint8Array(buffer);
+    let done = 0;
+    while (done < size) {
+      const { bytesRead } = await fh.read(bytes, done, Math.min(size - done, 1 << 30), done);
+      if (bytesRead === 0) throw new FileFormatError(file, `the file shrank while being read (${done} of ${size} bytes)`);
+      done += bytesRead;
+    }
+    return { buffer, mapped: false };
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,290 @@
+// safetensors (https://github.com/huggingface/safetensors), the format Hugging Face and PyTorch users
+// exchange weights in: an 8-byte little-endian header length N, N bytes of JSON
+// {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}}, then the
+// tensors' bytes, offsets counted from the end of the header. Reading validates the header as the
+// reference implementation does (offsets contiguous, covering the whole buffer, sizes matching
+// shapes) before anything is allocated, then maps the file (native addon) so opening is immediate
+// and F32 tensors are views of the mapping; F16 and BF16 are converted to float32 on read.
+import { FileFormatError, mapOrReadFile, openForReading, writeFileAtomic } from './files.js';
+import { bfloat16ToFloat, floatTo16, halfToFloat } from './half.js';
+
+/** Bytes per element of each dtype the format defines (sub-byte float types are not supported). */
+const DTYPE_BYTES: Readonly<Record<string, number>> = {
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
+};
+
+/** The reference implementation's limit on the header (100 MB): larger headers are refused. */
+const MAX_HEADER_BYTES = 100_000_000;
+
+/** The dtypes readable as float32 (F64 is rounded to nearest; the others convert exactly). */
+export type FloatDtype = 'F32' | 'F16' | 'BF16' | 'F64';
+/** The dtypes saveSafetensors writes. */
+export type WriteDtype = 'F32' | 'F16' | 'BF16';
+
+export interface SafetensorsTensorInfo {
+  name: string;
+  dtype: string;
+  shape: number[];
+  /** Offset of the tensor's first byte in the file. */
+  fileOffset: number;
+  byteLength: number;
+}
+
+/** An opened safetensors file: its header, validated, and its tensors read as float32 on demand. */
+export class SafetensorsFile {
+  readonly #buffer: ArrayBuffer;
+
+  /** @internal use openSafetensors */
+  constructor(
+    readonly file: string,
+    readonly metadata: Readonly<Record<string, string>>,
+    readonly tensors: readonly SafetensorsTensorInfo[],
+    buffer: ArrayBuffer,
+    /** True when the file is mapped into memory (native addon), false when it was read. */
+    readonly mapped: boolean,
+  ) {
+    this.#buffer = buffer;
+  }
+
+  /** The names of the tensors, in file order. */
+  get names(): string[] {
+    return this.tensors.map((tensor) => tensor.name);
+  }
+
+  info(name: string): SafetensorsTensorInfo | undefined {
+    return this.tensors.find((tensor) => tensor.name === name);
+  }
+
+  /**
+   * The tensor as float32 values, row-major. F32 tensors are views of the file's buffer (no copy;
+   * on a mapping, copy-on-write: changing them never changes the file); F16, BF16 and F64 are
+   * converted into a new array. Throws for an unknown name or a non-float dtype.
+   */
+  float32(name: string): Float32Array {
+    const tensor = this.info(name);
+    if (tensor === undefined) {
+      throw new RangeError(`${this.file}: no tensor named '${name}' (tensors: ${this.names.map((n) => `'${n}'`).join(', ') || 'none'})`);
+    }
+    const count = tensor.shape.reduce((a, b) => a * b, 1);
+    const bytes = new Uint8Array(this.#buffer, tensor.fileOffset, tensor.byteLength);
+    switch (tensor.dtype) {
+      case 'F32':
+        if (tensor.fileOffset % 4 === 0) return new Float32Array(this.#buffer, tensor.fileOffset, count);
+        return new Float32Array(bytes.slice().buffer);
+      case 'F16': {
+        const out = new Float32Array(count);
+        halfToFloat(bytes, out);
+        return out;
+      }
+      case 'BF16': {
+        const out = new Float32Array(count);
+        bfloat16ToFloat(bytes, out);
+        return out;
+      }
+      case 'F64': {
+        const doubles = tensor.fileOffset % 8 === 0 ? new Float64Array(this.#buffer, tensor.fileOffset, count) : new Float64Array(bytes.slice().buffer);
+        return Float32Array.from(doubles);
+      }
+      default:
+        throw new TypeError(`${this.file}: tensor '${name}' has dtype ${tensor.dtype}; only F32, F16, BF16 and F64 read as float32`);
+    }
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function checkLittleEndianHost(): void {
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+    throw new Error('nn-embedding file formats are little-endian; big-endian hosts are not supported');
+  }
+}
+
+/**
+ * Parses and validates a safetensors header (the JSON text) for a file of `fileSize` bytes whose
+ * header is `headerBytes` long. Throws a FileFormatError naming what is wrong.
+ */
+export function parseSafetensorsHeader(
+  file: string,
+  headerText: string,
+  headerBytes: number,
+  fileSize: number,
+): { metadata: Record<string, string>; tensors: SafetensorsTensorInfo[] } {
+  const bad = (reason: string): never => {
+    throw new FileFormatError(file, `not a valid safetensors file: ${reason}`);
+  };
+  if (!headerText.startsWith('{')) bad("the header does not start with '{'");
+  let header: unknown;
+  try {
+    header = JSON.parse(headerText);
+  } catch (error) {
+    bad(`the header is not JSON (${(error as Error).message})`);
+  }
+  if (!isPlainObject(header)) bad('the header is not a JSON object');
+  const entries = header as Record<string, unknown>;
+  const metadata: Record<string, string> = {};
+  const tensors: SafetensorsTensorInfo[] = [];
+  const dataStart = 8 + headerBytes;
+  const dataSize = fileSize - dataStart;
+  for (const [name, value] of Object.entries(entries)) {
+    if (name === '__metadata__') {
+      if (!isPlainObject(value)) bad('__metadata__ is not an object');
+      for (const [key, text] of Object.entries(value as Record<string, unknown>)) {
+        if (typeof text !== 'string') bad(`__metadata__['${key}'] is not a string`);
+        metadata[key] = text as string;
+      }
+      continue;
+    }
+    if (!isPlainObject(value)) bad(`tensor '${name}' is not an object`);
+    const entry = value as Record<string, unknown>;
+    const extra = Object.keys(entry).filter((key) => key !== 'dtype' && key !== 'shape' && key !== 'data_offsets');
+    if (extra.length > 0) bad(`tensor '${name}' has unknown field '${extra[0]}'`);
+    const { dtype, shape, data_offsets: offsets } = entry;
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) bad(`tensor '${name}' has unknown dtype ${JSON.stringify(dtype)}`);
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || (d as number) < 0)) {
+      bad(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+    }
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      offsets.some((o) => !Number.isSafeInteger(o) || (o as number) < 0) ||
+      (offsets[0] as number) > (offsets[1] as number)
+    ) {
+      bad(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
+    }
+    const [begin, end] = offsets as [number, number];
+    // The element count, checked step by step so a hostile shape cannot overflow past the check.
+    let count = 1;
+    for (const d of shape as number[]) count = Math.min(count * d, Number.MAX_SAFE_INTEGER);
+    if (count > dataSize) bad(`tensor '${name}' of shape [${(shape as number[]).join(', ')}] needs more bytes than the file holds`);
+    const byteLength = count * DTYPE_BYTES[dtype as string]!;
+    if (end > dataSize) bad(`tensor '${name}' ends at byte ${end} of the data, but the file holds ${dataSize} bytes of data`);
+    if (byteLength !== end - begin) {
+      bad(`tensor '${name}' of shape [${(shape as number[]).join(', ')}] and dtype ${dtype} needs ${byteLength} bytes, its data_offsets span ${end - begin}`);
+    }
+    tensors.push({ name, dtype: dtype as string, shape: (shape as number[]).slice(), fileOffset: dataStart + begin, byteLength });
+  }
+  // As the reference implementation requires: tensors tile the data exactly, no gap, no overlap.
+  const ordered = tensors.slice().sort((a, b) => a.fileOffset - b.fileOffset || a.byteLength - b.byteLength);
+  let expected = dataStart;
+  for (const tensor of ordered) {
+    if (tensor.fileOffset < expected) bad(`tensor '${tensor.name}' overlaps another tensor (starts at data byte ${tensor.fileOffset - dataStart})`);
+    if (tensor.fileOffset > expected) bad(`a gap in the data before tensor '${tensor.name}' (data bytes ${expected - dataStart} to ${tensor.fileOffset - dataStart} belong to no tensor)`);
+    expected = tensor.fileOffset + tensor.byteLength;
+  }
+  if (expected !== fileSize) bad(`the tensors cover ${expected - dataStart} bytes of data, but the file holds ${dataSize}`);
+  return { metadata, tensors: ordered };
+}
+
+/** Opens a safetensors file: reads and validates its header, then maps (or reads) the file. */
+export async function openSafetensors(file: string): Promise<SafetensorsFile> {
+  checkLittleEndianHost();
+  const fh = await openForReading(file);
+  let headerText: string;
+  let headerBytes: number;
+  let fileSize: number;
+  try {
+    fileSize = (await fh.stat()).size;
+    if (fileSize < 8) throw new FileFormatError(file, `not a valid safetensors file: ${fileSize} bytes, shorter than the 8-byte header length`);
+    const prefix = Buffer.alloc(8);
+    await fh.read(prefix, 0, 8, 0);
+    const declared = prefix.readBigUInt64LE(0);
+    if (declared > BigInt(Math.min(MAX_HEADER_BYTES, fileSize - 8))) {
+      throw new FileFormatError(
+        file,
+        `not a valid safetensors file: the header length ${declared} exceeds ${declared > BigInt(MAX_HEADER_BYTES) ? `the format's limit of ${MAX_HEADER_BYTES} bytes` : `the ${fileSize - 8} bytes after it`}`,
+      );
+    }
+    headerBytes = Number(declared);
+    const header = Buffer.alloc(headerBytes);
+    const { bytesRead } = await fh.read(header, 0, headerBytes, 8);
+    if (bytesRead !== headerBytes) throw new FileFormatError(file, 'not a valid safetensors file: the header is truncated');
+    try {
+      headerText = new TextDecoder('utf-8', { fatal: true }).decode(header);
+    } catch {
+      throw new FileFormatError(file, 'not a valid safetensors file: the header is not UTF-8');
+    }
+  } finally {
+    await fh.close();
+  }
+  const { metadata, tensors } = parseSafetensorsHeader(file, headerText, headerBytes, fileSize);
+  const { buffer, mapped } = await mapOrReadFile(file);
+  if (buffer.byteLength !== fileSize) throw new FileFormatError(file, `the file changed size while being opened (${fileSize} → ${buffer.byteLength} bytes)`);
+  return new SafetensorsFile(file, metadata, tensors, buffer, mapped);
+}
+
+/** A tensor to write: float32 values, row-major, with its shape; stored as `dtype` (default F32). */
+export interface TensorToWrite {
+  data: Float32Array;
+  shape: readonly number[];
+  dtype?: WriteDtype;
+}
+
+/**
+ * Writes tensors (and string metadata) as a safetensors file, through a temporary file renamed
+ * into place. Tensors are laid out as the reference implementation lays them out (by dtype
+ * alignment, largest first, then by name), the header padded with spaces to 8 bytes.
+ */
+export async function saveSafetensors(
+  file: string,
+  tensors: Readonly<Record<string, TensorToWrite>>,
+  metadata?: Readonly<Record<string, string>>,
+): Promise<void> {
+  const where = 'saveSafetensors';
+  checkLittleEndianHost();
+  if (!isPlainObject(tensors)) throw new TypeError(`${where}: tensors must be an object of {data, shape, dtype?}`);
+  const prepared: { name: string; dtype: WriteDtype; shape: number[]; bytes: Uint8Array }[] = [];
+  for (const [name, tensor] of Object.entries(tensors)) {
+    if (name === '' || name === '__metadata__') throw new RangeError(`${where}: invalid tensor name '${name}'`);
+    if (!isPlainObject(tensor)) throw new TypeError(`${where}: tensors['${name}'] must be {data, shape, dtype?}`);
+    const { data, shape } = tensor as unknown as TensorToWrite;
+    const dtype = (tensor as unknown as TensorToWrite).dtype ?? 'F32';
+    if (!(data instanceof Float32Array)) throw new TypeError(`${where}: tensors['${name}'].data must be a Float32Array`);
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+      throw new TypeError(`${where}: tensors['${name}'].shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    }
+    const count = shape.reduce((a: number, b: number) => a * b, 1);
+    if (count !== data.length) throw new RangeError(`${where}: tensors['${name}'] has shape [${shape.join(', ')}] (${count} values) but ${data.length} values`);
+    if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') throw new RangeError(`${where}: tensors['${name}'].dtype must be 'F32', 'F16' or 'BF16', got ${JSON.stringify(dtype)}`);
+    const bytes = dtype === 'F32' ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : floatTo16(data, dtype);
+    prepared.push({ name, dtype, shape: shape.slice(), bytes });
+  }
+  if (metadata !== undefined) {
+    if (!isPlainObject(metadata) || Object.values(metadata).some((v) => typeof v !== 'string')) {
+      throw new TypeError(`${where}: metadata must be an object of strings`);
+    }
+  }
+  prepared.sort((a, b) => DTYPE_BYTES[b.dtype]! - DTYPE_BYTES[a.dtype]! || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const header: Record<string, unknown> = {};
+  if (metadata !== undefined && Object.keys(metadata).length > 0) header.__metadata__ = { ...metadata };
+  let offset = 0;
+  for (const tensor of prepared) {
+    header[tensor.name] = { dtype: tensor.dtype, shape: tensor.shape, data_offsets: [offset, offset + tensor.bytes.length] };
+    offset += tensor.bytes.length;
+  }
+  let headerText = JSON.stringify(header);
+  const headerLength = Buffer.byteLength(headerText, 'utf8');
+  headerText += ' '.repeat((8 - (headerLength % 8)) % 8);
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(Buffer.byteLength(headerText, 'utf8')));
+  await writeFileAtomic(file, async (sink) => {
+    await sink.write(prefix);
+    await sink.writeText(headerText);
+    for (const tensor of prepared) await sink.write(tensor.bytes);
+  });
+}
