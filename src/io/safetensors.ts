@@ -137,6 +137,8 @@ export function parseSafetensorsHeader(
   }
   if (!isPlainObject(header)) bad('the header is not a JSON object');
   const entries = header as Record<string, unknown>;
+  const duplicate = firstDuplicateKey(headerText);
+  if (duplicate !== null) bad(`the name '${duplicate}' appears twice in the header`);
   const metadata: Record<string, string> = {};
   const tensors: SafetensorsTensorInfo[] = [];
   const dataStart = 8 + headerBytes;
@@ -189,6 +191,36 @@ export function parseSafetensorsHeader(
   }
   if (expected !== fileSize) bad(`the tensors cover ${expected - dataStart} bytes of data, but the file holds ${dataSize}`);
   return { metadata, tensors: ordered };
+}
+
+/**
+ * The first top-level key that occurs twice in a JSON object's text (JSON.parse keeps the last
+ * silently; the format forbids duplicates), or null. The text is known to be valid JSON.
+ */
+function firstDuplicateKey(text: string): string | null {
+  const seen = new Set<string>();
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const start = i;
+      for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c /* \ */) i++;
+      if (depth === 1) {
+        let j = i + 1;
+        while (j < text.length && /\s/.test(text[j]!)) j++;
+        if (text[j] === ':') {
+          const key = JSON.parse(text.slice(start, i + 1)) as string;
+          if (seen.has(key)) return key;
+          seen.add(key);
+        }
+      }
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      depth++;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    }
+  }
+  return null;
 }
 
 /** Opens a safetensors file: reads and validates its header, then maps (or reads) the file. */

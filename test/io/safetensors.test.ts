@@ -240,6 +240,10 @@ describe('malformed safetensors files', () => {
     await expectFormatError(writeRaw('shape.safetensors', { a: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, new Uint8Array(4)), /invalid shape/);
     await expectFormatError(writeRaw('offsets.safetensors', { a: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, new Uint8Array(4)), /invalid data_offsets/);
     await expectFormatError(writeRaw('field.safetensors', { a: { ...f32([1], [0, 4]), extra: 1 } }, new Uint8Array(4)), /unknown field 'extra'/);
+    await expectFormatError(
+      writeRaw('dup.safetensors', '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"x":"a"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', new Uint8Array(4)),
+      /the name 'a' appears twice/,
+    );
     await expectFormatError(writeRaw('meta.safetensors', { __metadata__: { a: 1 } }), /__metadata__\['a'\] is not a string/);
     const notUtf8 = writeRaw('utf8.safetensors', '{"\xff": 1}');
     const bytes = Buffer.from([0x08, 0, 0, 0, 0, 0, 0, 0, 0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d, 0x20]);
