@@ -9,6 +9,8 @@
 //   bag        EmbeddingBag sum / mean / weighted-sum forward and dense backward (embedding-bag.mjs)
 //   train      one sparse training step (forward, backward, optimizer update) for SGD, Adagrad,
 //              RowWiseAdagrad and SparseAdam, and the update fused into backward (train.mjs)
+//   io         loading speed (MB/s) of a 200,000 × 300 table from word2vec text and binary, GloVe,
+//              safetensors and .npy files, against fs.readFileSync and memcpy (io.mjs)
 // The alternatives (naive loops, tfjs calls, tfjs's gradient cost model) are in alternatives.mjs;
 // the speed-up chart (SVG) in chart.mjs.
 //
@@ -17,7 +19,7 @@
 //   npm run bench -- --json out.json   also write every figure as JSON, and out.svg (the chart)
 //   npm run bench -- --tiers           also time each SIMD tier the CPU runs (native fwd/bwd)
 //   npm run bench -- --shapes S1,tiny  only some shapes (Embedding S1..S4,tiny; bags L20-D64, ...)
-//   npm run bench -- --suite train     only one suite (embedding, bag, train or all)
+//   npm run bench -- --suite train     only one suite (embedding, bag, train, io or all)
 //   NN_EMBEDDING_SIMD=avx2 npm run bench   the tier the default (native) layers use
 //   NN_EMBEDDING_THREADS=4 npm run bench   the "all threads" count
 //
@@ -64,6 +66,7 @@ import {
 import { NAIVE_FORMULAS, TFJS_FORMULAS, loadTfjs, naiveGather, naiveScatterAdd, tfjsGradModel, tfjsOps } from './alternatives.mjs';
 import { BAG_SHAPES, QUICK_BAG_SHAPES, runBagSuite } from './embedding-bag.mjs';
 import { runTrainSuite } from './train.mjs';
+import { runIoSuite } from './io.mjs';
 import { chartGroups, speedupChart } from './chart.mjs';
 
 const require = createRequire(import.meta.url);
@@ -467,7 +470,8 @@ const started = now();
 const args = parseArgs(process.argv.slice(2));
 
 // --shapes names shapes of the embedding and bag suites; each runs the ones it knows. The train
-// suite has no shapes: it runs with --suite train or all, but not when --shapes picks a subset.
+// and io suites have no shapes: each runs with its --suite name or all, but not when --shapes
+// picks a subset.
 // --quick without --shapes runs a reduced set of bag shapes.
 let embeddingShapes = SHAPES;
 let bagShapes = args.quick ? QUICK_BAG_SHAPES : BAG_SHAPES;
@@ -481,7 +485,8 @@ if (args.shapes !== null) {
 const runEmbedding = (args.suite === 'all' || args.suite === 'embedding') && embeddingShapes.length > 0;
 const runBag = (args.suite === 'all' || args.suite === 'bag') && bagShapes.length > 0;
 const runTrain = args.suite === 'train' || (args.suite === 'all' && args.shapes === null);
-if (!runEmbedding && !runBag && !runTrain) throw new Error(`--shapes ${args.shapes.join(',')} selects no shape of --suite ${args.suite}\n${usage()}`);
+const runIo = args.suite === 'io' || (args.suite === 'all' && args.shapes === null);
+if (!runEmbedding && !runBag && !runTrain && !runIo) throw new Error(`--shapes ${args.shapes.join(',')} selects no shape of --suite ${args.suite}\n${usage()}`);
 
 if (getBackend() !== 'native') {
   const why = getCapabilities().nativeError;
@@ -513,13 +518,14 @@ console.log(
     (tfjs ? `@tensorflow/tfjs ${tfjsLoad.version} (backend ${tfjsLoad.backend}, prod mode)` : `no tfjs: ${tfjsLoad.error}`) +
     ', native memcpy reference',
 );
-const suiteNames = [runEmbedding && 'embedding', runBag && 'bag', runTrain && 'train'].filter(Boolean);
+const suiteNames = [runEmbedding && 'embedding', runBag && 'bag', runTrain && 'train', runIo && 'io'].filter(Boolean);
 console.log(`  suites: ${suiteNames.join(', ')}` + (args.quick && args.shapes === null && runBag ? ` (--quick: bag shapes ${bagShapes.map((s) => s.name).join(', ')})` : ''));
 
 const context = { args, capabilities, reference, tiers, tierBackends, threads, tfjs, gradModel };
 let embedding = null;
 let bag = null;
 let train = null;
+let io = null;
 if (runEmbedding) {
   console.log('');
   console.log('Embedding: forward (gather) and dense backward (scatter-add)');
@@ -534,6 +540,11 @@ if (runBag) {
 if (runTrain) {
   console.log('');
   train = runTrainSuite(context);
+  collect();
+}
+if (runIo) {
+  console.log('');
+  io = await runIoSuite(context);
 }
 
 const runtimeSeconds = secondsSince(started);
@@ -542,15 +553,17 @@ const parts = [
   embedding && `embedding ${embedding.seconds.toFixed(1)} s`,
   bag && `bag ${bag.seconds.toFixed(1)} s`,
   train && `train ${train.seconds.toFixed(1)} s`,
+  io && `io ${io.seconds.toFixed(1)} s`,
 ].filter(Boolean);
 console.log(`total ${runtimeSeconds.toFixed(1)} s (${parts.join(', ')}; peak RSS ${peakRssGiB().toFixed(2)} GiB)`);
 
 if (args.json !== null) {
   const svgPath = args.json.endsWith('.json') ? `${args.json.slice(0, -'.json'.length)}.svg` : `${args.json}.svg`;
   // Schema 2: the top-level fields are the Embedding suite's (empty when it did not run); the
-  // EmbeddingBag suite is under `bag` and the training-step suite under `train` (each null when it
-  // did not run). Variant keys: native (1 thread), nativeMT (all threads, when the build has a
-  // thread pool and the machine more than one CPU), ts, tfjs, tfjsScatter, naive, ref, tier:<name>.
+  // EmbeddingBag suite is under `bag`, the training-step suite under `train` and the loading-speed
+  // suite under `io` (each null when it did not run). Variant keys: native (1 thread), nativeMT
+  // (all threads, when the build has a thread pool and the machine more than one CPU), ts, tfjs,
+  // tfjsScatter, naive, ref, tier:<name>.
   const report = {
     schema: 2,
     benchmark: 'nn-embedding bench/embedding.mjs',
@@ -577,6 +590,7 @@ if (args.json !== null) {
     embeddingSeconds: embedding?.seconds ?? 0,
     bag: bag === null ? null : { ...bag, shapes: bagShapes.map((s) => s.name) },
     train,
+    io,
     chart: svgPath,
     peakRssGiB: peakRssGiB(),
     runtimeSeconds,
