@@ -1,0 +1,328 @@
+// A vocabulary: tokens <-> row indices of an embedding table, both ways. Saved as JSON (tokens
+// plus the reserved unknown and padding entries); loaded from that JSON or from a plain text file
+// of one token per line (the vocab.txt that tokenizers and word-vector tools write).
+import { constants as bufferConstants, isUtf8 } from 'node:buffer';
+
+import { checkOptions, describe } from '../validate.js';
+import { FileFormatError, openForReading, writeFileAtomic } from './files.js';
+
+export interface VocabularyOptions {
+  /** The token that stands for words outside the vocabulary; encode() maps them to its index. */
+  unknown?: string;
+  /** The token that pads sequences; its index is the embedding's paddingIdx. */
+  padding?: string;
+}
+
+export interface EncodeOptions {
+  /** Map tokens outside the vocabulary to this token's index (it must be in the vocabulary). */
+  unknown?: string;
+}
+
+/** What Vocabulary.save writes (and Vocabulary.load reads back). */
+interface VocabularyJson {
+  format: typeof JSON_FORMAT;
+  version: 1;
+  tokens: string[];
+  unknown: string | null;
+  padding: string | null;
+}
+
+const JSON_FORMAT = 'nn-embedding-vocabulary';
+
+/** Text vocabularies larger than this are refused rather than read into memory. */
+const MAX_TEXT_BYTES = 2 ** 31;
+
+/** Tokens per string handed to the file when saving (bounds the size of each piece). */
+const TOKENS_PER_WRITE = 4096;
+
+/**
+ * Tokens and their indices, both ways. Index i is the i-th token of the list given to the
+ * constructor, after the reserved entries.
+ *
+ * Reserved entries: `padding` and `unknown` name special tokens. A special token already in the
+ * list keeps its position. One that is not is inserted before the list, torchtext style: padding
+ * at index 0, then unknown (at 0 without padding); the given tokens follow. The same token may be
+ * both (one entry).
+ */
+/** A vocabulary being built by vocabularyOfDistinct: tokens known distinct, with their positions. */
+let adopting: { tokens: string[]; positions: Map<string, number> } | null = null;
+
+/**
+ * A Vocabulary over `tokens` known to be distinct, adopting `positions` (token -> position in
+ * `tokens`) instead of building it again: for loaders that built it while checking for duplicates.
+ */
+export function vocabularyOfDistinct(tokens: string[], positions: Map<string, number>, options: VocabularyOptions): Vocabulary {
+  adopting = { tokens, positions };
+  try {
+    return new Vocabulary(tokens, options);
+  } finally {
+    adopting = null;
+  }
+}
+
+export class Vocabulary {
+  readonly #tokens: readonly string[];
+  /** Position of each given token in the list given (its index is that plus the reserved entries). */
+  readonly #positions: Map<string, number>;
+  /** The reserved entries inserted before the given tokens, and their indices. */
+  readonly #reserved: Map<string, number>;
+  /** The index encode() gives tokens outside the vocabulary, or null. */
+  readonly unknownIndex: number | null;
+  /** The padding entry's index (an embedding's paddingIdx), or null. */
+  readonly paddingIndex: number | null;
+
+  constructor(tokens: Iterable<string>, options?: VocabularyOptions) {
+    const where = 'Vocabulary';
+    const opts = checkOptions<VocabularyOptions>(where, options, ['unknown', 'padding']);
+    const unknown = checkToken(where, 'options.unknown', opts.unknown);
+    const padding = checkToken(where, 'options.padding', opts.padding);
+    let given: string[];
+    let positions: Map<string, number>;
+    if (adopting !== null && adopting.tokens === tokens) {
+      ({ tokens: given, positions } = adopting);
+    } else {
+      if (tokens === null || typeof tokens !== 'object' || typeof (tokens as Iterable<string>)[Symbol.iterator] !== 'function') {
+        throw new TypeError(`${where}: tokens must be an iterable of strings, got ${describe(tokens)}`);
+      }
+      given = Array.from(tokens);
+      positions = new Map<string, number>();
+      for (let i = 0; i < given.length; i++) {
+        const token: unknown = given[i];
+        if (typeof token !== 'string') throw new TypeError(`${where}: tokens[${i}] must be a string, got ${describe(token)}`);
+        const earlier = positions.get(token);
+        if (earlier !== undefined) {
+          throw new RangeError(`${where}: token ${JSON.stringify(token)} appears twice, at positions ${earlier} and ${i}`);
+        }
+        positions.set(token, i);
+      }
+    }
+    const reserved = new Map<string, number>();
+    if (padding !== undefined && !positions.has(padding)) reserved.set(padding, reserved.size);
+    if (unknown !== undefined && !positions.has(unknown) && !reserved.has(unknown)) reserved.set(unknown, reserved.size);
+    this.#tokens = Object.freeze(reserved.size === 0 ? given : [...reserved.keys(), ...given]);
+    this.#positions = positions;
+    this.#reserved = reserved;
+    this.unknownIndex = unknown === undefined ? null : this.indexOf(unknown);
+    this.paddingIndex = padding === undefined ? null : this.indexOf(padding);
+  }
+
+  /** The number of tokens, reserved entries included. */
+  get size(): number {
+    return this.#tokens.length;
+  }
+
+  /** The tokens in index order (a frozen array, not a copy). */
+  get tokens(): readonly string[] {
+    return this.#tokens;
+  }
+
+  get unknownToken(): string | null {
+    return this.unknownIndex === null ? null : this.#tokens[this.unknownIndex]!;
+  }
+
+  get paddingToken(): string | null {
+    return this.paddingIndex === null ? null : this.#tokens[this.paddingIndex]!;
+  }
+
+  /** The token's index, or -1 when it is not in the vocabulary. */
+  indexOf(token: string): number {
+    const position = this.#positions.get(token);
+    if (position !== undefined) return position + this.#reserved.size;
+    return this.#reserved.get(token) ?? -1;
+  }
+
+  has(token: string): boolean {
+    return this.#positions.has(token) || this.#reserved.has(token);
+  }
+
+  tokenAt(index: number): string {
+    checkIndex('Vocabulary.tokenAt', 'index', index, this.size);
+    return this.#tokens[index]!;
+  }
+
+  /**
+   * The indices of `tokens`. A token outside the vocabulary gets the index of options.unknown
+   * (which must be in the vocabulary), else of the vocabulary's unknown entry; with neither, a
+   * RangeError names the first such token and its position.
+   */
+  encode(tokens: readonly string[], options?: EncodeOptions): Int32Array {
+    const where = 'Vocabulary.encode';
+    const opts = checkOptions<EncodeOptions>(where, options, ['unknown']);
+    const unknownToken = checkToken(where, 'options.unknown', opts.unknown);
+    let unknownIndex = this.unknownIndex ?? -1;
+    if (unknownToken !== undefined) {
+      unknownIndex = this.indexOf(unknownToken);
+      if (unknownIndex < 0) {
+        throw new RangeError(`${where}: options.unknown = ${JSON.stringify(unknownToken)} is not in the vocabulary`);
+      }
+    }
+    if (!Array.isArray(tokens)) throw new TypeError(`${where}: tokens must be an array of strings, got ${describe(tokens)}`);
+    const indices = new Int32Array(tokens.length);
+    for (let i = 0; i < tokens.length; i++) {
+      const token: unknown = tokens[i];
+      if (typeof token !== 'string') throw new TypeError(`${where}: tokens[${i}] must be a string, got ${describe(token)}`);
+      const index = this.indexOf(token);
+      if (index >= 0) {
+        indices[i] = index;
+      } else if (unknownIndex >= 0) {
+        indices[i] = unknownIndex;
+      } else {
+        throw new RangeError(
+          `${where}: tokens[${i}] = ${JSON.stringify(token)} is not in the vocabulary (give options.unknown, or build the vocabulary with an unknown token)`,
+        );
+      }
+    }
+    return indices;
+  }
+
+  /** The tokens at `indices`. */
+  decode(indices: ArrayLike<number>): string[] {
+    const where = 'Vocabulary.decode';
+    if (indices === null || typeof indices !== 'object' || typeof indices.length !== 'number') {
+      throw new TypeError(`${where}: indices must be an array or typed array of numbers, got ${describe(indices)}`);
+    }
+    const tokens = new Array<string>(indices.length);
+    for (let i = 0; i < indices.length; i++) {
+      const index = indices[i];
+      checkIndex(where, `indices[${i}]`, index, this.size);
+      tokens[i] = this.#tokens[index!]!;
+    }
+    return tokens;
+  }
+
+  /**
+   * Writes the vocabulary as JSON: {"format":"nn-embedding-vocabulary","version":1,"tokens":[...],
+   * "unknown":token|null,"padding":token|null}, through a temporary file renamed into place.
+   */
+  async save(file: string): Promise<void> {
+    const tokens = this.#tokens;
+    await writeFileAtomic(file, async (sink) => {
+      await sink.writeText(`{"format":${JSON.stringify(JSON_FORMAT)},"version":1,"tokens":[`);
+      for (let start = 0; start < tokens.length; start += TOKENS_PER_WRITE) {
+        const piece = tokens.slice(start, start + TOKENS_PER_WRITE).map((token) => JSON.stringify(token));
+        await sink.writeText((start === 0 ? '' : ',') + piece.join(','));
+      }
+      await sink.writeText(`],"unknown":${JSON.stringify(this.unknownToken)},"padding":${JSON.stringify(this.paddingToken)}}\n`);
+    });
+  }
+
+  /**
+   * Reads a vocabulary written by save() (content starting with '{'), or a UTF-8 text file of
+   * one token per line: '\n' or '\r\n' line ends, the last one optional, no empty lines (a text
+   * vocabulary has no reserved entries; a first token starting with '{' needs the JSON form).
+   * A malformed file gets a FileFormatError naming the file, the line and what is wrong.
+   */
+  static async load(file: string): Promise<Vocabulary> {
+    if (typeof file !== 'string') throw new TypeError(`Vocabulary.load: file must be a string, got ${describe(file)}`);
+    let bytes = await readSmallFile(file);
+    // A byte order mark is an encoding marker, not part of the first token.
+    if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
+    if (!isUtf8(bytes)) throw new FileFormatError(file, `${firstInvalidUtf8Line(bytes)} is not valid UTF-8`);
+    return bytes[0] === 0x7b ? vocabularyFromJson(file, bytes) : vocabularyFromLines(file, bytes);
+  }
+}
+
+/** An optional token option: undefined or a string. */
+function checkToken(where: string, name: string, value: unknown): string | undefined {
+  if (value !== undefined && typeof value !== 'string') throw new TypeError(`${where}: ${name} must be a string, got ${describe(value)}`);
+  return value;
+}
+
+function checkIndex(where: string, name: string, index: unknown, size: number): void {
+  if (typeof index !== 'number') throw new TypeError(`${where}: ${name} must be a number, got ${describe(index)}`);
+  if (!Number.isInteger(index) || index < 0 || index >= size) {
+    throw new RangeError(`${where}: ${name} = ${describe(index)} is out of range [0, ${size}) for a vocabulary of ${size} tokens`);
+  }
+}
+
+/** The whole file, refused beyond MAX_TEXT_BYTES. */
+async function readSmallFile(file: string): Promise<Buffer> {
+  const fh = await openForReading(file);
+  try {
+    const size = (await fh.stat()).size;
+    if (size > MAX_TEXT_BYTES) {
+      throw new FileFormatError(file, `${size} bytes is too large for a vocabulary file (at most ${MAX_TEXT_BYTES} bytes)`);
+    }
+    const bytes = Buffer.allocUnsafe(size);
+    let done = 0;
+    while (done < size) {
+      const { bytesRead } = await fh.read(bytes, done, size - done, done);
+      if (bytesRead === 0) throw new FileFormatError(file, `the file shrank while being read (${done} of ${size} bytes)`);
+      done += bytesRead;
+    }
+    return bytes;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** "line N" of the first line that is not valid UTF-8 (the buffer as a whole is not). */
+function firstInvalidUtf8Line(bytes: Buffer): string {
+  let line = 1;
+  for (let start = 0; start < bytes.length; line++) {
+    let end = bytes.indexOf(10, start);
+    if (end < 0) end = bytes.length;
+    if (!isUtf8(bytes.subarray(start, end))) return `line ${line}`;
+    start = end + 1;
+  }
+  return 'the file';
+}
+
+function vocabularyFromJson(file: string, bytes: Buffer): Vocabulary {
+  const bad = (reason: string): FileFormatError => new FileFormatError(file, `not a valid vocabulary file: ${reason}`);
+  if (bytes.length > bufferConstants.MAX_STRING_LENGTH) {
+    throw bad(`${bytes.length} bytes of JSON is more than a string can hold; save large vocabularies as text, one token per line`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw bad(`invalid JSON (${(error as Error).message})`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw bad('the JSON is not an object');
+  const json = parsed as Partial<Record<keyof VocabularyJson, unknown>>;
+  if (json.format !== JSON_FORMAT) throw bad(`"format" is ${describe(json.format)}, expected ${JSON.stringify(JSON_FORMAT)}`);
+  if (json.version !== 1) throw bad(`"version" is ${describe(json.version)}, expected 1`);
+  const extra = Object.keys(json).filter((key) => !['format', 'version', 'tokens', 'unknown', 'padding'].includes(key));
+  if (extra.length > 0) throw bad(`unexpected key ${JSON.stringify(extra[0])}`);
+  if (!Array.isArray(json.tokens)) throw bad(`"tokens" is ${describe(json.tokens)}, expected an array of strings`);
+  const tokens = json.tokens as unknown[];
+  const positions = new Map<string, number>();
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    if (typeof token !== 'string') throw bad(`tokens[${i}] is ${describe(token)}, expected a string`);
+    const earlier = positions.get(token);
+    if (earlier !== undefined) throw bad(`token ${JSON.stringify(token)} appears twice, at tokens[${earlier}] and tokens[${i}]`);
+    positions.set(token, i);
+  }
+  const special = (key: 'unknown' | 'padding'): string | undefined => {
+    const value = json[key];
+    if (value === null || value === undefined) return undefined;
+    if (typeof value !== 'string') throw bad(`"${key}" is ${describe(value)}, expected a token or null`);
+    if (!positions.has(value)) throw bad(`"${key}" is ${JSON.stringify(value)}, which is not among the tokens`);
+    return value;
+  };
+  const unknown = special('unknown');
+  const padding = special('padding');
+  return new Vocabulary(tokens as string[], { ...(unknown === undefined ? {} : { unknown }), ...(padding === undefined ? {} : { padding }) });
+}
+
+function vocabularyFromLines(file: string, bytes: Buffer): Vocabulary {
+  const tokens: string[] = [];
+  const lines = new Map<string, number>();
+  for (let start = 0; start < bytes.length; ) {
+    let end = bytes.indexOf(10, start);
+    const next = end < 0 ? bytes.length : end + 1;
+    if (end < 0) end = bytes.length;
+    if (end > start && bytes[end - 1] === 13) end--;
+    const line = tokens.length + 1;
+    if (end === start) throw new FileFormatError(file, `line ${line} is empty (a text vocabulary has one token on every line)`);
+    const token = bytes.toString('utf8', start, end);
+    const earlier = lines.get(token);
+    if (earlier !== undefined) throw new FileFormatError(file, `line ${line}: token ${JSON.stringify(token)} already appeared on line ${earlier}`);
+    lines.set(token, line);
+    tokens.push(token);
+    start = next;
+  }
+  return new Vocabulary(tokens);
+}
