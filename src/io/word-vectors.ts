@@ -1,0 +1,1211 @@
+// Pretrained word vectors: the word2vec text and binary formats (the original C tool's and
+// gensim's), fastText .vec files (word2vec text) and GloVe text files, read into a Vocabulary and
+// an Embedding, and written back.
+//
+//   word2vec text    "V D\n", then V lines "word v1 ... vD\n" (the C tool and fastText leave a
+//                    space before the '\n')
+//   word2vec binary  "V D\n", then V records "word " + D little-endian float32; the C tool writes
+//                    '\n' after each record, gensim does not
+//   GloVe            lines "word v1 ... vD\n", no header; D is read from the first line
+//
+// Readers stream the file in chunks into the one Float32Array the Embedding adopts: text at
+// hundreds of MB/s by scanning the bytes (no split or parseFloat per field), binary records
+// copied straight into the table. They validate everything before they allocate or trust it; a
+// malformed file gets a FileFormatError naming the file and the line (text) or record and byte
+// offset (binary).
+//
+// Text values are rounded to the float32 nearest to the decimal, as C's strtof does, and written
+// as the shortest decimal that reads back as the same float32, so text round trips are exact.
+import path from 'node:path';
+import { isUtf8 } from 'node:buffer';
+
+import { Embedding } from '../embedding.js';
+import { checkBoolean, checkInteger, checkOptions, describe } from '../validate.js';
+import { CHUNK_BYTES, type ChunkReader, FileFormatError, type FileSink, type ProgressCallback, openChunkReader, writeFileAtomic } from './files.js';
+import { Vocabulary, vocabularyOfDistinct } from './vocabulary.js';
+
+// ---------------------------------------------------------------------------------------------
+// Public types
+
+export interface LoadWordVectorsOptions {
+  /** Keep only the first `limit` words of the file (the rest is not read). */
+  limit?: number;
+  /** Called after each chunk read with the bytes read so far, and once at the end with bytes === totalBytes. */
+  onProgress?: ProgressCallback;
+  /**
+   * A reserved unknown-word entry (see Vocabulary): when the file does not contain this token it
+   * gets a zero row, inserted before the file's words (after a reserved padding row).
+   */
+  unknown?: string;
+  /**
+   * A reserved padding entry (see Vocabulary), inserted with a zero row at index 0 when the file
+   * does not contain it; either way its index is the embedding's paddingIdx.
+   */
+  padding?: string;
+  /** Options of the Embedding built over the vectors; freeze defaults to true, as in fromPretrained. */
+  freeze?: boolean;
+  sparse?: boolean;
+  maxNorm?: number | null;
+  normType?: number;
+  scaleGradByFreq?: boolean;
+}
+
+export interface LoadWord2VecOptions extends LoadWordVectorsOptions {
+  /**
+   * Whether the file is in the binary format. By default: binary when the file name ends in
+   * .bin, text when it ends in .txt or .vec, otherwise text if the line after the header is a word
+   * followed by D numbers, else binary. Errors say which was chosen and why.
+   */
+  binary?: boolean;
+}
+
+export interface WordVectors {
+  vocabulary: Vocabulary;
+  /** Row i is the vector of vocabulary.tokenAt(i); built with Embedding.fromPretrained. */
+  embedding: Embedding;
+}
+
+/** What the writers read: an Embedding, or any row-major table of that shape. */
+export interface WordVectorTable {
+  readonly weight: Float32Array;
+  readonly embeddingDim: number;
+  readonly numEmbeddings: number;
+}
+
+export interface SaveWordVectorsOptions {
+  /**
+   * Called after each block of rows written, and once at the end with bytes === totalBytes.
+   * Binary files know their size in advance; for text, totalBytes is extrapolated from the rows
+   * written so far until the final call.
+   */
+  onProgress?: ProgressCallback;
+}
+
+export interface SaveWord2VecOptions extends SaveWordVectorsOptions {
+  /** The binary format (the C tool's layout: "word " + float32s + '\n'). Default: the file name ends in .bin. */
+  binary?: boolean;
+}
+
+/**
+ * Chunk size of the loaders' streamed reads. Tests lower it so that chunk boundaries fall at
+ * every position inside records; not part of the package's API.
+ */
+export const readSettings = { chunkBytes: CHUNK_BYTES };
+
+// ---------------------------------------------------------------------------------------------
+// Limits: what a valid file stays within, so that a hostile one is refused before it costs much.
+
+/** The largest word count and dimension a header may declare. */
+const MAX_WORDS = 2 ** 31 - 1;
+const MAX_DIM = 2 ** 20;
+/** The largest table an Embedding holds (a Float32Array's elements). */
+const MAX_VALUES = 2 ** 32;
+/** A word longer than this is taken as a sign of a wrong or corrupt file. */
+const MAX_WORD_BYTES = 1 << 16;
+/** The longest text line accepted: generous room for the word, separators and long numbers. */
+function maxLineBytes(dim: number): number {
+  return (1 << 20) + 256 * dim;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decimal <-> float32, exactly
+
+/** 10^0 .. 10^22, each exact in a double. */
+const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
+/** Mantissas below this take one more digit and stay below 2^53 (exact in a double). */
+const MANTISSA_LIMIT = 900719925474099;
+const MIN_NORMAL_FLOAT32 = 2 ** -126;
+const MAX_FLOAT32 = (2 - 2 ** -23) * 2 ** 127;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const doubleBits = new Float64Array(1);
+const doubleWords = new Uint32Array(doubleBits.buffer);
+const LOW_WORD = LITTLE_ENDIAN ? 0 : 1;
+/** How many double ulps an approximate double may be off; closer than this to a float32 rounding boundary, decide exactly. */
+const ROUNDING_SLACK = 64;
+
+/**
+ * Whether storing x (positive, an approximation within ROUNDING_SLACK double ulps of a decimal's
+ * value) into a Float32Array gives the float32 nearest to the decimal: x is a normal float32
+ * magnitude, and not within the slack of a midpoint between two float32s (where rounding the
+ * decimal to a double first could decide the tie the wrong way). A double's low 29 mantissa bits
+ * are those float32 drops; the midpoint is 1 followed by 28 zeros.
+ */
+function roundsSafely(x: number): boolean {
+  if (!(x >= MIN_NORMAL_FLOAT32 && x < MAX_FLOAT32)) return false;
+  doubleBits[0] = x;
+  const dropped = doubleWords[LOW_WORD]! & 0x1fffffff;
+  return dropped > 0x10000000 + ROUNDING_SLACK || dropped < 0x10000000 - ROUNDING_SLACK;
+}
+
+/**
+ * mantissa * 10^exp10 (mantissa >= 1) as a double, within a few ulps (one rounding per factor of
+ * 10^22); exponents far outside the float32 range give Infinity or 0 at once.
+ */
+function scaleDecimal(mantissa: number, exp10: number): number {
+  if (exp10 > 330) return Infinity;
+  if (exp10 < -400) return 0;
+  let x = mantissa;
+  while (exp10 > 22) {
+    x *= 1e22;
+    exp10 -= 22;
+  }
+  while (exp10 < -22) {
+    x /= 1e22;
+    exp10 += 22;
+  }
+  return exp10 >= 0 ? x * POWERS_OF_TEN[exp10]! : x / POWERS_OF_TEN[-exp10]!;
+}
+
+/** Significant digits beyond these cannot change a float32 rounding except as "something nonzero follows". */
+const EXACT_DIGITS = 800;
+/** A decimal number: sign, digits with an optional point (a digit on either side), exponent. */
+const DECIMAL = /^([+-]?)(?=\.?\d)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
+function bitLength(n: bigint): number {
+  return n.toString(2).length;
+}
+
+/**
+ * The float32 nearest to a decimal number (ties to even), as C's strtof: ±Infinity beyond the
+ * float32 range, ±0 below half the smallest subnormal. Exact (BigInt arithmetic): for the rare
+ * numbers the fast paths cannot decide. `text` is a valid decimal (sign, digits, point, exponent).
+ */
+export function decimalToFloat32(text: string): number {
+  const match = DECIMAL.exec(text);
+  if (match === null) throw new Error(`not a decimal number: ${JSON.stringify(text.slice(0, 40))}`);
+  const negative = match[1] === '-';
+  const fraction = match[3] ?? '';
+  let digits = (match[2]! + fraction).replace(/^0+/, '');
+  const written = digits;
+  digits = digits.replace(/0+$/, '');
+  // value = digits * 10^exp10; an absurd exponent only needs to stay absurd.
+  let exp10 = Math.max(-1e9, Math.min(1e9, Number(match[4] ?? '0'))) - fraction.length + (written.length - digits.length);
+  const signed = (magnitude: number): number => (negative ? -magnitude : magnitude);
+  if (digits === '') return signed(0);
+  if (digits.length > EXACT_DIGITS) {
+    // Keep a nonzero digit in place of the rest: it breaks a tie the way the dropped digits do.
+    exp10 += digits.length - (EXACT_DIGITS + 1);
+    digits = `${digits.slice(0, EXACT_DIGITS)}1`;
+  }
+  const order = exp10 + digits.length; // value in [10^(order-1), 10^order)
+  if (order > 39) return signed(Infinity); // >= 1e39 > the largest float32
+  if (order < -45) return signed(0); // < 1e-46 < 2^-150, half the smallest subnormal
+  const numerator = BigInt(digits) * (exp10 > 0 ? 10n ** BigInt(exp10) : 1n);
+  const denominator = exp10 < 0 ? 10n ** BigInt(-exp10) : 1n;
+  // Find the power of two 2^k that puts the quotient in [2^23, 2^24) (or k = -149, subnormals).
+  let k = Math.max(-149, bitLength(numerator) - bitLength(denominator) - 24);
+  let quotient = 0n;
+  let remainder = 0n;
+  let divisor = 0n;
+  for (;;) {
+    const scaledNumerator = k < 0 ? numerator << BigInt(-k) : numerator;
+    divisor = k > 0 ? denominator << BigInt(k) : denominator;
+    quotient = scaledNumerator / divisor;
+    remainder = scaledNumerator % divisor;
+    if (quotient >= 1n << 24n) k++;
+    else if (quotient < 1n << 23n && k > -149) k--;
+    else break;
+  }
+  const twice = remainder * 2n;
+  if (twice > divisor || (twice === divisor && (quotient & 1n) === 1n)) quotient++;
+  const magnitude = Number(quotient) * 2 ** k;
+  return signed(magnitude > MAX_FLOAT32 ? Infinity : magnitude);
+}
+
+/**
+ * Whether the decimal digits * 10^exp10 (digits a positive integer below 2^53) reads back as
+ * `value`, a float32 whose rounding interval has the bounds low and high (the midpoints to its
+ * neighbours). With |exp10| <= 22 the double nearest the decimal is one multiplication or
+ * division away, and since the bounds are doubles, it is strictly inside them exactly when the
+ * decimal is; a double on a bound (or a larger exponent) is decided exactly.
+ */
+function readsBackAs(digits: number, exp10: number, value: number, low: number, high: number): boolean {
+  if (exp10 >= -22 && exp10 <= 22) {
+    const x = exp10 >= 0 ? digits * POWERS_OF_TEN[exp10]! : digits / POWERS_OF_TEN[-exp10]!;
+    if (x > low && x < high) return true;
+    if (x < low || x > high) return false;
+  }
+  return decimalToFloat32(`${digits}e${exp10}`) === value;
+}
+
+const float32Scratch = new Float32Array(1);
+const float32ScratchBits = new Uint32Array(float32Scratch.buffer);
+
+/** Longest text formatFloat32 writes: "-1.23456789e-45". */
+const MAX_FLOAT32_TEXT = 15;
+const digitScratch = new Uint8Array(12);
+
+/**
+ * Writes the shortest decimal that reads back (rounded to nearest float32) as `value`, a finite
+ * float32, into `out` at `at` (at most MAX_FLOAT32_TEXT bytes); returns the end. Of two shortest
+ * candidates the nearer is written. Notation as JavaScript's: 0.25, -0, 1.5e-7, 1e+21.
+ */
+export function formatFloat32(value: number, out: Uint8Array, at: number): number {
+  let p = at;
+  if (value < 0 || Object.is(value, -0)) {
+    out[p++] = 45;
+    value = -value;
+  }
+  if (value === 0) {
+    out[p++] = 48;
+    return p;
+  }
+  // The decimals that read back as value lie between the midpoints to its float32 neighbours.
+  float32Scratch[0] = value;
+  const bits = float32ScratchBits[0]!;
+  float32ScratchBits[0] = bits - 1;
+  const below = float32Scratch[0]!;
+  float32ScratchBits[0] = bits + 1;
+  const above = float32Scratch[0]!;
+  const low = (value + below) / 2;
+  const high = above === Infinity ? value + (value - below) / 2 : (value + above) / 2;
+  // scaled ~ value * 10^(8 - order), 9 digits before the point: [1e8, 1e9).
+  let order = Math.floor(Math.log10(value));
+  let scaled = scaleDecimal(value, 8 - order);
+  if (scaled >= 1e9) scaled = scaleDecimal(value, 8 - ++order);
+  else if (scaled < 1e8) scaled = scaleDecimal(value, 8 - --order);
+  // Fewer digits fit whenever more do not fail: try 9, 8, ... digits until none reads back. Of
+  // the p-digit decimals the nearest below and above `value` are the only candidates.
+  let digits = 0;
+  let exp10 = 0;
+  for (let count = 9; count >= 1; count--) {
+    const t = count === 9 ? scaled : scaled / POWERS_OF_TEN[9 - count]!;
+    const floor = Math.floor(t);
+    const exponent = order - count + 1;
+    const floorReads = readsBackAs(floor, exponent, value, low, high);
+    const ceilingReads = readsBackAs(floor + 1, exponent, value, low, high);
+    if (!floorReads && !ceilingReads) break;
+    digits = floorReads && (!ceilingReads || t - floor <= floor + 1 - t) ? floor : floor + 1;
+    exp10 = exponent;
+  }
+  // Nine digits always identify a float32; this guards the loops below against a broken invariant.
+  if (digits === 0) throw new Error(`formatFloat32: no decimal reads back as ${value}`);
+  // digits <= 10^9 < 2^31: int32 arithmetic (a double % is a call to fmod).
+  digits |= 0;
+  while (digits === ((digits / 10) | 0) * 10) {
+    digits = (digits / 10) | 0;
+    exp10++;
+  }
+  let length = 0;
+  for (let rest = digits; rest > 0; ) {
+    const tenth = (rest / 10) | 0;
+    digitScratch[length++] = 48 + rest - tenth * 10;
+    rest = tenth;
+  }
+  const point = length + exp10; // value = 0.d1d2... * 10^point
+  if (exp10 >= 0 && point <= 21) {
+    for (let i = length - 1; i >= 0; i--) out[p++] = digitScratch[i]!;
+    for (let i = 0; i < exp10; i++) out[p++] = 48;
+  } else if (point > 0 && point <= 21) {
+    for (let i = length - 1; i >= 0; i--) {
+      if (length - 1 - i === point) out[p++] = 46;
+      out[p++] = digitScratch[i]!;
+    }
+  } else if (point > -6 && point <= 0) {
+    out[p++] = 48;
+    out[p++] = 46;
+    for (let i = 0; i < -point; i++) out[p++] = 48;
+    for (let i = length - 1; i >= 0; i--) out[p++] = digitScratch[i]!;
+  } else {
+    out[p++] = digitScratch[length - 1]!;
+    if (length > 1) {
+      out[p++] = 46;
+      for (let i = length - 2; i >= 0; i--) out[p++] = digitScratch[i]!;
+    }
+    out[p++] = 101;
+    const exponent = point - 1;
+    out[p++] = exponent < 0 ? 45 : 43;
+    const magnitude = Math.abs(exponent);
+    const tens = (magnitude / 10) | 0;
+    if (tens > 0) out[p++] = 48 + tens;
+    out[p++] = 48 + magnitude - tens * 10;
+  }
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const LOAD_OPTION_NAMES = ['limit', 'onProgress', 'unknown', 'padding', 'freeze', 'sparse', 'maxNorm', 'normType', 'scaleGradByFreq'];
+
+/** The options every loader takes, checked before the file is opened. */
+interface LoadSettings {
+  limit: number;
+  onProgress: ProgressCallback | undefined;
+  unknown: string | undefined;
+  padding: string | undefined;
+  /** The Embedding's options (paddingIdx comes from the vocabulary). */
+  embedding: { freeze: boolean; sparse?: boolean; maxNorm?: number | null; normType?: number; scaleGradByFreq?: boolean };
+}
+
+function checkLoadOptions(where: string, options: unknown, extraNames: readonly string[] = []): LoadSettings & { binary?: boolean } {
+  const opts = checkOptions<LoadWord2VecOptions>(where, options, [...LOAD_OPTION_NAMES, ...extraNames]);
+  const limit = opts.limit === undefined ? MAX_WORDS : Math.min(MAX_WORDS, checkInteger(where, 'options.limit', opts.limit, 1));
+  if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') {
+    throw new TypeError(`${where}: options.onProgress must be a function, got ${describe(opts.onProgress)}`);
+  }
+  for (const name of ['unknown', 'padding'] as const) {
+    if (opts[name] !== undefined && typeof opts[name] !== 'string') {
+      throw new TypeError(`${where}: options.${name} must be a string, got ${describe(opts[name])}`);
+    }
+  }
+  const embedding: LoadSettings['embedding'] = { freeze: checkBoolean(where, 'options.freeze', opts.freeze, true) };
+  if (opts.sparse !== undefined) embedding.sparse = checkBoolean(where, 'options.sparse', opts.sparse, false);
+  if (opts.scaleGradByFreq !== undefined) embedding.scaleGradByFreq = checkBoolean(where, 'options.scaleGradByFreq', opts.scaleGradByFreq, false);
+  if (embedding.sparse === true && embedding.scaleGradByFreq === true) {
+    throw new RangeError(`${where}: options.sparse and options.scaleGradByFreq cannot both be true (as in torch)`);
+  }
+  if (opts.maxNorm !== undefined && opts.maxNorm !== null) {
+    if (typeof opts.maxNorm !== 'number') throw new TypeError(`${where}: options.maxNorm must be a number or null, got ${describe(opts.maxNorm)}`);
+    if (!(opts.maxNorm > 0 && Number.isFinite(opts.maxNorm))) {
+      throw new RangeError(`${where}: options.maxNorm must be a positive finite number, got ${describe(opts.maxNorm)}`);
+    }
+  }
+  if (opts.maxNorm !== undefined) embedding.maxNorm = opts.maxNorm;
+  if (opts.normType !== undefined) {
+    if (typeof opts.normType !== 'number') throw new TypeError(`${where}: options.normType must be a number, got ${describe(opts.normType)}`);
+    if (!(opts.normType > 0)) throw new RangeError(`${where}: options.normType must be > 0 (Infinity allowed), got ${describe(opts.normType)}`);
+    embedding.normType = opts.normType;
+  }
+  const settings: LoadSettings & { binary?: boolean } = { limit, onProgress: opts.onProgress, unknown: opts.unknown, padding: opts.padding, embedding };
+  if (opts.binary !== undefined) settings.binary = checkBoolean(where, 'options.binary', opts.binary, false);
+  return settings;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table being filled
+
+/** The FileFormatError for a reason: names the file (and how it is being read). */
+type FailFunction = (reason: string) => FileFormatError;
+
+/**
+ * The rows a loader fills: reserved rows first (zero), then the file's records in order. The
+ * parsers queue each record's word as bytes; flushWords() decodes a chunk's worth at once (one
+ * string conversion and split instead of one conversion per word) and checks them for invalid
+ * UTF-8 and duplicates.
+ */
+class TableBuilder {
+  readonly weight: Float32Array;
+  /** The bytes of weight, for copying binary records in. */
+  readonly weightBytes: Buffer;
+  readonly words: string[] = [];
+  /** Each word's position in words (the Vocabulary adopts this map). */
+  readonly #positions = new Map<string, number>();
+  readonly reservedRows: number;
+  /** Queued words' bytes, each followed by a space (which no word contains). */
+  #queue = Buffer.allocUnsafe(1 << 16);
+  #queueBytes = 0;
+  #queuedWords = 0;
+  /** OR of the queued bytes: below 128 means ASCII. */
+  #queueHigh = 0;
+
+  constructor(
+    readonly dim: number,
+    /** Records to read from the file. */
+    readonly capacity: number,
+    readonly settings: LoadSettings,
+    /** Where record i (from 0) is, for messages: "line 7", "record 5". */
+    readonly placeOf: (record: number) => string,
+    readonly fail: FailFunction,
+  ) {
+    this.reservedRows = reservedRows(settings);
+    this.weight = new Float32Array((this.reservedRows + capacity) * dim);
+    this.weightBytes = Buffer.from(this.weight.buffer, this.weight.byteOffset, this.weight.byteLength);
+  }
+
+  /** Records stored so far (queued words included). */
+  get rows(): number {
+    return this.words.length + this.#queuedWords;
+  }
+
+  /** Element offset of the next record's row. */
+  get nextRowOffset(): number {
+    return (this.reservedRows + this.rows) * this.dim;
+  }
+
+  /** Queues the word of the next record: bytes [start, end) of chunk; `high` is their OR. */
+  queueWord(chunk: Buffer, start: number, end: number, high: number): void {
+    const length = end - start;
+    if (this.#queueBytes + length + 1 > this.#queue.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * this.#queue.length, this.#queueBytes + length + 1));
+      this.#queue.copy(grown, 0, 0, this.#queueBytes);
+      this.#queue = grown;
+    }
+    const queue = this.#queue;
+    let at = this.#queueBytes;
+    if (length <= 32) {
+      for (let k = start; k < end; k++) queue[at++] = chunk[k]!;
+    } else {
+      at += chunk.copy(queue, at, start, end);
+    }
+    queue[at++] = 32;
+    this.#queueBytes = at;
+    this.#queuedWords++;
+    this.#queueHigh |= high;
+  }
+
+  /** Decodes the queued words and adds them; throws for invalid UTF-8 or a duplicate (the first in file order). */
+  flushWords(): void {
+    if (this.#queuedWords === 0) return;
+    const bytes = this.#queue.subarray(0, this.#queueBytes - 1);
+    const ascii = this.#queueHigh < 128;
+    this.#queueBytes = 0;
+    this.#queuedWords = 0;
+    this.#queueHigh = 0;
+    if (ascii || isUtf8(bytes)) {
+      this.#addWords(bytes.toString(ascii ? 'latin1' : 'utf8'));
+      return;
+    }
+    for (let start = 0; ; ) {
+      const end = bytes.indexOf(32, start);
+      const stop = end < 0 ? bytes.length : end;
+      if (!isUtf8(bytes.subarray(start, stop))) {
+        // The words before it first: a duplicate among them is the earlier error.
+        if (start > 0) this.#addWords(bytes.toString('utf8', 0, start - 1));
+        throw this.fail(`${this.placeOf(this.words.length)}: the word is not valid UTF-8`);
+      }
+      start = stop + 1;
+    }
+  }
+
+  /** Adds the space-separated words of `text`, checking for duplicates. */
+  #addWords(text: string): void {
+    const words = this.words;
+    const positions = this.#positions;
+    for (const word of text.split(' ')) {
+      // One hash-table operation per word: set, and see whether the map grew.
+      const size = positions.size;
+      positions.set(word, size);
+      if (positions.size === size) {
+        const earlier = words.indexOf(word);
+        throw this.fail(`${this.placeOf(words.length)}: the word ${JSON.stringify(word)} already appeared in ${this.placeOf(earlier)}`);
+      }
+      words.push(word);
+    }
+  }
+
+  /**
+   * The error for a problem found in the record being read: the queued words are checked first,
+   * so that an error in an earlier record wins, whatever the chunk boundaries.
+   */
+  failAfterWords(reason: string): FileFormatError {
+    this.flushWords();
+    return this.fail(reason);
+  }
+
+  /**
+   * The vocabulary (reserved entries the file lacks first, as Vocabulary places them) and the
+   * Embedding over the filled table. Reserved tokens the file has keep their file rows: the rows
+   * reserved for them are dropped by moving the file's rows down in place (no copy of the table).
+   */
+  finish(): WordVectors {
+    this.flushWords();
+    const { unknown, padding } = this.settings;
+    const vocabulary = vocabularyOfDistinct(this.words, this.#positions, {
+      ...(unknown === undefined ? {} : { unknown }),
+      ...(padding === undefined ? {} : { padding }),
+    });
+    const missing = vocabulary.size - this.words.length;
+    let weight = this.weight;
+    const used = (missing + this.words.length) * this.dim;
+    if (missing < this.reservedRows) weight.copyWithin(missing * this.dim, this.reservedRows * this.dim, this.nextRowOffset);
+    if (used < weight.length) weight = weight.subarray(0, used);
+    const embedding = Embedding.fromPretrained(weight, this.dim, { ...this.settings.embedding, paddingIdx: vocabulary.paddingIndex });
+    return { vocabulary, embedding };
+  }
+}
+
+/** The rows set aside for reserved tokens (before knowing whether the file has them). */
+function reservedRows(settings: LoadSettings): number {
+  return new Set([settings.padding, settings.unknown].filter((token) => token !== undefined)).size;
+}
+
+/** Refuses a table (the records kept plus reserved rows) larger than an Embedding holds. */
+function checkTableSize(fail: FailFunction, records: number, dim: number, settings: LoadSettings): void {
+  const rows = Math.min(records, settings.limit) + reservedRows(settings);
+  if (rows * dim > MAX_VALUES) {
+    throw fail(`${Math.min(records, settings.limit)} words of dimension ${dim} exceed the largest table an Embedding holds (2^32 values); pass a smaller options.limit`);
+  }
+}
+
+function reportProgress(settings: LoadSettings, bytes: number, totalBytes: number): void {
+  settings.onProgress?.({ bytes, totalBytes });
+}
+
+/** Up to 40 characters of text from `start` to the next whitespace, for messages. */
+function fieldText(chunk: Buffer, start: number): string {
+  let end = start;
+  while (end < chunk.length && end - start < 40 && !isSpaceByte(chunk[end]!)) end++;
+  return JSON.stringify(chunk.toString('latin1', start, end));
+}
+
+/** ' ', '\t', '\n', '\v', '\f', '\r'. */
+function isSpaceByte(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text records: "word v1 ... vD" per line
+
+/**
+ * Parses text lines into a TableBuilder. parse() is handed regions that end with '\n' (a final
+ * line without one gets it appended), so the scanning loops need no bounds checks: '\n' stops
+ * every one of them.
+ */
+class TextParser {
+  /** Line number of the next line. */
+  line: number;
+  /** The first blank line seen while records remained to be read, or 0. */
+  #blankLine = 0;
+
+  readonly fail: FailFunction;
+
+  constructor(
+    readonly builder: TableBuilder,
+    firstLine: number,
+    /**
+     * Whether the file goes on past the records wanted (options.limit): the read then stops there.
+     * Otherwise only blank lines may follow them.
+     */
+    readonly limited: boolean,
+  ) {
+    this.line = firstLine;
+    this.fail = (reason) => builder.failAfterWords(reason);
+  }
+
+  /** Whether every record wanted has been read. */
+  get complete(): boolean {
+    return this.builder.rows === this.builder.capacity;
+  }
+
+  /** Whether the read is over: the limit is reached (the rest of the file is not read). */
+  get done(): boolean {
+    return this.limited && this.complete;
+  }
+
+  /** Parses the lines of chunk[start, end) (chunk[end - 1] is '\n'); stops early once a limit is reached. */
+  parse(chunk: Buffer, start: number, end: number): void {
+    const builder = this.builder;
+    const weight = builder.weight;
+    const dim = builder.dim;
+    let p = start;
+    while (p < end) {
+      if (this.done) return;
+      let c = chunk[p]!;
+      if (c === 32 || c === 9 || c === 13 || c === 10) {
+        while ((c = chunk[p]!) === 32 || c === 9 || c === 13) p++;
+        if (c !== 10) throw this.fail(`line ${this.line} starts with whitespace (an empty word)`);
+        if (this.#blankLine === 0) this.#blankLine = this.line;
+        p++;
+        this.line++;
+        continue;
+      }
+      if (this.complete) throw this.fail(`line ${this.line}: unexpected data after the ${builder.rows} records expected`);
+      if (this.#blankLine !== 0) throw this.fail(`line ${this.#blankLine} is empty`);
+      // The word: up to a space or tab.
+      const lineStart = p;
+      const wordStart = p;
+      let high = 0;
+      while ((c = chunk[p]!) > 32 || (c !== 32 && c !== 9 && c !== 10 && c !== 13)) {
+        high |= c;
+        p++;
+      }
+      if (p - wordStart > MAX_WORD_BYTES) throw this.fail(`line ${this.line}: the word is longer than ${MAX_WORD_BYTES} bytes`);
+      const base = builder.nextRowOffset;
+      builder.queueWord(chunk, wordStart, p, high);
+      for (let j = 0; j < dim; j++) {
+        while ((c = chunk[p]!) === 32 || c === 9) p++;
+        if (c === 10 || c === 13) {
+          if (c === 13 && chunk[p + 1] !== 10) throw this.fail(`line ${this.line}: a carriage return inside the line`);
+          throw this.fail(`line ${this.line} has ${j} values, expected ${dim}`);
+        }
+        // A number: [+-] digits [. digits] [(e|E) [+-] digits]. The first 15-16 significant
+        // digits form an exact integer mantissa; later ones are dropped: they move the value by
+        // less than 1e-15 of it, which roundsSafely's slack covers.
+        const numberStart = p;
+        let negative = false;
+        if (c === 45) {
+          negative = true;
+          p++;
+        } else if (c === 43) {
+          p++;
+        }
+        let mantissa = 0;
+        let exp10 = 0;
+        let digitCount = 0;
+        for (;;) {
+          const digit = chunk[p]! - 48;
+          if (digit < 0 || digit > 9) break;
+          if (mantissa < MANTISSA_LIMIT) mantissa = mantissa * 10 + digit;
+          else exp10++;
+          digitCount++;
+          p++;
+        }
+        if (chunk[p] === 46) {
+          p++;
+          for (;;) {
+            const digit = chunk[p]! - 48;
+            if (digit < 0 || digit > 9) break;
+            if (mantissa < MANTISSA_LIMIT) {
+              mantissa = mantissa * 10 + digit;
+              exp10--;
+            }
+            digitCount++;
+            p++;
+          }
+        }
+        c = chunk[p]!;
+        if ((c === 101 || c === 69) && digitCount > 0) {
+          p++;
+          let exponentNegative = false;
+          c = chunk[p]!;
+          if (c === 45 || c === 43) {
+            exponentNegative = c === 45;
+            p++;
+          }
+          let exponent = 0;
+          let exponentDigits = 0;
+          for (;;) {
+            const digit = chunk[p]! - 48;
+            if (digit < 0 || digit > 9) break;
+            if (exponent < 1e6) exponent = exponent * 10 + digit;
+            exponentDigits++;
+            p++;
+          }
+          if (exponentDigits === 0) digitCount = 0;
+          exp10 += exponentNegative ? -exponent : exponent;
+          c = chunk[p]!;
+        }
+        if (digitCount === 0 || !(c === 32 || c === 9 || c === 10 || c === 13)) throw this.#notANumber(chunk, numberStart, j);
+        let value: number;
+        if (mantissa === 0) {
+          value = 0;
+        } else {
+          value = scaleDecimal(mantissa, exp10);
+          if (!roundsSafely(value)) {
+            value = decimalToFloat32(chunk.toString('latin1', numberStart + (negative || chunk[numberStart] === 43 ? 1 : 0), p));
+            if (value === Infinity) throw this.fail(`line ${this.line}, value ${j + 1}: ${fieldText(chunk, numberStart)} is outside the float32 range`);
+          }
+        }
+        weight[base + j] = negative ? -value : value;
+      }
+      while ((c = chunk[p]!) === 32 || c === 9) p++;
+      if (c === 13) c = chunk[++p]!;
+      if (c !== 10) {
+        throw this.fail(chunk[p - 1] === 13 ? `line ${this.line}: a carriage return inside the line` : `line ${this.line} has more than ${dim} values`);
+      }
+      p++;
+      if (p - lineStart > this.longestLine) throw this.tooLong();
+      this.line++;
+    }
+  }
+
+  /** The longest line accepted (what a chunk must hold of a line in progress). */
+  get longestLine(): number {
+    return maxLineBytes(this.builder.dim);
+  }
+
+  tooLong(): FileFormatError {
+    return this.fail(`line ${this.line} is longer than ${this.longestLine} bytes`);
+  }
+
+  #notANumber(chunk: Buffer, start: number, column: number): FileFormatError {
+    const text = fieldText(chunk, start);
+    const nonFinite = /^"[+-]?(nan|inf|infinity)"$/i.test(text);
+    return this.fail(`line ${this.line}, value ${column + 1}: ${text} is ${nonFinite ? 'not finite' : 'not a number'}`);
+  }
+
+  /** After the last chunk: every record wanted was read. */
+  finish(totalDescription: string): void {
+    if (!this.complete) throw this.fail(`truncated: ${totalDescription}, found ${this.builder.rows}`);
+  }
+}
+
+/** Feeds a TextParser the file from `first` (already read) to the end, or until a limit is reached. */
+async function parseTextFile(reader: ChunkReader, first: Buffer, parser: TextParser, settings: LoadSettings): Promise<void> {
+  let chunk = first;
+  for (;;) {
+    const final = reader.atEnd;
+    const end = chunk.lastIndexOf(10) + 1;
+    parser.parse(chunk, 0, end);
+    parser.builder.flushWords();
+    if (parser.done) return;
+    // The line in progress stays in memory until its end: bounded by the longest line accepted.
+    if (chunk.length - end > parser.longestLine) throw parser.tooLong();
+    if (final) {
+      if (end < chunk.length) {
+        // The last line has no '\n': parse a copy of it that has one.
+        const last = Buffer.allocUnsafe(chunk.length - end + 1);
+        chunk.copy(last, 0, end);
+        last[last.length - 1] = 10;
+        parser.parse(last, 0, last.length);
+      }
+      return;
+    }
+    reportProgress(settings, reader.position, reader.size);
+    chunk = await reader.next(chunk.subarray(end));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// word2vec
+
+interface Header {
+  words: number;
+  dim: number;
+  /** Bytes of the header line, its '\n' included. */
+  bytes: number;
+}
+
+/** Reads more of the file into `chunk` (keeping it) until `done(chunk)` or the end of the file. */
+async function readUntil(reader: ChunkReader, chunk: Buffer, done: (chunk: Buffer) => boolean): Promise<Buffer> {
+  while (!done(chunk) && !reader.atEnd) chunk = await reader.next(chunk);
+  return chunk;
+}
+
+/** The word2vec header line "V D": two positive integers, V <= 2^31 - 1, D <= 2^20. */
+function parseHeader(chunk: Buffer, fail: FailFunction): Header {
+  let lineEnd = chunk.indexOf(10);
+  if (lineEnd < 0) {
+    if (chunk.length > 64) throw fail('no header line "<words> <dimension>" in the first 64 bytes');
+    lineEnd = chunk.length;
+  }
+  const line = chunk.toString('latin1', 0, lineEnd);
+  const match = /^(?:\xef\xbb\xbf)?[ \t]*(\d{1,16})[ \t]+(\d{1,16})[ \t]*\r?$/.exec(line);
+  if (match === null) {
+    throw fail(`the first line must be the header "<words> <dimension>" (two positive integers), found ${JSON.stringify(line.slice(0, 40))}`);
+  }
+  const words = Number(match[1]);
+  const dim = Number(match[2]);
+  if (words < 1 || words > MAX_WORDS) throw fail(`the header declares ${words} words; expected 1 to ${MAX_WORDS}`);
+  if (dim < 1 || dim > MAX_DIM) throw fail(`the header declares dimension ${dim}; expected 1 to ${MAX_DIM}`);
+  return { words, dim, bytes: Math.min(chunk.length, lineEnd + 1) };
+}
+
+const NUMBER_FIELD = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * Whether the record after the header reads as text: a line of a word and `dim` numbers. Reads
+ * until that line's end (at most the longest line a text file may have).
+ */
+async function sniffText(reader: ChunkReader, chunk: Buffer, header: Header): Promise<{ text: boolean; chunk: Buffer }> {
+  const longest = maxLineBytes(header.dim);
+  chunk = await readUntil(reader, chunk, (c) => c.indexOf(10, header.bytes) >= 0 || c.length - header.bytes > longest);
+  let end = chunk.indexOf(10, header.bytes);
+  if (end < 0) {
+    if (!reader.atEnd) return { text: false, chunk };
+    end = chunk.length;
+  }
+  const fields = chunk.toString('latin1', header.bytes, end).split(/[ \t]+/);
+  if (fields[fields.length - 1] === '' || fields[fields.length - 1] === '\r') fields.pop();
+  else fields[fields.length - 1] = fields[fields.length - 1]!.replace(/\r$/, '');
+  const text = fields.length === header.dim + 1 && fields[0] !== '' && fields.slice(1).every((field) => NUMBER_FIELD.test(field));
+  return { text, chunk };
+}
+
+/** Parses binary records "word " + 4 * dim bytes (whitespace before a word skipped) from `first` on. */
+async function parseBinaryFile(
+  reader: ChunkReader,
+  first: Buffer,
+  firstOffset: number,
+  builder: TableBuilder,
+  declared: number,
+  settings: LoadSettings,
+): Promise<void> {
+  const fail: FailFunction = (reason) => builder.failAfterWords(reason);
+  const dim = builder.dim;
+  const vectorBytes = 4 * dim;
+  const bits = new Uint32Array(builder.weight.buffer, builder.weight.byteOffset, builder.weight.length);
+  const limited = builder.capacity < declared;
+  let chunk = first;
+  let chunkOffset = firstOffset;
+  for (;;) {
+    const end = chunk.length;
+    const final = reader.atEnd;
+    let p = 0;
+    while (builder.rows < builder.capacity) {
+      const record = builder.rows + 1;
+      while (p < end && chunk[p]! >= 9 && chunk[p]! <= 13) p++;
+      const wordStart = p;
+      let high = 0;
+      let c = 0;
+      while (p < end && (c = chunk[p]!) !== 32 && p - wordStart <= MAX_WORD_BYTES) {
+        high |= c;
+        p++;
+      }
+      if (p - wordStart > MAX_WORD_BYTES) {
+        throw fail(`record ${record} (byte ${chunkOffset + wordStart}): no space after ${MAX_WORD_BYTES} bytes of word`);
+      }
+      if (p + 1 + vectorBytes > end) {
+        if (final) {
+          const where = wordStart < end ? ` (record ${record} at byte ${chunkOffset + wordStart} is incomplete)` : '';
+          throw fail(`truncated: the header declares ${declared} records, found ${builder.rows}${where}`);
+        }
+        // Read on from the word (the whitespace before it is done with).
+        p = wordStart;
+        break;
+      }
+      if (p === wordStart) throw fail(`record ${record} (byte ${chunkOffset + wordStart}): empty word`);
+      const row = builder.nextRowOffset;
+      builder.queueWord(chunk, wordStart, p, high);
+      chunk.copy(builder.weightBytes, row * 4, p + 1, p + 1 + vectorBytes);
+      if (!LITTLE_ENDIAN) swapFloat32Bytes(builder.weightBytes, row * 4, dim);
+      const bad = firstNonFinite(bits, row, row + dim);
+      if (bad >= 0) throw fail(`record ${record} (byte ${chunkOffset + wordStart}), value ${bad - row + 1} is ${builder.weight[bad]} (not finite)`);
+      p += 1 + vectorBytes;
+    }
+    if (builder.rows === builder.capacity) {
+      builder.flushWords();
+      if (limited) return;
+      // Only whitespace may follow the records.
+      for (;;) {
+        while (p < chunk.length && isSpaceByte(chunk[p]!)) p++;
+        if (p < chunk.length) throw fail(`unexpected data at byte ${chunkOffset + p}, after the ${declared} records the header declares`);
+        if (reader.atEnd) return;
+        reportProgress(settings, reader.position, reader.size);
+        chunkOffset += chunk.length;
+        chunk = await reader.next();
+        p = 0;
+      }
+    }
+    builder.flushWords();
+    reportProgress(settings, reader.position, reader.size);
+    const carry = chunk.subarray(p);
+    chunkOffset += p;
+    chunk = await reader.next(carry);
+  }
+}
+
+/** Index of the first non-finite float32 in bits[start, end) (exponent bits all ones), else -1. */
+function firstNonFinite(bits: Uint32Array, start: number, end: number): number {
+  // Branch-free first: (x & 0x7fffffff) + 2^23 reaches 2^31, the sign bit of the OR, exactly for those.
+  let any = 0;
+  for (let j = start; j < end; j++) any |= (bits[j]! & 0x7fffffff) + 0x800000;
+  if (any >= 0) return -1;
+  for (let j = start; j < end; j++) if ((bits[j]! & 0x7f800000) === 0x7f800000) return j;
+  return -1;
+}
+
+function swapFloat32Bytes(bytes: Uint8Array, start: number, count: number): void {
+  for (let i = start; i < start + 4 * count; i += 4) {
+    const a = bytes[i]!;
+    const b = bytes[i + 1]!;
+    bytes[i] = bytes[i + 3]!;
+    bytes[i + 1] = bytes[i + 2]!;
+    bytes[i + 2] = b;
+    bytes[i + 3] = a;
+  }
+}
+
+function failFor(file: string, note: string): FailFunction {
+  return (reason) => new FileFormatError(file, note === '' ? reason : `${reason} (${note})`);
+}
+
+async function loadWord2VecFile(where: string, file: string, options: unknown, forceText: boolean): Promise<WordVectors> {
+  const settings = checkLoadOptions(where, options, forceText ? [] : ['binary']);
+  if (typeof file !== 'string') throw new TypeError(`${where}: file must be a string, got ${describe(file)}`);
+  const reader = await openChunkReader(file, readSettings.chunkBytes);
+  try {
+    let chunk = await readUntil(reader, await reader.next(), (c) => c.indexOf(10) >= 0 || c.length > 64);
+    const header = parseHeader(chunk, failFor(file, ''));
+    const { words, dim } = header;
+
+    let binary: boolean;
+    let note: string;
+    const extension = path.extname(file).toLowerCase();
+    if (forceText) {
+      binary = false;
+      note = '';
+    } else if (settings.binary !== undefined) {
+      binary = settings.binary;
+      note = `read as word2vec ${binary ? 'binary' : 'text'}, as options.binary says`;
+    } else if (extension === '.bin') {
+      binary = true;
+      note = 'read as word2vec binary because the name ends in .bin; pass binary: false to read it as text';
+    } else if (extension === '.txt' || extension === '.vec') {
+      binary = false;
+      note = `read as word2vec text because the name ends in ${extension}; pass binary: true to read it as binary`;
+    } else {
+      const sniffed = await sniffText(reader, chunk, header);
+      chunk = sniffed.chunk;
+      binary = !sniffed.text;
+      note = binary
+        ? 'read as word2vec binary because the line after the header is not a word and the declared number of values; pass binary: false to read it as text'
+        : 'read as word2vec text because the line after the header is a word and the declared number of values; pass binary: true to read it as binary';
+    }
+    const fail = failFor(file, note);
+    // Refuse sizes the file cannot hold before allocating: a binary record takes at least
+    // "w " + 4 * dim bytes; a text line "w" + dim times " 0", and '\n' but on the last line.
+    const available = reader.size - header.bytes;
+    const needed = binary ? words * (4 * dim + 2) : words * (2 * dim + 2) - 1;
+    if (needed > available) {
+      throw fail(
+        `the header declares ${words} words of dimension ${dim}, which take at least ${needed} bytes, but only ${available} bytes follow the header`,
+      );
+    }
+    const placeOf = binary ? (record: number) => `record ${record + 1}` : (record: number) => `line ${record + 2}`;
+    checkTableSize(fail, words, dim, settings);
+    const builder = new TableBuilder(dim, Math.min(words, settings.limit), settings, placeOf, fail);
+    const rest = chunk.subarray(header.bytes);
+    if (binary) {
+      await parseBinaryFile(reader, rest, header.bytes, builder, words, settings);
+    } else {
+      const parser = new TextParser(builder, 2, builder.capacity < words);
+      await parseTextFile(reader, rest, parser, settings);
+      parser.finish(`the header declares ${words} words`);
+    }
+    reportProgress(settings, reader.size, reader.size);
+    return builder.finish();
+  } finally {
+    await reader.close();
+  }
+}
+
+/**
+ * Reads a word2vec file, text or binary (see options.binary for how the format is chosen): the C
+ * tool's output (a '\n' after each binary record) and gensim's (none) alike. Words keep the
+ * file's order; rows are the file's float32 values, text rounded to nearest as strtof does.
+ */
+export function loadWord2Vec(file: string, options?: LoadWord2VecOptions): Promise<WordVectors> {
+  return loadWord2VecFile('loadWord2Vec', file, options, false);
+}
+
+/** Reads a fastText .vec file: the word2vec text format (header "V D", then a word and D values per line). */
+export function loadFastText(file: string, options?: LoadWordVectorsOptions): Promise<WordVectors> {
+  return loadWord2VecFile('loadFastText', file, options, true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GloVe
+
+/**
+ * The first pass over a GloVe file: the dimension (fields of the first line - 1) and the number
+ * of records (lines that start with a word), counted up to `limit` with Buffer.indexOf.
+ */
+async function surveyGloVe(file: string, limit: number, fail: FailFunction): Promise<{ records: number; dim: number }> {
+  const reader = await openChunkReader(file, readSettings.chunkBytes);
+  try {
+    const first = await readUntil(reader, await reader.next(), (c) => c.length >= 4);
+    const start = hasByteOrderMark(first) ? 3 : 0;
+    if (start >= first.length) throw fail('the file is empty');
+    const c0 = first[start]!;
+    if (c0 === 10 || c0 === 13) throw fail('line 1 is empty');
+    if (c0 === 32 || c0 === 9) throw fail('line 1 starts with whitespace (an empty word)');
+    let chunk = first;
+    let p = start;
+    let records = 0;
+    let fields = 0;
+    let inField = false;
+    let firstLineDone = false;
+    let atLineStart = true;
+    for (;;) {
+      // Fields of line 1: runs of bytes other than space, tab and '\r'.
+      for (let q = p; !firstLineDone && q < chunk.length; q++) {
+        const c = chunk[q]!;
+        if (c === 10) {
+          firstLineDone = true;
+        } else {
+          const separator = c === 32 || c === 9 || c === 13;
+          if (!separator && !inField && ++fields > MAX_DIM + 1) throw fail(`line 1 has more than ${MAX_DIM} values`);
+          inField = !separator;
+        }
+      }
+      // Lines that start with something other than whitespace (the others are blank or errors).
+      while (records < limit) {
+        if (atLineStart && p < chunk.length) {
+          const c = chunk[p]!;
+          if (!(c === 32 || c === 9 || c === 13 || c === 10)) records++;
+          atLineStart = false;
+        }
+        const newline = chunk.indexOf(10, p);
+        if (newline < 0) break;
+        p = newline + 1;
+        atLineStart = true;
+      }
+      if (reader.atEnd || (records === limit && firstLineDone)) break;
+      chunk = await reader.next();
+      p = 0;
+    }
+    if (fields === 1) throw fail('line 1 has a word but no values');
+    return { records, dim: fields - 1 };
+  } finally {
+    await reader.close();
+  }
+}
+
+function hasByteOrderMark(chunk: Buffer): boolean {
+  return chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf;
+}
+
+/**
+ * Reads a GloVe text file: lines "word v1 ... vD", no header, D taken from the first line. Two
+ * passes: the first counts the lines (fast), so the table is allocated once at its exact size.
+ */
+export async function loadGloVe(file: string, options?: LoadWordVectorsOptions): Promise<WordVectors> {
+  const where = 'loadGloVe';
+  const settings = checkLoadOptions(where, options);
+  if (typeof file !== 'string') throw new TypeError(`${where}: file must be a string, got ${describe(file)}`);
+  const fail = failFor(file, '');
+  const { records, dim } = await surveyGloVe(file, settings.limit, fail);
+  const reader = await openChunkReader(file, readSettings.chunkBytes);
+  try {
+    // Every record line takes at least "w" + dim times " 0" + '\n' (but the last).
+    const needed = records * (2 * dim + 2) - 1;
+    if (needed > reader.size) {
+      throw fail(`${records} lines start with a word, but ${reader.size} bytes cannot hold that many lines of ${dim} values (line 1 has ${dim}): some lines are short`);
+    }
+    checkTableSize(fail, records, dim, settings);
+    const builder = new TableBuilder(dim, records, settings, (record) => `line ${record + 1}`, fail);
+    // Counting stopped at the limit: the file may go on.
+    const parser = new TextParser(builder, 1, records === settings.limit);
+    const first = await readUntil(reader, await reader.next(), (c) => c.length >= 4);
+    await parseTextFile(reader, hasByteOrderMark(first) ? first.subarray(3) : first, parser, settings);
+    parser.finish(`${records} lines start with a word`);
+    reportProgress(settings, reader.size, reader.size);
+    return builder.finish();
+  } finally {
+    await reader.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writers
+
+/** Bytes handed to the file at a time (large enough that the sink writes them through). */
+const WRITE_BATCH_BYTES = CHUNK_BYTES / 2;
+
+function checkTable(where: string, vocabulary: unknown, table: unknown): { words: readonly string[]; weight: Float32Array; rows: number; dim: number } {
+  if (!(vocabulary instanceof Vocabulary)) throw new TypeError(`${where}: vocabulary must be a Vocabulary, got ${describe(vocabulary)}`);
+  if (table === null || typeof table !== 'object') throw new TypeError(`${where}: table must be an Embedding or { weight, embeddingDim, numEmbeddings }, got ${describe(table)}`);
+  const { weight, embeddingDim, numEmbeddings } = table as Partial<WordVectorTable>;
+  if (!(weight instanceof Float32Array)) throw new TypeError(`${where}: table.weight must be a Float32Array, got ${describe(weight)}`);
+  const dim = checkInteger(where, 'table.embeddingDim', embeddingDim, 1);
+  const rows = checkInteger(where, 'table.numEmbeddings', numEmbeddings, 1);
+  if (weight.length !== rows * dim) {
+    throw new RangeError(`${where}: table.weight has ${weight.length} values, expected numEmbeddings * embeddingDim = ${rows * dim}`);
+  }
+  if (vocabulary.size !== rows) {
+    throw new RangeError(`${where}: the vocabulary has ${vocabulary.size} tokens but the table has ${rows} rows`);
+  }
+  const words = vocabulary.tokens;
+  for (let i = 0; i < words.length; i++) {
+    if (words[i] === '' || /[ \t\n\v\f\r]/.test(words[i]!)) {
+      throw new Error(`${where}: token ${i} (${JSON.stringify(words[i])}) cannot be written: word vector files separate words with whitespace, so words must be non-empty and contain none`);
+    }
+  }
+  return { words, weight, rows, dim };
+}
+
+function checkSaveOptions(where: string, options: unknown, names: readonly string[]): SaveWord2VecOptions {
+  const opts = checkOptions<SaveWord2VecOptions>(where, options, names);
+  if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') {
+    throw new TypeError(`${where}: options.onProgress must be a function, got ${describe(opts.onProgress)}`);
+  }
+  if (opts.binary !== undefined) checkBoolean(where, 'options.binary', opts.binary, false);
+  return opts;
+}
+
+/** Throws for a non-finite value in row `row`: text cannot represent it, and no reader here accepts it. */
+function checkFiniteRow(where: string, words: readonly string[], weight: Float32Array, row: number, dim: number): void {
+  for (let j = row * dim; j < (row + 1) * dim; j++) {
+    if (!Number.isFinite(weight[j]!)) {
+      throw new RangeError(`${where}: row ${row} (${JSON.stringify(words[row])}), value ${j - row * dim + 1} is ${weight[j]}: only finite values can be written`);
+    }
+  }
+}
+
+/** Lines "word v1 ... vD\n" after an optional header line, values in shortest round-trip form. */
+async function writeTextTable(
+  where: string,
+  file: string,
+  header: string,
+  table: { words: readonly string[]; weight: Float32Array; rows: number; dim: number },
+  onProgress: ProgressCallback | undefined,
+): Promise<void> {
+  const { words, weight, rows, dim } = table;
+  await writeFileAtomic(file, async (sink: FileSink) => {
+    await sink.writeText(header);
+    let batch = Buffer.allocUnsafe(WRITE_BATCH_BYTES);
+    let used = 0;
+    const flush = async (rowsDone: number): Promise<void> => {
+      await sink.write(batch.subarray(0, used));
+      used = 0;
+      const bytes = sink.bytesWritten;
+      onProgress?.({ bytes, totalBytes: rowsDone === rows ? bytes : Math.max(bytes, Math.round((bytes / rowsDone) * rows)) });
+    };
+    for (let row = 0; row < rows; row++) {
+      checkFiniteRow(where, words, weight, row, dim);
+      const word = words[row]!;
+      const rowBytes = 3 * word.length + dim * (MAX_FLOAT32_TEXT + 1) + 1;
+      if (used + rowBytes > batch.length) {
+        if (used > 0) await flush(row);
+        if (rowBytes > batch.length) batch = Buffer.allocUnsafe(rowBytes);
+      }
+      used += batch.write(word, used, 'utf8');
+      for (let j = row * dim; j < (row + 1) * dim; j++) {
+        batch[used++] = 32;
+        used = formatFloat32(weight[j]!, batch, used);
+      }
+      batch[used++] = 10;
+    }
+    await flush(rows);
+  });
+}
+
+/**
+ * Writes word2vec text ("V D\n", then "word v1 ... vD\n", each value the shortest decimal that
+ * reads back as the same float32) or binary (the C tool's layout: "V D\n", then "word " + D
+ * little-endian float32 + '\n'), through a temporary file renamed into place. The vocabulary's
+ * size must equal the table's rows; words must be non-empty without whitespace; values finite.
+ */
+export async function saveWord2Vec(file: string, vocabulary: Vocabulary, table: WordVectorTable, options?: SaveWord2VecOptions): Promise<void> {
+  const where = 'saveWord2Vec';
+  const opts = checkSaveOptions(where, options, ['binary', 'onProgress']);
+  if (typeof file !== 'string') throw new TypeError(`${where}: file must be a string, got ${describe(file)}`);
+  const checked = checkTable(where, vocabulary, table);
+  const binary = opts.binary ?? path.extname(file).toLowerCase() === '.bin';
+  const header = `${checked.rows} ${checked.dim}\n`;
+  if (!binary) {
+    await writeTextTable(where, file, header, checked, opts.onProgress);
+    return;
+  }
+  const { words, weight, rows, dim } = checked;
+  const vectorBytes = 4 * dim;
+  let totalBytes = Buffer.byteLength(header);
+  for (const word of words) totalBytes += Buffer.byteLength(word) + 2 + vectorBytes;
+  const weightBytes = Buffer.from(weight.buffer, weight.byteOffset, weight.byteLength);
+  await writeFileAtomic(file, async (sink) => {
+    await sink.writeText(header);
+    let batch = Buffer.allocUnsafe(WRITE_BATCH_BYTES);
+    let used = 0;
+    const flush = async (): Promise<void> => {
+      await sink.write(batch.subarray(0, used));
+      used = 0;
+      opts.onProgress?.({ bytes: sink.bytesWritten, totalBytes });
+    };
+    for (let row = 0; row < rows; row++) {
+      checkFiniteRow(where, words, weight, row, dim);
+      const word = words[row]!;
+      const recordBytes = 3 * word.length + 2 + vectorBytes;
+      if (used + recordBytes > batch.length) {
+        if (used > 0) await flush();
+        if (recordBytes > batch.length) batch = Buffer.allocUnsafe(recordBytes);
+      }
+      used += batch.write(word, used, 'utf8');
+      batch[used++] = 32;
+      weightBytes.copy(batch, used, row * vectorBytes, (row + 1) * vectorBytes);
+      if (!LITTLE_ENDIAN) swapFloat32Bytes(batch, used, dim);
+      used += vectorBytes;
+      batch[used++] = 10;
+    }
+    await flush();
+  });
+}
+
+/** Writes a GloVe text file: "word v1 ... vD\n" per row, no header, values as saveWord2Vec's text. */
+export async function saveGloVe(file: string, vocabulary: Vocabulary, table: WordVectorTable, options?: SaveWordVectorsOptions): Promise<void> {
+  const where = 'saveGloVe';
+  const opts = checkSaveOptions(where, options, ['onProgress']);
+  if (typeof file !== 'string') throw new TypeError(`${where}: file must be a string, got ${describe(file)}`);
+  await writeTextTable(where, file, '', checkTable(where, vocabulary, table), opts.onProgress);
+}
