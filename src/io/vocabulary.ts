@@ -35,6 +35,22 @@ const MAX_TEXT_BYTES = 2 ** 31;
 /** Tokens per string handed to the file when saving (bounds the size of each piece). */
 const TOKENS_PER_WRITE = 4096;
 
+/** The tokens of a vocabulary being built by vocabularyOfDistinct. */
+let adopting: string[] | null = null;
+
+/**
+ * A Vocabulary over `tokens` known to be distinct (a loader checked them as it read them): the
+ * array is adopted (and frozen), and the token -> index map is built on the first lookup.
+ */
+export function vocabularyOfDistinct(tokens: string[], options: VocabularyOptions): Vocabulary {
+  adopting = tokens;
+  try {
+    return new Vocabulary(tokens, options);
+  } finally {
+    adopting = null;
+  }
+}
+
 /**
  * Tokens and their indices, both ways. Index i is the i-th token of the list given to the
  * constructor, after the reserved entries.
@@ -44,26 +60,12 @@ const TOKENS_PER_WRITE = 4096;
  * at index 0, then unknown (at 0 without padding); the given tokens follow. The same token may be
  * both (one entry).
  */
-/** A vocabulary being built by vocabularyOfDistinct: tokens known distinct, with their positions. */
-let adopting: { tokens: string[]; positions: Map<string, number> } | null = null;
-
-/**
- * A Vocabulary over `tokens` known to be distinct, adopting `positions` (token -> position in
- * `tokens`) instead of building it again: for loaders that built it while checking for duplicates.
- */
-export function vocabularyOfDistinct(tokens: string[], positions: Map<string, number>, options: VocabularyOptions): Vocabulary {
-  adopting = { tokens, positions };
-  try {
-    return new Vocabulary(tokens, options);
-  } finally {
-    adopting = null;
-  }
-}
-
 export class Vocabulary {
   readonly #tokens: readonly string[];
-  /** Position of each given token in the list given (its index is that plus the reserved entries). */
-  readonly #positions: Map<string, number>;
+  /** The tokens given, in order (#tokens without the reserved entries). */
+  readonly #given: readonly string[];
+  /** Position of each given token in #given (its index is that plus the reserved entries); built when first needed. */
+  #positions: Map<string, number> | null;
   /** The reserved entries inserted before the given tokens, and their indices. */
   readonly #reserved: Map<string, number>;
   /** The index encode() gives tokens outside the vocabulary, or null. */
@@ -77,9 +79,9 @@ export class Vocabulary {
     const unknown = checkToken(where, 'options.unknown', opts.unknown);
     const padding = checkToken(where, 'options.padding', opts.padding);
     let given: string[];
-    let positions: Map<string, number>;
-    if (adopting !== null && adopting.tokens === tokens) {
-      ({ tokens: given, positions } = adopting);
+    let positions: Map<string, number> | null = null;
+    if (adopting !== null && adopting === tokens) {
+      given = adopting;
     } else {
       if (tokens === null || typeof tokens !== 'object' || typeof (tokens as Iterable<string>)[Symbol.iterator] !== 'function') {
         throw new TypeError(`${where}: tokens must be an iterable of strings, got ${describe(tokens)}`);
@@ -96,14 +98,28 @@ export class Vocabulary {
         positions.set(token, i);
       }
     }
+    const isGiven = (token: string): boolean => (positions === null ? given.includes(token) : positions.has(token));
     const reserved = new Map<string, number>();
-    if (padding !== undefined && !positions.has(padding)) reserved.set(padding, reserved.size);
-    if (unknown !== undefined && !positions.has(unknown) && !reserved.has(unknown)) reserved.set(unknown, reserved.size);
-    this.#tokens = Object.freeze(reserved.size === 0 ? given : [...reserved.keys(), ...given]);
+    if (padding !== undefined && !isGiven(padding)) reserved.set(padding, reserved.size);
+    if (unknown !== undefined && !isGiven(unknown) && !reserved.has(unknown)) reserved.set(unknown, reserved.size);
+    this.#given = Object.freeze(given);
+    this.#tokens = reserved.size === 0 ? this.#given : Object.freeze([...reserved.keys(), ...given]);
     this.#positions = positions;
     this.#reserved = reserved;
-    this.unknownIndex = unknown === undefined ? null : this.indexOf(unknown);
-    this.paddingIndex = padding === undefined ? null : this.indexOf(padding);
+    // Without building the positions of an adopted list.
+    const indexOf = (token: string): number => reserved.get(token) ?? (positions?.get(token) ?? given.indexOf(token)) + reserved.size;
+    this.unknownIndex = unknown === undefined ? null : indexOf(unknown);
+    this.paddingIndex = padding === undefined ? null : indexOf(padding);
+  }
+
+  /** The positions map, built on first use for an adopted token list. */
+  #lookup(): Map<string, number> {
+    if (this.#positions === null) {
+      const positions = new Map<string, number>();
+      this.#given.forEach((token, i) => positions.set(token, i));
+      this.#positions = positions;
+    }
+    return this.#positions;
   }
 
   /** The number of tokens, reserved entries included. */
@@ -126,13 +142,13 @@ export class Vocabulary {
 
   /** The token's index, or -1 when it is not in the vocabulary. */
   indexOf(token: string): number {
-    const position = this.#positions.get(token);
+    const position = this.#lookup().get(token);
     if (position !== undefined) return position + this.#reserved.size;
     return this.#reserved.get(token) ?? -1;
   }
 
   has(token: string): boolean {
-    return this.#positions.has(token) || this.#reserved.has(token);
+    return this.#lookup().has(token) || this.#reserved.has(token);
   }
 
   tokenAt(index: number): string {

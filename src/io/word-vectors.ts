@@ -380,24 +380,28 @@ type FailFunction = (reason: string) => FileFormatError;
 
 /**
  * The rows a loader fills: reserved rows first (zero), then the file's records in order. The
- * parsers queue each record's word as bytes; flushWords() decodes a chunk's worth at once (one
- * string conversion and split instead of one conversion per word) and checks them for invalid
- * UTF-8 and duplicates.
+ * parsers hand over each record's word as bytes: duplicates are found on the bytes at once (an
+ * open-addressing table of record numbers, sized for every record up front), and flushWords()
+ * decodes a chunk's worth of words in one conversion and split. No Map is built while loading:
+ * the Vocabulary builds its own on first lookup.
  */
 class TableBuilder {
   readonly weight: Float32Array;
   /** The bytes of weight, for copying binary records in. */
   readonly weightBytes: Buffer;
   readonly words: string[] = [];
-  /** Each word's position in words (the Vocabulary adopts this map). */
-  readonly #positions = new Map<string, number>();
   readonly reservedRows: number;
-  /** Queued words' bytes, each followed by a space (which no word contains). */
-  #queue = Buffer.allocUnsafe(1 << 16);
-  #queueBytes = 0;
-  #queuedWords = 0;
-  /** OR of the queued bytes: below 128 means ASCII. */
-  #queueHigh = 0;
+  /** Every word's bytes, each followed by a space (which no word contains). */
+  #wordBytes = Buffer.allocUnsafe(1 << 16);
+  #wordBytesUsed = 0;
+  /** Where word i's bytes end in #wordBytes (its space follows). */
+  readonly #wordEnds: Int32Array;
+  /** Record number + 1 of the word hashed to each slot, 0 for none. */
+  readonly #slots: Int32Array;
+  /** Words added (#wordEnds filled), and the first of them not decoded into `words` yet. */
+  #count = 0;
+  /** OR of the undecoded words' bytes: below 128 means ASCII. */
+  #undecodedHigh = 0;
 
   constructor(
     readonly dim: number,
@@ -411,82 +415,78 @@ class TableBuilder {
     this.reservedRows = reservedRows(settings);
     this.weight = new Float32Array((this.reservedRows + capacity) * dim);
     this.weightBytes = Buffer.from(this.weight.buffer, this.weight.byteOffset, this.weight.byteLength);
+    this.#wordEnds = new Int32Array(capacity);
+    // At most 3/4 full, a power of two (at least one slot stays empty, so probing ends).
+    this.#slots = new Int32Array(Math.min(2 ** 31, 2 ** Math.ceil(Math.log2((capacity * 4) / 3 + 1))));
   }
 
-  /** Records stored so far (queued words included). */
+  /** Records stored so far. */
   get rows(): number {
-    return this.words.length + this.#queuedWords;
+    return this.#count;
   }
 
   /** Element offset of the next record's row. */
   get nextRowOffset(): number {
-    return (this.reservedRows + this.rows) * this.dim;
+    return (this.reservedRows + this.#count) * this.dim;
   }
 
-  /** Queues the word of the next record: bytes [start, end) of chunk; `high` is their OR. */
-  queueWord(chunk: Buffer, start: number, end: number, high: number): void {
+  /** Adds the next record's word, bytes [start, end) of chunk (`high`: their OR); throws for a duplicate. */
+  addWord(chunk: Buffer, start: number, end: number, high: number): void {
     const length = end - start;
-    if (this.#queueBytes + length + 1 > this.#queue.length) {
-      const grown = Buffer.allocUnsafe(Math.max(2 * this.#queue.length, this.#queueBytes + length + 1));
-      this.#queue.copy(grown, 0, 0, this.#queueBytes);
-      this.#queue = grown;
+    if (this.#wordBytesUsed + length + 1 > this.#wordBytes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * this.#wordBytes.length, this.#wordBytesUsed + length + 1));
+      this.#wordBytes.copy(grown, 0, 0, this.#wordBytesUsed);
+      this.#wordBytes = grown;
     }
-    const queue = this.#queue;
-    let at = this.#queueBytes;
-    if (length <= 32) {
-      for (let k = start; k < end; k++) queue[at++] = chunk[k]!;
-    } else {
-      at += chunk.copy(queue, at, start, end);
+    // Copy the bytes and hash them (FNV-1a) in one pass.
+    const bytes = this.#wordBytes;
+    const wordStart = this.#wordBytesUsed;
+    let at = wordStart;
+    let hash = 0x811c9dc5;
+    for (let k = start; k < end; k++) {
+      const c = chunk[k]!;
+      bytes[at++] = c;
+      hash = Math.imul(hash ^ c, 16777619);
     }
-    queue[at++] = 32;
-    this.#queueBytes = at;
-    this.#queuedWords++;
-    this.#queueHigh |= high;
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    let slot = hash & mask;
+    for (let other = slots[slot]!; other !== 0; other = slots[slot]!) {
+      const otherStart = other === 1 ? 0 : this.#wordEnds[other - 2]! + 1;
+      if (this.#wordEnds[other - 1]! - otherStart === length && bytes.compare(bytes, wordStart, at, otherStart, otherStart + length) === 0) {
+        throw this.failAfterWords(`${this.placeOf(this.#count)}: the word ${JSON.stringify(bytes.toString('utf8', wordStart, at))} already appeared in ${this.placeOf(other - 1)}`);
+      }
+      slot = (slot + 1) & mask;
+    }
+    slots[slot] = this.#count + 1;
+    bytes[at] = 32;
+    this.#wordEnds[this.#count++] = at;
+    this.#wordBytesUsed = at + 1;
+    this.#undecodedHigh |= high;
   }
 
-  /** Decodes the queued words and adds them; throws for invalid UTF-8 or a duplicate (the first in file order). */
+  /** Decodes the words added since the last call into `words`; throws for one that is not UTF-8 (the first). */
   flushWords(): void {
-    if (this.#queuedWords === 0) return;
-    const bytes = this.#queue.subarray(0, this.#queueBytes - 1);
-    const ascii = this.#queueHigh < 128;
-    this.#queueBytes = 0;
-    this.#queuedWords = 0;
-    this.#queueHigh = 0;
-    if (ascii || isUtf8(bytes)) {
-      this.#addWords(bytes.toString(ascii ? 'latin1' : 'utf8'));
-      return;
-    }
-    for (let start = 0; ; ) {
-      const end = bytes.indexOf(32, start);
-      const stop = end < 0 ? bytes.length : end;
-      if (!isUtf8(bytes.subarray(start, stop))) {
-        // The words before it first: a duplicate among them is the earlier error.
-        if (start > 0) this.#addWords(bytes.toString('utf8', 0, start - 1));
-        throw this.fail(`${this.placeOf(this.words.length)}: the word is not valid UTF-8`);
+    const first = this.words.length;
+    if (first === this.#count) return;
+    const start = first === 0 ? 0 : this.#wordEnds[first - 1]! + 1;
+    const bytes = this.#wordBytes.subarray(start, this.#wordEnds[this.#count - 1]);
+    const ascii = this.#undecodedHigh < 128;
+    if (!ascii && !isUtf8(bytes)) {
+      for (let i = first; ; i++) {
+        const wordStart = i === 0 ? 0 : this.#wordEnds[i - 1]! + 1;
+        if (!isUtf8(this.#wordBytes.subarray(wordStart, this.#wordEnds[i]))) throw this.fail(`${this.placeOf(i)}: the word is not valid UTF-8`);
+        this.words.push(this.#wordBytes.toString('utf8', wordStart, this.#wordEnds[i]));
       }
-      start = stop + 1;
     }
-  }
-
-  /** Adds the space-separated words of `text`, checking for duplicates. */
-  #addWords(text: string): void {
+    this.#undecodedHigh = 0;
     const words = this.words;
-    const positions = this.#positions;
-    for (const word of text.split(' ')) {
-      // One hash-table operation per word: set, and see whether the map grew.
-      const size = positions.size;
-      positions.set(word, size);
-      if (positions.size === size) {
-        const earlier = words.indexOf(word);
-        throw this.fail(`${this.placeOf(words.length)}: the word ${JSON.stringify(word)} already appeared in ${this.placeOf(earlier)}`);
-      }
-      words.push(word);
-    }
+    for (const word of bytes.toString(ascii ? 'latin1' : 'utf8').split(' ')) words.push(word);
   }
 
   /**
-   * The error for a problem found in the record being read: the queued words are checked first,
-   * so that an error in an earlier record wins, whatever the chunk boundaries.
+   * The error for a problem found in the record being read: the words before it are decoded
+   * first, so that an invalid one (an error in an earlier record) wins, whatever the chunk boundaries.
    */
   failAfterWords(reason: string): FileFormatError {
     this.flushWords();
@@ -501,7 +501,7 @@ class TableBuilder {
   finish(): WordVectors {
     this.flushWords();
     const { unknown, padding } = this.settings;
-    const vocabulary = vocabularyOfDistinct(this.words, this.#positions, {
+    const vocabulary = vocabularyOfDistinct(this.words, {
       ...(unknown === undefined ? {} : { unknown }),
       ...(padding === undefined ? {} : { padding }),
     });
@@ -612,7 +612,7 @@ class TextParser {
       }
       if (p - wordStart > MAX_WORD_BYTES) throw this.fail(`line ${this.line}: the word is longer than ${MAX_WORD_BYTES} bytes`);
       const base = builder.nextRowOffset;
-      builder.queueWord(chunk, wordStart, p, high);
+      builder.addWord(chunk, wordStart, p, high);
       for (let j = 0; j < dim; j++) {
         while ((c = chunk[p]!) === 32 || c === 9) p++;
         if (c === 10 || c === 13) {
@@ -847,7 +847,7 @@ async function parseBinaryFile(
       }
       if (p === wordStart) throw fail(`record ${record} (byte ${chunkOffset + wordStart}): empty word`);
       const row = builder.nextRowOffset;
-      builder.queueWord(chunk, wordStart, p, high);
+      builder.addWord(chunk, wordStart, p, high);
       chunk.copy(builder.weightBytes, row * 4, p + 1, p + 1 + vectorBytes);
       if (!LITTLE_ENDIAN) swapFloat32Bytes(builder.weightBytes, row * 4, dim);
       const bad = firstNonFinite(bits, row, row + dim);

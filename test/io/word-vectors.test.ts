@@ -137,6 +137,8 @@ describe('round trips', () => {
       await save(file);
       const loaded = await load(file);
       expect(loaded.vocabulary.tokens, name).toEqual(vocabulary.tokens);
+      vocabulary.tokens.forEach((word, i) => expect(loaded.vocabulary.indexOf(word), name).toBe(i));
+      expect(loaded.vocabulary.has('absent'), name).toBe(false);
       expect(loaded.embedding.numEmbeddings, name).toBe(rows);
       expect(loaded.embedding.embeddingDim, name).toBe(dim);
       expectSameBits(loaded.embedding.weight, table, name);
