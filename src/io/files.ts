@@ -152,8 +152,13 @@ export async function openChunkReader(file: string, chunkBytes = CHUNK_BYTES): P
       }
       let filled = kept;
       while (filled < buffer.length && position < size) {
-        const { bytesRead } = await fh.read(buffer, filled, buffer.length - filled, position);
-        if (bytesRead === 0) break;
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await fh.read(buffer, filled, buffer.length - filled, position));
+        } catch (error) {
+          throw new Error(`${file}: cannot read at byte ${position}: ${(error as Error).message}`, { cause: error });
+        }
+        if (bytesRead === 0) throw new FileFormatError(file, `the file shrank while being read (${position} of ${size} bytes)`);
         filled += bytesRead;
         position += bytesRead;
       }
@@ -163,13 +168,22 @@ export async function openChunkReader(file: string, chunkBytes = CHUNK_BYTES): P
   };
 }
 
-/** fs.open for reading, with the error naming the file as every reader's errors do. */
+/**
+ * fs.open for reading, with the error naming the file as every reader's errors do. A directory
+ * opens on Linux but fails on the first read (EISDIR, no name): refused here instead.
+ */
 export async function openForReading(file: string): Promise<fsp.FileHandle> {
+  let fh: fsp.FileHandle;
   try {
-    return await fsp.open(file, 'r');
+    fh = await fsp.open(file, 'r');
   } catch (error) {
     throw new Error(`${file}: cannot open: ${(error as Error).message}`, { cause: error });
   }
+  if ((await fh.stat()).isDirectory()) {
+    await fh.close();
+    throw new Error(`${file}: cannot open: it is a directory`);
+  }
+  return fh;
 }
 
 /**

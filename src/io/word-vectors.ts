@@ -28,9 +28,16 @@ import { Vocabulary, vocabularyOfDistinct } from './vocabulary.js';
 // Public types
 
 export interface LoadWordVectorsOptions {
-  /** Keep only the first `limit` words of the file (the rest is not read). */
+  /**
+   * Keep only the first `limit` words of the file: only their rows are allocated, and the rest
+   * of the file is not read (a word2vec header's count is still checked against the file size).
+   */
   limit?: number;
-  /** Called after each chunk read with the bytes read so far, and once at the end with bytes === totalBytes. */
+  /**
+   * Called after each chunk read with the bytes read so far, and once at the end with bytes ===
+   * totalBytes (also when `limit` ended the read early). GloVe reports its parsing pass (the
+   * line-counting pass before it takes a fraction of the time).
+   */
   onProgress?: ProgressCallback;
   /**
    * A reserved unknown-word entry (see Vocabulary): when the file does not contain this token it

@@ -190,9 +190,10 @@ describe('Vocabulary save and load', () => {
     await expectFormatError('json-utf8.json', Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xc3]), Buffer.from('"}')]), /line 1 is not valid UTF-8/);
   });
 
-  it('names the file it cannot open', async () => {
+  it('names the file it cannot open, or a directory', async () => {
     const missing = path.join(dir, 'missing.txt');
-    await expect(Vocabulary.load(missing)).rejects.toThrow(new RegExp(`${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot open`));
+    await expect(Vocabulary.load(missing)).rejects.toThrow(`${missing}: cannot open: ENOENT`);
+    await expect(Vocabulary.load(dir)).rejects.toThrow(`${dir}: cannot open: it is a directory`);
     await expect(Vocabulary.load(5 as never)).rejects.toThrow(TypeError);
   });
 });

@@ -540,15 +540,20 @@ describe('options', () => {
     }
   });
 
-  it('names a file it cannot open', async () => {
+  it('names a file it cannot open, or a directory', async () => {
     const missing = path.join(dir, 'missing.vec');
-    for (const load of [loadWord2Vec, loadFastText, loadGloVe]) {
-      const error = await load(missing).then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(error).toBeInstanceOf(Error);
-      expect((error as Error).message).toContain(`${missing}: cannot open`);
+    for (const [file, reason] of [
+      [missing, 'cannot open: ENOENT'],
+      [dir, 'cannot open: it is a directory'],
+    ]) {
+      for (const load of [loadWord2Vec, loadFastText, loadGloVe]) {
+        const error = await load(file!).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(Error);
+        expect((error as Error).message).toContain(`${file}: ${reason}`);
+      }
     }
   });
 });
