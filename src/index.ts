@@ -17,3 +17,22 @@ export type {
   SparseAdamOptions,
   Trainable,
 } from './optim.js';
+export { FileFormatError } from './io/files.js';
+export type { Progress, ProgressCallback } from './io/files.js';
+export { SafetensorsFile, openSafetensors, saveSafetensors } from './io/safetensors.js';
+export type { FloatDtype, SafetensorsTensorInfo, TensorToWrite, WriteDtype } from './io/safetensors.js';
+export { readNpy, saveNpy } from './io/npy.js';
+export type { NpyArray } from './io/npy.js';
+export { loadEmbedding, loadEmbeddingBag, saveEmbedding } from './io/layers.js';
+export type { LoadLayerOptions, SaveLayerOptions } from './io/layers.js';
+export { Vocabulary } from './io/vocabulary.js';
+export type { EncodeOptions, VocabularyOptions } from './io/vocabulary.js';
+export { loadFastText, loadGloVe, loadWord2Vec, saveGloVe, saveWord2Vec } from './io/word-vectors.js';
+export type {
+  LoadWord2VecOptions,
+  LoadWordVectorsOptions,
+  SaveWord2VecOptions,
+  SaveWordVectorsOptions,
+  WordVectorTable,
+  WordVectors,
+} from './io/word-vectors.js';

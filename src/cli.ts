@@ -1,0 +1,379 @@
+#!/usr/bin/env node
+// The nn-embedding command: convert between the file formats, describe a file, run the benchmark.
+//
+//   nn-embedding convert IN OUT [--from F] [--to F] [--limit N] [--prefix P] [--dtype D] [--vocab FILE]
+//   nn-embedding info FILE [--rows N] [--prefix P] [--json]
+//   nn-embedding bench [benchmark options, see --help of the benchmark]
+//
+// Formats: word2vec (text), word2vec-binary, glove, fasttext, safetensors, npy. Long operations
+// draw a progress bar on stderr when it is a terminal, and print nothing extra otherwise.
+import { spawnSync } from 'node:child_process';
+import { existsSync, promises as fsp } from 'node:fs';
+import path from 'node:path';
+
+import { Embedding } from './embedding.js';
+import { FileFormatError, type Progress } from './io/files.js';
+import { loadEmbedding, saveEmbedding } from './io/layers.js';
+import { readNpy, saveNpy } from './io/npy.js';
+import { openSafetensors, type WriteDtype } from './io/safetensors.js';
+import { Vocabulary } from './io/vocabulary.js';
+import { loadFastText, loadGloVe, loadWord2Vec, saveGloVe, saveWord2Vec } from './io/word-vectors.js';
+
+export const FORMATS = ['word2vec', 'word2vec-binary', 'glove', 'fasttext', 'safetensors', 'npy'] as const;
+export type Format = (typeof FORMATS)[number];
+
+const USAGE = `usage:
+  nn-embedding convert IN OUT [options]   convert a table between formats
+  nn-embedding info FILE [options]        format, rows, dimension, dtype and a few rows
+  nn-embedding bench [options]            run the benchmark (nn-embedding bench --help)
+
+formats: ${FORMATS.join(', ')}
+  IN's format is read from its content (and .bin for word2vec-binary); OUT's from its extension:
+  .safetensors, .npy, .bin (word2vec-binary), .vec (fasttext), .txt (word2vec text; --to glove
+  for GloVe's header-less text).
+
+convert options:
+  --from FORMAT      IN's format, instead of detecting it
+  --to FORMAT        OUT's format, instead of its extension
+  --limit N          keep only the first N words (word-vector inputs)
+  --prefix P         state-dict prefix of the table in safetensors: P.weight (default: weight)
+  --dtype D          safetensors dtype to write: F32 (default), F16 or BF16
+  --vocab FILE       the vocabulary: written there when OUT has no words (default: OUT with
+                     .vocab.json), read from there when IN has none (default: IN with .vocab.json)
+
+info options:
+  --rows N           rows to show (default 3)
+  --prefix P         the safetensors table to describe
+  --json             machine-readable output
+`;
+
+class UsageError extends Error {}
+
+interface Parsed {
+  positional: string[];
+  flags: Map<string, string | true>;
+}
+
+function parseArguments(argv: readonly string[], valued: readonly string[], booleans: readonly string[]): Parsed {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--') || arg === '--') {
+      positional.push(arg);
+      continue;
+    }
+    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (booleans.includes(name)) {
+      flags.set(name, true);
+    } else if (valued.includes(name)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+      flags.set(name, value);
+    } else {
+      throw new UsageError(`unknown option --${name}`);
+    }
+  }
+  return { positional, flags };
+}
+
+function formatOption(value: string | true | undefined, name: string): Format | undefined {
+  if (value === undefined) return undefined;
+  if (!(FORMATS as readonly unknown[]).includes(value)) throw new UsageError(`--${name} must be one of ${FORMATS.join(', ')}, got '${String(value)}'`);
+  return value as Format;
+}
+
+function integerOption(value: string | true | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`--${name} must be a positive integer, got '${String(value)}'`);
+  return Number(value);
+}
+
+/** A file's format from its first bytes (and, for word2vec's binary form, its extension). */
+export async function detectFormat(file: string): Promise<Format> {
+  let head: Buffer;
+  let size: number;
+  const fh = await fsp.open(file, 'r').catch((error: Error) => {
+    throw new Error(`${file}: cannot open: ${error.message}`);
+  });
+  try {
+    size = (await fh.stat()).size;
+    head = Buffer.alloc(Math.min(size, 4096));
+    await fh.read(head, 0, head.length, 0);
+  } finally {
+    await fh.close();
+  }
+  if (head.subarray(0, 6).equals(Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]))) return 'npy';
+  if (head.length >= 9 && head[8] === 0x7b && head.readBigUInt64LE(0) <= BigInt(size - 8)) return 'safetensors';
+  const firstLine = head.toString('latin1').split('\n', 1)[0]!;
+  if (/^\s*\d+\s+\d+\s*$/.test(firstLine)) {
+    if (file.endsWith('.bin')) return 'word2vec-binary';
+    return file.endsWith('.vec') ? 'fasttext' : 'word2vec';
+  }
+  if (size === 0) throw new FileFormatError(file, 'the file is empty');
+  return 'glove';
+}
+
+function formatFromExtension(file: string): Format {
+  const extension = path.extname(file).toLowerCase();
+  const byExtension: Record<string, Format> = { '.safetensors': 'safetensors', '.npy': 'npy', '.bin': 'word2vec-binary', '.vec': 'fasttext', '.txt': 'word2vec' };
+  const format = byExtension[extension];
+  if (format === undefined) throw new UsageError(`cannot tell the format of '${file}' from its extension; pass --to (${FORMATS.join(', ')})`);
+  return format;
+}
+
+const isWordFormat = (format: Format): boolean => format !== 'safetensors' && format !== 'npy';
+
+/** A progress bar on stderr when it is a terminal; nothing otherwise. */
+function progressBar(label: string): { update: (p: Progress) => void; done: () => void } {
+  if (!process.stderr.isTTY) return { update: () => {}, done: () => {} };
+  const started = Date.now();
+  let lastDraw = 0;
+  let drawn = false;
+  const draw = (p: Progress): void => {
+    const fraction = p.totalBytes > 0 ? Math.min(1, p.bytes / p.totalBytes) : 1;
+    const width = 30;
+    const filled = Math.round(fraction * width);
+    const seconds = (Date.now() - started) / 1000;
+    const rate = seconds > 0 ? p.bytes / 2 ** 20 / seconds : 0;
+    process.stderr.write(`\r${label} [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${rate.toFixed(0)} MB/s `);
+    drawn = true;
+  };
+  return {
+    update(p) {
+      const t = Date.now();
+      if (t - lastDraw < 100 && p.bytes < p.totalBytes) return;
+      lastDraw = t;
+      draw(p);
+    },
+    done() {
+      if (drawn) process.stderr.write('\n');
+    },
+  };
+}
+
+interface Table {
+  weight: Float32Array;
+  rows: number;
+  dim: number;
+  vocabulary: Vocabulary | null;
+  /** The layer read from safetensors (its options are kept when writing safetensors). */
+  layer: Embedding | null;
+  /** What the file stored the values as. */
+  dtype: string;
+}
+
+async function readTable(file: string, format: Format, options: { limit?: number; prefix?: string; label?: string }): Promise<Table> {
+  const bar = progressBar(options.label ?? `reading ${path.basename(file)}`);
+  const wordOptions = { ...(options.limit !== undefined ? { limit: options.limit } : {}), onProgress: bar.update };
+  try {
+    switch (format) {
+      case 'safetensors': {
+        const layer = await loadEmbedding(file, options.prefix !== undefined ? { prefix: options.prefix } : {});
+        const opened = await openSafetensors(file);
+        const name = opened.names.find((n) => n === (options.prefix ? `${options.prefix.replace(/\.$/, '')}.weight` : 'weight')) ?? opened.names.find((n) => n.endsWith('weight'));
+        return { weight: layer.weight, rows: layer.numEmbeddings, dim: layer.embeddingDim, vocabulary: null, layer, dtype: opened.info(name ?? '')?.dtype ?? 'F32' };
+      }
+      case 'npy': {
+        const array = await readNpy(file);
+        if (array.shape[0] < 1 || array.shape[1] < 1) throw new FileFormatError(file, `shape (${array.shape.join(', ')}) has no rows or no columns`);
+        return { weight: array.data, rows: array.shape[0], dim: array.shape[1], vocabulary: null, layer: null, dtype: array.descr };
+      }
+      default: {
+        const loaded =
+          format === 'glove'
+            ? await loadGloVe(file, wordOptions)
+            : format === 'fasttext'
+              ? await loadFastText(file, wordOptions)
+              : await loadWord2Vec(file, { ...wordOptions, binary: format === 'word2vec-binary' });
+        const { embedding, vocabulary } = loaded;
+        return { weight: embedding.weight, rows: embedding.numEmbeddings, dim: embedding.embeddingDim, vocabulary, layer: null, dtype: format === 'word2vec-binary' ? 'float32' : 'text' };
+      }
+    }
+  } finally {
+    bar.done();
+  }
+}
+
+const vocabularyFileFor = (file: string): string => path.join(path.dirname(file), `${path.basename(file, path.extname(file))}.vocab.json`);
+
+async function convert(argv: readonly string[]): Promise<void> {
+  const { positional, flags } = parseArguments(argv, ['from', 'to', 'limit', 'prefix', 'dtype', 'vocab'], []);
+  if (positional.length !== 2) throw new UsageError('convert needs IN and OUT');
+  const [input, output] = positional as [string, string];
+  // Every option is checked before the input is opened.
+  const fromOption = formatOption(flags.get('from'), 'from');
+  const to = formatOption(flags.get('to'), 'to') ?? formatFromExtension(output);
+  const limit = integerOption(flags.get('limit'), 'limit');
+  const prefix = flags.get('prefix') as string | undefined;
+  const dtype = flags.get('dtype') as string | undefined;
+  if (dtype !== undefined && !['F32', 'F16', 'BF16'].includes(dtype)) throw new UsageError(`--dtype must be F32, F16 or BF16, got '${dtype}'`);
+  if (dtype !== undefined && to !== 'safetensors') throw new UsageError('--dtype applies to safetensors output only');
+  if (path.resolve(input) === path.resolve(output)) throw new UsageError('IN and OUT are the same file');
+  const vocabFlag = flags.get('vocab') as string | undefined;
+  const from = fromOption ?? (await detectFormat(input));
+  if (limit !== undefined && !isWordFormat(from)) throw new UsageError('--limit applies to word-vector inputs only');
+
+  // Check what the output needs before the (possibly long) read.
+  let vocabulary: Vocabulary | null = null;
+  if (isWordFormat(to) && !isWordFormat(from)) {
+    const vocabFile = vocabFlag ?? vocabularyFileFor(input);
+    if (!existsSync(vocabFile)) throw new UsageError(`${to} output needs words: pass --vocab FILE (no ${vocabFile})`);
+    vocabulary = await Vocabulary.load(vocabFile);
+  }
+  const started = Date.now();
+  const table = await readTable(input, from, { ...(limit !== undefined ? { limit } : {}), ...(prefix !== undefined ? { prefix } : {}) });
+  vocabulary ??= table.vocabulary;
+  if (vocabulary !== null && vocabulary.size !== table.rows) {
+    throw new Error(`the vocabulary has ${vocabulary.size} words but ${input} has ${table.rows} rows`);
+  }
+  const layer = table.layer ?? Embedding.fromPretrained(table.weight, table.dim);
+  const bar = progressBar(`writing ${path.basename(output)}`);
+  try {
+    switch (to) {
+      case 'safetensors':
+        await saveEmbedding(output, layer, { ...(prefix !== undefined ? { prefix } : {}), ...(dtype !== undefined ? { dtype: dtype as WriteDtype } : {}) });
+        break;
+      case 'npy':
+        await saveNpy(output, table.weight, [table.rows, table.dim]);
+        break;
+      case 'glove':
+        await saveGloVe(output, vocabulary!, layer, { onProgress: bar.update });
+        break;
+      default:
+        await saveWord2Vec(output, vocabulary!, layer, { binary: to === 'word2vec-binary', onProgress: bar.update });
+    }
+  } finally {
+    bar.done();
+  }
+  let note = '';
+  if (table.vocabulary !== null && !isWordFormat(to)) {
+    const vocabFile = vocabFlag ?? vocabularyFileFor(output);
+    await table.vocabulary.save(vocabFile);
+    note = ` (words in ${vocabFile})`;
+  }
+  const seconds = (Date.now() - started) / 1000;
+  console.log(`${input} (${from}) -> ${output} (${to}): ${table.rows} x ${table.dim} in ${seconds.toFixed(2)} s${note}`);
+}
+
+async function wordHeader(file: string, format: Format): Promise<number | null> {
+  // The row count of a word2vec/fastText file is in its header; GloVe's is the number of lines.
+  const fh = await fsp.open(file, 'r');
+  try {
+    if (format !== 'glove') {
+      const head = Buffer.alloc(64);
+      const { bytesRead } = await fh.read(head, 0, 64, 0);
+      const match = /^\s*(\d+)\s+(\d+)/.exec(head.toString('latin1', 0, bytesRead));
+      return match ? Number(match[1]) : null;
+    }
+    let lines = 0;
+    let last = 10;
+    const chunk = Buffer.alloc(1 << 22);
+    for (let position = 0; ; ) {
+      const { bytesRead } = await fh.read(chunk, 0, chunk.length, position);
+      if (bytesRead === 0) break;
+      for (let at = chunk.indexOf(10, 0); at >= 0 && at < bytesRead; at = chunk.indexOf(10, at + 1)) lines++;
+      last = chunk[bytesRead - 1]!;
+      position += bytesRead;
+    }
+    return last === 10 ? lines : lines + 1;
+  } finally {
+    await fh.close();
+  }
+}
+
+async function info(argv: readonly string[]): Promise<void> {
+  const { positional, flags } = parseArguments(argv, ['rows', 'prefix', 'from'], ['json']);
+  if (positional.length !== 1) throw new UsageError('info needs one FILE');
+  const file = positional[0]!;
+  const show = integerOption(flags.get('rows'), 'rows') ?? 3;
+  const format = formatOption(flags.get('from'), 'from') ?? (await detectFormat(file));
+  const prefix = flags.get('prefix') as string | undefined;
+  const size = (await fsp.stat(file)).size;
+  const words = isWordFormat(format);
+  const table = await readTable(file, format, { ...(words ? { limit: show } : {}), ...(prefix !== undefined ? { prefix } : {}) });
+  const rows = words ? await wordHeader(file, format) : table.rows;
+  const result: Record<string, unknown> = { file, format, bytes: size, rows, dim: table.dim, dtype: table.dtype };
+  if (format === 'safetensors') {
+    const opened = await openSafetensors(file);
+    result.tensors = opened.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape }));
+    result.metadata = opened.metadata;
+    result.mapped = opened.mapped;
+  }
+  const shown = Math.min(show, table.rows);
+  result.firstRows = Array.from({ length: shown }, (_, r) => ({
+    ...(table.vocabulary ? { word: table.vocabulary.tokenAt(r) } : {}),
+    values: Array.from(table.weight.subarray(r * table.dim, r * table.dim + Math.min(table.dim, 8))),
+  }));
+  if (flags.has('json')) {
+    console.log(JSON.stringify(result, null, 2));
+    return;
+  }
+  console.log(`${file}`);
+  console.log(`  format     ${format}`);
+  console.log(`  size       ${size} bytes`);
+  console.log(`  rows       ${rows ?? 'unknown'}`);
+  console.log(`  dimension  ${table.dim}`);
+  console.log(`  dtype      ${table.dtype}`);
+  if (result.tensors) {
+    for (const t of result.tensors as { name: string; dtype: string; shape: number[] }[]) console.log(`  tensor     ${t.name} ${t.dtype} [${t.shape.join(', ')}]`);
+    for (const [key, value] of Object.entries(result.metadata as Record<string, string>)) console.log(`  metadata   ${key} = ${value}`);
+  }
+  for (const row of result.firstRows as { word?: string; values: number[] }[]) {
+    const more = table.dim > 8 ? ' ...' : '';
+    console.log(`  ${row.word !== undefined ? `${row.word}: ` : ''}${row.values.map((v) => v.toPrecision(6)).join(' ')}${more}`);
+  }
+}
+
+function bench(argv: readonly string[]): number {
+  const entry = path.join(__dirname, '..', 'bench', 'embedding.mjs');
+  if (!existsSync(entry)) throw new Error(`the benchmark is not installed with this package (no ${entry})`);
+  const child = spawnSync(process.execPath, ['--expose-gc', entry, ...argv], { stdio: 'inherit' });
+  if (child.error) throw child.error;
+  return child.status ?? 1;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'convert':
+        await convert(rest);
+        return 0;
+      case 'info':
+        await info(rest);
+        return 0;
+      case 'bench':
+        return bench(rest);
+      case undefined:
+        process.stderr.write(USAGE);
+        return 2;
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(USAGE);
+        return 0;
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`nn-embedding: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    process.stderr.write(`nn-embedding: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`nn-embedding: ${String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
