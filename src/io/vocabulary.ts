@@ -32,6 +32,9 @@ const JSON_FORMAT = 'nn-embedding-vocabulary';
 /** Text vocabularies larger than this are refused rather than read into memory. */
 const MAX_TEXT_BYTES = 2 ** 31;
 
+/** The most tokens a vocabulary holds: the most entries a JavaScript Map holds (V8). */
+export const MAX_VOCABULARY_SIZE = 2 ** 24;
+
 /** Tokens per string handed to the file when saving (bounds the size of each piece). */
 const TOKENS_PER_WRITE = 4096;
 
@@ -87,6 +90,9 @@ export class Vocabulary {
         throw new TypeError(`${where}: tokens must be an iterable of strings, got ${describe(tokens)}`);
       }
       given = Array.from(tokens);
+      if (given.length > MAX_VOCABULARY_SIZE) {
+        throw new RangeError(`${where}: ${given.length} tokens are more than a vocabulary holds (${MAX_VOCABULARY_SIZE}, the size limit of a JavaScript Map)`);
+      }
       positions = new Map<string, number>();
       for (let i = 0; i < given.length; i++) {
         const token: unknown = given[i];
@@ -102,6 +108,9 @@ export class Vocabulary {
     const reserved = new Map<string, number>();
     if (padding !== undefined && !isGiven(padding)) reserved.set(padding, reserved.size);
     if (unknown !== undefined && !isGiven(unknown) && !reserved.has(unknown)) reserved.set(unknown, reserved.size);
+    if (given.length + reserved.size > MAX_VOCABULARY_SIZE) {
+      throw new RangeError(`${where}: ${given.length} tokens and ${reserved.size} reserved entries are more than a vocabulary holds (${MAX_VOCABULARY_SIZE})`);
+    }
     this.#given = Object.freeze(given);
     this.#tokens = reserved.size === 0 ? this.#given : Object.freeze([...reserved.keys(), ...given]);
     this.#positions = positions;
@@ -303,6 +312,7 @@ function vocabularyFromJson(file: string, bytes: Buffer): Vocabulary {
   if (extra.length > 0) throw bad(`unexpected key ${JSON.stringify(extra[0])}`);
   if (!Array.isArray(json.tokens)) throw bad(`"tokens" is ${describe(json.tokens)}, expected an array of strings`);
   const tokens = json.tokens as unknown[];
+  if (tokens.length > MAX_VOCABULARY_SIZE) throw bad(`${tokens.length} tokens are more than a vocabulary holds (${MAX_VOCABULARY_SIZE})`);
   const positions = new Map<string, number>();
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i];
@@ -320,7 +330,7 @@ function vocabularyFromJson(file: string, bytes: Buffer): Vocabulary {
   };
   const unknown = special('unknown');
   const padding = special('padding');
-  return new Vocabulary(tokens as string[], { ...(unknown === undefined ? {} : { unknown }), ...(padding === undefined ? {} : { padding }) });
+  return vocabularyOfDistinct(tokens as string[], { ...(unknown === undefined ? {} : { unknown }), ...(padding === undefined ? {} : { padding }) });
 }
 
 function vocabularyFromLines(file: string, bytes: Buffer): Vocabulary {
@@ -333,6 +343,7 @@ function vocabularyFromLines(file: string, bytes: Buffer): Vocabulary {
     if (end > start && bytes[end - 1] === 13) end--;
     const line = tokens.length + 1;
     if (end === start) throw new FileFormatError(file, `line ${line} is empty (a text vocabulary has one token on every line)`);
+    if (line > MAX_VOCABULARY_SIZE) throw new FileFormatError(file, `more than ${MAX_VOCABULARY_SIZE} lines, the most tokens a vocabulary holds`);
     const token = bytes.toString('utf8', start, end);
     const earlier = lines.get(token);
     if (earlier !== undefined) throw new FileFormatError(file, `line ${line}: token ${JSON.stringify(token)} already appeared on line ${earlier}`);
@@ -340,5 +351,5 @@ function vocabularyFromLines(file: string, bytes: Buffer): Vocabulary {
     tokens.push(token);
     start = next;
   }
-  return new Vocabulary(tokens);
+  return vocabularyOfDistinct(tokens, {});
 }

@@ -22,7 +22,7 @@ import { isUtf8 } from 'node:buffer';
 import { Embedding } from '../embedding.js';
 import { checkBoolean, checkInteger, checkOptions, describe } from '../validate.js';
 import { CHUNK_BYTES, type ChunkReader, FileFormatError, type FileSink, type ProgressCallback, openChunkReader, writeFileAtomic } from './files.js';
-import { Vocabulary, vocabularyOfDistinct } from './vocabulary.js';
+import { MAX_VOCABULARY_SIZE, Vocabulary, vocabularyOfDistinct } from './vocabulary.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -527,11 +527,15 @@ function reservedRows(settings: LoadSettings): number {
   return new Set([settings.padding, settings.unknown].filter((token) => token !== undefined)).size;
 }
 
-/** Refuses a table (the records kept plus reserved rows) larger than an Embedding holds. */
+/** Refuses a table (the records kept plus reserved rows) larger than an Embedding or a Vocabulary holds. */
 function checkTableSize(fail: FailFunction, records: number, dim: number, settings: LoadSettings): void {
-  const rows = Math.min(records, settings.limit) + reservedRows(settings);
+  const kept = Math.min(records, settings.limit);
+  const rows = kept + reservedRows(settings);
+  if (rows > MAX_VOCABULARY_SIZE) {
+    throw fail(`${kept} words are more than a Vocabulary holds (${MAX_VOCABULARY_SIZE}, the size limit of a JavaScript Map); pass options.limit`);
+  }
   if (rows * dim > MAX_VALUES) {
-    throw fail(`${Math.min(records, settings.limit)} words of dimension ${dim} exceed the largest table an Embedding holds (2^32 values); pass a smaller options.limit`);
+    throw fail(`${kept} words of dimension ${dim} exceed the largest table an Embedding holds (2^32 values); pass a smaller options.limit`);
   }
 }
 

@@ -120,6 +120,11 @@ describe('Vocabulary', () => {
     expectThrow(() => new Vocabulary(['a'], { unknown: 5 } as never), TypeError, /options.unknown must be a string, got 5/);
     expectThrow(() => new Vocabulary(['a'], { pad: '<pad>' } as never), TypeError, /unknown option 'pad'/);
   });
+
+  it('refuses more tokens than a JavaScript Map holds, with the reason', () => {
+    const tooMany = new Array<string>(2 ** 24 + 1).fill('same');
+    expectThrow(() => new Vocabulary(tooMany), RangeError, /16777217 tokens are more than a vocabulary holds \(16777216, the size limit of a JavaScript Map\)/);
+  });
 });
 
 describe('Vocabulary save and load', () => {
