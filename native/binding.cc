@@ -658,6 +658,28 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
 // getNumThreads(): the number set, else NN_EMBEDDING_THREADS, else the CPUs available.
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), nne::num_threads()); }
 
+// A mapping as an external ArrayBuffer that unmaps it when collected (an empty one for size 0).
+Napi::Value mapping_buffer(Napi::Env env, const nne::MappedFile& mapped) {
+  if (mapped.data == nullptr) return Napi::ArrayBuffer::New(env, 0);
+  auto* owned = new nne::MappedFile(mapped);
+  napi_value buffer;
+  napi_status status = napi_create_external_arraybuffer(
+      env, mapped.data, mapped.size,
+      [](napi_env, void*, void* hint) {
+        auto* region = static_cast<nne::MappedFile*>(hint);
+        nne::unmap_file(*region);
+        delete region;
+      },
+      owned, &buffer);
+  if (status != napi_ok) {
+    nne::unmap_file(mapped);
+    delete owned;
+    Napi::Error::New(env, "external ArrayBuffers are not allowed in this runtime").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Value(env, buffer);
+}
+
 // mapFile(path): the file mapped copy-on-write as an external ArrayBuffer, unmapped by its
 // finalizer. Throws an Error with the failing step's reason (open, fstat, mmap).
 Napi::Value MapFile(const Napi::CallbackInfo& info) {
@@ -677,24 +699,26 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
     Napi::Error::New(env, error).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  if (mapped.data == nullptr) return Napi::ArrayBuffer::New(env, 0);
-  auto* owned = new nne::MappedFile(mapped);
-  napi_value buffer;
-  napi_status status = napi_create_external_arraybuffer(
-      env, mapped.data, mapped.size,
-      [](napi_env, void*, void* hint) {
-        auto* file = static_cast<nne::MappedFile*>(hint);
-        nne::unmap_file(*file);
-        delete file;
-      },
-      owned, &buffer);
-  if (status != napi_ok) {
-    nne::unmap_file(mapped);
-    delete owned;
-    Napi::Error::New(env, "external ArrayBuffers are not allowed in this runtime").ThrowAsJavaScriptException();
-    return env.Undefined();
+  return mapping_buffer(env, mapped);
+}
+
+// allocateZeroed(bytes): `bytes` zeroed bytes in huge pages where the kernel offers them (see
+// map_file.h), as an external ArrayBuffer unmapped by its finalizer. bytes: an integer in
+// [0, 2^53); a mapping the system refuses throws an Error.
+Napi::Value AllocateZeroed(const Napi::CallbackInfo& info) {
+  int64_t bytes;
+  if (!get_integer(info, 0, "bytes", 0, &bytes)) return info.Env().Undefined();
+  if (static_cast<uint64_t>(bytes) > static_cast<uint64_t>(SIZE_MAX / 2)) {
+    throw_range(info, "bytes is too large");
+    return info.Env().Undefined();
   }
-  return Napi::Value(env, buffer);
+  nne::MappedFile mapped;
+  std::string error;
+  if (!nne::map_zeroed(static_cast<size_t>(bytes), &mapped, &error)) {
+    Napi::Error::New(info.Env(), error).ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  return mapping_buffer(info.Env(), mapped);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -704,6 +728,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
+  exports.Set("allocateZeroed", Napi::Function::New(env, AllocateZeroed, "allocateZeroed"));
   return exports;
 }
 

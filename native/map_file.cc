@@ -64,6 +64,19 @@ void unmap_file(const MappedFile& mapped) {
   if (mapped.data != nullptr) munmap(mapped.data, mapped.size);
 }
 
+bool map_zeroed(size_t size, MappedFile* mapped, std::string* error) {
+  mapped->size = size;
+  mapped->data = nullptr;
+  if (size == 0) return true;
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return fail(error, "mmap");
+#ifdef MADV_HUGEPAGE
+  madvise(p, size, MADV_HUGEPAGE);  // advice only: without huge pages the memory works the same
+#endif
+  mapped->data = p;
+  return true;
+}
+
 #else
 
 bool can_map_files() { return false; }
@@ -74,6 +87,11 @@ bool map_file(const char*, MappedFile*, std::string* error) {
 }
 
 void unmap_file(const MappedFile&) {}
+
+bool map_zeroed(size_t, MappedFile*, std::string* error) {
+  *error = "anonymous mappings are not implemented on this platform";
+  return false;
+}
 
 #endif
 

@@ -70,6 +70,29 @@ describe.runIf(getBackend() === 'native')('the raw addon survives anything', () 
     });
   }
 
+  it('mapFile and allocateZeroed with arbitrary arguments return an ArrayBuffer or throw an Error', () => {
+    const calls: [string, (...args: unknown[]) => unknown][] = [
+      ['mapFile', addon.mapFile as never],
+      ['allocateZeroed', addon.allocateZeroed as never],
+    ];
+    const pathLike = fc.oneof(anyArgument, fc.constantFrom('/', '/proc/self/status', '/dev/null', '/nonexistent', 'a\u0000b', __filename));
+    for (const [name, fn] of calls) {
+      fc.assert(
+        fc.property(fc.array(name === 'mapFile' ? pathLike : anyArgument, { maxLength: 3 }), (args) => {
+          try {
+            const result = fn(...args);
+            expect(result, name).toBeInstanceOf(ArrayBuffer);
+          } catch (error) {
+            if (!(error instanceof Error)) throw error;
+          }
+        }),
+        { numRuns: 500, seed: 77 },
+      );
+    }
+    expect(new Uint8Array(addon.allocateZeroed(5 << 20)).every((b) => b === 0)).toBe(true);
+    expect(addon.allocateZeroed(0).byteLength).toBe(0);
+  });
+
   it('with detached buffers', () => {
     const indices = new Int32Array([0]);
     expect(kernels.gather(detached(), 2, indices, new Float32Array(2))).toBe(0); // no rows: index 0 is out of range

@@ -39,6 +39,8 @@ export interface NativeAddon {
   getNumThreads(): number;
   /** The file mapped copy-on-write (MAP_PRIVATE) as an ArrayBuffer, unmapped when collected. */
   mapFile(path: string): ArrayBuffer;
+  /** `bytes` zeroed bytes, huge pages requested, as an ArrayBuffer unmapped when collected. */
+  allocateZeroed(bytes: number): ArrayBuffer;
 }
 
 /** The package root: src/ and dist/ both sit one level below it. */

@@ -186,6 +186,22 @@ export async function openForReading(file: string): Promise<fsp.FileHandle> {
   return fh;
 }
 
+/** Tables at least this large are allocated by the addon in huge pages (allocateTable). */
+const HUGE_PAGE_TABLE_BYTES = 4 << 20;
+
+/**
+ * A zeroed Float32Array of `count` values for a loader to fill. Large tables on the native backend
+ * are mapped by the addon with huge pages requested (Linux transparent huge pages in "madvise"
+ * mode): filling a fresh 240 MB table then costs ~120 page faults instead of ~60,000, which is
+ * most of what a binary load costs beyond the copy. Elsewhere an ordinary Float32Array.
+ */
+export function allocateTable(count: number): Float32Array {
+  if (count * 4 >= HUGE_PAGE_TABLE_BYTES && currentBackend().name === 'native') {
+    return new Float32Array(loadAddon().allocateZeroed(count * 4));
+  }
+  return new Float32Array(count);
+}
+
 /**
  * The whole file as an ArrayBuffer. On the native backend the file is mapped copy-on-write
  * (MAP_PRIVATE): opening is immediate, pages are read when touched, and writes to the buffer

@@ -21,7 +21,7 @@ import { isUtf8 } from 'node:buffer';
 
 import { Embedding } from '../embedding.js';
 import { checkBoolean, checkInteger, checkOptions, describe } from '../validate.js';
-import { CHUNK_BYTES, type ChunkReader, FileFormatError, type FileSink, type ProgressCallback, openChunkReader, writeFileAtomic } from './files.js';
+import { CHUNK_BYTES, type ChunkReader, FileFormatError, type FileSink, type ProgressCallback, allocateTable, openChunkReader, writeFileAtomic } from './files.js';
 import { MAX_VOCABULARY_SIZE, Vocabulary, vocabularyOfDistinct } from './vocabulary.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -420,7 +420,7 @@ class TableBuilder {
     readonly fail: FailFunction,
   ) {
     this.reservedRows = reservedRows(settings);
-    this.weight = new Float32Array((this.reservedRows + capacity) * dim);
+    this.weight = allocateTable((this.reservedRows + capacity) * dim);
     this.weightBytes = Buffer.from(this.weight.buffer, this.weight.byteOffset, this.weight.byteLength);
     this.#wordEnds = new Int32Array(capacity);
     // At most 3/4 full, a power of two (at least one slot stays empty, so probing ends).
