@@ -47,6 +47,11 @@ echo "$result" | grep -q '"backend":"native"' || { echo "FAIL: native backend ex
 esm=$(node --input-type=module -e "$check_esm")
 echo "   import: $esm"
 [ "$esm" = native ] || { echo "FAIL: import gave $esm"; exit 1; }
+# The nn-embedding command, as npm links it (node_modules/.bin): convert, then info on the result.
+npx --no-install nn-embedding convert "$root/test/fixtures/interop/w2v-c-binary.bin" vectors.safetensors
+npx --no-install nn-embedding info vectors.safetensors | grep -q 'rows       292' || { echo "FAIL: nn-embedding info"; exit 1; }
+npx --no-install nn-embedding bench --help > /dev/null || { echo "FAIL: nn-embedding bench --help"; exit 1; }
+echo "   nn-embedding command: convert, info and bench run"
 
 echo "== 2. tarball without a prebuild: the install script builds from source"
 cd "$root"
