@@ -4,16 +4,20 @@
 // output carries guard values either side. Exit 77 means the CPU cannot run the tier (ctest
 // reports it as skipped).
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <random>
 #include <thread>
 #include <vector>
 
 #include "kernels.h"
+#include "map_file.h"
 #include "simd.h"
 #include "thread_pool.h"
 
@@ -544,6 +548,38 @@ void test_first_invalid_offset() {
   CHECK(nne::first_invalid_offset(good, 0, 0) == -1, "no bags");
 }
 
+// map_file: a file's bytes, copy-on-write (writes never reach the file); map_zeroed: zeroed
+// memory; both unmapped by unmap_file; failures reported with the step, never a crash.
+void test_map_file() {
+  char path[] = "/tmp/nne-map-test-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0, "mkstemp");
+  if (fd < 0) return;
+  const char text[] = "0123456789abcdef";
+  CHECK(write(fd, text, 16) == 16, "write");
+  close(fd);
+  nne::MappedFile mapped;
+  std::string error;
+  CHECK(nne::map_file(path, &mapped, &error), "map_file: %s", error.c_str());
+  CHECK(mapped.size == 16 && std::memcmp(mapped.data, text, 16) == 0, "mapped bytes");
+  static_cast<char*>(mapped.data)[0] = 'X';  // private: the file keeps its '0'
+  nne::unmap_file(mapped);
+  CHECK(nne::map_file(path, &mapped, &error), "map_file again: %s", error.c_str());
+  CHECK(static_cast<char*>(mapped.data)[0] == '0', "a write to a private mapping reached the file");
+  nne::unmap_file(mapped);
+  unlink(path);
+  CHECK(!nne::map_file(path, &mapped, &error) && error.rfind("open:", 0) == 0, "missing file: %s", error.c_str());
+  CHECK(!nne::map_file("/tmp", &mapped, &error) && error == "not a regular file", "directory: %s", error.c_str());
+  const size_t size = 5u << 20;
+  CHECK(nne::map_zeroed(size, &mapped, &error), "map_zeroed: %s", error.c_str());
+  bool zero = true;
+  for (size_t i = 0; i < size; i += 4093) zero = zero && static_cast<unsigned char*>(mapped.data)[i] == 0;
+  CHECK(zero, "map_zeroed memory is not zero");
+  static_cast<char*>(mapped.data)[size - 1] = 1;
+  nne::unmap_file(mapped);
+  CHECK(nne::map_zeroed(0, &mapped, &error) && mapped.data == nullptr, "empty map_zeroed");
+}
+
 void test_first_invalid_index() {
   std::vector<int32_t> indices(1000, 5);
   CHECK(nne::first_invalid_index(indices.data(), 1000, 6) == -1, "all valid");
@@ -833,6 +869,7 @@ int main(int argc, char** argv) {
   test_threads<int64_t>(kernels, "int64");
   test_threads_optimizers(kernels);
   test_concurrent_callers(kernels);
+  test_map_file();
   std::printf("tier %s: %s\n", argv[1], failures == 0 ? "all kernel tests passed" : "FAILED");
   return failures == 0 ? 0 : 1;
 }
