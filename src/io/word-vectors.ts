@@ -8,6 +8,10 @@
 //                    '\n' after each record, gensim does not
 //   GloVe            lines "word v1 ... vD\n", no header; D is read from the first line
 //
+// In text files a word ends at the first space or tab. A few files have words that contain spaces
+// (glove.840B.300d: ". . .", "at name@domain.com"): with options.wordsWithSpaces a line's last D
+// fields are its vector and everything before them its word.
+//
 // Readers stream the file in chunks into the one Float32Array the Embedding adopts: text at
 // hundreds of MB/s by scanning the bytes (no split or parseFloat per field), binary records
 // copied straight into the table. They validate everything before they allocate or trust it; a
@@ -49,6 +53,17 @@ export interface LoadWordVectorsOptions {
    * does not contain it; either way its index is the embedding's paddingIdx.
    */
   padding?: string;
+  /**
+   * Text files: words may contain spaces (and tabs), as a few in glove.840B.300d do (". . .",
+   * "at name@domain.com"). A line with more than D values then takes its last D fields as the
+   * vector and everything before them as the word, the bytes as written (the separator before the
+   * first value dropped). D still comes from the header, or for GloVe from the first line, whose
+   * word must therefore contain no space. Lines with fewer than D values remain errors. Default
+   * false: such a line is an error whose message suggests this option. Not for word2vec binary
+   * (a binary word ends at its first space): a file read as binary with this option is refused
+   * with a RangeError.
+   */
+  wordsWithSpaces?: boolean;
   /** Options of the Embedding built over the vectors; freeze defaults to true, as in fromPretrained. */
   freeze?: boolean;
   sparse?: boolean;
@@ -333,7 +348,7 @@ export function formatFloat32(value: number, out: Uint8Array, at: number): numbe
 // ---------------------------------------------------------------------------------------------
 // Options
 
-const LOAD_OPTION_NAMES = ['limit', 'onProgress', 'unknown', 'padding', 'freeze', 'sparse', 'maxNorm', 'normType', 'scaleGradByFreq'];
+const LOAD_OPTION_NAMES = ['limit', 'onProgress', 'unknown', 'padding', 'wordsWithSpaces', 'freeze', 'sparse', 'maxNorm', 'normType', 'scaleGradByFreq'];
 
 /** The options every loader takes, checked before the file is opened. */
 interface LoadSettings {
@@ -341,6 +356,8 @@ interface LoadSettings {
   onProgress: ProgressCallback | undefined;
   unknown: string | undefined;
   padding: string | undefined;
+  /** Text lines with more than D values: the last D are the vector, the rest the word. */
+  wordsWithSpaces: boolean;
   /** The Embedding's options (paddingIdx comes from the vocabulary). */
   embedding: { freeze: boolean; sparse?: boolean; maxNorm?: number | null; normType?: number; scaleGradByFreq?: boolean };
 }
@@ -374,8 +391,12 @@ function checkLoadOptions(where: string, options: unknown, extraNames: readonly 
     if (!(opts.normType > 0)) throw new RangeError(`${where}: options.normType must be > 0 (Infinity allowed), got ${describe(opts.normType)}`);
     embedding.normType = opts.normType;
   }
-  const settings: LoadSettings & { binary?: boolean } = { limit, onProgress: opts.onProgress, unknown: opts.unknown, padding: opts.padding, embedding };
+  const wordsWithSpaces = checkBoolean(where, 'options.wordsWithSpaces', opts.wordsWithSpaces, false);
+  const settings: LoadSettings & { binary?: boolean } = { limit, onProgress: opts.onProgress, unknown: opts.unknown, padding: opts.padding, wordsWithSpaces, embedding };
   if (opts.binary !== undefined) settings.binary = checkBoolean(where, 'options.binary', opts.binary, false);
+  if (settings.binary === true && wordsWithSpaces) {
+    throw new RangeError(`${where}: options.wordsWithSpaces applies to text files, not with options.binary: true (a binary record's word ends at its first space)`);
+  }
   return settings;
 }
 
@@ -398,13 +419,15 @@ class TableBuilder {
   readonly weightBytes: Buffer;
   readonly words: string[] = [];
   readonly reservedRows: number;
-  /** Every word's bytes, each followed by a space (which no word contains). */
+  /** Every word's bytes, each followed by the separator (which no word contains). */
   #wordBytes = Buffer.allocUnsafe(1 << 16);
   #wordBytesUsed = 0;
-  /** Where word i's bytes end in #wordBytes (its space follows). */
+  /** Where word i's bytes end in #wordBytes (its separator follows). */
   readonly #wordEnds: Int32Array;
   /** Record number + 1 of the word hashed to each slot, 0 for none. */
   readonly #slots: Int32Array;
+  /** The slot of the word added last. */
+  #lastSlot = 0;
   /** Words added (#wordEnds filled), and the first of them not decoded into `words` yet. */
   #count = 0;
   /** OR of the undecoded words' bytes: below 128 means ASCII. */
@@ -418,6 +441,12 @@ class TableBuilder {
     /** Where record i (from 0) is, for messages: "line 7", "record 5". */
     readonly placeOf: (record: number) => string,
     readonly fail: FailFunction,
+    /**
+     * A byte no word contains, kept after each word: ' ' for binary records (their words end at
+     * the first space but may contain '\n'), '\n' for text (words end with the line, and may
+     * contain spaces with options.wordsWithSpaces).
+     */
+    readonly separator: 10 | 32,
   ) {
     this.reservedRows = reservedRows(settings);
     this.weight = allocateTable((this.reservedRows + capacity) * dim);
@@ -439,6 +468,20 @@ class TableBuilder {
 
   /** Adds the next record's word, bytes [start, end) of chunk (`high`: their OR); throws for a duplicate. */
   addWord(chunk: Buffer, start: number, end: number, high: number): void {
+    const earlier = this.addWordIfNew(chunk, start, end, high);
+    if (earlier >= 0) throw this.duplicateError(chunk, start, end, earlier);
+  }
+
+  /** The error for the next record's word, bytes [start, end) of chunk, which record `earlier` has. */
+  duplicateError(chunk: Buffer, start: number, end: number, earlier: number): FileFormatError {
+    return this.failAfterWords(`${this.placeOf(this.#count)}: the word ${JSON.stringify(chunk.toString('utf8', start, end))} already appeared in ${this.placeOf(earlier)}`);
+  }
+
+  /**
+   * Adds the next record's word as addWord does, unless an earlier record has it: then returns
+   * that record's number (from 0), else -1.
+   */
+  addWordIfNew(chunk: Buffer, start: number, end: number, high: number): number {
     const length = end - start;
     if (this.#wordBytesUsed + length + 1 > this.#wordBytes.length) {
       const grown = Buffer.allocUnsafe(Math.max(2 * this.#wordBytes.length, this.#wordBytesUsed + length + 1));
@@ -460,16 +503,27 @@ class TableBuilder {
     let slot = hash & mask;
     for (let other = slots[slot]!; other !== 0; other = slots[slot]!) {
       const otherStart = other === 1 ? 0 : this.#wordEnds[other - 2]! + 1;
-      if (this.#wordEnds[other - 1]! - otherStart === length && bytes.compare(bytes, wordStart, at, otherStart, otherStart + length) === 0) {
-        throw this.failAfterWords(`${this.placeOf(this.#count)}: the word ${JSON.stringify(bytes.toString('utf8', wordStart, at))} already appeared in ${this.placeOf(other - 1)}`);
-      }
+      if (this.#wordEnds[other - 1]! - otherStart === length && bytes.compare(bytes, wordStart, at, otherStart, otherStart + length) === 0) return other - 1;
       slot = (slot + 1) & mask;
     }
     slots[slot] = this.#count + 1;
-    bytes[at] = 32;
+    this.#lastSlot = slot;
+    bytes[at] = this.separator;
     this.#wordEnds[this.#count++] = at;
     this.#wordBytesUsed = at + 1;
     this.#undecodedHigh |= high;
+    return -1;
+  }
+
+  /**
+   * Takes back the word added last (before flushWords decoded it). Emptying its slot keeps every
+   * other word findable: it was added after them, so no other word's probe passed its slot.
+   * (#undecodedHigh keeps its bytes: at worst, ASCII words get checked as UTF-8.)
+   */
+  removeLastWord(): void {
+    this.#slots[this.#lastSlot] = 0;
+    const last = --this.#count;
+    this.#wordBytesUsed = last === 0 ? 0 : this.#wordEnds[last - 1]! + 1;
   }
 
   /** Decodes the words added since the last call into `words`; throws for one that is not UTF-8 (the first). */
@@ -488,7 +542,7 @@ class TableBuilder {
     }
     this.#undecodedHigh = 0;
     const words = this.words;
-    for (const word of bytes.toString(ascii ? 'latin1' : 'utf8').split(' ')) words.push(word);
+    for (const word of bytes.toString(ascii ? 'latin1' : 'utf8').split(this.separator === 10 ? '\n' : ' ')) words.push(word);
   }
 
   /**
@@ -550,6 +604,13 @@ function fieldText(chunk: Buffer, start: number): string {
   return JSON.stringify(chunk.toString('latin1', start, end));
 }
 
+/** Where the first field of the line at `start` ends (at a space, tab, '\r' or '\n'), as TextParser reads it. */
+function firstFieldEnd(chunk: Buffer, start: number): number {
+  let end = start;
+  for (let c = chunk[end]!; c !== 32 && c !== 9 && c !== 10 && c !== 13; c = chunk[end]!) end++;
+  return end;
+}
+
 /** ' ', '\t', '\n', '\v', '\f', '\r'. */
 function isSpaceByte(c: number): boolean {
   return c === 32 || (c >= 9 && c <= 13);
@@ -562,12 +623,23 @@ function isSpaceByte(c: number): boolean {
  * Parses text lines into a TableBuilder. parse() is handed regions that end with '\n' (a final
  * line without one gets it appended), so the scanning loops need no bounds checks: '\n' stops
  * every one of them.
+ *
+ * A line is read as its first field (the word) and D values. Where that fails (a duplicate word,
+ * a value that is not a number or out of range, values left over), #readSplit takes the line
+ * over: on a line with more than D values, with options.wordsWithSpaces it reads the last D
+ * fields as the values and the rest as the word, without that option it throws the error saying
+ * so; on other lines it throws the first reading's error. Lines of a word and D values, all of
+ * them in most files, never take that path: parse()'s loops only leave early for it.
  */
 class TextParser {
   /** Line number of the next line. */
   line: number;
   /** The first blank line seen while records remained to be read, or 0. */
   #blankLine = 0;
+  /** Why the first reading of a line failed, and where (for #readSplit). */
+  #failure: 'duplicate' | 'not a number' | 'out of range' | 'too many values' = 'too many values';
+  /** The value's position (not a number, out of range), or the earlier record with the word (duplicate). */
+  #failedAt = 0;
 
   readonly fail: FailFunction;
 
@@ -579,6 +651,11 @@ class TextParser {
      * Otherwise only blank lines may follow them.
      */
     readonly limited: boolean,
+    /**
+     * Where D came from, when that may be the problem (GloVe with wordsWithSpaces: line 1's word
+     * must have no space): appended to "line N has J values, expected D", and to line 1's value errors.
+     */
+    readonly dimensionNote = '',
   ) {
     this.line = firstLine;
     this.fail = (reason) => builder.failAfterWords(reason);
@@ -613,22 +690,29 @@ class TextParser {
       }
       if (this.complete) throw this.fail(`line ${this.line}: unexpected data after the ${builder.rows} records expected`);
       if (this.#blankLine !== 0) throw this.fail(`line ${this.#blankLine} is empty`);
-      // The word: up to a space or tab.
+      // The word: up to a space or tab (with wordsWithSpaces, maybe only its first part: a
+      // duplicate then may be the start of a longer word, and #readSplit decides).
       const lineStart = p;
-      const wordStart = p;
       let high = 0;
       while ((c = chunk[p]!) > 32 || (c !== 32 && c !== 9 && c !== 10 && c !== 13)) {
         high |= c;
         p++;
       }
-      if (p - wordStart > MAX_WORD_BYTES) throw this.fail(`line ${this.line}: the word is longer than ${MAX_WORD_BYTES} bytes`);
+      if (p - lineStart > MAX_WORD_BYTES) throw this.fail(`line ${this.line}: the word is longer than ${MAX_WORD_BYTES} bytes`);
       const base = builder.nextRowOffset;
-      builder.addWord(chunk, wordStart, p, high);
-      for (let j = 0; j < dim; j++) {
+      // Values; a failure leaves the loop early (j < dim), a duplicate skips it (j > dim), for #readSplit.
+      let j = 0;
+      const earlier = builder.addWordIfNew(chunk, lineStart, p, high);
+      if (earlier >= 0) {
+        this.#failure = 'duplicate';
+        this.#failedAt = earlier;
+        j = dim + 1;
+      }
+      for (; j < dim; j++) {
         while ((c = chunk[p]!) === 32 || c === 9) p++;
         if (c === 10 || c === 13) {
           if (c === 13 && chunk[p + 1] !== 10) throw this.fail(`line ${this.line}: a carriage return inside the line`);
-          throw this.fail(`line ${this.line} has ${j} values, expected ${dim}`);
+          throw this.fail(`line ${this.line} has ${j} values, expected ${dim}${this.dimensionNote}`);
         }
         // A number: [+-] digits [. digits] [(e|E) [+-] digits]. The first 15-16 significant
         // digits form an exact integer mantissa; later ones are dropped: they move the value by
@@ -687,7 +771,11 @@ class TextParser {
           exp10 += exponentNegative ? -exponent : exponent;
           c = chunk[p]!;
         }
-        if (digitCount === 0 || !(c === 32 || c === 9 || c === 10 || c === 13)) throw this.#notANumber(chunk, numberStart, j);
+        if (digitCount === 0 || !(c === 32 || c === 9 || c === 10 || c === 13)) {
+          this.#failure = 'not a number';
+          this.#failedAt = numberStart;
+          break;
+        }
         let value: number;
         if (mantissa === 0) {
           value = 0;
@@ -695,20 +783,97 @@ class TextParser {
           value = scaleDecimal(mantissa, exp10);
           if (!roundsSafely(value)) {
             value = decimalToFloat32(chunk.toString('latin1', numberStart + (negative || chunk[numberStart] === 43 ? 1 : 0), p));
-            if (value === Infinity) throw this.fail(`line ${this.line}, value ${j + 1}: ${fieldText(chunk, numberStart)} is outside the float32 range`);
+            if (value === Infinity) {
+              this.#failure = 'out of range';
+              this.#failedAt = numberStart;
+              break;
+            }
           }
         }
         weight[base + j] = negative ? -value : value;
       }
-      while ((c = chunk[p]!) === 32 || c === 9) p++;
-      if (c === 13) c = chunk[++p]!;
-      if (c !== 10) {
-        throw this.fail(chunk[p - 1] === 13 ? `line ${this.line}: a carriage return inside the line` : `line ${this.line} has more than ${dim} values`);
+      if (j === dim) {
+        while ((c = chunk[p]!) === 32 || c === 9) p++;
+        if (c === 13) c = chunk[++p]!;
+        if (c !== 10) {
+          if (chunk[p - 1] === 13) throw this.fail(`line ${this.line}: a carriage return inside the line`);
+          this.#failure = 'too many values';
+        }
       }
-      p++;
+      if (j === dim && c === 10) {
+        p++;
+      } else {
+        p = this.#readSplit(chunk, lineStart, j);
+      }
       if (p - lineStart > this.longestLine) throw this.tooLong();
       this.line++;
     }
+  }
+
+  /**
+   * The line from lineStart, after reading it as a word and D values failed (#failure) at value
+   * `failed` (from 0; dim: values were left over; dim + 1: the first field is a duplicate, and was
+   * not added): with options.wordsWithSpaces and more than D values, its last D fields are read
+   * as the values and the rest is the word (added in place of the first field); the position
+   * after the line's '\n' is returned. Otherwise throws: the error saying that the line has too
+   * many values (suggesting the option), or the first reading's error.
+   */
+  #readSplit(chunk: Buffer, lineStart: number, failed: number): number {
+    const builder = this.builder;
+    const dim = builder.dim;
+    const newline = chunk.indexOf(10, lineStart);
+    let end = newline;
+    if (chunk[end - 1] === 13) end--;
+    if (chunk.subarray(lineStart, end).indexOf(13) >= 0) throw this.fail(`line ${this.line}: a carriage return inside the line`);
+    // Fields from the end: the D-th from the end starts the values; the word ends before the
+    // separators in front of it.
+    let fields = 0;
+    let valuesStart = -1;
+    let wordEnd = -1;
+    let c: number;
+    for (let k = end; ; ) {
+      while (k > lineStart && ((c = chunk[k - 1]!) === 32 || c === 9)) k--;
+      if (k === lineStart) break;
+      if (fields === dim) wordEnd = k;
+      while (k > lineStart && (c = chunk[k - 1]!) !== 32 && c !== 9) k--;
+      if (++fields === dim) valuesStart = k;
+    }
+    if (fields <= dim + 1) {
+      // The first field is the word: the first reading's error stands.
+      if (this.#failure === 'duplicate') throw builder.duplicateError(chunk, lineStart, firstFieldEnd(chunk, lineStart), this.#failedAt);
+      if (this.#failure === 'not a number') throw this.#notANumber(chunk, this.#failedAt, failed);
+      if (this.#failure === 'out of range') throw this.#outOfRange(chunk, this.#failedAt, failed);
+      throw this.fail(`line ${this.line} has more than ${dim} values`);
+    }
+    if (!builder.settings.wordsWithSpaces) {
+      throw this.fail(`line ${this.line} has ${fields - 1} values, expected ${dim} (if words contain spaces, as in glove.840B, pass wordsWithSpaces: true)`);
+    }
+    if (wordEnd - lineStart > MAX_WORD_BYTES) throw this.fail(`line ${this.line}: the word is longer than ${MAX_WORD_BYTES} bytes`);
+    // The first field was added as the word, unless another record has it.
+    if (this.#failure !== 'duplicate') builder.removeLastWord();
+    // The values, each checked as a number of parse()'s syntax, then rounded as parse() rounds:
+    // the double nearest the decimal stored as a float32 where that is the float32 nearest it,
+    // else the exact conversion.
+    const weight = builder.weight;
+    const base = builder.nextRowOffset;
+    let p = valuesStart;
+    for (let j = 0; j < dim; j++) {
+      while ((c = chunk[p]!) === 32 || c === 9) p++;
+      const start = p;
+      while ((c = chunk[p]!) !== 32 && c !== 9 && c !== 10 && c !== 13) p++;
+      const text = chunk.toString('latin1', start, p);
+      if (!NUMBER_FIELD.test(text)) throw this.#notANumber(chunk, start, j);
+      const sign = text.charCodeAt(0);
+      const digits = sign === 45 || sign === 43 ? text.slice(1) : text;
+      const approximate = Number(digits);
+      const value = roundsSafely(approximate) ? approximate : decimalToFloat32(digits);
+      if (value === Infinity) throw this.#outOfRange(chunk, start, j);
+      weight[base + j] = sign === 45 ? -value : value;
+    }
+    let high = 0;
+    for (let k = lineStart; k < wordEnd; k++) high |= chunk[k]!;
+    builder.addWord(chunk, lineStart, wordEnd, high);
+    return newline + 1;
   }
 
   /** The longest line accepted (what a chunk must hold of a line in progress). */
@@ -720,10 +885,18 @@ class TextParser {
     return this.fail(`line ${this.line} is longer than ${this.longestLine} bytes`);
   }
 
+  #outOfRange(chunk: Buffer, start: number, column: number): FileFormatError {
+    return this.fail(`line ${this.line}, value ${column + 1}: ${fieldText(chunk, start)} is outside the float32 range${this.#lineOneNote}`);
+  }
+
   #notANumber(chunk: Buffer, start: number, column: number): FileFormatError {
     const text = fieldText(chunk, start);
     const nonFinite = /^"[+-]?(nan|inf|infinity)"$/i.test(text);
-    return this.fail(`line ${this.line}, value ${column + 1}: ${text} is ${nonFinite ? 'not finite' : 'not a number'}`);
+    return this.fail(`line ${this.line}, value ${column + 1}: ${text} is ${nonFinite ? 'not finite' : 'not a number'}${this.#lineOneNote}`);
+  }
+
+  get #lineOneNote(): string {
+    return this.line === 1 ? this.dimensionNote : '';
   }
 
   /** After the last chunk: every record wanted was read. */
@@ -796,10 +969,11 @@ function parseHeader(chunk: Buffer, fail: FailFunction): Header {
 const NUMBER_FIELD = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /**
- * Whether the record after the header reads as text: a line of a word and `dim` numbers. Reads
- * until that line's end (at most the longest line a text file may have).
+ * Whether the record after the header reads as text: a line of a word and `dim` numbers (with
+ * wordsWithSpaces, of at least one field and then `dim` numbers). Reads until that line's end (at
+ * most the longest line a text file may have).
  */
-async function sniffText(reader: ChunkReader, chunk: Buffer, header: Header): Promise<{ text: boolean; chunk: Buffer }> {
+async function sniffText(reader: ChunkReader, chunk: Buffer, header: Header, wordsWithSpaces: boolean): Promise<{ text: boolean; chunk: Buffer }> {
   const longest = maxLineBytes(header.dim);
   chunk = await readUntil(reader, chunk, (c) => c.indexOf(10, header.bytes) >= 0 || c.length - header.bytes > longest);
   let end = chunk.indexOf(10, header.bytes);
@@ -810,7 +984,10 @@ async function sniffText(reader: ChunkReader, chunk: Buffer, header: Header): Pr
   const fields = chunk.toString('latin1', header.bytes, end).split(/[ \t]+/);
   if (fields[fields.length - 1] === '' || fields[fields.length - 1] === '\r') fields.pop();
   else fields[fields.length - 1] = fields[fields.length - 1]!.replace(/\r$/, '');
-  const text = fields.length === header.dim + 1 && fields[0] !== '' && fields.slice(1).every((field) => NUMBER_FIELD.test(field));
+  const text =
+    (wordsWithSpaces ? fields.length > header.dim : fields.length === header.dim + 1) &&
+    fields[0] !== '' &&
+    fields.slice(-header.dim).every((field) => NUMBER_FIELD.test(field));
   return { text, chunk };
 }
 
@@ -915,34 +1092,39 @@ function failFor(file: string, note: string): FailFunction {
 async function loadWord2VecFile(where: string, file: string, options: unknown, forceText: boolean): Promise<WordVectors> {
   const settings = checkLoadOptions(where, options, forceText ? [] : ['binary']);
   if (typeof file !== 'string') throw new TypeError(`${where}: file must be a string, got ${describe(file)}`);
+  // Text or binary: from the options or the name, else (undefined) from the content, below.
+  let binary: boolean | undefined;
+  let note = '';
+  const extension = path.extname(file).toLowerCase();
+  if (forceText) {
+    binary = false;
+  } else if (settings.binary !== undefined) {
+    binary = settings.binary;
+    note = `read as word2vec ${binary ? 'binary' : 'text'}, as options.binary says`;
+  } else if (extension === '.bin') {
+    binary = true;
+    note = 'read as word2vec binary because the name ends in .bin; pass binary: false to read it as text';
+  } else if (extension === '.txt' || extension === '.vec') {
+    binary = false;
+    note = `read as word2vec text because the name ends in ${extension}; pass binary: true to read it as binary`;
+  }
+  const refuseWordsWithSpaces = (): RangeError =>
+    new RangeError(`${where}: options.wordsWithSpaces applies to text files, but ${file} is ${note} (a binary record's word ends at its first space)`);
+  if (binary === true && settings.wordsWithSpaces) throw refuseWordsWithSpaces();
   const reader = await openChunkReader(file, readSettings.chunkBytes);
   try {
     let chunk = await readUntil(reader, await reader.next(), (c) => c.indexOf(10) >= 0 || c.length > 64);
     const header = parseHeader(chunk, failFor(file, ''));
     const { words, dim } = header;
-
-    let binary: boolean;
-    let note: string;
-    const extension = path.extname(file).toLowerCase();
-    if (forceText) {
-      binary = false;
-      note = '';
-    } else if (settings.binary !== undefined) {
-      binary = settings.binary;
-      note = `read as word2vec ${binary ? 'binary' : 'text'}, as options.binary says`;
-    } else if (extension === '.bin') {
-      binary = true;
-      note = 'read as word2vec binary because the name ends in .bin; pass binary: false to read it as text';
-    } else if (extension === '.txt' || extension === '.vec') {
-      binary = false;
-      note = `read as word2vec text because the name ends in ${extension}; pass binary: true to read it as binary`;
-    } else {
-      const sniffed = await sniffText(reader, chunk, header);
+    if (binary === undefined) {
+      const sniffed = await sniffText(reader, chunk, header, settings.wordsWithSpaces);
       chunk = sniffed.chunk;
       binary = !sniffed.text;
+      const record = settings.wordsWithSpaces ? 'a word and then the declared number of values' : 'a word and the declared number of values';
       note = binary
-        ? 'read as word2vec binary because the line after the header is not a word and the declared number of values; pass binary: false to read it as text'
-        : 'read as word2vec text because the line after the header is a word and the declared number of values; pass binary: true to read it as binary';
+        ? `read as word2vec binary because the line after the header is not ${record}; pass binary: false to read it as text`
+        : `read as word2vec text because the line after the header is ${record}; pass binary: true to read it as binary`;
+      if (binary && settings.wordsWithSpaces) throw refuseWordsWithSpaces();
     }
     const fail = failFor(file, note);
     // Refuse sizes the file cannot hold before allocating: a binary record takes at least
@@ -956,7 +1138,7 @@ async function loadWord2VecFile(where: string, file: string, options: unknown, f
     }
     const placeOf = binary ? (record: number) => `record ${record + 1}` : (record: number) => `line ${record + 2}`;
     checkTableSize(fail, words, dim, settings);
-    const builder = new TableBuilder(dim, Math.min(words, settings.limit), settings, placeOf, fail);
+    const builder = new TableBuilder(dim, Math.min(words, settings.limit), settings, placeOf, fail, binary ? 32 : 10);
     const rest = chunk.subarray(header.bytes);
     if (binary) {
       await parseBinaryFile(reader, rest, header.bytes, builder, words, settings);
@@ -1051,6 +1233,7 @@ function hasByteOrderMark(chunk: Buffer): boolean {
 /**
  * Reads a GloVe text file: lines "word v1 ... vD", no header, D taken from the first line. Two
  * passes: the first counts the lines (fast), so the table is allocated once at its exact size.
+ * glove.840B.300d has a few words with spaces (". . .", "at name@domain.com"): pass wordsWithSpaces.
  */
 export async function loadGloVe(file: string, options?: LoadWordVectorsOptions): Promise<WordVectors> {
   const where = 'loadGloVe';
@@ -1066,9 +1249,12 @@ export async function loadGloVe(file: string, options?: LoadWordVectorsOptions):
       throw fail(`${records} lines start with a word, but ${reader.size} bytes cannot hold that many lines of ${dim} values (line 1 has ${dim}): some lines are short`);
     }
     checkTableSize(fail, records, dim, settings);
-    const builder = new TableBuilder(dim, records, settings, (record) => `line ${record + 1}`, fail);
+    const builder = new TableBuilder(dim, records, settings, (record) => `line ${record + 1}`, fail, 10);
     // Counting stopped at the limit: the file may go on.
-    const parser = new TextParser(builder, 1, records === settings.limit);
+    // With wordsWithSpaces, a short line, or a bad value on line 1, may mean that line 1's word
+    // has a space (D then counts part of it).
+    const dimensionNote = settings.wordsWithSpaces ? ' (the dimension is read from line 1, whose word must not contain spaces)' : '';
+    const parser = new TextParser(builder, 1, records === settings.limit, dimensionNote);
     const first = await readUntil(reader, await reader.next(), (c) => c.length >= 4);
     await parseTextFile(reader, hasByteOrderMark(first) ? first.subarray(3) : first, parser, settings);
     parser.finish(`${records} lines start with a word`);

@@ -3,7 +3,9 @@
 // duplicated lines, huge header numbers). Every load must either succeed with a consistent
 // result or reject with an Error naming the file; never throw anything else, crash or hang. The
 // word-vector loads are also repeated with a tiny random chunk size: the outcome, error message
-// included, must not depend on where the chunks end.
+// included, must not depend on where the chunks end. Text files are also loaded with
+// wordsWithSpaces (from files without and with words that contain spaces): a file that loads
+// without the option loads the same with it.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,27 +111,60 @@ const words = ['a', 'bé', 'c3', 'dd', '日本'];
 const vocabulary = new Vocabulary(words);
 const table = { weight: randomTable(5, 3, 7), embeddingDim: 3, numEmbeddings: 5 };
 
+/**
+ * Loads every mutation of `valid` (and with tiny chunks, a quarter of them). With `loadSpaced`
+ * (the same loader with wordsWithSpaces), each mutation is loaded that way too, chunked as well;
+ * wherever `load` succeeds, `loadSpaced` must give the same result.
+ */
 async function fuzz(
   name: string,
   valid: Buffer,
   count: number,
   seed: number,
-  load: (file: string) => Promise<WordVectors | Vocabulary>,
+  load: ((file: string) => Promise<WordVectors | Vocabulary>) | null,
   compareChunked: boolean,
-): Promise<number> {
+  loadSpaced?: (file: string) => Promise<WordVectors>,
+): Promise<{ loads: number; spacedLoaded: number }> {
   const file = path.join(dir, name);
   const next = rng(seed + 1);
   let loads = 0;
+  let spacedLoaded = 0;
   for (const bytes of mutations(valid, count, seed)) {
     writeFileSync(file, bytes);
-    const whole = await outcome(file, () => load(file));
-    loads++;
-    if (compareChunked && next() < 0.25) {
-      const chunked = await withChunkBytes(1 + Math.floor(next() * 24), () => outcome(file, () => load(file)));
-      expect(chunked, `${name}: ${JSON.stringify(bytes.toString('latin1'))}`).toEqual(whole);
+    const what = `${name}: ${JSON.stringify(bytes.toString('latin1'))}`;
+    const chunkBytes = compareChunked && next() < 0.25 ? 1 + Math.floor(next() * 24) : 0;
+    let whole: Outcome | null = null;
+    if (load !== null) {
+      whole = await outcome(file, () => load(file));
+      loads++;
+      if (chunkBytes > 0) expect(await withChunkBytes(chunkBytes, () => outcome(file, () => load(file))), what).toEqual(whole);
+    }
+    if (loadSpaced !== undefined) {
+      const spaced = await outcome(file, () => loadSpaced(file));
+      loads++;
+      if (spaced.ok) spacedLoaded++;
+      if (chunkBytes > 0) expect(await withChunkBytes(chunkBytes, () => outcome(file, () => loadSpaced(file))), `${what} (wordsWithSpaces)`).toEqual(spaced);
+      if (whole?.ok === true) expect(spaced, `${what} (wordsWithSpaces)`).toEqual(whole);
     }
   }
-  return loads;
+  return { loads, spacedLoaded };
+}
+
+/** Text lines "word v1 ... vD" of `table`, the words as given (spaces and all); values as JavaScript prints them (exact for float32s). */
+function textLines(lineWords: readonly string[], weight: Float32Array, dim: number): string {
+  return lineWords.map((word, i) => `${word} ${Array.from(weight.subarray(i * dim, (i + 1) * dim)).join(' ')}\n`).join('');
+}
+
+// Words with spaces as in glove.840B; the first has none (GloVe reads D from line 1).
+const spacedWords = ['a', '. . .', 'at name@domain.com', '1 2', 'b\tc'];
+
+/** The unmutated file loads as written: spacedWords and the table. */
+async function expectSpacedWords(valid: Buffer, name: string, load: (file: string) => Promise<WordVectors>): Promise<void> {
+  const file = path.join(dir, name);
+  writeFileSync(file, valid);
+  const { vocabulary, embedding } = await load(file);
+  expect(vocabulary.tokens).toEqual(spacedWords);
+  expect(Array.from(embedding.weight)).toEqual(Array.from(table.weight));
 }
 
 describe('fuzzed word-vector and vocabulary files', () => {
@@ -138,9 +173,22 @@ describe('fuzzed word-vector and vocabulary files', () => {
     await saveWord2Vec(file, vocabulary, table, { binary: false });
     const valid = readFileSync(file);
     const crlf = Buffer.from(valid.toString('latin1').replace(/\n/g, '\r\n'), 'latin1');
-    let loads = await fuzz('text.txt', valid, 700, 1, (f) => loadWord2Vec(f), true);
-    loads += await fuzz('crlf.txt', crlf, 300, 2, (f) => loadWord2Vec(f), true);
-    expect(loads).toBeGreaterThan(1000);
+    const spaced = (f: string) => loadWord2Vec(f, { wordsWithSpaces: true });
+    let loads = (await fuzz('text.txt', valid, 700, 1, (f) => loadWord2Vec(f), true, spaced)).loads;
+    loads += (await fuzz('crlf.txt', crlf, 300, 2, (f) => loadWord2Vec(f), true, spaced)).loads;
+    expect(loads).toBeGreaterThan(2000);
+  });
+
+  it('word2vec text with words that contain spaces (wordsWithSpaces)', async () => {
+    const valid = Buffer.from(`5 3\n${textLines(spacedWords, table.weight, 3)}`);
+    const crlf = Buffer.from(valid.toString('latin1').replace(/\n/g, '\r\n'), 'latin1');
+    const spaced = (f: string) => loadWord2Vec(f, { wordsWithSpaces: true });
+    await expectSpacedWords(valid, 'spaced-valid.txt', spaced);
+    const text = await fuzz('spaced.txt', valid, 600, 9, null, true, spaced);
+    const windows = await fuzz('spaced-crlf.txt', crlf, 300, 10, null, true, spaced);
+    expect(text.loads + windows.loads).toBeGreaterThan(1000);
+    // Not every mutation fails: the loads that succeed check the result.
+    expect(text.spacedLoaded + windows.spacedLoaded).toBeGreaterThan(100);
   });
 
   it('word2vec binary (the C tool and gensim layouts, and sniffed)', async () => {
@@ -153,9 +201,9 @@ describe('fuzzed word-vector and vocabulary files', () => {
       parts.push(Buffer.from(`${word} `), Buffer.from(table.weight.buffer, i * 12, 12));
     });
     const gensim = Buffer.concat(parts);
-    let loads = await fuzz('binary.bin', valid, 700, 3, (f) => loadWord2Vec(f), true);
-    loads += await fuzz('gensim.bin', gensim, 300, 4, (f) => loadWord2Vec(f), true);
-    loads += await fuzz('sniffed', valid, 200, 5, (f) => loadWord2Vec(f), false);
+    let loads = (await fuzz('binary.bin', valid, 700, 3, (f) => loadWord2Vec(f), true)).loads;
+    loads += (await fuzz('gensim.bin', gensim, 300, 4, (f) => loadWord2Vec(f), true)).loads;
+    loads += (await fuzz('sniffed', valid, 200, 5, (f) => loadWord2Vec(f), false)).loads;
     expect(loads).toBeGreaterThan(1000);
   });
 
@@ -163,8 +211,17 @@ describe('fuzzed word-vector and vocabulary files', () => {
     const file = path.join(dir, 'valid-glove.txt');
     await saveGloVe(file, vocabulary, table);
     const valid = readFileSync(file);
-    const loads = await fuzz('glove.txt', valid, 800, 6, (f) => loadGloVe(f), true);
+    const spaced = (f: string) => loadGloVe(f, { wordsWithSpaces: true });
+    const { loads } = await fuzz('glove.txt', valid, 800, 6, (f) => loadGloVe(f), true, spaced);
+    expect(loads).toBeGreaterThan(1600);
+  });
+
+  it('GloVe with words that contain spaces (wordsWithSpaces)', async () => {
+    const valid = Buffer.from(textLines(spacedWords, table.weight, 3));
+    await expectSpacedWords(valid, 'spaced-valid-glove.txt', (f) => loadGloVe(f, { wordsWithSpaces: true }));
+    const { loads, spacedLoaded } = await fuzz('spaced-glove.txt', valid, 800, 11, null, true, (f) => loadGloVe(f, { wordsWithSpaces: true }));
     expect(loads).toBeGreaterThan(800);
+    expect(spacedLoaded).toBeGreaterThan(100);
   });
 
   it('vocabulary (JSON and one token per line)', async () => {
@@ -172,8 +229,8 @@ describe('fuzzed word-vector and vocabulary files', () => {
     await new Vocabulary(words, { unknown: '<unk>', padding: '<pad>' }).save(json);
     const validJson = readFileSync(json);
     const validText = Buffer.from(`${words.join('\n')}\n`);
-    let loads = await fuzz('vocabulary.json', validJson, 500, 7, (f) => Vocabulary.load(f), false);
-    loads += await fuzz('vocabulary.txt', validText, 500, 8, (f) => Vocabulary.load(f), false);
+    let loads = (await fuzz('vocabulary.json', validJson, 500, 7, (f) => Vocabulary.load(f), false)).loads;
+    loads += (await fuzz('vocabulary.txt', validText, 500, 8, (f) => Vocabulary.load(f), false)).loads;
     expect(loads).toBeGreaterThan(1000);
   });
 });

@@ -311,7 +311,215 @@ describe('hand-written files', () => {
     const sniffed = await formatError(loadWord2Vec(fileAt('sniffed-text', '2 2\na 1 2 3\nb 3 4\n')));
     expect(sniffed.message).toMatch(/read as word2vec binary because the line after the header is not a word and the declared number of values/);
     const forced = await formatError(loadWord2Vec(fileAt('forced.bin', '2 2\na 1 2 3\nb 3 4\n'), { binary: false }));
-    expect(forced.message).toMatch(/line 2 has more than 2 values \(read as word2vec text, as options.binary says\)/);
+    expect(forced.message).toMatch(/line 2 has 3 values, expected 2 \(if words contain spaces, as in glove\.840B, pass wordsWithSpaces: true\) \(read as word2vec text, as options.binary says\)/);
+  });
+});
+
+describe('words with spaces (options.wordsWithSpaces, as in glove.840B)', () => {
+  const SUGGESTION = /\(if words contain spaces, as in glove\.840B, pass wordsWithSpaces: true\)/;
+  // Words as glove.840B.300d has them, a tab inside a word, words of numbers, one whose first part
+  // is out of the float32 range, and "." after ". . ." (the first field alone would be a duplicate).
+  const words = ['a', '. . .', 'at name@domain.com', 'b\tc', '1 2', '-3 1e99 4', '.', 'x  y', 'x y'];
+  const rows = [[1, 2, 3], [4, 5, 6], [-0.5, 0.25, 7], [8, 9, 10], [11, 12, 13], [14, 15, 16], [17, 18, 19], [20, 21, 22], [23, 24, 25]];
+  const lines = words.map((word, i) => `${word} ${rows[i]!.join(' ')}`);
+  lines[3] = `${lines[3]} \t`; // trailing separators
+  lines[7] = `x  y\t  ${rows[7]!.join('  ')}`; // the separator run before the values is not part of the word
+  const glove = `${lines.join('\n')}\n`;
+  const word2vec = `${words.length} 3\n${glove}`;
+  const weight = Float32Array.from(rows.flat());
+  const spaced = { wordsWithSpaces: true };
+
+  function expectWords(loaded: WordVectors, name: string): void {
+    expect(loaded.vocabulary.tokens, name).toEqual(words);
+    words.forEach((word, i) => expect(loaded.vocabulary.indexOf(word), `${name}: ${word}`).toBe(i));
+    expectSameBits(loaded.embedding.weight, weight, name);
+  }
+
+  it('reads GloVe, word2vec text and fastText lines whose word has spaces: the last D fields are the vector', async () => {
+    const crlf = (text: string): string => text.replace(/\n/g, '\r\n');
+    const cases: [string, string, (file: string, options?: object) => Promise<WordVectors>][] = [
+      ['spaces-glove.txt', glove, loadGloVe],
+      ['spaces-glove-crlf.txt', crlf(glove), loadGloVe],
+      ['spaces-glove-no-newline.txt', glove.slice(0, -1), loadGloVe],
+      ['spaces-w2v.txt', word2vec, loadWord2Vec],
+      ['spaces-w2v-crlf.txt', crlf(word2vec), loadWord2Vec],
+      ['spaces-w2v-crlf-no-newline.txt', crlf(word2vec).slice(0, -2), loadWord2Vec],
+      ['spaces-w2v-forced-text.bin', word2vec, (file, options) => loadWord2Vec(file, { ...options, binary: false })],
+      ['spaces.vec', word2vec, loadFastText],
+    ];
+    for (const [name, content, load] of cases) {
+      const file = fileAt(name, content);
+      expectWords(await load(file, spaced), name);
+      // Without the option: line 2 (". . .") is refused, suggesting it.
+      const error = await formatError(load(file));
+      expect(error.message, name).toMatch(new RegExp(`line ${content === glove || load === loadGloVe ? 2 : 3} has 5 values, expected 3 ${SUGGESTION.source}`));
+    }
+  });
+
+  it('sniffs an extensionless word2vec file as text when its first record has a spaced word', async () => {
+    const file = fileAt('spaces-sniffed', `2 3\n. . . 1 2 3\na 4 5 6\n`);
+    const loaded = await loadWord2Vec(file, spaced);
+    expect(loaded.vocabulary.tokens).toEqual(['. . .', 'a']);
+    expectSameBits(loaded.embedding.weight, Float32Array.from([1, 2, 3, 4, 5, 6]));
+    // Without the option the first record is not "a word and 3 values": read as binary, which fails.
+    const error = await formatError(loadWord2Vec(file));
+    expect(error.message).toMatch(/read as word2vec binary because the line after the header is not a word and the declared number of values/);
+  });
+
+  it('the error without the option counts the values and suggests it, whatever stopped the reading', async () => {
+    const cases: [string, string, RegExp][] = [
+      // "name@domain.com" is not a number, but the line has too many values: that is the error.
+      ['suggest-email.txt', 'a 1 2 3\nat name@domain.com 1 2 3\n', /line 2 has 4 values, expected 3/],
+      ['suggest-dots.txt', 'a 1 2 3\nb 1 2 3\n. . . 1 2 3\n', /line 3 has 5 values, expected 3/],
+      // As in glove.840B: "." comes before ". . .", whose first field is then a duplicate.
+      ['suggest-after-dot.txt', 'a 1 2 3\n. 1 2 3\n. . . 1 2 3\n', /line 3 has 5 values, expected 3/],
+      ['suggest-numbers.txt', 'a 1 2 3\n1 2 4 5 6\n', /line 2 has 4 values, expected 3/],
+      ['suggest-range.txt', 'a 1 2 3\nx 1e99 4 5 6\n', /line 2 has 4 values, expected 3/],
+    ];
+    for (const [name, content, reason] of cases) {
+      await expectFormatError(name, content, new RegExp(`${reason.source} ${SUGGESTION.source}`), (file) => loadGloVe(file));
+      await expectFormatError(`w2v-${name}`, `${content.split('\n').length - 1} 3\n${content}`, /has \d+ values, expected 3 \(if words contain spaces/, (file) => loadWord2Vec(file));
+    }
+    // A line of a word and D fields keeps its own error: no suggestion.
+    const plain = await formatError(loadGloVe(fileAt('suggest-not.txt', 'a 1 2 3\nat name@domain.com 1 2\n')));
+    expect(plain.message).toMatch(/line 2, value 1: "name@domain.com" is not a number$/);
+  });
+
+  it('words made of numbers: "1 2" followed by D values is the word "1 2"', async () => {
+    const content = 'a 1 2 3\n1 2 4 5 6\n1 2 3 7 8 9\n-1 -2 -3 -4 -5\n1e99 1e-99 1 1 1\n';
+    const loaded = await loadGloVe(fileAt('number-words.txt', content), spaced);
+    expect(loaded.vocabulary.tokens).toEqual(['a', '1 2', '1 2 3', '-1 -2', '1e99 1e-99']);
+    expectSameBits(loaded.embedding.weight, Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, -3, -4, -5, 1, 1, 1]));
+  });
+
+  it('values of a line whose word has spaces are rounded as on any line (nearest float32, as strtof)', async () => {
+    const next = rng(29);
+    const texts = [
+      '1.000000059604644775390625',
+      '1.000000059604644775390625000001',
+      '-1.000000059604644775390624999999',
+      '7.006492321624085354618647916449580656401309709382578858785341419448955413429304e-46',
+      '1.4012984643e-45',
+      '3.40282356779733661637539395458142568447e38',
+      '16777217.000000001',
+      '-0',
+      '+.5',
+      '1.',
+      '-1e-50',
+      '0.1',
+      '000123.4500e-2',
+      ...Array.from({ length: 300 }, () => {
+        const digits = Array.from({ length: 1 + Math.floor(next() * 25) }, () => Math.floor(next() * 10)).join('');
+        const point = Math.floor(next() * (digits.length + 1));
+        return `${next() < 0.5 ? '-' : ''}${digits.slice(0, point)}.${digits.slice(point)}e${Math.floor(next() * 80) - 50}`;
+      }).filter((text) => Math.abs(Number(text)) < 3.4e38),
+    ];
+    // Each value on a plain line ("w<i> v") and on a spaced one ("s <i> v"), D = 1.
+    const file = fileAt('spaces-rounding.txt', texts.map((text, i) => `w${i} ${text}\ns ${i} ${text}\n`).join(''));
+    const { vocabulary, embedding } = await loadGloVe(file, spaced);
+    texts.forEach((text, i) => {
+      expect(vocabulary.tokenAt(2 * i + 1)).toBe(`s ${i}`);
+      expect(Object.is(embedding.weight[2 * i + 1], embedding.weight[2 * i]), text).toBe(true);
+      expect(Object.is(embedding.weight[2 * i + 1], decimalToFloat32(text)), text).toBe(true);
+    });
+  });
+
+  it('duplicates are whole words, compared as written', async () => {
+    const distinct = await loadGloVe(fileAt('spaces-distinct.txt', '. 1\n. . 2\n. . . 3\n.  . 4\n.\t. 5\n'), spaced);
+    expect(distinct.vocabulary.tokens).toEqual(['.', '. .', '. . .', '.  .', '.\t.']);
+    // A first field read as the word, then found to be only part of it, is taken back: a later
+    // line may have it as its word, and every word stays findable.
+    const words = ['a', 's t', 's', 't u v', 't u', 't', 'x', 'y'];
+    const content = words.map((word, i) => `${word} ${i}.5`).join('\n');
+    const taken = await loadGloVe(fileAt('spaces-taken-back.txt', content), spaced);
+    expect(taken.vocabulary.tokens).toEqual(words);
+    words.forEach((word, i) => expect(taken.vocabulary.indexOf(word), word).toBe(i));
+    expectSameBits(taken.embedding.weight, Float32Array.from(words.map((_, i) => i + 0.5)));
+    await expectFormatError('spaces-taken-back-duplicate.txt', `${content}\nt u 9\n`, /line 9: the word "t u" already appeared in line 5/, (file) => loadGloVe(file, spaced));
+    await expectFormatError('spaces-taken-back-duplicate2.txt', `${content}\ns 9\n`, /line 9: the word "s" already appeared in line 3/, (file) => loadGloVe(file, spaced));
+    const cases: [string, string, RegExp][] = [
+      ['spaces-duplicate.txt', 'a 1\n. . . 2\nb 3\n. . . 4\n', /line 4: the word ". . ." already appeared in line 2/],
+      ['spaces-duplicate-first.txt', 'a 1\nx y 1\nb 2\nx y 3\n', /line 4: the word "x y" already appeared in line 2/],
+    ];
+    for (const [name, content, reason] of cases) {
+      await expectFormatError(name, content, reason, (file) => loadGloVe(file, spaced));
+      await expectFormatError(`w2v-${name}`, `4 1\n${content}`, reason.source.includes('x y') ? /line 5: the word "x y" already appeared in line 3/ : /line 5: the word ". . ." already appeared in line 3/, (file) => loadWord2Vec(file, spaced));
+    }
+  });
+
+  it('still refuses short lines, bad values in the vector, carriage returns inside a line', async () => {
+    const few = /line 2 has 2 values, expected 3 \(the dimension is read from line 1, whose word must not contain spaces\)/;
+    const cases: [string, string, RegExp][] = [
+      ['spaces-few.txt', 'a 1 2 3\nb c 1 2\n', /line 2, value 1: "c" is not a number/],
+      ['spaces-few-numbers.txt', 'a 1 2 3\nb 1.00 2.00\n', few],
+      ['spaces-bad-value.txt', 'a 1 2 3\nb c 1 x 3\n', /line 2, value 2: "x" is not a number/],
+      ['spaces-nan.txt', 'a 1 2 3\nb c 1 2 nan\n', /line 2, value 3: "nan" is not finite/],
+      ['spaces-range.txt', 'a 1 2 3\nb c 1 2 1e99\n', /line 2, value 3: "1e99" is outside the float32 range/],
+      ['spaces-cr-word.txt', 'a 1 2 3\nb\rc d 1 2 3\n', /line 2: a carriage return inside the line/],
+      ['spaces-cr-word2.txt', 'a 1 2 3\nb c\r 1 2 3\n', /line 2: a carriage return inside the line/],
+      ['spaces-cr-values.txt', 'a 1 2 3\nb c 1 2\r3\n', /line 2: a carriage return inside the line/],
+      ['spaces-cr-end.txt', 'a 1 2 3\nb c 1 2 3\r \n', /line 2: a carriage return inside the line/],
+      // GloVe takes D from line 1: a spaced word there makes D too large, and the next line short.
+      ['spaces-first-line.txt', '. . 1 2\nb 1 2 3\n', /line 1, value 1: "\." is not a number \(the dimension is read from line 1, whose word must not contain spaces\)/],
+      ['spaces-first-line-numbers.txt', '1 2 0.5 0.5\nb 1.00 2.00\n', /line 2 has 2 values, expected 3 \(the dimension is read from line 1/],
+      ['spaces-long-word.txt', `a 1\n${'w '.repeat(40_000)}1\n`, /line 2: the word is longer than 65536 bytes/],
+    ];
+    for (const [name, content, reason] of cases) await expectFormatError(name, content, reason, (file) => loadGloVe(file, spaced));
+    // word2vec takes D from the header: no note on a short line.
+    await expectFormatError('spaces-w2v-few.txt', '2 3\na 1 2 3\nb 1.0 2.0\n', /line 3 has 2 values, expected 3 \(read as word2vec text because the name ends in \.txt/, (file) => loadWord2Vec(file, spaced));
+  });
+
+  it('reads every chunking the same: boundaries at every position, \\n and \\r\\n', async () => {
+    const files: [string, (file: string) => Promise<WordVectors>][] = [
+      [fileAt('spaces-chunks-glove.txt', glove), (f) => loadGloVe(f, spaced)],
+      [fileAt('spaces-chunks-crlf.txt', word2vec.replace(/\n/g, '\r\n')), (f) => loadWord2Vec(f, spaced)],
+      [fileAt('spaces-chunks-limit.vec', word2vec), (f) => loadFastText(f, { ...spaced, limit: 4 })],
+    ];
+    for (const [file, load] of files) {
+      const whole = await load(file);
+      const size = readFileSync(file).length;
+      for (let chunkBytes = 1; chunkBytes <= size + 1; chunkBytes++) {
+        expectSameVectors(await withChunkBytes(chunkBytes, () => load(file)), whole);
+      }
+    }
+    const limited = await loadFastText(files[2]![0], { ...spaced, limit: 4 });
+    expect(limited.vocabulary.tokens).toEqual(words.slice(0, 4));
+    // An error in a spaced line, at every chunking.
+    const bad = fileAt('spaces-chunks-bad.txt', `${glove}. . . 1 2 3\n`);
+    for (let chunkBytes = 1; chunkBytes <= glove.length + 13; chunkBytes++) {
+      const error = await withChunkBytes(chunkBytes, () => formatError(loadGloVe(bad, spaced)));
+      expect(error.message).toMatch(/line 10: the word ". . ." already appeared in line 2$/);
+    }
+  });
+
+  it('is for text: word2vec binary with it is refused (RangeError) before the file is read; writers still refuse such words', async () => {
+    const missing = path.join(dir, 'does-not-exist');
+    const cases: [Promise<unknown>, typeof TypeError | typeof RangeError, RegExp][] = [
+      [loadWord2Vec(missing, { wordsWithSpaces: true, binary: true }), RangeError, /loadWord2Vec: options.wordsWithSpaces applies to text files, not with options.binary: true/],
+      [loadWord2Vec(`${missing}.bin`, { wordsWithSpaces: true }), RangeError, /loadWord2Vec: options.wordsWithSpaces applies to text files, but .*does-not-exist\.bin is read as word2vec binary because the name ends in \.bin; pass binary: false/],
+      [loadGloVe(missing, { wordsWithSpaces: 1 as never }), TypeError, /loadGloVe: options.wordsWithSpaces must be a boolean, got 1/],
+      [loadFastText(missing, { wordsWithSpaces: 'yes' as never }), TypeError, /loadFastText: options.wordsWithSpaces must be a boolean/],
+      [loadWord2Vec(fileAt('binary-sniffed', binaryFile(['a', 'b'], [[1, 2], [3, 4]], 'c')), spaced), RangeError, /options.wordsWithSpaces applies to text files, but .* is read as word2vec binary because the line after the header is not a word and then the declared number of values/],
+    ];
+    for (const [promise, type, message] of cases) {
+      const error = await promise.then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(type);
+      expect((error as Error).message).toMatch(message);
+    }
+    // .bin read as text on request: fine.
+    expectWords(await loadWord2Vec(fileAt('spaces-text.bin', word2vec), { ...spaced, binary: false }), 'text.bin');
+    // A file written must read back without options: words with spaces are not written.
+    const loaded = await loadGloVe(fileAt('spaces-resave.txt', glove), spaced);
+    for (const save of [saveGloVe, saveWord2Vec]) {
+      const error = await save(fileAt('spaces-never.txt'), loaded.vocabulary, loaded.embedding).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect((error as Error).message).toMatch(/token 1 \(". \. \."\) cannot be written/);
+    }
   });
 });
 
@@ -617,7 +825,7 @@ describe('malformed files get a FileFormatError naming the file, the place and t
     const cases: [string, string, RegExp][] = [
       ['few.txt', '2 3\na 1 2 3\nb 1.0 2.0\n', /line 3 has 2 values, expected 3/],
       ['none.txt', '1 3\na          \n', /line 2 has 0 values, expected 3/],
-      ['many.txt', '2 2\na 1 2\nb 1 2 3\n', /line 3 has more than 2 values/],
+      ['many.txt', '2 2\na 1 2\nb 1 2 3\n', /line 3 has 3 values, expected 2 \(if words contain spaces, as in glove\.840B, pass wordsWithSpaces: true\)/],
       ['word.txt', '1 2\na 1 x\n', /line 2, value 2: "x" is not a number/],
       ['junk.txt', '1 2\na 1 2x\n', /line 2, value 2: "2x" is not a number/],
       ['comma.txt', '1 2\na 1,5 2\n', /line 2, value 1: "1,5" is not a number/],
@@ -664,7 +872,7 @@ describe('malformed files get a FileFormatError naming the file, the place and t
       ['glove-space-first.txt', ' a 1 2\n', /line 1 starts with whitespace/],
       ['glove-no-values.txt', 'a\nb\n', /line 1 has a word but no values/],
       ['glove-few.txt', 'a 1 2 3\nb 1 2 3\nc 1.0 2.0\n', /line 3 has 2 values, expected 3/],
-      ['glove-many.txt', 'a 1 2\nb 1 2 3\n', /line 2 has more than 2 values/],
+      ['glove-many.txt', 'a 1 2\nb 1 2 3\n', /line 2 has 3 values, expected 2 \(if words contain spaces, as in glove\.840B, pass wordsWithSpaces: true\)/],
       ['glove-duplicate.txt', 'a 1\nb 2\na 3\n', /line 3: the word "a" already appeared in line 1/],
       ['glove-blank.txt', 'a 1\n\nb 2\n', /line 2 is empty/],
       ['glove-nan.txt', 'a 1\nb NaN\n', /line 2, value 1: "NaN" is not finite/],
