@@ -40,9 +40,12 @@ convert options:
   --dtype D          safetensors dtype to write: F32 (default), F16 or BF16
   --vocab FILE       the vocabulary: written there when OUT has no words (default: OUT with
                      .vocab.json), read from there when IN has none (default: IN with .vocab.json)
+  --words-with-spaces  text inputs whose words contain spaces (glove.840B): a line's last D
+                     fields are the vector, the rest the word
 
 info options:
   --rows N           rows to show (default 3)
+  --words-with-spaces  as for convert
   --prefix P         the safetensors table to describe
   --json             machine-readable output
 `;
@@ -163,9 +166,17 @@ interface Table {
   dtype: string;
 }
 
-async function readTable(file: string, format: Format, options: { limit?: number; prefix?: string; label?: string }): Promise<Table> {
+async function readTable(
+  file: string,
+  format: Format,
+  options: { limit?: number; prefix?: string; label?: string; wordsWithSpaces?: boolean },
+): Promise<Table> {
   const bar = progressBar(options.label ?? `reading ${path.basename(file)}`);
-  const wordOptions = { ...(options.limit !== undefined ? { limit: options.limit } : {}), onProgress: bar.update };
+  const wordOptions = {
+    ...(options.limit !== undefined ? { limit: options.limit } : {}),
+    ...(options.wordsWithSpaces ? { wordsWithSpaces: true } : {}),
+    onProgress: bar.update,
+  };
   try {
     switch (format) {
       case 'safetensors': {
@@ -198,7 +209,7 @@ async function readTable(file: string, format: Format, options: { limit?: number
 const vocabularyFileFor = (file: string): string => path.join(path.dirname(file), `${path.basename(file, path.extname(file))}.vocab.json`);
 
 async function convert(argv: readonly string[]): Promise<void> {
-  const { positional, flags } = parseArguments(argv, ['from', 'to', 'limit', 'prefix', 'dtype', 'vocab'], []);
+  const { positional, flags } = parseArguments(argv, ['from', 'to', 'limit', 'prefix', 'dtype', 'vocab'], ['words-with-spaces']);
   if (positional.length !== 2) throw new UsageError('convert needs IN and OUT');
   const [input, output] = positional as [string, string];
   // Every option is checked before the input is opened.
@@ -213,6 +224,8 @@ async function convert(argv: readonly string[]): Promise<void> {
   const vocabFlag = flags.get('vocab') as string | undefined;
   const from = fromOption ?? (await detectFormat(input));
   if (limit !== undefined && !isWordFormat(from)) throw new UsageError('--limit applies to word-vector inputs only');
+  const wordsWithSpaces = flags.has('words-with-spaces');
+  if (wordsWithSpaces && (!isWordFormat(from) || from === 'word2vec-binary')) throw new UsageError('--words-with-spaces applies to text word-vector inputs only');
 
   // Check what the output needs before the (possibly long) read.
   let vocabulary: Vocabulary | null = null;
@@ -222,7 +235,7 @@ async function convert(argv: readonly string[]): Promise<void> {
     vocabulary = await Vocabulary.load(vocabFile);
   }
   const started = Date.now();
-  const table = await readTable(input, from, { ...(limit !== undefined ? { limit } : {}), ...(prefix !== undefined ? { prefix } : {}) });
+  const table = await readTable(input, from, { ...(limit !== undefined ? { limit } : {}), ...(prefix !== undefined ? { prefix } : {}), wordsWithSpaces });
   vocabulary ??= table.vocabulary;
   if (vocabulary !== null && vocabulary.size !== table.rows) {
     throw new Error(`the vocabulary has ${vocabulary.size} words but ${input} has ${table.rows} rows`);
@@ -283,7 +296,7 @@ async function wordHeader(file: string, format: Format): Promise<number | null> 
 }
 
 async function info(argv: readonly string[]): Promise<void> {
-  const { positional, flags } = parseArguments(argv, ['rows', 'prefix', 'from'], ['json']);
+  const { positional, flags } = parseArguments(argv, ['rows', 'prefix', 'from'], ['json', 'words-with-spaces']);
   if (positional.length !== 1) throw new UsageError('info needs one FILE');
   const file = positional[0]!;
   const show = integerOption(flags.get('rows'), 'rows') ?? 3;
@@ -291,7 +304,11 @@ async function info(argv: readonly string[]): Promise<void> {
   const prefix = flags.get('prefix') as string | undefined;
   const size = (await fsp.stat(file)).size;
   const words = isWordFormat(format);
-  const table = await readTable(file, format, { ...(words ? { limit: show } : {}), ...(prefix !== undefined ? { prefix } : {}) });
+  const table = await readTable(file, format, {
+    ...(words ? { limit: show } : {}),
+    ...(prefix !== undefined ? { prefix } : {}),
+    wordsWithSpaces: flags.has('words-with-spaces'),
+  });
   const rows = words ? await wordHeader(file, format) : table.rows;
   const result: Record<string, unknown> = { file, format, bytes: size, rows, dim: table.dim, dtype: table.dtype };
   if (format === 'safetensors') {

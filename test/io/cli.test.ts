@@ -92,6 +92,22 @@ describe('nn-embedding convert', () => {
     expectSameBits((await loadEmbedding(out)).weight, new Float32Array(new Uint32Array(bits).buffer));
   });
 
+  it('--words-with-spaces reads glove.840B-style words', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const glove = path.join(dir, 'spaced.txt');
+    writeFileSync(glove, 'a 1 2\n. . . 3 4\nb 5 6\n');
+    const out = path.join(dir, 'spaced.safetensors');
+    let r = await run('convert', glove, out, '--from', 'glove');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/wordsWithSpaces/);
+    r = await run('convert', glove, out, '--from', 'glove', '--words-with-spaces');
+    expect(r.code, r.err).toBe(0);
+    expect((await Vocabulary.load(path.join(dir, 'spaced.vocab.json'))).tokens).toEqual(['a', '. . .', 'b']);
+    expectSameBits((await loadEmbedding(out)).weight, new Float32Array([1, 2, 3, 4, 5, 6]));
+    r = await run('convert', out, path.join(dir, 'x.npy'), '--words-with-spaces');
+    expect(r.code).toBe(2);
+  });
+
   it('usage errors exit 2 with a message; bad files exit 1 naming the file', async () => {
     const cases: [string[], number, RegExp][] = [
       [[], 2, /usage:/],
