@@ -12,12 +12,12 @@ import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 
 import { Embedding } from './embedding.js';
-import { FileFormatError, type Progress } from './io/files.js';
-import { loadEmbedding, saveEmbedding } from './io/layers.js';
+import { FileFormatError, type Progress, openForReading } from './io/files.js';
+import { openEmbedding, saveEmbedding } from './io/layers.js';
 import { readNpy, saveNpy } from './io/npy.js';
-import { openSafetensors, type WriteDtype } from './io/safetensors.js';
+import type { SafetensorsFile, WriteDtype } from './io/safetensors.js';
 import { Vocabulary } from './io/vocabulary.js';
-import { loadFastText, loadGloVe, loadWord2Vec, saveGloVe, saveWord2Vec } from './io/word-vectors.js';
+import { countWordVectors, loadFastText, loadGloVe, loadWord2Vec, saveGloVe, saveWord2Vec } from './io/word-vectors.js';
 
 export const FORMATS = ['word2vec', 'word2vec-binary', 'glove', 'fasttext', 'safetensors', 'npy'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -96,9 +96,7 @@ function integerOption(value: string | true | undefined, name: string): number |
 export async function detectFormat(file: string): Promise<Format> {
   let head: Buffer;
   let size: number;
-  const fh = await fsp.open(file, 'r').catch((error: Error) => {
-    throw new Error(`${file}: cannot open: ${error.message}`);
-  });
+  const fh = await openForReading(file);
   try {
     size = (await fh.stat()).size;
     head = Buffer.alloc(Math.min(size, 4096));
@@ -164,6 +162,8 @@ interface Table {
   layer: Embedding | null;
   /** What the file stored the values as. */
   dtype: string;
+  /** The opened file, for a safetensors input. */
+  safetensors: SafetensorsFile | null;
 }
 
 async function readTable(
@@ -180,15 +180,13 @@ async function readTable(
   try {
     switch (format) {
       case 'safetensors': {
-        const layer = await loadEmbedding(file, options.prefix !== undefined ? { prefix: options.prefix } : {});
-        const opened = await openSafetensors(file);
-        const name = opened.names.find((n) => n === (options.prefix ? `${options.prefix.replace(/\.$/, '')}.weight` : 'weight')) ?? opened.names.find((n) => n.endsWith('weight'));
-        return { weight: layer.weight, rows: layer.numEmbeddings, dim: layer.embeddingDim, vocabulary: null, layer, dtype: opened.info(name ?? '')?.dtype ?? 'F32' };
+        const { layer, safetensors, tensor } = await openEmbedding(file, options.prefix !== undefined ? { prefix: options.prefix } : {});
+        return { weight: layer.weight, rows: layer.numEmbeddings, dim: layer.embeddingDim, vocabulary: null, layer, dtype: tensor.dtype, safetensors };
       }
       case 'npy': {
         const array = await readNpy(file);
         if (array.shape[0] < 1 || array.shape[1] < 1) throw new FileFormatError(file, `shape (${array.shape.join(', ')}) has no rows or no columns`);
-        return { weight: array.data, rows: array.shape[0], dim: array.shape[1], vocabulary: null, layer: null, dtype: array.descr };
+        return { weight: array.data, rows: array.shape[0], dim: array.shape[1], vocabulary: null, layer: null, dtype: array.descr, safetensors: null };
       }
       default: {
         const loaded =
@@ -198,7 +196,15 @@ async function readTable(
               ? await loadFastText(file, wordOptions)
               : await loadWord2Vec(file, { ...wordOptions, binary: format === 'word2vec-binary' });
         const { embedding, vocabulary } = loaded;
-        return { weight: embedding.weight, rows: embedding.numEmbeddings, dim: embedding.embeddingDim, vocabulary, layer: null, dtype: format === 'word2vec-binary' ? 'float32' : 'text' };
+        return {
+          weight: embedding.weight,
+          rows: embedding.numEmbeddings,
+          dim: embedding.embeddingDim,
+          vocabulary,
+          layer: null,
+          dtype: format === 'word2vec-binary' ? 'float32' : 'text',
+          safetensors: null,
+        };
       }
     }
   } finally {
@@ -269,32 +275,6 @@ async function convert(argv: readonly string[]): Promise<void> {
   console.log(`${input} (${from}) -> ${output} (${to}): ${table.rows} x ${table.dim} in ${seconds.toFixed(2)} s${note}`);
 }
 
-async function wordHeader(file: string, format: Format): Promise<number | null> {
-  // The row count of a word2vec/fastText file is in its header; GloVe's is the number of lines.
-  const fh = await fsp.open(file, 'r');
-  try {
-    if (format !== 'glove') {
-      const head = Buffer.alloc(64);
-      const { bytesRead } = await fh.read(head, 0, 64, 0);
-      const match = /^\s*(\d+)\s+(\d+)/.exec(head.toString('latin1', 0, bytesRead));
-      return match ? Number(match[1]) : null;
-    }
-    let lines = 0;
-    let last = 10;
-    const chunk = Buffer.alloc(1 << 22);
-    for (let position = 0; ; ) {
-      const { bytesRead } = await fh.read(chunk, 0, chunk.length, position);
-      if (bytesRead === 0) break;
-      for (let at = chunk.indexOf(10, 0); at >= 0 && at < bytesRead; at = chunk.indexOf(10, at + 1)) lines++;
-      last = chunk[bytesRead - 1]!;
-      position += bytesRead;
-    }
-    return last === 10 ? lines : lines + 1;
-  } finally {
-    await fh.close();
-  }
-}
-
 async function info(argv: readonly string[]): Promise<void> {
   const { positional, flags } = parseArguments(argv, ['rows', 'prefix', 'from'], ['json', 'words-with-spaces']);
   if (positional.length !== 1) throw new UsageError('info needs one FILE');
@@ -309,10 +289,10 @@ async function info(argv: readonly string[]): Promise<void> {
     ...(prefix !== undefined ? { prefix } : {}),
     wordsWithSpaces: flags.has('words-with-spaces'),
   });
-  const rows = words ? await wordHeader(file, format) : table.rows;
+  const rows = words ? await countWordVectors(file, format === 'glove' ? 'glove' : 'word2vec') : table.rows;
   const result: Record<string, unknown> = { file, format, bytes: size, rows, dim: table.dim, dtype: table.dtype };
-  if (format === 'safetensors') {
-    const opened = await openSafetensors(file);
+  const opened = table.safetensors;
+  if (opened !== null) {
     result.tensors = opened.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape }));
     result.metadata = opened.metadata;
     result.mapped = opened.mapped;
@@ -329,12 +309,12 @@ async function info(argv: readonly string[]): Promise<void> {
   console.log(`${file}`);
   console.log(`  format     ${format}`);
   console.log(`  size       ${size} bytes`);
-  console.log(`  rows       ${rows ?? 'unknown'}`);
+  console.log(`  rows       ${rows}`);
   console.log(`  dimension  ${table.dim}`);
   console.log(`  dtype      ${table.dtype}`);
-  if (result.tensors) {
-    for (const t of result.tensors as { name: string; dtype: string; shape: number[] }[]) console.log(`  tensor     ${t.name} ${t.dtype} [${t.shape.join(', ')}]`);
-    for (const [key, value] of Object.entries(result.metadata as Record<string, string>)) console.log(`  metadata   ${key} = ${value}`);
+  if (opened !== null) {
+    for (const t of opened.tensors) console.log(`  tensor     ${t.name} ${t.dtype} [${t.shape.join(', ')}]`);
+    for (const [key, value] of Object.entries(opened.metadata)) console.log(`  metadata   ${key} = ${value}`);
   }
   for (const row of result.firstRows as { word?: string; values: number[] }[]) {
     const more = table.dim > 8 ? ' ...' : '';

@@ -6,7 +6,7 @@ import { Embedding, type EmbeddingOptions } from '../embedding.js';
 import { type BagMode, EmbeddingBag, type EmbeddingBagOptions } from '../embedding-bag.js';
 import { checkBoolean, checkOptions, describe } from '../validate.js';
 import { FileFormatError } from './files.js';
-import { type WriteDtype, openSafetensors, saveSafetensors } from './safetensors.js';
+import { type SafetensorsFile, type SafetensorsTensorInfo, type WriteDtype, openSafetensors, saveSafetensors } from './safetensors.js';
 
 /** The metadata key the layer's options are stored under. */
 export const LAYER_METADATA_KEY = 'nn_embedding';
@@ -78,12 +78,12 @@ export async function saveEmbedding(file: string, layer: Embedding | EmbeddingBa
 }
 
 /** The table and the recorded options of a layer file. */
-async function readLayer(
+function readLayer(
   where: string,
-  file: string,
+  safetensors: SafetensorsFile,
   opts: Record<string, unknown>,
-): Promise<{ weight: Float32Array; rows: number; dim: number; record: LayerRecord | null }> {
-  const safetensors = await openSafetensors(file);
+): { weight: Float32Array; dim: number; record: LayerRecord | null; tensor: SafetensorsTensorInfo } {
+  const file = safetensors.file;
   let name = weightName(where, opts.prefix);
   if (opts.prefix === undefined && safetensors.info(name) === undefined) {
     const candidates = safetensors.tensors.filter((t) => t.name.endsWith('.weight') && t.shape.length === 2);
@@ -119,7 +119,7 @@ async function readLayer(
       );
     }
   }
-  return { weight: safetensors.float32(name), rows, dim, record };
+  return { weight: safetensors.float32(name), dim, record, tensor: info };
 }
 
 /** The recorded table options, as this library names them; bad values surface as the layer's own errors. */
@@ -155,11 +155,24 @@ function construct<T>(file: string, build: () => T): T {
  * possible (copy-on-write: training it never changes the file).
  */
 export async function loadEmbedding(file: string, options?: LoadLayerOptions): Promise<Embedding> {
+  return (await openEmbedding(file, options)).layer;
+}
+
+/**
+ * loadEmbedding, also handing back the opened file and the tensor the table came from, for
+ * callers that describe the file too (the nn-embedding command): the file is opened once.
+ */
+export async function openEmbedding(
+  file: string,
+  options?: LoadLayerOptions,
+): Promise<{ layer: Embedding; safetensors: SafetensorsFile; tensor: SafetensorsTensorInfo }> {
   const where = 'loadEmbedding';
   const opts = checkOptions<Record<string, unknown>>(where, options, ['prefix', 'freeze']);
   const freeze = checkBoolean(where, 'options.freeze', opts.freeze, false);
-  const { weight, dim, record } = await readLayer(where, file, opts);
-  return construct(file, () => Embedding.fromPretrained(weight, dim, { ...tableOptions(record), freeze }));
+  const safetensors = await openSafetensors(file);
+  const { weight, dim, record, tensor } = readLayer(where, safetensors, opts);
+  const layer = construct(file, () => Embedding.fromPretrained(weight, dim, { ...tableOptions(record), freeze }));
+  return { layer, safetensors, tensor };
 }
 
 /** loadEmbedding for an EmbeddingBag: also restores mode and includeLastOffset (options override them). */
@@ -175,7 +188,7 @@ export async function loadEmbeddingBag(
     throw new RangeError(`${where}: options.mode must be 'sum', 'mean' or 'max', got ${describe(opts.mode)}`);
   }
   if (opts.includeLastOffset !== undefined) checkBoolean(where, 'options.includeLastOffset', opts.includeLastOffset, false);
-  const { weight, dim, record } = await readLayer(where, file, opts);
+  const { weight, dim, record } = readLayer(where, await openSafetensors(file), opts);
   const bagOptions: EmbeddingBagOptions = { ...tableOptions(record), freeze };
   const mode = opts.mode ?? record?.args.mode;
   const includeLastOffset = opts.includeLastOffset ?? record?.args.include_last_offset;

@@ -1265,6 +1265,23 @@ export async function loadGloVe(file: string, options?: LoadWordVectorsOptions):
   }
 }
 
+/**
+ * How many words a word-vector file holds, without reading the vectors: the header's count
+ * (word2vec, fastText), or, for GloVe, the lines that start with a word (the loader's first pass).
+ * For describing a file (nn-embedding info); the loaders validate the rest.
+ */
+export async function countWordVectors(file: string, format: 'word2vec' | 'glove'): Promise<number> {
+  const fail = failFor(file, '');
+  if (format === 'glove') return (await surveyGloVe(file, Number.POSITIVE_INFINITY, fail)).records;
+  const reader = await openChunkReader(file, readSettings.chunkBytes);
+  try {
+    const first = await readUntil(reader, await reader.next(), (c) => c.indexOf(10) >= 0 || c.length > 64);
+    return parseHeader(first, fail).words;
+  } finally {
+    await reader.close();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Writers
 

@@ -10,7 +10,7 @@ import { main } from '../../src/cli.js';
 import { loadEmbedding, saveEmbedding } from '../../src/io/layers.js';
 import { readNpy } from '../../src/io/npy.js';
 import { Vocabulary } from '../../src/io/vocabulary.js';
-import { loadGloVe, loadWord2Vec, saveWord2Vec } from '../../src/io/word-vectors.js';
+import { loadGloVe, loadWord2Vec, saveGloVe, saveWord2Vec } from '../../src/io/word-vectors.js';
 import { expectSameBits } from '../helpers.js';
 import { temporaryDirectory } from './tmp.js';
 
@@ -145,6 +145,11 @@ describe('nn-embedding info', () => {
     const described = JSON.parse(r.out) as { format: string; rows: number; dim: number; firstRows: { word: string }[] };
     expect([described.format, described.rows, described.dim]).toEqual(['word2vec', 292, 12]);
     expect(described.firstRows.map((row) => row.word)).toEqual(['</s>', expect.any(String)]);
+    const glove = path.join(dir, 'info-glove.txt');
+    await saveGloVe(glove, new Vocabulary(['a', 'b', 'c', 'd']), new Embedding(4, 2, { seed: 3 }));
+    r = await run('info', glove, '--from', 'glove', '--rows', '1');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/rows\s+4\n/);
     r = await run('info', path.join(fixtures, 'numpy-f4.npy'));
     expect(r.out).toMatch(/rows\s+37/);
     expect(r.out).toMatch(/dtype\s+<f4/);
