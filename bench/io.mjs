@@ -19,8 +19,7 @@
 // every file is written through a temporary name renamed into place, so an interrupted generation
 // is never reused. The library's writers write them (saveWord2Vec, saveGloVe, saveEmbedding,
 // saveNpy: about 16 s for each full-size text file on the machine this was written on; every
-// generation time is printed); the bench writes a text or binary file itself (values with
-// toFixed(5)) only when the library has no writer.
+// generation time is printed).
 // Full sizes need ~2 GB; with less than 4 GB free on the temp file system the full run uses the
 // --quick sizes (said so in the output).
 //
@@ -59,17 +58,8 @@ const { loadEmbedding, saveEmbedding } = require('../dist/io/layers.js');
 const { openSafetensors } = require('../dist/io/safetensors.js');
 const { readNpy, saveNpy } = require('../dist/io/npy.js');
 
-/** A dist module that may not be built yet (a format still being written): null when it is missing. */
-function optionalModule(specifier) {
-  try {
-    return require(specifier);
-  } catch (error) {
-    if (error?.code === 'MODULE_NOT_FOUND' && String(error.message).includes(path.basename(specifier))) return null;
-    throw error;
-  }
-}
-const wordVectors = optionalModule('../dist/io/word-vectors.js');
-const vocabularyModule = optionalModule('../dist/io/vocabulary.js');
+const wordVectors = require('../dist/io/word-vectors.js');
+const { Vocabulary } = require('../dist/io/vocabulary.js');
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 
@@ -164,100 +154,38 @@ function writeAtomicSync(file, produce) {
   fs.renameSync(temporary, file);
 }
 
-/** The bench's own text writer (when the library has none): 5 decimals per value, gensim layout. */
-function writeTextFile(file, words, weight, dim, header) {
-  const strings = new Array(2 * SCALE - 1);
-  for (let k = -(SCALE - 1); k < SCALE; k++) strings[k + SCALE - 1] = (Math.fround(k / SCALE)).toFixed(DECIMALS);
-  writeAtomicSync(file, (write) => {
-    if (header) write(Buffer.from(`${words.length} ${dim}\n`));
-    const parts = new Array(dim + 1);
-    let lines = [];
-    let length = 0;
-    for (let r = 0; r < words.length; r++) {
-      parts[0] = words[r];
-      for (let j = 0; j < dim; j++) parts[j + 1] = strings[Math.round(weight[r * dim + j] * SCALE) + SCALE - 1];
-      const line = parts.join(' ') + '\n';
-      lines.push(line);
-      length += line.length;
-      if (length >= 8 << 20) {
-        write(Buffer.from(lines.join(''), 'utf8'));
-        lines = [];
-        length = 0;
-      }
-    }
-    if (lines.length > 0) write(Buffer.from(lines.join(''), 'utf8'));
-  });
-}
-
-/** The bench's own word2vec binary writer (when the library has none): the C tool's layout. */
-function writeBinaryFile(file, words, weight, dim) {
-  writeAtomicSync(file, (write) => {
-    write(Buffer.from(`${words.length} ${dim}\n`));
-    const bytes = new Uint8Array(weight.buffer, weight.byteOffset, weight.byteLength);
-    const chunks = [];
-    let length = 0;
-    for (let r = 0; r < words.length; r++) {
-      chunks.push(Buffer.from(`${words[r]} `, 'utf8'), bytes.subarray(r * dim * 4, (r + 1) * dim * 4), Buffer.from('\n'));
-      length += dim * 4 + 8;
-      if (length >= 8 << 20) {
-        write(Buffer.concat(chunks));
-        chunks.length = 0;
-        length = 0;
-      }
-    }
-    if (chunks.length > 0) write(Buffer.concat(chunks));
-  });
-}
-
 /** The vocabulary and table a library writer takes. */
-const makeVocabulary = (words) => new vocabularyModule.Vocabulary(words);
+const makeVocabulary = (words) => new Vocabulary(words);
 const makeLayer = ({ rows, dim, weight }) => new Embedding(rows, dim, { weight });
 
-/**
- * The files, each with the writer used (the library's when it has one). `needs` says which loader
- * reads it: files whose loader does not exist yet are not generated.
- */
+/** The files, each with the library writer that writes it. */
 function fileSpecs() {
-  const wv = wordVectors;
   return [
     {
       key: 'w2vText',
       name: 'vectors.w2v.txt',
       format: 'word2vec text',
-      available: typeof wv?.loadWord2Vec === 'function',
-      writer: typeof wv?.saveWord2Vec === 'function' ? 'saveWord2Vec' : 'bench (toFixed(5))',
-      write: (file, data) =>
-        typeof wv?.saveWord2Vec === 'function'
-          ? wv.saveWord2Vec(file, makeVocabulary(data.words), makeLayer(data), { binary: false })
-          : writeTextFile(file, data.words, data.weight, data.dim, true),
+      writer: 'saveWord2Vec',
+      write: (file, data) => wordVectors.saveWord2Vec(file, makeVocabulary(data.words), makeLayer(data), { binary: false }),
     },
     {
       key: 'glove',
       name: 'vectors.glove.txt',
       format: 'GloVe text',
-      available: typeof wv?.loadGloVe === 'function',
-      writer: typeof wv?.saveGloVe === 'function' ? 'saveGloVe' : 'bench (toFixed(5))',
-      write: (file, data) =>
-        typeof wv?.saveGloVe === 'function'
-          ? wv.saveGloVe(file, makeVocabulary(data.words), makeLayer(data))
-          : writeTextFile(file, data.words, data.weight, data.dim, false),
+      writer: 'saveGloVe',
+      write: (file, data) => wordVectors.saveGloVe(file, makeVocabulary(data.words), makeLayer(data)),
     },
     {
       key: 'w2vBinary',
       name: 'vectors.w2v.bin',
       format: 'word2vec binary',
-      available: typeof wv?.loadWord2Vec === 'function',
-      writer: typeof wv?.saveWord2Vec === 'function' ? 'saveWord2Vec binary' : 'bench (C tool layout)',
-      write: (file, data) =>
-        typeof wv?.saveWord2Vec === 'function'
-          ? wv.saveWord2Vec(file, makeVocabulary(data.words), makeLayer(data), { binary: true })
-          : writeBinaryFile(file, data.words, data.weight, data.dim),
+      writer: 'saveWord2Vec binary',
+      write: (file, data) => wordVectors.saveWord2Vec(file, makeVocabulary(data.words), makeLayer(data), { binary: true }),
     },
     {
       key: 'safetensors',
       name: 'table.safetensors',
       format: 'safetensors',
-      available: true,
       writer: 'saveEmbedding',
       write: (file, data) => saveEmbedding(file, makeLayer(data)),
     },
@@ -265,7 +193,6 @@ function fileSpecs() {
       key: 'npy',
       name: 'table.npy',
       format: '.npy',
-      available: true,
       writer: 'saveNpy',
       write: (file, { rows, dim, weight }) => saveNpy(file, weight, [rows, dim]),
     },
@@ -302,9 +229,7 @@ function cached(dir, manifest, spec) {
 function cacheComplete({ rows, dim }) {
   const dir = path.join(CACHE_ROOT, `${rows}x${dim}`);
   const manifest = readManifest(dir, rows, dim);
-  return fileSpecs()
-    .filter((s) => s.available)
-    .every((s) => cached(dir, manifest, s));
+  return fileSpecs().every((s) => cached(dir, manifest, s));
 }
 
 async function generate(dir, manifest, spec, data) {
@@ -388,9 +313,9 @@ function loaderVariants(files, backend) {
     if (f === undefined) return;
     variants.push({ key: `${key}@${backend}`, id: key, fileKey, file: f.file, bytes: f.bytes, format: f.format, what, backend, touch, wordVectors: wv, run });
   };
-  if (backend === 'native' && wordVectors !== null) {
+  if (backend === 'native') {
     add('w2vText', 'w2vText', 'loadWord2Vec(binary: false)', () => wordVectors.loadWord2Vec(files.w2vText.file, { binary: false }), { wordVectors: true });
-    if (typeof wordVectors.loadGloVe === 'function') add('glove', 'glove', 'loadGloVe', () => wordVectors.loadGloVe(files.glove.file), { wordVectors: true });
+    add('glove', 'glove', 'loadGloVe', () => wordVectors.loadGloVe(files.glove.file), { wordVectors: true });
     add('w2vBinary', 'w2vBinary', 'loadWord2Vec(binary: true)', () => wordVectors.loadWord2Vec(files.w2vBinary.file, { binary: true }), { wordVectors: true });
   }
   const open = backend === 'native' ? 'mapped' : 'read';
@@ -557,10 +482,9 @@ export async function runIoSuite({ args }) {
   const data = { rows, dim, weight, words };
   const manifest = readManifest(dir, rows, dim);
   const specs = fileSpecs();
-  const missing = specs.filter((s) => !s.available);
   const generation = {};
   t0 = now();
-  for (const spec of specs.filter((s) => s.available)) {
+  for (const spec of specs) {
     const reused = cached(dir, manifest, spec);
     if (!reused) await generate(dir, manifest, spec, data);
     generation[spec.key] = { ...manifest.files[spec.key], cached: reused };
@@ -569,7 +493,7 @@ export async function runIoSuite({ args }) {
   collect();
   const files = {};
   const listFiles = () => {
-    for (const s of specs.filter((spec) => spec.available)) {
+    for (const s of specs) {
       files[s.key] = { file: path.join(dir, s.name), bytes: manifest.files[s.key].bytes, format: s.format };
     }
   };
@@ -719,7 +643,6 @@ export async function runIoSuite({ args }) {
         `(table ${fmtMB(tableBytes)} MB; table + file would be ${Object.entries(memory).map(([k]) => `${fmtMB(tableBytes + files[k].bytes)} MB`).join(' / ')})`,
     );
   }
-  if (missing.length > 0) console.log(`not measured: ${missing.map((s) => s.format).join(', ')} (no loader: src/io/word-vectors.ts is not built yet)`);
 
   // Goals.
   const find = (loader) => results.find((r) => r.loader === loader && r.backend === 'native');
@@ -754,7 +677,7 @@ export async function runIoSuite({ args }) {
     settings: { ...SETTINGS, rows, dim, tableBytes, scale: SCALE, decimals: DECIMALS, utf8Every: UTF8_EVERY, mbBytes: MB, seed: SEED },
     formulas: IO_FORMULAS,
     notes: note,
-    cache: { dir, freeBytes, files: generation, generationSeconds, notGenerated: missing.map((s) => s.name) },
+    cache: { dir, freeBytes, files: generation, generationSeconds },
     tableMs,
     checkSeconds,
     mapped: { native: nativeMapped, ts: ts.mapped },
