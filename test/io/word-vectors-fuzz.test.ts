@@ -12,8 +12,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { Vocabulary } from '../../src/io/vocabulary.js';
-import { type WordVectors, loadGloVe, loadWord2Vec, readSettings, saveGloVe, saveWord2Vec } from '../../src/io/word-vectors.js';
+import { type WordVectors, loadGloVe, loadWord2Vec, saveGloVe, saveWord2Vec } from '../../src/io/word-vectors.js';
 import { randomTable, rng } from '../helpers.js';
+import { withChunkBytes } from './chunk-size.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'nn-embedding-word-vectors-fuzz-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -95,16 +96,6 @@ async function outcome(file: string, load: () => Promise<WordVectors | Vocabular
   expect(new Set(vocabulary.tokens).size).toBe(vocabulary.size);
   expect(embedding.weight.every(Number.isFinite)).toBe(true);
   return { ok: true, tokens: vocabulary.tokens, bits: Array.from(new Uint32Array(embedding.weight.buffer, embedding.weight.byteOffset, embedding.weight.length)) };
-}
-
-async function withChunkBytes<T>(chunkBytes: number, run: () => Promise<T>): Promise<T> {
-  const saved = readSettings.chunkBytes;
-  readSettings.chunkBytes = chunkBytes;
-  try {
-    return await run();
-  } finally {
-    readSettings.chunkBytes = saved;
-  }
 }
 
 const words = ['a', 'bé', 'c3', 'dd', '日本'];

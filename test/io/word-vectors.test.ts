@@ -17,11 +17,11 @@ import {
   loadFastText,
   loadGloVe,
   loadWord2Vec,
-  readSettings,
   saveGloVe,
   saveWord2Vec,
 } from '../../src/io/word-vectors.js';
 import { expectSameBits, rng } from '../helpers.js';
+import { withChunkBytes } from './chunk-size.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'nn-embedding-word-vectors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -88,6 +88,18 @@ async function formatError(load: Promise<unknown>): Promise<Error> {
   return error as Error;
 }
 
+/** Each promise rejects with an error of its type whose message matches. */
+async function expectRejections(cases: [Promise<unknown>, typeof TypeError | typeof RangeError, RegExp][]): Promise<void> {
+  for (const [promise, type, message] of cases) {
+    const error = await promise.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(type);
+    expect((error as Error).message).toMatch(message);
+  }
+}
+
 /** Loading `content` (written to `name`) fails with a FileFormatError naming the file and the reason. */
 async function expectFormatError(
   name: string,
@@ -99,16 +111,6 @@ async function expectFormatError(
   const error = await formatError(load(file));
   expect(error.message, name).toContain(`${file}: `);
   expect(error.message, name).toMatch(reason);
-}
-
-async function withChunkBytes<T>(chunkBytes: number, run: () => Promise<T>): Promise<T> {
-  const saved = readSettings.chunkBytes;
-  readSettings.chunkBytes = chunkBytes;
-  try {
-    return await run();
-  } finally {
-    readSettings.chunkBytes = saved;
-  }
 }
 
 function expectSameVectors(actual: WordVectors, expected: WordVectors): void {
@@ -501,14 +503,7 @@ describe('words with spaces (options.wordsWithSpaces, as in glove.840B)', () => 
       [loadFastText(missing, { wordsWithSpaces: 'yes' as never }), TypeError, /loadFastText: options.wordsWithSpaces must be a boolean/],
       [loadWord2Vec(fileAt('binary-sniffed', binaryFile(['a', 'b'], [[1, 2], [3, 4]], 'c')), spaced), RangeError, /options.wordsWithSpaces applies to text files, but .* is read as word2vec binary because the line after the header is not a word and then the declared number of values/],
     ];
-    for (const [promise, type, message] of cases) {
-      const error = await promise.then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(error).toBeInstanceOf(type);
-      expect((error as Error).message).toMatch(message);
-    }
+    await expectRejections(cases);
     // .bin read as text on request: fine.
     expectWords(await loadWord2Vec(fileAt('spaces-text.bin', word2vec), { ...spaced, binary: false }), 'text.bin');
     // A file written must read back without options: words with spaces are not written.
@@ -738,14 +733,7 @@ describe('options', () => {
       [loadWord2Vec(missing, 5 as never), TypeError, /options must be an object/],
       [loadWord2Vec(5 as never), TypeError, /loadWord2Vec: file must be a string/],
     ];
-    for (const [promise, type, message] of cases) {
-      const error = await promise.then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(error).toBeInstanceOf(type);
-      expect((error as Error).message).toMatch(message);
-    }
+    await expectRejections(cases);
   });
 
   it('names a file it cannot open, or a directory', async () => {
