@@ -32,7 +32,7 @@ export type ProgressCallback = (progress: Progress) => void;
 /** Chunk size for streamed reads and writes: large enough that per-call costs vanish. */
 export const CHUNK_BYTES = 8 << 20;
 
-/** Writes `count` bytes of `data` (a view) to fh, looping over partial writes. */
+/** Writes all of `data` to fh, looping over partial writes. */
 async function writeAll(fh: fsp.FileHandle, data: Uint8Array): Promise<void> {
   let done = 0;
   while (done < data.length) {

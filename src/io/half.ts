@@ -20,6 +20,11 @@ function halfTable(): Float32Array {
   return table;
 }
 
+/** The float32 value of one F16 bit pattern. */
+export function halfBitsToFloat(bits: number): number {
+  return halfTable()[bits & 0xffff]!;
+}
+
 /** Converts little-endian F16 values (bytes at `bytes`) to float32 into `out`. */
 export function halfToFloat(bytes: Uint8Array, out: Float32Array): void {
   const table = halfTable();

@@ -5,7 +5,7 @@
 // aligned as numpy aligns it. Read: 2-D float arrays ('<f4' as a view of the mapped file; f2/f8
 // and big-endian converted, Fortran order transposed into C order).
 import { FileFormatError, mapOrReadFile, writeFileAtomic } from './files.js';
-import { halfToFloat } from './half.js';
+import { halfBitsToFloat, halfToFloat } from './half.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
@@ -165,12 +165,6 @@ export async function readNpy(file: string): Promise<NpyArray> {
     if (fortranOrder) data = transpose(data, cols, rows);
   }
   return { shape: [rows, cols], data, descr: descr as string, mapped: mapped && isView };
-}
-
-function halfBitsToFloat(bits: number): number {
-  const out = new Float32Array(1);
-  halfToFloat(new Uint8Array([bits & 0xff, bits >> 8]), out);
-  return out[0]!;
 }
 
 /** A (rows × cols) row-major matrix transposed: the result is (cols × rows). */
