@@ -169,9 +169,9 @@ interface Table {
 async function readTable(
   file: string,
   format: Format,
-  options: { limit?: number; prefix?: string; label?: string; wordsWithSpaces?: boolean },
+  options: { limit?: number; prefix?: string; wordsWithSpaces?: boolean },
 ): Promise<Table> {
-  const bar = progressBar(options.label ?? `reading ${path.basename(file)}`);
+  const bar = progressBar(`reading ${path.basename(file)}`);
   const wordOptions = {
     ...(options.limit !== undefined ? { limit: options.limit } : {}),
     ...(options.wordsWithSpaces ? { wordsWithSpaces: true } : {}),
