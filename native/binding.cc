@@ -659,8 +659,24 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), nne::num_threads()); }
 
 // A mapping as an external ArrayBuffer that unmaps it when collected (an empty one for size 0).
+//
+// One owner of the memory at every moment. Until napi_create_external_arraybuffer is called the
+// mapping is ours; once it is called, the finalizer below owns it whatever the call returns, with
+// one exception. Node 20 builds the ArrayBuffer through node::Buffer::New, which, above
+// buffer.constants.MAX_LENGTH (2^32 bytes there), runs (or schedules) the finalizer itself, throws
+// ERR_BUFFER_TOO_LARGE and makes the call return napi_generic_failure or napi_pending_exception:
+// unmapping here as well was a double free (SIGABRT, issue 17). The exception is
+// napi_no_external_buffers_allowed (the V8 sandbox), returned before the finalizer is taken, so
+// the mapping is still ours to unmap. Any other failure is taken to mean the runtime owns the
+// mapping: if some runtime did not, the cost is a leaked mapping, never a double unmap. The
+// TypeScript callers never ask for more than MAX_LENGTH (src/io/files.ts), so this is a backstop.
+// No second exception is thrown over a pending one (that would be a fatal napi_throw).
 Napi::Value mapping_buffer(Napi::Env env, const nne::MappedFile& mapped) {
   if (mapped.data == nullptr) return Napi::ArrayBuffer::New(env, 0);
+  if (env.IsExceptionPending()) {  // nothing was handed to the runtime yet: the mapping is ours
+    nne::unmap_file(mapped);
+    return env.Undefined();
+  }
   auto* owned = new nne::MappedFile(mapped);
   napi_value buffer;
   napi_status status = napi_create_external_arraybuffer(
@@ -671,13 +687,21 @@ Napi::Value mapping_buffer(Napi::Env env, const nne::MappedFile& mapped) {
         delete region;
       },
       owned, &buffer);
-  if (status != napi_ok) {
-    nne::unmap_file(mapped);
+  if (status == napi_ok) return Napi::Value(env, buffer);
+  const bool refused_before_taking = status == napi_no_external_buffers_allowed;
+  if (refused_before_taking) {
+    nne::unmap_file(*owned);
     delete owned;
-    Napi::Error::New(env, "external ArrayBuffers are not allowed in this runtime").ThrowAsJavaScriptException();
-    return env.Undefined();
   }
-  return Napi::Value(env, buffer);
+  // `owned` must not be touched below: unless refused_before_taking, it belongs to the runtime.
+  if (!env.IsExceptionPending()) {
+    Napi::Error::New(env, refused_before_taking
+                              ? std::string("external ArrayBuffers are not allowed in this runtime")
+                              : "cannot wrap a mapping of " + std::to_string(mapped.size) +
+                                    " bytes in an ArrayBuffer (napi_status " + std::to_string(status) + ")")
+        .ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
 }
 
 // mapFile(path): the file mapped copy-on-write as an external ArrayBuffer, unmapped by its

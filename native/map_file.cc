@@ -21,12 +21,24 @@ bool fail(std::string* error, const char* step) {
   *error = std::string(step) + ": " + std::strerror(errno);
   return false;
 }
+
+// What a file that is not a regular file is, for the error that refuses it (nullptr: unknown).
+const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return nullptr;
+}
 }  // namespace
 
 bool can_map_files() { return true; }
 
 bool map_file(const char* path, MappedFile* mapped, std::string* error) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO without it waits for a writer, forever, on the JavaScript thread.
+  // It changes nothing for a regular file, and anything else is refused below before any read.
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return fail(error, "open");
   struct stat st;
   if (fstat(fd, &st) != 0) {
@@ -36,7 +48,8 @@ bool map_file(const char* path, MappedFile* mapped, std::string* error) {
   }
   if (!S_ISREG(st.st_mode)) {
     close(fd);
-    *error = "not a regular file";
+    const char* kind = file_kind(st.st_mode);
+    *error = kind != nullptr ? std::string("it is ") + kind + ", not a regular file" : "not a regular file";
     return false;
   }
   if (static_cast<uint64_t>(st.st_size) > static_cast<uint64_t>(SIZE_MAX / 2)) {

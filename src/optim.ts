@@ -222,37 +222,50 @@ abstract class TableOptimizer implements Optimizer {
     };
   }
 
-  /** Restores what stateDict() returned (for the same tables, in the same order). */
+  /**
+   * Restores what stateDict() returned (for the same tables, in the same order). Everything is
+   * checked and copied first and the state changes only after, so a failed call changes nothing.
+   * Each field of `dict` is read once. The options are the constructor's: the dict's are not read.
+   */
   loadStateDict(dict: OptimizerStateDict): void {
     const where = `${this.name}.loadStateDict`;
     this.#access.check(where, 'write');
-    if (dict === null || typeof dict !== 'object' || dict.optimizer !== this.name || !Array.isArray(dict.tables)) {
-      throw new TypeError(`${where}: expected a state dict of ${this.name}, got ${describe(dict?.optimizer ?? dict)}`);
+    if (dict === null || typeof dict !== 'object') throw new TypeError(`${where}: expected a state dict of ${this.name}, got ${describe(dict)}`);
+    const optimizer: unknown = dict.optimizer;
+    const tables: unknown = dict.tables;
+    if (optimizer !== this.name) throw new TypeError(`${where}: expected a state dict of ${this.name}, got ${describe(optimizer ?? dict)}`);
+    if (!Array.isArray(tables)) throw new TypeError(`${where}: tables must be an array, got ${describe(tables)}`);
+    if (tables.length !== this.tables.length) {
+      throw new RangeError(`${where}: the state dict has ${tables.length} tables, this optimizer ${this.tables.length}`);
     }
-    if (dict.tables.length !== this.tables.length) {
-      throw new RangeError(`${where}: the state dict has ${dict.tables.length} tables, this optimizer ${this.tables.length}`);
-    }
-    // Check everything before changing anything.
-    dict.tables.forEach((saved, index) => {
-      const table = this.tables[index]!;
-      if (!Number.isSafeInteger(saved?.step) || saved.step < 0) {
-        throw new RangeError(`${where}: tables[${index}].step must be a non-negative integer, got ${describe(saved?.step)}`);
+    const loaded = this.tables.map((table, index): TableState => {
+      const at = `${where}: tables[${index}]`;
+      const saved: unknown = tables[index];
+      if (saved === null || typeof saved !== 'object') throw new TypeError(`${at} must be an object { step, buffers }, got ${describe(saved)}`);
+      const { step, buffers: savedBuffers } = saved as { step?: unknown; buffers?: unknown };
+      if (typeof step !== 'number') throw new TypeError(`${at}.step must be a non-negative integer, got ${describe(step)}`);
+      if (!Number.isSafeInteger(step) || step < 0) throw new RangeError(`${at}.step must be a non-negative integer, got ${describe(step)}`);
+      const prototype = savedBuffers === null || typeof savedBuffers !== 'object' ? undefined : (Object.getPrototypeOf(savedBuffers) as unknown);
+      if (savedBuffers !== undefined && prototype !== Object.prototype && prototype !== null) {
+        throw new TypeError(`${at}.buffers must be a plain object of Float32Arrays (or absent), got ${describe(savedBuffers)}`);
       }
-      for (const [name, buffer] of Object.entries(saved.buffers ?? {})) {
-        if (!(name in this.#states[index]!.buffers)) throw new TypeError(`${where}: tables[${index}] has an unknown buffer '${name}'`);
+      const known = this.#states[index]!.buffers;
+      const buffers: Record<string, Float32Array | null> = Object.fromEntries(Object.keys(known).map((name) => [name, null]));
+      for (const [name, buffer] of Object.entries(savedBuffers ?? {})) {
+        if (!Object.prototype.hasOwnProperty.call(known, name)) throw new TypeError(`${at} has an unknown buffer '${name}'`);
         const expected = this.bufferLength(table, name);
-        if (!(buffer instanceof Float32Array) || buffer.length !== expected) {
-          throw new RangeError(`${where}: tables[${index}].buffers.${name} must be a Float32Array of ${expected} values, got ${describe(buffer)}`);
+        if (!(buffer instanceof Float32Array)) throw new TypeError(`${at}.buffers.${name} must be a Float32Array of ${expected} values, got ${describe(buffer)}`);
+        if (buffer.length !== expected) {
+          const detached = buffer.length === 0 ? ' (its buffer is detached or shrunk)' : '';
+          throw new RangeError(`${at}.buffers.${name} must be a Float32Array of ${expected} values, got ${buffer.length}${detached}`);
         }
+        buffers[name] = buffer.slice(); // a copy: whatever happens to the dict's arrays later
       }
+      return { step, buffers };
     });
-    dict.tables.forEach((saved, index) => {
-      const state = this.#states[index]!;
-      state.step = saved.step;
-      for (const name of Object.keys(state.buffers)) {
-        const buffer = saved.buffers[name];
-        state.buffers[name] = buffer === undefined ? null : buffer.slice();
-      }
+    // Commit: assignments only, nothing here can throw.
+    loaded.forEach((next, index) => {
+      this.#states[index] = next;
     });
   }
 

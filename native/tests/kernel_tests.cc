@@ -4,6 +4,7 @@
 // output carries guard values either side. Exit 77 means the CPU cannot run the tier (ctest
 // reports it as skipped).
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -569,7 +570,15 @@ void test_map_file() {
   nne::unmap_file(mapped);
   unlink(path);
   CHECK(!nne::map_file(path, &mapped, &error) && error.rfind("open:", 0) == 0, "missing file: %s", error.c_str());
-  CHECK(!nne::map_file("/tmp", &mapped, &error) && error == "not a regular file", "directory: %s", error.c_str());
+  CHECK(!nne::map_file("/tmp", &mapped, &error) && error == "it is a directory, not a regular file", "directory: %s", error.c_str());
+  // A FIFO is refused without waiting for a writer (opened O_NONBLOCK), named as what it is.
+  char fifo[] = "/tmp/nne-fifo-test-XXXXXX";
+  CHECK(mkdtemp(fifo) != nullptr, "mkdtemp");
+  const std::string fifo_path = std::string(fifo) + "/fifo";
+  CHECK(mkfifo(fifo_path.c_str(), 0600) == 0, "mkfifo");
+  CHECK(!nne::map_file(fifo_path.c_str(), &mapped, &error) && error == "it is a FIFO (named pipe), not a regular file", "FIFO: %s", error.c_str());
+  unlink(fifo_path.c_str());
+  rmdir(fifo);
   const size_t size = 5u << 20;
   CHECK(nne::map_zeroed(size, &mapped, &error), "map_zeroed: %s", error.c_str());
   bool zero = true;

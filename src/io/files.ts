@@ -1,8 +1,11 @@
 // What every file format here shares: the error a bad file gets, writing through a temporary file
 // renamed into place, reading a file in chunks, and mapping a file into memory (native addon) or
-// reading it whole (fallback).
+// reading it whole (fallback). Every reader here reads regular files only: anything else (a FIFO,
+// a directory, a socket, a device) is refused before it is opened, so a FIFO with no writer can
+// never leave a read waiting forever.
+import { constants as bufferConstants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { type Stats, constants as fsConstants, promises as fsp } from 'node:fs';
 import path from 'node:path';
 
 import { currentBackend } from '../loader.js';
@@ -168,22 +171,75 @@ export async function openChunkReader(file: string, chunkBytes = CHUNK_BYTES): P
   };
 }
 
+/** What a file that is not a regular file is, for the error that refuses it. */
+function fileKind(stats: Stats): string | null {
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFIFO()) return 'a FIFO (named pipe)';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  return null;
+}
+
+/** Throws, naming the file and what it is, unless `stats` are a regular file's. */
+function refuseUnlessRegular(file: string, stats: Stats): void {
+  if (stats.isFile()) return;
+  const kind = fileKind(stats);
+  throw new Error(`${file}: cannot open: ${kind === null ? 'not a regular file' : `it is ${kind}, not a regular file`}`);
+}
+
 /**
- * fs.open for reading, with the error naming the file as every reader's errors do. A directory
- * opens on Linux but fails on the first read (EISDIR, no name): refused here instead.
+ * fs.stat of `file` (links followed), refusing anything but a regular file before anything opens
+ * it: opening a FIFO waits for a writer (forever, if none comes), a directory opens on Linux but
+ * fails on the first read (EISDIR, no name), a device never ends.
  */
-export async function openForReading(file: string): Promise<fsp.FileHandle> {
-  let fh: fsp.FileHandle;
+export async function statRegularFile(file: string): Promise<Stats> {
+  let stats: Stats;
   try {
-    fh = await fsp.open(file, 'r');
+    stats = await fsp.stat(file);
   } catch (error) {
     throw new Error(`${file}: cannot open: ${(error as Error).message}`, { cause: error });
   }
-  if ((await fh.stat()).isDirectory()) {
+  refuseUnlessRegular(file, stats);
+  return stats;
+}
+
+/**
+ * fs.open for reading a regular file (statRegularFile first), with the error naming the file as
+ * every reader's errors do. Opened with O_NONBLOCK, which changes nothing for a regular file: if
+ * the path became a FIFO after the stat, the open still returns at once, and the fstat refuses it.
+ */
+export async function openForReading(file: string): Promise<fsp.FileHandle> {
+  await statRegularFile(file);
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+  } catch (error) {
+    throw new Error(`${file}: cannot open: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    refuseUnlessRegular(file, await fh.stat());
+  } catch (error) {
     await fh.close();
-    throw new Error(`${file}: cannot open: it is a directory`);
+    throw error;
   }
   return fh;
+}
+
+/**
+ * Refuses a file too large for one ArrayBuffer view: above buffer.constants.MAX_LENGTH (2^32 bytes
+ * on Node 20, 2^53 - 1 from Node 22) Node cannot wrap a mapping in an ArrayBuffer (the addon's
+ * external buffers go through node::Buffer::New, which refuses them), and no Uint8Array can view
+ * the whole file to read it into, so neither the mapped nor the read path can hold it.
+ */
+function checkWholeFileSize(file: string, size: number): void {
+  const limit = bufferConstants.MAX_LENGTH;
+  if (size > limit) {
+    throw new RangeError(
+      `${file}: the file is ${size} bytes, more than the ${limit} bytes one buffer can hold in this Node.js ` +
+        `(buffer.constants.MAX_LENGTH), so it can be neither mapped nor read whole`,
+    );
+  }
 }
 
 /** Tables at least this large are allocated by the addon in huge pages (allocateTable). */
@@ -196,7 +252,10 @@ const HUGE_PAGE_TABLE_BYTES = 4 << 20;
  * most of what a binary load costs beyond the copy. Elsewhere an ordinary Float32Array.
  */
 export function allocateTable(count: number): Float32Array {
-  if (count * 4 >= HUGE_PAGE_TABLE_BYTES && currentBackend().name === 'native') {
+  // Above buffer.constants.MAX_LENGTH Node cannot wrap the addon's memory in an ArrayBuffer (see
+  // checkWholeFileSize): such a table is an ordinary zeroed Float32Array (calloc'd by V8).
+  const bytes = count * 4;
+  if (bytes >= HUGE_PAGE_TABLE_BYTES && bytes <= bufferConstants.MAX_LENGTH && currentBackend().name === 'native') {
     return new Float32Array(loadAddon().allocateZeroed(count * 4));
   }
   return new Float32Array(count);
@@ -207,11 +266,16 @@ export function allocateTable(count: number): Float32Array {
  * (MAP_PRIVATE): opening is immediate, pages are read when touched, and writes to the buffer
  * never reach the file. Elsewhere it is read into memory. The file must not be truncated by
  * another process while mapped (reading a page past the new end is a SIGBUS, as for any mapping).
+ * Refused before anything opens it: a file that is not a regular file, and one larger than
+ * buffer.constants.MAX_LENGTH (checkWholeFileSize).
  */
 export async function mapOrReadFile(file: string): Promise<{ buffer: ArrayBuffer; mapped: boolean }> {
-  if (currentBackend().name === 'native') {
+  // Too large to map (above MAX_LENGTH): the read path below, which refuses what it cannot hold.
+  if (currentBackend().name === 'native' && (await statRegularFile(file)).size <= bufferConstants.MAX_LENGTH) {
     const addon = loadAddon();
     try {
+      // The addon refuses a non-regular file too (opened O_NONBLOCK, then fstat), and a mapping
+      // over MAX_LENGTH with an Error: a path replaced, or a file grown, since the stat.
       return { buffer: addon.mapFile(path.resolve(file)), mapped: true };
     } catch (error) {
       throw new Error(`${file}: cannot map: ${(error as Error).message}`, { cause: error });
@@ -220,6 +284,7 @@ export async function mapOrReadFile(file: string): Promise<{ buffer: ArrayBuffer
   const fh = await openForReading(file);
   try {
     const size = (await fh.stat()).size;
+    checkWholeFileSize(file, size);
     const buffer = new ArrayBuffer(size);
     const bytes = new Uint8Array(buffer);
     let done = 0;
