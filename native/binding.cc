@@ -11,6 +11,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <functional>
 #include <type_traits>
@@ -29,49 +31,227 @@ using nne::Tier;
 
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 
+// What a kernel function was created for (see KernelsForTier below): a tier's table, and whether
+// it runs now (returning its result) or on a background thread (returning a Promise of it).
+struct Bound {
+  const Kernels* kernels;
+  bool async;
+};
+
+const Kernels& bound_kernels(const Napi::CallbackInfo& info) { return *static_cast<const Bound*>(info.Data())->kernels; }
+
+// Per environment (the main thread and each worker load the addon anew): the function that pins
+// an ArrayBuffer for async calls, worker_threads.markAsUntransferable, handed over by
+// setTransferGuard (N-API cannot reach Node's modules itself).
+struct EnvData {
+  Napi::FunctionReference transfer_guard;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Memory safety whatever JavaScript does (README, "No crash, whatever JavaScript does").
+//
+// A kernel runs on raw pointers into its arrays, now on the JavaScript thread or later on libuv's
+// pool. Three things could make those pointers lie; each has one guard, applied by CallArrays to
+// every array argument of every call:
+//
+// 1. Two arguments share bytes and the kernel writes one of them: it would write through what it
+//    reads, indices included. Refused before anything runs: a RangeError naming both.
+// 2. An index-like array (indices, offsets, rows: what addresses memory) changes after it was
+//    validated. In an async call JavaScript runs while the kernel does; in any call another thread
+//    may write a SharedArrayBuffer. Such arrays are copied first, and validation and kernel both
+//    read the copy: in async calls always (the job owns the copy: 4 bytes per index against the
+//    kernel's 4 * dim), in synchronous calls only when shared (into a per-thread buffer, so the
+//    ordinary call copies and allocates nothing).
+// 3. In an async call, an array's memory is freed or shrunk under the kernel: its ArrayBuffer is
+//    transferred (postMessage, structuredClone, ArrayBuffer.prototype.transfer) and its new owner
+//    collected, or a resizable ArrayBuffer is resized. Every other array's ArrayBuffer is marked
+//    untransferable first (worker_threads.markAsUntransferable: a transfer then copies on Node 20
+//    and throws on Node >= 21, and never detaches), and resizable ArrayBuffers are refused with a
+//    TypeError. A SharedArrayBuffer is never detached and only grows. The array objects stay
+//    referenced until the job completes (KernelWork), so collecting them frees nothing either.
+// ---------------------------------------------------------------------------------------------
+
+enum class Access { read, write };
+
+constexpr uint32_t type_bit(napi_typedarray_type type) { return 1u << static_cast<unsigned>(type); }
+
+size_t element_size(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array:
+    case napi_uint8_array:
+    case napi_uint8_clamped_array: return 1;
+    case napi_int16_array:
+    case napi_uint16_array: return 2;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array: return 4;
+    default: return 8;  // float64, bigint64, biguint64
+  }
+}
+
+// Copies of index-like arrays that an async job reads after its call has returned.
+struct JobCopies {
+  std::vector<std::unique_ptr<uint8_t[]>> blocks;
+};
+
+class CallArrays {
+ public:
+  explicit CallArrays(const Napi::CallbackInfo& info)
+      : info_(info), async_(info.Data() != nullptr && static_cast<const Bound*>(info.Data())->async) {}
+
+  const Napi::CallbackInfo& info() const { return info_; }
+  bool async() const { return async_; }
+  const std::shared_ptr<JobCopies>& copies() const { return copies_; }
+
+  // Argument `position` if it is a typed array whose type is in `types` (a mask of type_bit):
+  // recorded for check(), and for an index-like array the pointer is to the copy that both the
+  // validation and the kernel read (guard 2). Returns false, throwing nothing, for anything else.
+  bool take(size_t position, const char* name, Access access, bool index_like, uint32_t types,
+            napi_typedarray_type* type, void** data, int64_t* length) {
+    *data = nullptr;
+    *length = 0;
+    size_t element_length = 0, byte_offset = 0;
+    napi_value buffer;
+    void* raw = nullptr;
+    if (napi_get_typedarray_info(info_.Env(), info_[position], type, &element_length, &raw, &buffer, &byte_offset) !=
+            napi_ok ||
+        (types & type_bit(*type)) == 0 || count_ == kMaxArrays) {
+      return false;
+    }
+    // Whether the memory is shared matters to index-like arrays (copied if so) and, in async
+    // calls, to the others (nothing to pin); a synchronous call need not ask for the rest.
+    bool not_shared = true;
+    if (index_like || async_) napi_is_arraybuffer(info_.Env(), buffer, &not_shared);  // false if shared
+    const size_t bytes = element_length * element_size(*type);
+    Entry& entry = entries_[count_++];
+    entry = Entry{name, static_cast<const uint8_t*>(raw), bytes, access, buffer, !not_shared, false};
+    if (index_like && bytes > 0 && (async_ || entry.shared)) {
+      raw = copy(raw, bytes);
+      entry.copied = true;
+    }
+    *data = raw;
+    *length = static_cast<int64_t>(element_length);
+    return true;
+  }
+
+  // Guards 1 and 3 (see above), once every argument is taken. Returns false after throwing.
+  bool check() {
+    Napi::Env env = info_.Env();
+    for (int i = 0; i < count_; ++i) {
+      for (int j = i + 1; j < count_; ++j) {
+        const Entry& a = entries_[i];
+        const Entry& b = entries_[j];
+        if ((a.access == Access::write || b.access == Access::write) && a.bytes > 0 && b.bytes > 0 &&
+            a.begin < b.begin + b.bytes && b.begin < a.begin + a.bytes) {
+          Napi::RangeError::New(env, std::string(a.name) + " and " + b.name +
+                                         " share memory (a kernel would write what it reads); pass separate arrays")
+              .ThrowAsJavaScriptException();
+          return false;
+        }
+      }
+    }
+    if (!async_) return true;
+    EnvData* data = env.GetInstanceData<EnvData>();
+    for (int i = 0; i < count_; ++i) {
+      const Entry& entry = entries_[i];
+      if (entry.copied || entry.shared || entry.bytes == 0) continue;
+      napi_value resizable;
+      bool is_resizable = false;
+      if (napi_get_named_property(env, entry.buffer, "resizable", &resizable) != napi_ok ||
+          napi_get_value_bool(env, resizable, &is_resizable) != napi_ok) {
+        is_resizable = false;  // a runtime without resizable ArrayBuffers
+        bool pending = false;
+        napi_is_exception_pending(env, &pending);
+        if (pending) return false;
+      }
+      if (is_resizable) {
+        Napi::TypeError::New(env, std::string(entry.name) +
+                                      " is backed by a resizable ArrayBuffer, which could shrink under an async call; "
+                                      "pass an array over a fixed-length buffer")
+            .ThrowAsJavaScriptException();
+        return false;
+      }
+      if (data == nullptr || data->transfer_guard.IsEmpty()) {
+        Napi::Error::New(env, "async kernels need setTransferGuard(worker_threads.markAsUntransferable) first")
+            .ThrowAsJavaScriptException();
+        return false;
+      }
+      napi_value argument = entry.buffer;
+      napi_value ignored;
+      if (napi_call_function(env, env.Undefined(), data->transfer_guard.Value(), 1, &argument, &ignored) != napi_ok) {
+        return false;  // its exception is pending
+      }
+    }
+    return true;
+  }
+
+ private:
+  static constexpr int kMaxArrays = 12;
+  static constexpr int kSyncCopies = 4;
+
+  struct Entry {
+    const char* name;
+    const uint8_t* begin;  // the argument's own bytes, even when the kernel reads a copy
+    size_t bytes;
+    Access access;
+    napi_value buffer;
+    bool shared;
+    bool copied;
+  };
+
+  void* copy(const void* source, size_t bytes) {
+    void* target;
+    if (async_ || sync_copies_ == kSyncCopies) {
+      if (copies_ == nullptr) copies_ = std::make_shared<JobCopies>();
+      copies_->blocks.emplace_back(new uint8_t[bytes]);
+      target = copies_->blocks.back().get();
+    } else {
+      // Synchronous calls do not nest, and each thread (main, workers) has its own buffers.
+      thread_local std::vector<uint8_t> buffers[kSyncCopies];
+      std::vector<uint8_t>& buffer = buffers[sync_copies_++];
+      if (buffer.size() < bytes) buffer.resize(bytes);
+      target = buffer.data();
+    }
+    std::memcpy(target, source, bytes);
+    return target;
+  }
+
+  const Napi::CallbackInfo& info_;
+  const bool async_;
+  Entry entries_[kMaxArrays];
+  int count_ = 0;
+  int sync_copies_ = 0;
+  std::shared_ptr<JobCopies> copies_;
+};
+
 struct IndexArray {
   napi_typedarray_type type;
   const void* data;
   int64_t length;
 };
 
-// One napi_get_typedarray_info call gives type, length and the data pointer (byte offset
-// included); a detached buffer reports length 0. Returns false for anything else.
-bool typed_array_info(const Napi::CallbackInfo& info, size_t position, napi_typedarray_type* type,
-                      void** data, int64_t* length) {
-  size_t element_length = 0;
-  napi_value buffer;
-  size_t byte_offset;
-  if (napi_get_typedarray_info(info.Env(), info[position], type, &element_length, data, &buffer,
-                               &byte_offset) != napi_ok) {
-    return false;
-  }
-  *length = static_cast<int64_t>(element_length);
-  return true;
-}
-
 // Each getter returns false after throwing a JavaScript exception.
-bool get_float_array(const Napi::CallbackInfo& info, size_t position, const char* name, float** data,
+bool get_float_array(CallArrays& call, size_t position, const char* name, Access access, float** data,
                      int64_t* length) {
   napi_typedarray_type type;
   void* raw;
-  if (!typed_array_info(info, position, &type, &raw, length) || type != napi_float32_array) {
-    Napi::TypeError::New(info.Env(), std::string(name) + " must be a Float32Array")
-        .ThrowAsJavaScriptException();
+  *data = nullptr;
+  if (!call.take(position, name, access, false, type_bit(napi_float32_array), &type, &raw, length)) {
+    Napi::TypeError::New(call.info().Env(), std::string(name) + " must be a Float32Array").ThrowAsJavaScriptException();
     return false;
   }
   *data = static_cast<float*>(raw);
   return true;
 }
 
-bool get_index_array(const Napi::CallbackInfo& info, size_t position, IndexArray* out) {
+bool get_index_array(CallArrays& call, size_t position, IndexArray* out) {
   void* raw;
-  if (typed_array_info(info, position, &out->type, &raw, &out->length) &&
-      (out->type == napi_int32_array || out->type == napi_uint32_array || out->type == napi_bigint64_array)) {
+  constexpr uint32_t kTypes = type_bit(napi_int32_array) | type_bit(napi_uint32_array) | type_bit(napi_bigint64_array);
+  if (call.take(position, "indices", Access::read, true, kTypes, &out->type, &raw, &out->length)) {
     out->data = raw;
     return true;
   }
-  Napi::TypeError::New(info.Env(), "indices must be an Int32Array, Uint32Array or BigInt64Array")
+  Napi::TypeError::New(call.info().Env(), "indices must be an Int32Array, Uint32Array or BigInt64Array")
       .ThrowAsJavaScriptException();
   return false;
 }
@@ -126,46 +306,52 @@ auto with_index_type(const IndexArray& indices, Fn&& fn) {
   }
 }
 
-// What a kernel function was created for (see KernelsForTier below): a tier's table, and whether
-// it runs now (returning its result) or on a background thread (returning a Promise of it).
-struct Bound {
-  const Kernels* kernels;
-  bool async;
-};
-
-const Kernels& bound_kernels(const Napi::CallbackInfo& info) { return *static_cast<const Bound*>(info.Data())->kernels; }
-
 // A kernel call on libuv's thread pool. Every object argument of the call (the typed arrays) is
-// referenced until it completes, so its memory outlives the call even if JavaScript drops it.
+// referenced until it completes, and the copies of its index-like arrays are owned by it.
 class KernelWork : public Napi::AsyncWorker {
  public:
-  KernelWork(const Napi::CallbackInfo& info, std::function<int64_t()> job)
-      : Napi::AsyncWorker(info.Env()), job_(std::move(job)), deferred_(Napi::Promise::Deferred::New(info.Env())) {
+  KernelWork(const CallArrays& call, std::function<int64_t()> job)
+      : Napi::AsyncWorker(call.info().Env()), job_(std::move(job)), copies_(call.copies()) {
+    const Napi::CallbackInfo& info = call.info();
+    napi_create_promise(info.Env(), &deferred_, &promise_);
     for (size_t i = 0; i < info.Length(); ++i) {
       if (info[i].IsObject()) keep_alive_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
     }
   }
 
-  Napi::Promise Promise() const { return deferred_.Promise(); }
+  Napi::Value Promise() const { return Napi::Value(Env(), promise_); }
 
  protected:
   void Execute() override { result_ = job_(); }
-  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(result_))); }
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+  // Settling can fail only while the environment is being torn down (a worker that ended, or
+  // exited, with this call pending): then nothing can observe the promise, and the failure is
+  // ignored instead of thrown (which would abort the process).
+  void OnOK() override {
+    napi_value result;
+    if (napi_create_double(Env(), static_cast<double>(result_), &result) == napi_ok) {
+      napi_resolve_deferred(Env(), deferred_, result);
+    }
+  }
+  void OnError(const Napi::Error& error) override { napi_reject_deferred(Env(), deferred_, error.Value()); }
 
  private:
   std::function<int64_t()> job_;
-  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<JobCopies> copies_;
+  napi_deferred deferred_ = nullptr;
+  napi_value promise_ = nullptr;
   std::vector<Napi::ObjectReference> keep_alive_;
   int64_t result_ = -1;
 };
 
-// Runs a validated kernel job now, or queues it and returns a Promise, as the function was bound.
+// Applies the guards to the call's arrays, then runs the validated kernel job now, or queues it
+// and returns a Promise, as the function was bound.
 template <class Job>
-Napi::Value finish(const Napi::CallbackInfo& info, Job job) {
-  if (!static_cast<const Bound*>(info.Data())->async) return Napi::Number::New(info.Env(), static_cast<double>(job()));
-  auto* work = new KernelWork(info, std::function<int64_t()>(std::move(job)));
-  Napi::Promise promise = work->Promise();
+Napi::Value finish(CallArrays& call, Job job) {
+  Napi::Env env = call.info().Env();
+  if (!call.check()) return env.Undefined();
+  if (!call.async()) return Napi::Number::New(env, static_cast<double>(job()));
+  auto* work = new KernelWork(call, std::function<int64_t()>(std::move(job)));
+  Napi::Value promise = work->Promise();
   work->Queue();
   return promise;
 }
@@ -174,9 +360,9 @@ Napi::Value finish(const Napi::CallbackInfo& info, Job job) {
 // bound), after checking every index against [0, rows): returns -1, or the position of the first
 // bad index without running the kernel.
 template <class Kernel>
-Napi::Value run_checked(const Napi::CallbackInfo& info, IndexArray indices, int64_t rows, Kernel kernel) {
-  const Kernels& kernels = bound_kernels(info);
-  return finish(info, [=]() -> int64_t {
+Napi::Value run_checked(CallArrays& call, IndexArray indices, int64_t rows, Kernel kernel) {
+  const Kernels& kernels = bound_kernels(call.info());
+  return finish(call, [=]() -> int64_t {
     return with_index_type(indices, [&](auto data) -> int64_t {
       using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
       const int64_t position = nne::first_invalid_index(data, indices.length, rows);
@@ -189,12 +375,14 @@ Napi::Value run_checked(const Napi::CallbackInfo& info, IndexArray indices, int6
 // gather(weight, dim, indices, out)
 Napi::Value Gather(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  CallArrays call(info);
   float* weight;
   float* out;
   int64_t weight_length, out_length, dim;
   IndexArray indices;
-  if (!get_float_array(info, 0, "weight", &weight, &weight_length) || !get_integer(info, 1, "dim", 1, &dim) ||
-      !get_index_array(info, 2, &indices) || !get_float_array(info, 3, "out", &out, &out_length) ||
+  if (!get_float_array(call, 0, "weight", Access::read, &weight, &weight_length) ||
+      !get_integer(info, 1, "dim", 1, &dim) || !get_index_array(call, 2, &indices) ||
+      !get_float_array(call, 3, "out", Access::write, &out, &out_length) ||
       !check_table(info, "weight", weight_length, dim)) {
     return env.Undefined();
   }
@@ -202,7 +390,7 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
     throw_range(info, "out length must be indices.length * dim");
     return env.Undefined();
   }
-  return run_checked(info, indices, weight_length / dim, [=](auto data, const auto& k) {
+  return run_checked(call, indices, weight_length / dim, [=](auto data, const auto& k) {
     k.gather(weight, dim, data, indices.length, out);
   });
 }
@@ -210,21 +398,22 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
 // scatterAdd(grad, dim, indices, gradOutput, scale | null, skipRow)
 Napi::Value ScatterAdd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  CallArrays call(info);
   float* grad;
   float* grad_output;
   float* scale = nullptr;
   int64_t grad_length, grad_output_length, scale_length = 0, dim, skip_row;
   IndexArray indices;
-  if (!get_float_array(info, 0, "grad", &grad, &grad_length) || !get_integer(info, 1, "dim", 1, &dim) ||
-      !get_index_array(info, 2, &indices) ||
-      !get_float_array(info, 3, "gradOutput", &grad_output, &grad_output_length) ||
+  if (!get_float_array(call, 0, "grad", Access::write, &grad, &grad_length) || !get_integer(info, 1, "dim", 1, &dim) ||
+      !get_index_array(call, 2, &indices) ||
+      !get_float_array(call, 3, "gradOutput", Access::read, &grad_output, &grad_output_length) ||
       !check_table(info, "grad", grad_length, dim)) {
     return env.Undefined();
   }
   // An empty Float32Array may report a null data pointer: whether there is a scale is decided by
   // the argument, not by the pointer.
   const bool scaled = !info[4].IsNull() && !info[4].IsUndefined();
-  if (scaled && !get_float_array(info, 4, "scale", &scale, &scale_length)) return env.Undefined();
+  if (scaled && !get_float_array(call, 4, "scale", Access::read, &scale, &scale_length)) return env.Undefined();
   if (!get_integer(info, 5, "skipRow", -1, &skip_row)) return env.Undefined();
   if (grad_output_length != rows_length(indices.length, dim)) {
     throw_range(info, "gradOutput length must be indices.length * dim");
@@ -234,7 +423,7 @@ Napi::Value ScatterAdd(const Napi::CallbackInfo& info) {
     throw_range(info, "scale length must be indices.length");
     return env.Undefined();
   }
-  return run_checked(info, indices, grad_length / dim, [=](auto data, const auto& k) {
+  return run_checked(call, indices, grad_length / dim, [=](auto data, const auto& k) {
     k.scatter_add(grad, dim, data, indices.length, grad_output, scale, skip_row);
   });
 }
@@ -242,19 +431,21 @@ Napi::Value ScatterAdd(const Napi::CallbackInfo& info) {
 // renorm(weight, dim, indices, maxNorm, normType, seen)
 Napi::Value Renorm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  CallArrays call(info);
   float* weight;
   int64_t weight_length, dim;
   double max_norm, norm_type;
   IndexArray indices;
-  if (!get_float_array(info, 0, "weight", &weight, &weight_length) || !get_integer(info, 1, "dim", 1, &dim) ||
-      !get_index_array(info, 2, &indices) || !get_number(info, 3, "maxNorm", &max_norm) ||
-      !get_number(info, 4, "normType", &norm_type) || !check_table(info, "weight", weight_length, dim)) {
+  if (!get_float_array(call, 0, "weight", Access::write, &weight, &weight_length) ||
+      !get_integer(info, 1, "dim", 1, &dim) || !get_index_array(call, 2, &indices) ||
+      !get_number(info, 3, "maxNorm", &max_norm) || !get_number(info, 4, "normType", &norm_type) ||
+      !check_table(info, "weight", weight_length, dim)) {
     return env.Undefined();
   }
   napi_typedarray_type seen_type;
   void* seen_data;
   int64_t seen_length;
-  if (!typed_array_info(info, 5, &seen_type, &seen_data, &seen_length) || seen_type != napi_uint8_array) {
+  if (!call.take(5, "seen", Access::write, false, type_bit(napi_uint8_array), &seen_type, &seen_data, &seen_length)) {
     Napi::TypeError::New(env, "seen must be a Uint8Array").ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -263,18 +454,19 @@ Napi::Value Renorm(const Napi::CallbackInfo& info) {
     throw_range(info, "seen must hold one bit per row");
     return env.Undefined();
   }
-  return run_checked(info, indices, rows, [=](auto data, const auto& k) {
+  return run_checked(call, indices, rows, [=](auto data, const auto& k) {
     k.renorm(weight, dim, data, indices.length, max_norm, norm_type, static_cast<uint8_t*>(seen_data));
   });
 }
 
 // offsets (Uint32Array) and numBags: offsets.length must be numBags or numBags + 1, and the
 // offsets must pass first_invalid_offset against `count` entries.
-bool get_bags(const Napi::CallbackInfo& info, size_t position, int64_t count, nne::Bags* bags) {
+bool get_bags(CallArrays& call, size_t position, int64_t count, nne::Bags* bags) {
+  const Napi::CallbackInfo& info = call.info();
   napi_typedarray_type type;
   void* data;
   int64_t length, num_bags;
-  if (!typed_array_info(info, position, &type, &data, &length) || type != napi_uint32_array) {
+  if (!call.take(position, "offsets", Access::read, true, type_bit(napi_uint32_array), &type, &data, &length)) {
     Napi::TypeError::New(info.Env(), "offsets must be a Uint32Array").ThrowAsJavaScriptException();
     return false;
   }
@@ -286,30 +478,33 @@ bool get_bags(const Napi::CallbackInfo& info, size_t position, int64_t count, nn
   return true;
 }
 
-bool get_optional_float_array(const Napi::CallbackInfo& info, size_t position, const char* name, float** data,
+bool get_optional_float_array(CallArrays& call, size_t position, const char* name, Access access, float** data,
                               int64_t expected_length) {
   *data = nullptr;
-  if (info[position].IsNull() || info[position].IsUndefined()) return true;
+  if (call.info()[position].IsNull() || call.info()[position].IsUndefined()) return true;
   int64_t length;
-  if (!get_float_array(info, position, name, data, &length)) return false;
-  if (length != expected_length) return throw_range(info, std::string(name) + " has the wrong length");
+  if (!get_float_array(call, position, name, access, data, &length)) return false;
+  if (length != expected_length) return throw_range(call.info(), std::string(name) + " has the wrong length");
   return true;
 }
 
 // bagForward(weight, dim, indices, offsets, numBags, perSampleWeights | null, mode, skipRow, out)
 Napi::Value BagForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  CallArrays call(info);
   float* weight;
   float* out;
   float* per_sample_weights;
   int64_t weight_length, out_length, dim, mode, skip_row;
   IndexArray indices;
   nne::Bags bags;
-  if (!get_float_array(info, 0, "weight", &weight, &weight_length) || !get_integer(info, 1, "dim", 1, &dim) ||
-      !get_index_array(info, 2, &indices) || !get_bags(info, 3, indices.length, &bags) ||
-      !get_optional_float_array(info, 5, "perSampleWeights", &per_sample_weights, indices.length) ||
+  if (!get_float_array(call, 0, "weight", Access::read, &weight, &weight_length) ||
+      !get_integer(info, 1, "dim", 1, &dim) || !get_index_array(call, 2, &indices) ||
+      !get_bags(call, 3, indices.length, &bags) ||
+      !get_optional_float_array(call, 5, "perSampleWeights", Access::read, &per_sample_weights, indices.length) ||
       !get_integer(info, 6, "mode", 0, &mode) || !get_integer(info, 7, "skipRow", -1, &skip_row) ||
-      !get_float_array(info, 8, "out", &out, &out_length) || !check_table(info, "weight", weight_length, dim)) {
+      !get_float_array(call, 8, "out", Access::write, &out, &out_length) ||
+      !check_table(info, "weight", weight_length, dim)) {
     return env.Undefined();
   }
   if (mode > 2) {
@@ -320,7 +515,7 @@ Napi::Value BagForward(const Napi::CallbackInfo& info) {
     throw_range(info, "out length must be numBags * dim");
     return env.Undefined();
   }
-  return run_checked(info, indices, weight_length / dim, [=](auto data, const auto& k) {
+  return run_checked(call, indices, weight_length / dim, [=](auto data, const auto& k) {
     k.bag.forward(weight, dim, data, bags, per_sample_weights, static_cast<nne::BagMode>(mode), skip_row, out);
   });
 }
@@ -328,16 +523,17 @@ Napi::Value BagForward(const Napi::CallbackInfo& info) {
 // bagScatterAdd(grad, dim, indices, offsets, numBags, gradOutput, scale | null, skipRow)
 Napi::Value BagScatterAdd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  CallArrays call(info);
   float* grad;
   float* grad_output;
   float* scale;
   int64_t grad_length, grad_output_length, dim, skip_row;
   IndexArray indices;
   nne::Bags bags;
-  if (!get_float_array(info, 0, "grad", &grad, &grad_length) || !get_integer(info, 1, "dim", 1, &dim) ||
-      !get_index_array(info, 2, &indices) || !get_bags(info, 3, indices.length, &bags) ||
-      !get_float_array(info, 5, "gradOutput", &grad_output, &grad_output_length) ||
-      !get_optional_float_array(info, 6, "scale", &scale, indices.length) ||
+  if (!get_float_array(call, 0, "grad", Access::write, &grad, &grad_length) || !get_integer(info, 1, "dim", 1, &dim) ||
+      !get_index_array(call, 2, &indices) || !get_bags(call, 3, indices.length, &bags) ||
+      !get_float_array(call, 5, "gradOutput", Access::read, &grad_output, &grad_output_length) ||
+      !get_optional_float_array(call, 6, "scale", Access::read, &scale, indices.length) ||
       !get_integer(info, 7, "skipRow", -1, &skip_row) || !check_table(info, "grad", grad_length, dim)) {
     return env.Undefined();
   }
@@ -345,7 +541,7 @@ Napi::Value BagScatterAdd(const Napi::CallbackInfo& info) {
     throw_range(info, "gradOutput length must be numBags * dim");
     return env.Undefined();
   }
-  return run_checked(info, indices, grad_length / dim, [=](auto data, const auto& k) {
+  return run_checked(call, indices, grad_length / dim, [=](auto data, const auto& k) {
     k.bag.scatter_add(grad, dim, data, bags, grad_output, scale, skip_row);
   });
 }
@@ -353,16 +549,17 @@ Napi::Value BagScatterAdd(const Napi::CallbackInfo& info) {
 // bagMaxBackward(weight, grad, dim, indices, offsets, numBags, gradOutput, skipRow)
 Napi::Value BagMaxBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  CallArrays call(info);
   float* weight;
   float* grad;
   float* grad_output;
   int64_t weight_length, grad_length, grad_output_length, dim, skip_row;
   IndexArray indices;
   nne::Bags bags;
-  if (!get_float_array(info, 0, "weight", &weight, &weight_length) ||
-      !get_float_array(info, 1, "grad", &grad, &grad_length) || !get_integer(info, 2, "dim", 1, &dim) ||
-      !get_index_array(info, 3, &indices) || !get_bags(info, 4, indices.length, &bags) ||
-      !get_float_array(info, 6, "gradOutput", &grad_output, &grad_output_length) ||
+  if (!get_float_array(call, 0, "weight", Access::read, &weight, &weight_length) ||
+      !get_float_array(call, 1, "grad", Access::write, &grad, &grad_length) || !get_integer(info, 2, "dim", 1, &dim) ||
+      !get_index_array(call, 3, &indices) || !get_bags(call, 4, indices.length, &bags) ||
+      !get_float_array(call, 6, "gradOutput", Access::read, &grad_output, &grad_output_length) ||
       !get_integer(info, 7, "skipRow", -1, &skip_row) || !check_table(info, "weight", weight_length, dim)) {
     return env.Undefined();
   }
@@ -374,7 +571,7 @@ Napi::Value BagMaxBackward(const Napi::CallbackInfo& info) {
     throw_range(info, "gradOutput length must be numBags * dim");
     return env.Undefined();
   }
-  return run_checked(info, indices, weight_length / dim, [=](auto data, const auto& k) {
+  return run_checked(call, indices, weight_length / dim, [=](auto data, const auto& k) {
     k.bag.max_backward(weight, grad, dim, data, bags, grad_output, skip_row);
   });
 }
@@ -382,16 +579,19 @@ Napi::Value BagMaxBackward(const Napi::CallbackInfo& info) {
 // bagWeightGrad(weight, dim, indices, offsets, numBags, gradOutput, skipRow, out)
 Napi::Value BagWeightGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  CallArrays call(info);
   float* weight;
   float* grad_output;
   float* out;
   int64_t weight_length, grad_output_length, out_length, dim, skip_row;
   IndexArray indices;
   nne::Bags bags;
-  if (!get_float_array(info, 0, "weight", &weight, &weight_length) || !get_integer(info, 1, "dim", 1, &dim) ||
-      !get_index_array(info, 2, &indices) || !get_bags(info, 3, indices.length, &bags) ||
-      !get_float_array(info, 5, "gradOutput", &grad_output, &grad_output_length) ||
-      !get_integer(info, 6, "skipRow", -1, &skip_row) || !get_float_array(info, 7, "out", &out, &out_length) ||
+  if (!get_float_array(call, 0, "weight", Access::read, &weight, &weight_length) ||
+      !get_integer(info, 1, "dim", 1, &dim) || !get_index_array(call, 2, &indices) ||
+      !get_bags(call, 3, indices.length, &bags) ||
+      !get_float_array(call, 5, "gradOutput", Access::read, &grad_output, &grad_output_length) ||
+      !get_integer(info, 6, "skipRow", -1, &skip_row) ||
+      !get_float_array(call, 7, "out", Access::write, &out, &out_length) ||
       !check_table(info, "weight", weight_length, dim)) {
     return env.Undefined();
   }
@@ -399,7 +599,7 @@ Napi::Value BagWeightGrad(const Napi::CallbackInfo& info) {
     throw_range(info, "gradOutput must have numBags * dim and out indices.length elements");
     return env.Undefined();
   }
-  return run_checked(info, indices, weight_length / dim, [=](auto data, const auto& k) {
+  return run_checked(call, indices, weight_length / dim, [=](auto data, const auto& k) {
     k.bag.weight_grad(weight, dim, data, bags, grad_output, skip_row, out);
   });
 }
@@ -413,14 +613,15 @@ struct Typed {
 };
 
 template <class T>
-bool get_typed(const Napi::CallbackInfo& info, size_t position, const char* name, napi_typedarray_type want,
-               bool optional, T** data, Typed* typed) {
+bool get_typed(CallArrays& call, size_t position, const char* name, napi_typedarray_type want, bool optional,
+               Access access, bool index_like, T** data, Typed* typed) {
   *data = nullptr;
   *typed = Typed{};
+  const Napi::CallbackInfo& info = call.info();
   if (optional && (info[position].IsNull() || info[position].IsUndefined())) return true;
   napi_typedarray_type type;
   void* raw;
-  if (!typed_array_info(info, position, &type, &raw, &typed->length) || type != want) {
+  if (!call.take(position, name, access, index_like, type_bit(want), &type, &raw, &typed->length)) {
     Napi::TypeError::New(info.Env(), std::string(name) + " has the wrong type").ThrowAsJavaScriptException();
     return false;
   }
@@ -431,23 +632,25 @@ bool get_typed(const Napi::CallbackInfo& info, size_t position, const char* name
 
 // optimizerUpdate(scalars: Float64Array(12), weight, grad, state0, state1, state2, rows | null, dim, scratch)
 // scalars: rule, lr, a, b, c, 1 - a, 1 - b, eps, weightDecay, decay, firstStep, nesterov.
+// rows: a Uint32Array (a table may have up to 2^32 rows).
 // Returns -1, or the position of the first entry of rows outside the table (nothing written).
 Napi::Value OptimizerUpdate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  CallArrays call(info);
   double* scalars;
   float *weight, *grad, *state[3], *scratch;
-  int32_t* rows;
+  uint32_t* rows;
   Typed scalars_info, state_info[3], rows_info, scratch_info;
   int64_t weight_length, grad_length, dim;
-  if (!get_typed(info, 0, "scalars", napi_float64_array, false, &scalars, &scalars_info) ||
-      !get_float_array(info, 1, "weight", &weight, &weight_length) ||
-      !get_float_array(info, 2, "grad", &grad, &grad_length) ||
-      !get_typed(info, 3, "state0", napi_float32_array, true, &state[0], &state_info[0]) ||
-      !get_typed(info, 4, "state1", napi_float32_array, true, &state[1], &state_info[1]) ||
-      !get_typed(info, 5, "state2", napi_float32_array, true, &state[2], &state_info[2]) ||
-      !get_typed(info, 6, "rows", napi_int32_array, true, &rows, &rows_info) ||
+  if (!get_typed(call, 0, "scalars", napi_float64_array, false, Access::read, false, &scalars, &scalars_info) ||
+      !get_float_array(call, 1, "weight", Access::write, &weight, &weight_length) ||
+      !get_float_array(call, 2, "grad", Access::read, &grad, &grad_length) ||
+      !get_typed(call, 3, "state0", napi_float32_array, true, Access::write, false, &state[0], &state_info[0]) ||
+      !get_typed(call, 4, "state1", napi_float32_array, true, Access::write, false, &state[1], &state_info[1]) ||
+      !get_typed(call, 5, "state2", napi_float32_array, true, Access::write, false, &state[2], &state_info[2]) ||
+      !get_typed(call, 6, "rows", napi_uint32_array, true, Access::read, true, &rows, &rows_info) ||
       !get_integer(info, 7, "dim", 1, &dim) ||
-      !get_typed(info, 8, "scratch", napi_float32_array, true, &scratch, &scratch_info) ||
+      !get_typed(call, 8, "scratch", napi_float32_array, true, Access::write, false, &scratch, &scratch_info) ||
       !check_table(info, "weight", weight_length, dim)) {
     return env.Undefined();
   }
@@ -502,38 +705,43 @@ Napi::Value OptimizerUpdate(const Napi::CallbackInfo& info) {
   float* s0 = state_info[0].present ? state[0] : nullptr;
   float* s1 = state_info[1].present ? state[1] : nullptr;
   float* s2 = state_info[2].present ? state[2] : nullptr;
-  const int32_t* row_list = rows_info.present ? rows : nullptr;
-  return finish(info, [=]() -> int64_t {
+  const uint32_t* row_list = rows_info.present ? rows : nullptr;
+  return finish(call, [=]() -> int64_t {
     kernels.optimizer_update(s, weight, grad, s0, s1, s2, row_list, num_rows, dim, scratch);
     return -1;
   });
 }
 
 // coalesce(indices, dim, source, offsets | null, numBags, scale | null, skipRow, slots, outRows, outValues)
-// Returns the number of distinct rows. Indices must lie in [0, slots.length).
+// Returns the number of distinct rows. Indices must lie in [0, slots.length); outRows is a
+// Uint32Array (rows up to 2^32).
 Napi::Value Coalesce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  CallArrays call(info);
   IndexArray indices;
   float *source, *scale, *out_values;
-  int32_t *slots, *out_rows;
+  int32_t* slots;
+  uint32_t* out_rows;
   Typed slots_info, out_rows_info;
   int64_t dim, source_length, skip_row, out_values_length;
-  if (!get_index_array(info, 0, &indices) || !get_integer(info, 1, "dim", 1, &dim) ||
-      !get_float_array(info, 2, "source", &source, &source_length) ||
-      !get_optional_float_array(info, 5, "scale", &scale, indices.length) ||
+  if (!get_index_array(call, 0, &indices) || !get_integer(info, 1, "dim", 1, &dim) ||
+      !get_float_array(call, 2, "source", Access::read, &source, &source_length) ||
+      !get_optional_float_array(call, 5, "scale", Access::read, &scale, indices.length) ||
       !get_integer(info, 6, "skipRow", -1, &skip_row) ||
-      !get_typed(info, 7, "slots", napi_int32_array, false, &slots, &slots_info) ||
-      !get_typed(info, 8, "outRows", napi_int32_array, false, &out_rows, &out_rows_info) ||
-      !get_float_array(info, 9, "outValues", &out_values, &out_values_length)) {
+      !get_typed(call, 7, "slots", napi_int32_array, false, Access::write, false, &slots, &slots_info) ||
+      !get_typed(call, 8, "outRows", napi_uint32_array, false, Access::write, false, &out_rows, &out_rows_info) ||
+      !get_float_array(call, 9, "outValues", Access::write, &out_values, &out_values_length)) {
     return env.Undefined();
   }
   const int64_t slots_length = slots_info.length;
   nne::Bags bags;
   const bool by_bag = !(info[3].IsNull() || info[3].IsUndefined());
-  if (by_bag && !get_bags(info, 3, indices.length, &bags)) return env.Undefined();
+  if (by_bag && !get_bags(call, 3, indices.length, &bags)) return env.Undefined();
   const int64_t source_rows = by_bag ? bags.num_bags : indices.length;
+  // Slots are int32 positions among at most indices.length distinct rows; rows fit outRows' uint32.
   if (source_length != rows_length(source_rows, dim) || out_rows_info.length < indices.length ||
-      out_values_length < rows_length(indices.length, dim)) {
+      out_values_length < rows_length(indices.length, dim) || indices.length > INT32_MAX ||
+      slots_length > static_cast<int64_t>(UINT32_MAX) + 1) {
     throw_range(info, "coalesce: slots, source, outRows or outValues has the wrong length");
     return env.Undefined();
   }
@@ -546,7 +754,7 @@ Napi::Value Coalesce(const Napi::CallbackInfo& info) {
   }
   const Kernels& kernels = bound_kernels(info);
   // The job owns copies of everything it reads (it may run after this frame is gone).
-  return finish(info, [=]() -> int64_t {
+  return finish(call, [=]() -> int64_t {
     return with_index_type(indices, [&](auto data) -> int64_t {
       using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
       return kernels.of<Index>().coalesce(data, indices.length, dim, source, by_bag ? &bags : nullptr, scale, skip_row,
@@ -558,12 +766,30 @@ Napi::Value Coalesce(const Napi::CallbackInfo& info) {
 // firstInvalidIndex(indices, rows)
 Napi::Value FirstInvalidIndex(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  CallArrays call(info);
   IndexArray indices;
   int64_t rows;
-  if (!get_index_array(info, 0, &indices) || !get_integer(info, 1, "rows", 0, &rows)) return env.Undefined();
+  if (!get_index_array(call, 0, &indices) || !get_integer(info, 1, "rows", 0, &rows)) return env.Undefined();
   const int64_t bad =
       with_index_type(indices, [&](auto data) { return nne::first_invalid_index(data, indices.length, rows); });
   return Napi::Number::New(env, static_cast<double>(bad));
+}
+
+// setTransferGuard(markAsUntransferable): the function async calls apply to the ArrayBuffers they
+// use (see CallArrays). The package passes worker_threads.markAsUntransferable when it loads.
+Napi::Value SetTransferGuard(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsFunction()) {
+    Napi::TypeError::New(env, "setTransferGuard: expected a function").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  EnvData* data = env.GetInstanceData<EnvData>();
+  if (data == nullptr) {
+    data = new EnvData();
+    env.SetInstanceData<EnvData>(data);
+  }
+  data->transfer_guard = Napi::Persistent(info[0].As<Napi::Function>());
+  return env.Undefined();
 }
 
 // kernels(tier): { tier, gather, scatterAdd, renorm } running the named tier ('' for the widest
@@ -753,6 +979,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
   exports.Set("allocateZeroed", Napi::Function::New(env, AllocateZeroed, "allocateZeroed"));
+  exports.Set("setTransferGuard", Napi::Function::New(env, SetTransferGuard, "setTransferGuard"));
   return exports;
 }
 

@@ -115,7 +115,7 @@ struct OptimizerScalars {
 // table. States a rule does not use are null. scratch is no longer used (row-wise Adagrad needs
 // no per-row buffer any more) and may be null; the binding still passes it.
 using OptimizerUpdateFn = void (*)(const OptimizerScalars& scalars, float* weight, const float* grad, float* state0,
-                                   float* state1, float* state2, const int32_t* rows, int64_t num_rows, int64_t dim,
+                                   float* state1, float* state2, const uint32_t* rows, int64_t num_rows, int64_t dim,
                                    float* scratch);
 
 // Sums the gradient rows of entries with the same index, in entry order, into out_rows (first
@@ -124,7 +124,7 @@ using OptimizerUpdateFn = void (*)(const OptimizerScalars& scalars, float* weigh
 // equal to skip_row are left out. slots has one int32 per table row, all -1, and is -1 again after.
 template <class Index>
 using CoalesceFn = int64_t (*)(const Index* indices, int64_t count, int64_t dim, const float* source, const Bags* bags,
-                               const float* scale, int64_t skip_row, int32_t* slots, int32_t* out_rows,
+                               const float* scale, int64_t skip_row, int32_t* slots, uint32_t* out_rows,
                                float* out_values);
 
 template <class Index>

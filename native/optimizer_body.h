@@ -160,7 +160,7 @@ inline void prefetch_floats_for_write(float* p, int64_t floats) {
 }
 
 void update_rows(const OptimizerScalars& s, float* weight, const float* grad, float* state0, float* state1,
-                 float* state2, const int32_t* rows, int64_t k_begin, int64_t k_end, int64_t dim, RowRange range) {
+                 float* state2, const uint32_t* rows, int64_t k_begin, int64_t k_end, int64_t dim, RowRange range) {
   const bool rowwise = s.rule == OptimizerRule::rowwise_adagrad;
   for (int64_t k = k_begin; k < k_end; ++k) {
     if (rows != nullptr && k + kPrefetchUpdateRows < k_end) {
@@ -187,7 +187,7 @@ void update_rows(const OptimizerScalars& s, float* weight, const float* grad, fl
 // Coalescing rows of one entry stream (see CoalesceFn in kernels.h).
 template <class Index>
 int64_t coalesce(const Index* indices, int64_t count, int64_t dim, const float* source, const Bags* bags,
-                 const float* scale, int64_t skip_row, int32_t* slots, int32_t* out_rows, float* out_values) {
+                 const float* scale, int64_t skip_row, int32_t* slots, uint32_t* out_rows, float* out_values) {
   using V = typename Vec::V;
   int64_t distinct = 0;
   int64_t bag = 0;
@@ -209,7 +209,7 @@ int64_t coalesce(const Index* indices, int64_t count, int64_t dim, const float* 
     if (!seen) {
       slot = static_cast<int32_t>(distinct++);
       slots[row] = slot;
-      out_rows[slot] = static_cast<int32_t>(row);
+      out_rows[slot] = static_cast<uint32_t>(row);
     }
     float* dst = out_values + static_cast<int64_t>(slot) * dim;
     const V s = Vec::broadcast(scale != nullptr ? scale[i] : 1.0f);

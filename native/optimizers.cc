@@ -42,12 +42,12 @@ namespace {
 using UpdateElementsFn = void (*)(const OptimizerScalars& s, float* weight, const float* grad, float* state0,
                                   float* state1, float* state2, int64_t begin, int64_t end);
 using UpdateRowsFn = void (*)(const OptimizerScalars& s, float* weight, const float* grad, float* state0, float* state1,
-                              float* state2, const int32_t* rows, int64_t k_begin, int64_t k_end, int64_t dim,
+                              float* state2, const uint32_t* rows, int64_t k_begin, int64_t k_end, int64_t dim,
                               RowRange range);
 
 template <UpdateElementsFn kElements, UpdateRowsFn kRows>
 void optimizer_update_parallel(const OptimizerScalars& s, float* weight, const float* grad, float* state0,
-                               float* state1, float* state2, const int32_t* rows, int64_t num_rows, int64_t dim,
+                               float* state1, float* state2, const uint32_t* rows, int64_t num_rows, int64_t dim,
                                float* /* scratch: not needed (see update_rowwise_adagrad) */) {
   const bool rowwise = s.rule == OptimizerRule::rowwise_adagrad;
   // Bytes read and written per element: weight and each table-shaped state both ways, grad once.

@@ -120,7 +120,7 @@ export interface Backend {
     state0: Float32Array | null,
     state1: Float32Array | null,
     state2: Float32Array | null,
-    rows: Int32Array | null,
+    rows: Uint32Array | null,
     dim: number,
     scratch: Float32Array | null,
   ): number;
@@ -141,7 +141,7 @@ export interface Backend {
     scale: Float32Array | null,
     skipRow: number,
     slots: Int32Array,
-    outRows: Int32Array,
+    outRows: Uint32Array,
     outValues: Float32Array,
   ): number;
 

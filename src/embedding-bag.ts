@@ -9,6 +9,7 @@
 //   input 2-D (B, L)          forward(indices, L): every bag has L indices, B = indices.length / L
 //   per_sample_weights        perSampleWeights (mode 'sum' only); backward returns their gradient
 //   other options             as in Embedding
+import { heldArray, heldIndices } from './async-guard.js';
 import { BAG_MODE_CODES, type KernelIndices, type Plan } from './backend.js';
 import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, pretrainedArguments, rowReader } from './table.js';
 import {
@@ -18,8 +19,10 @@ import {
   checkInteger,
   checkNoOverlap,
   checkOptions,
+  stableCopy,
   describe,
   toKernelIndices,
+  viewOrNull,
 } from './validate.js';
 
 export type BagMode = 'sum' | 'mean' | 'max';
@@ -103,7 +106,13 @@ export class EmbeddingBag extends EmbeddingTable {
     out?: Float32Array,
   ): Promise<Float32Array> {
     const where = 'EmbeddingBag.forwardAsync';
-    return this.runAsync(where, this.forwardAccess, () => this.#forward(where, indices, offsets, perSampleWeights, out));
+    return this.runAsync(where, this.forwardAccess, () => {
+      // Before the copies hide them.
+      for (const [name, value] of [['indices', indices], ['offsets', offsets], ['perSampleWeights', perSampleWeights]] as const) {
+        checkNoOverlap(where, 'out', viewOrNull(out), name, viewOrNull(value));
+      }
+      return this.#forward(where, heldIndices(indices), heldIndices(offsets), heldArray(where, 'perSampleWeights', perSampleWeights), heldArray(where, 'out', out));
+    });
   }
 
   *#forward(
@@ -122,6 +131,9 @@ export class EmbeddingBag extends EmbeddingTable {
     } else {
       checkFloat32Array(where, 'out', out, length, 'numBags * embeddingDim');
       checkNoOverlap(where, 'out', out, 'weight', this.weight);
+      checkNoOverlap(where, 'out', out, 'indices', kernelIndices);
+      checkNoOverlap(where, 'out', out, 'offsets', bags.offsets);
+      checkNoOverlap(where, 'out', out, 'perSampleWeights', weights);
     }
     yield* this.renormLookedUp(where, kernelIndices);
     const bad = yield [
@@ -156,7 +168,11 @@ export class EmbeddingBag extends EmbeddingTable {
     perSampleWeights?: Float32Array | null,
   ): Promise<Float32Array | null> {
     const where = 'EmbeddingBag.backwardAsync';
-    return this.runAsync(where, 'write', () => this.#backward(where, indices, offsets, gradOutput, perSampleWeights));
+    return this.runAsync(where, 'write', () => {
+      checkNoOverlap(where, 'indices', viewOrNull(indices), 'grad', this.grad); // before the copies hide them
+      checkNoOverlap(where, 'offsets', viewOrNull(offsets), 'grad', this.grad);
+      return this.#backward(where, heldIndices(indices), heldIndices(offsets), heldArray(where, 'gradOutput', gradOutput), heldArray(where, 'perSampleWeights', perSampleWeights));
+    });
   }
 
   *#backward(
@@ -166,11 +182,13 @@ export class EmbeddingBag extends EmbeddingTable {
     gradOutput: Float32Array,
     perSampleWeights: Float32Array | null | undefined,
   ): Plan<Float32Array | null> {
-    const kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
+    let kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
     const bags = this.#bags(where, offsets, kernelIndices.length);
     const dim = this.embeddingDim;
     checkFloat32Array(where, 'gradOutput', gradOutput, bags.numBags * dim, 'numBags * embeddingDim');
     const weights = this.#perSampleWeights(where, perSampleWeights, kernelIndices.length);
+    // Read in TypeScript (entry scales, sparse rows) as well as by the kernels.
+    kernelIndices = stableCopy(kernelIndices);
     yield* this.checkIndices(where, kernelIndices);
     const skipRow = this.paddingIdx ?? -1;
 
@@ -201,6 +219,8 @@ export class EmbeddingBag extends EmbeddingTable {
 
     const grad = this.gradTarget();
     checkNoOverlap(where, 'gradOutput', gradOutput, 'grad', grad);
+    checkNoOverlap(where, 'indices', kernelIndices, 'grad', grad);
+    checkNoOverlap(where, 'offsets', bags.offsets, 'grad', grad);
     if (this.mode === 'max') {
       yield ['bagMaxBackward', [this.weight, grad, dim, kernelIndices, bags.offsets, bags.numBags, gradOutput, skipRow]];
     } else {
@@ -294,12 +314,14 @@ export class EmbeddingBag extends EmbeddingTable {
  * here, with its value). Order and the other range rules are checked by the caller.
  */
 function toOffsetArray(where: string, offsets: unknown, count: number): Uint32Array {
-  if (offsets instanceof Uint32Array) return offsets;
+  // Validated here and read again by the kernels: one in a SharedArrayBuffer is copied first.
+  if (offsets instanceof Uint32Array) return stableCopy(offsets);
   const negative = (i: number, value: number | bigint) =>
     new RangeError(`${where}: offsets[${i}] = ${value} is negative`);
   if (offsets instanceof Int32Array) {
-    for (let i = 0; i < offsets.length; i++) if (offsets[i]! < 0) throw negative(i, offsets[i]!);
-    return new Uint32Array(offsets.buffer, offsets.byteOffset, offsets.length);
+    const stable = stableCopy(offsets);
+    for (let i = 0; i < stable.length; i++) if (stable[i]! < 0) throw negative(i, stable[i]!);
+    return new Uint32Array(stable.buffer, stable.byteOffset, stable.length);
   }
   if (offsets instanceof BigInt64Array) {
     const copy = new Uint32Array(offsets.length);

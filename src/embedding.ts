@@ -9,9 +9,10 @@
 //   sparse               sparse           backward() fills sparseGrad instead of grad
 //   _weight              weight           adopted, not copied, not zeroed
 //   from_pretrained      fromPretrained   freeze defaults to true
+import { heldArray, heldIndices } from './async-guard.js';
 import type { KernelIndices, Plan } from './backend.js';
 import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, pretrainedArguments, rowReader } from './table.js';
-import { type IndexArray, checkFloat32Array, checkNoOverlap, checkOptions, toKernelIndices } from './validate.js';
+import { type IndexArray, checkFloat32Array, checkNoOverlap, checkOptions, stableCopy, toKernelIndices, viewOrNull } from './validate.js';
 
 export type { EmbeddingOptions, SparseGrad } from './table.js';
 export type { IndexArray } from './validate.js';
@@ -55,7 +56,11 @@ export class Embedding extends EmbeddingTable {
    * Until it settles, calls that would change this layer throw (as do all calls, with maxNorm).
    */
   forwardAsync(indices: IndexArray, out?: Float32Array): Promise<Float32Array> {
-    return this.runAsync('Embedding.forwardAsync', this.forwardAccess, () => this.#forward('Embedding.forwardAsync', indices, out));
+    const where = 'Embedding.forwardAsync';
+    return this.runAsync(where, this.forwardAccess, () => {
+      checkNoOverlap(where, 'out', viewOrNull(out), 'indices', viewOrNull(indices)); // before the copy hides it
+      return this.#forward(where, heldIndices(indices), heldArray(where, 'out', out));
+    });
   }
 
   /**
@@ -70,11 +75,17 @@ export class Embedding extends EmbeddingTable {
 
   /** backward() with its kernels on a background thread (native backend). */
   backwardAsync(indices: IndexArray, gradOutput: Float32Array): Promise<void> {
-    return this.runAsync('Embedding.backwardAsync', 'write', () => this.#backward('Embedding.backwardAsync', indices, gradOutput));
+    const where = 'Embedding.backwardAsync';
+    return this.runAsync(where, 'write', () => {
+      checkNoOverlap(where, 'indices', viewOrNull(indices), 'grad', this.grad); // before the copy hides it
+      return this.#backward(where, heldIndices(indices), heldArray(where, 'gradOutput', gradOutput));
+    });
   }
 
   *#forward(where: string, indices: IndexArray, out: Float32Array | undefined): Plan<Float32Array> {
     const [kernelIndices, output] = this.#forwardArguments(where, indices, out);
+    // Refused by the gather kernel too, but only after maxNorm has renormalized the table.
+    checkNoOverlap(where, 'out', output, 'indices', kernelIndices);
     yield* this.renormLookedUp(where, kernelIndices);
     this.throwIfBad(where, kernelIndices, yield ['gather', [this.weight, this.embeddingDim, kernelIndices, output]]);
     return output;
@@ -91,12 +102,13 @@ export class Embedding extends EmbeddingTable {
   }
 
   *#backward(where: string, indices: IndexArray, gradOutput: Float32Array): Plan<void> {
-    const kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
+    let kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
     const dim = this.embeddingDim;
     checkFloat32Array(where, 'gradOutput', gradOutput, kernelIndices.length * dim, 'indices.length * embeddingDim');
     const update = this.inBackwardUpdate;
     if (this.freeze || this.sparse || this.scaleGradByFreq || update !== undefined) {
       // These paths read the indices in TypeScript before (or instead of) a kernel.
+      kernelIndices = stableCopy(kernelIndices);
       yield* this.checkIndices(where, kernelIndices);
     }
     if (this.freeze) return;

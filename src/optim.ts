@@ -8,11 +8,12 @@
 // The arithmetic is in the backend's optimizer kernels (native/optimizer_body.h and its TypeScript
 // twin); the scalars each rule needs per step (bias corrections, decayed learning rates) are
 // computed here, in double, as torch computes them in Python.
+import { heldArray, heldIndices } from './async-guard.js';
 import { OPTIMIZER_RULES, type Plan } from './backend.js';
 import { AsyncAccess, runPlan, runPlanAsync } from './plan.js';
 import type { Embedding } from './embedding.js';
 import type { EmbeddingBag } from './embedding-bag.js';
-import { type EmbeddingTable, type EntryRows, accessOf, backendOf, isEmbeddingTable, setInBackwardUpdate } from './table.js';
+import { type EmbeddingTable, type EntryRows, type SparseGrad, accessOf, backendOf, isEmbeddingTable, setInBackwardUpdate } from './table.js';
 import { checkBoolean, checkOptions, describe } from './validate.js';
 
 export type Trainable = Embedding | EmbeddingBag;
@@ -36,11 +37,17 @@ interface TableState {
   buffers: Record<string, Float32Array | null>;
 }
 
+/** A table's gradient as an async step holds it. */
+interface HeldGradient {
+  dense: Float32Array | null;
+  sparse: SparseGrad | null;
+}
+
 /** Per-table work buffers, kept between steps: for summing duplicate rows, and one row. */
 class Scratch {
   /** Row -> its slot among the distinct rows of the current step; -1 between steps. */
   #slots: Int32Array | null = null;
-  rows = new Int32Array(0);
+  rows = new Uint32Array(0);
   values = new Float32Array(0);
   readonly row: Float32Array;
 
@@ -56,7 +63,7 @@ class Scratch {
   reserve(entries: number): void {
     if (this.rows.length >= entries) return;
     const capacity = Math.max(entries, this.rows.length * 2);
-    this.rows = new Int32Array(capacity);
+    this.rows = new Uint32Array(capacity);
     this.values = new Float32Array(capacity * this.dim);
   }
 }
@@ -132,9 +139,17 @@ abstract class TableOptimizer implements Optimizer {
   async stepAsync(): Promise<void> {
     const where = `${this.name}.stepAsync`;
     this.#checkStep(where);
+    const held = this.tables.map((table): HeldGradient => {
+      const sparse = table.sparseGrad;
+      heldArray(where, 'weight', table.weight);
+      return {
+        dense: heldArray(where, 'grad', table.grad),
+        sparse: sparse === null ? null : { indices: heldIndices(sparse.indices), values: heldArray(where, 'sparseGrad.values', sparse.values) },
+      };
+    });
     const releases = [this.#access.acquire('write'), ...this.tables.map((table) => accessOf(table).acquire('write'))];
     try {
-      for (const [index, table] of this.tables.entries()) await runPlanAsync(backendOf(table), this.#stepTable(table, index));
+      for (const [index, table] of this.tables.entries()) await runPlanAsync(backendOf(table), this.#stepTable(table, index, held[index]));
     } finally {
       for (const release of releases) release();
     }
@@ -150,22 +165,27 @@ abstract class TableOptimizer implements Optimizer {
     this.#access.check(where, 'write');
     this.tables.forEach((table, index) => {
       accessOf(table).check(where, 'write');
+      table.checkKept(where);
       if (this.sparseOnly && !table.freeze && !table.sparse && table.grad !== null) {
         throw new TypeError(`${this.name}: params[${index}] has a dense gradient; ${this.name} takes only sparse layers (sparse: true), as in torch`);
       }
     });
   }
 
-  *#stepTable(table: EmbeddingTable, index: number): Plan<void> {
+  /**
+   * A table's update. `held`: its gradient as stepAsync took hold of it when called (sparse
+   * indices copied, arrays pinned), since JavaScript runs between the updates of the tables.
+   */
+  *#stepTable(table: EmbeddingTable, index: number, held?: HeldGradient): Plan<void> {
     if (table.freeze) return;
     if (table.sparse) {
-      const grad = table.sparseGrad;
+      const grad = held === undefined ? table.sparseGrad : held.sparse;
       if (grad !== null) {
         yield* this.#applyRows(table, index, { indices: grad.indices, source: grad.values, offsets: null, numBags: 0, scale: null, skipRow: -1 });
       }
       return;
     }
-    const grad = table.grad;
+    const grad = held === undefined ? table.grad : held.dense;
     if (grad === null) return;
     const state = this.#states[index]!;
     if (this.countsSteps) state.step += 1;

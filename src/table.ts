@@ -1,11 +1,21 @@
 // What Embedding and EmbeddingBag share: the table, its options, its gradient, and the parts of
 // forward and backward that do not depend on how looked-up rows are combined (maxNorm renorm,
 // scaleGradByFreq counts, sparse rows). Each layer's own file reads as its operator's semantics.
+import { heldArray } from './async-guard.js';
 import type { Backend, KernelIndices, Plan } from './backend.js';
 import { currentBackend } from './loader.js';
 import { AsyncAccess, runPlan, runPlanAsync } from './plan.js';
 import { NormalGenerator, randomSeed } from './random.js';
-import { checkBoolean, checkFloat32Array, checkInteger, checkOptions, describe, indexRangeError } from './validate.js';
+import {
+  checkBoolean,
+  checkFixedLength,
+  checkFloat32Array,
+  checkInteger,
+  checkNoOverlap,
+  checkOptions,
+  describe,
+  indexRangeError,
+} from './validate.js';
 
 export interface EmbeddingOptions {
   /** Row whose gradient is always zero; zeroed by the default init. May be negative: counts from the end. */
@@ -208,6 +218,7 @@ export abstract class EmbeddingTable {
         throw new TypeError(`${where}: options.seed has no effect with options.weight (the table is not initialized)`);
       }
       this.weight = checkFloat32Array(where, 'options.weight', opts.weight, size, 'numEmbeddings * embeddingDim');
+      checkFixedLength(where, 'options.weight', this.weight);
     } else {
       const seed = opts.seed === undefined ? randomSeed() : checkInteger(where, 'options.seed', opts.seed, 0);
       this.weight = new Float32Array(size);
@@ -223,19 +234,39 @@ export abstract class EmbeddingTable {
 
   /** Runs a method's plan now, unless an unfinished async call conflicts with it. */
   protected run<T>(where: string, access: 'read' | 'write', plan: () => Plan<T>): T {
-    accessOf(this).check(where, access);
+    this.checkAccess(where, access);
     return runPlan(this.backend, plan());
   }
 
-  /** Throws if an unfinished async call conflicts with a synchronous call of this access. */
+  /**
+   * Throws if an unfinished async call conflicts with a synchronous call of this access, or if an
+   * array the layer keeps lost its memory (see checkKept).
+   */
   protected checkAccess(where: string, access: 'read' | 'write'): void {
     accessOf(this).check(where, access);
+    this.checkKept(where);
+  }
+
+  /**
+   * Throws an Error if an array this layer keeps (weight, grad, sparseGrad) no longer has its
+   * length: its buffer was transferred (detached) or otherwise taken from under the layer.
+   */
+  checkKept(where: string): void {
+    const size = this.numEmbeddings * this.embeddingDim;
+    if (this.weight.length !== size) throw keptArrayError(where, 'weight', this.weight.length, size);
+    if (this.denseGrad !== null && this.denseGrad.length !== size) throw keptArrayError(where, 'grad', this.denseGrad.length, size);
+    const sparse = this.sparseRows;
+    if (sparse !== null && (sparse.indices.length < sparse.rows || sparse.values.length < sparse.rows * this.embeddingDim)) {
+      throw keptArrayError(where, 'sparseGrad', sparse.values.length, sparse.rows * this.embeddingDim);
+    }
   }
 
   /** Runs a method's plan with its kernels off the JavaScript thread; conflicting calls throw meanwhile. */
   protected async runAsync<T>(where: string, access: 'read' | 'write', plan: () => Plan<T>): Promise<T> {
     const guard = accessOf(this);
-    guard.check(where, access);
+    this.checkAccess(where, access);
+    heldArray(where, 'weight', this.weight);
+    heldArray(where, 'grad', this.denseGrad);
     const release = guard.acquire(access);
     try {
       return await runPlanAsync(this.backend, plan());
@@ -274,6 +305,7 @@ export abstract class EmbeddingTable {
   /** With maxNorm: torch.embedding_renorm_ on every distinct looked-up row (padding included). */
   protected *renormLookedUp(where: string, indices: KernelIndices): Plan<void> {
     if (this.maxNorm === null) return;
+    checkNoOverlap(where, 'indices', indices, 'weight', this.weight);
     this.#renormSeen ??= new Uint8Array(Math.ceil(this.numEmbeddings / 8));
     const bad = yield ['renorm', [this.weight, this.embeddingDim, indices, this.maxNorm, this.normType, this.#renormSeen]];
     this.throwIfBad(where, indices, bad);
@@ -313,6 +345,14 @@ export abstract class EmbeddingTable {
   }
 }
 
+/** The Error for a kept array whose buffer was detached (transferred) or shrunk. */
+export function keptArrayError(where: string, name: string, length: number, expected: number): Error {
+  return new Error(
+    `${where}: ${name} has ${length} elements where ${expected} were expected: its buffer was detached (transferred to ` +
+      `another thread or structuredClone'd with transfer) or resized after the package took it; the layer cannot be used`,
+  );
+}
+
 function normalizePaddingIdx(where: string, value: unknown, numEmbeddings: number): number | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'number') {
@@ -339,6 +379,7 @@ export function pretrainedArguments<T extends EmbeddingOptions>(
   optionNames: readonly string[],
 ): [number, number, T] {
   checkFloat32Array(where, 'weights', weights);
+  checkFixedLength(where, 'weights', weights as Float32Array);
   checkInteger(where, 'embeddingDim', embeddingDim, 1);
   const table = weights as Float32Array;
   const dim = embeddingDim as number;

@@ -81,9 +81,39 @@ export function checkFloat32Array(
   return value;
 }
 
+/**
+ * Refuses an array over a resizable ArrayBuffer or a growable SharedArrayBuffer for an array the
+ * package keeps (a table): its length could change between calls. A call's own arguments need no
+ * such check: their length cannot change during a synchronous call, and async calls refuse
+ * resizable buffers themselves (async-guard.ts, native/binding.cc).
+ */
+export function checkFixedLength(where: string, name: string, value: ArrayBufferView): void {
+  const buffer = value.buffer as { resizable?: boolean; growable?: boolean };
+  if (buffer.resizable === true || buffer.growable === true) {
+    const kind = buffer.resizable === true ? 'a resizable ArrayBuffer' : 'a growable SharedArrayBuffer';
+    throw new TypeError(`${where}: ${name} is backed by ${kind}, which could change size under the layer; pass an array over a fixed-length buffer`);
+  }
+}
+
+/**
+ * An index-like array that TypeScript code will read more than once (counts, sparse rows, bags):
+ * one in a SharedArrayBuffer is copied first, so that another thread writing it cannot change
+ * what was validated. (Kernels need no such copy: the backends make it.)
+ */
+export function stableCopy<T extends Int32Array | Uint32Array | BigInt64Array>(value: T): T {
+  return value.buffer instanceof ArrayBuffer ? value : (value.slice() as T);
+}
+
+/** value if it is a typed array (for checkNoOverlap on arguments not yet validated), else null. */
+export function viewOrNull(value: unknown): ArrayBufferView | null {
+  return ArrayBuffer.isView(value) ? value : null;
+}
+
 /** Throws when two typed arrays share any bytes: the kernels read one while writing the other. */
-export function checkNoOverlap(where: string, aName: string, a: ArrayBufferView, bName: string, b: ArrayBufferView): void {
+export function checkNoOverlap(where: string, aName: string, a: ArrayBufferView | null, bName: string, b: ArrayBufferView | null): void {
   if (
+    a !== null &&
+    b !== null &&
     a.buffer === b.buffer &&
     a.byteOffset < b.byteOffset + b.byteLength &&
     b.byteOffset < a.byteOffset + a.byteLength &&

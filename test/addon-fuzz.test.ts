@@ -7,6 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { type NativeAddon, loadAddon } from '../src/backends/native.js';
 import { getBackend } from '../src/index.js';
 
+/** ArrayBuffer's ES2024 constructor form (resizable), which this TypeScript lib does not declare. */
+const ResizableArrayBuffer = ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer;
+
+/** Shared by generated views, so that the arguments of one call may overlap. */
+const pool = new ArrayBuffer(4 * 128);
+
 const typedArray = fc.oneof(
   fc.integer({ min: 0, max: 70 }).map((n) => new Float32Array(n)),
   fc.integer({ min: 0, max: 70 }).map((n) => new Float32Array(n + 8).subarray(3, 3 + n)),
@@ -18,6 +24,11 @@ const typedArray = fc.oneof(
   fc.constant(new Float32Array(new SharedArrayBuffer(64))),
   fc.array(fc.nat({ max: 12 }), { maxLength: 6 }).map((v) => Uint32Array.from(v.sort((a, b) => a - b))),
   fc.array(fc.double({ min: -2, max: 12, noNaN: true }), { maxLength: 12 }).map((v) => Float64Array.from(v)),
+  // Over a resizable ArrayBuffer, and views into one pool, so that arguments alias each other.
+  fc.integer({ min: 0, max: 70 }).map((n) => new Float32Array(new ResizableArrayBuffer(4 * n, { maxByteLength: 4 * n + 64 }))),
+  fc.tuple(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 40 }), fc.constantFrom(0, 1, 2)).map(([offset, n, kind]) =>
+    kind === 0 ? new Float32Array(pool, 4 * offset, n) : kind === 1 ? new Int32Array(pool, 4 * offset, n) : new Uint32Array(pool, 4 * offset, n),
+  ),
 );
 
 const anyArgument = fc.oneof(
@@ -91,6 +102,112 @@ describe.runIf(getBackend() === 'native')('the raw addon survives anything', () 
     }
     expect(new Uint8Array(addon.allocateZeroed(5 << 20)).every((b) => b === 0)).toBe(true);
     expect(addon.allocateZeroed(0).byteLength).toBe(0);
+  });
+
+  // The moves JavaScript can make while an async call runs: transfer an argument's buffer (then
+  // collect it), resize it, write its index arrays. Each call resolves to a number or rejects (or
+  // throws) with an Error; the test process surviving is the rest of the assertion.
+  const asyncFunctions = Object.entries(kernels.async) as [string, (...args: unknown[]) => Promise<unknown>][];
+  for (const [name, fn] of asyncFunctions) {
+    it(`async ${name} with arguments transferred, resized or written mid-call`, async () => {
+      const move = fc.constantFrom('transfer', 'resize', 'write', 'none');
+      await fc.assert(
+        fc.asyncProperty(fc.array(anyArgument, { maxLength: 10 }), fc.array(move, { minLength: 10, maxLength: 10 }), async (args, moves) => {
+          let pending: Promise<unknown>;
+          try {
+            pending = fn(...args);
+          } catch (error) {
+            if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
+            return;
+          }
+          args.forEach((arg, i) => {
+            if (!ArrayBuffer.isView(arg)) return;
+            const buffer = arg.buffer as ArrayBuffer & { resize?: (n: number) => void; resizable?: boolean };
+            try {
+              if (moves[i] === 'transfer' && buffer instanceof ArrayBuffer) structuredClone(buffer, { transfer: [buffer] });
+              if (moves[i] === 'resize' && buffer.resizable === true) buffer.resize!(0);
+              if (moves[i] === 'write' && (arg instanceof Int32Array || arg instanceof Uint32Array)) arg.fill(0x7ffffff0);
+            } catch (error) {
+              if (!(error instanceof Error)) throw error; // DataCloneError (Node >= 21): pinned
+            }
+          });
+          globalThis.gc?.();
+          try {
+            expect(Number.isInteger(await pending)).toBe(true);
+          } catch (error) {
+            if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
+          }
+        }),
+        { numRuns: 400, seed: 4343 },
+      );
+    });
+  }
+
+  // Well-formed calls, then one hazard: an index array that lives in the array the kernel writes
+  // (rows of 1e30 written over indices read back as huge indices), or, for async calls, index and
+  // offset arrays overwritten and buffers transferred right after the call returned.
+  it('well-formed calls with aliased, overwritten or transferred arrays', async () => {
+    const dim = 16;
+    const scenario = fc.record({
+      kernel: fc.constantFrom('gather', 'scatterAdd', 'bagForward', 'coalesce'),
+      async: fc.boolean(),
+      alias: fc.boolean(),
+      rows: fc.integer({ min: 1, max: 3000 }),
+      count: fc.integer({ min: 16, max: 3000 }),
+      transfer: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(scenario, async ({ kernel, async, alias, rows, count, transfer }) => {
+        const run = (async ? kernels.async : kernels) as unknown as Record<string, (...args: unknown[]) => unknown>;
+        const table = new Float32Array(rows * dim).fill(1e30);
+        // The array the kernel writes, and indices inside it when aliasing.
+        const writtenLength = kernel === 'scatterAdd' ? rows * dim : count * dim;
+        const written = new Float32Array(writtenLength);
+        const n = Math.min(count, writtenLength);
+        const indices = alias ? new Int32Array(written.buffer, 0, n) : new Int32Array(n);
+        for (let i = 0; i < n; i++) indices[i] = (i * 7919) % rows;
+        const offsets = Uint32Array.of(0, n >> 1);
+        const args: unknown[] =
+          kernel === 'gather'
+            ? [table, dim, indices, written.subarray(0, n * dim)]
+            : kernel === 'scatterAdd'
+              ? [written, dim, indices, new Float32Array(n * dim).fill(1e30), null, -1]
+              : kernel === 'bagForward'
+                ? [table, dim, indices, offsets, 2, null, 0, -1, alias ? written.subarray(0, 2 * dim) : new Float32Array(2 * dim)]
+                : [indices, dim, new Float32Array(n * dim).fill(1e30), offsets, 2, null, -1, new Int32Array(rows).fill(-1), new Uint32Array(n), written.subarray(0, n * dim)];
+        let result: unknown;
+        try {
+          result = run[kernel]!(...args);
+        } catch (error) {
+          if (!(error instanceof RangeError || error instanceof TypeError)) throw error;
+          return;
+        }
+        if (async) {
+          indices.fill(0x7ffffff0);
+          offsets[1] = 0xfffffff0;
+          if (transfer) {
+            for (const arg of args) {
+              if (ArrayBuffer.isView(arg) && arg.buffer instanceof ArrayBuffer) {
+                try {
+                  structuredClone(arg.buffer, { transfer: [arg.buffer] });
+                } catch (error) {
+                  if (!(error instanceof Error)) throw error; // DataCloneError (Node >= 21): pinned
+                }
+              }
+            }
+            globalThis.gc?.();
+          }
+          try {
+            result = await result;
+          } catch (error) {
+            if (!(error instanceof RangeError || error instanceof TypeError)) throw error;
+            return;
+          }
+        }
+        expect(Number.isInteger(result)).toBe(true);
+      }),
+      { numRuns: 600, seed: 99 },
+    );
   });
 
   it('with detached buffers', () => {

@@ -209,7 +209,7 @@ describe.runIf(getBackend() === 'native')('native and TypeScript backends agree'
           );
           const next = rng(seed);
           // Sparse: distinct rows (as coalescing gives them) and one gradient row each.
-          const touched = rawRows === null ? null : Int32Array.from(new Set(rawRows.map((r) => r % rows)));
+          const touched = rawRows === null ? null : Uint32Array.from(new Set(rawRows.map((r) => r % rows)));
           const gradRows = touched === null ? rows : touched.length;
           const perRow = rule === 4;
           const stateSize = perRow ? rows : rows * dim;
@@ -242,7 +242,7 @@ describe.runIf(getBackend() === 'native')('native and TypeScript backends agree'
           const source = randomTable(byBag ? 3 : count, dim, seed + 6);
           const run = (backend: typeof native) => {
             const slots = new Int32Array(rows).fill(-1);
-            const outRows = new Int32Array(count);
+            const outRows = new Uint32Array(count);
             const outValues = new Float32Array(count * dim);
             const n = backend.coalesce(indices, dim, source, offsets, 3, scale, seed % 3 === 0 ? 0 : -1, slots, outRows, outValues);
             return { n, outRows, outValues, slots };

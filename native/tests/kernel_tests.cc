@@ -472,7 +472,7 @@ void test_optimizers(const nne::Kernels& kernels) {
       }
       // Sparse: rows 7, 2, 5 from compact gradient rows 0, 1, 2.
       {
-        const int32_t touched[] = {7, 2, 5};
+        const uint32_t touched[] = {7, 2, 5};
         auto w = weight, e0 = s0, e1 = s1, e2 = s2;
         auto rw = weight, r0 = s0, r1 = s1, r2 = s2;
         kernels.optimizer_update(s, w.data(), grad.data(), uses0 ? e0.data() : nullptr, uses1 ? e1.data() : nullptr,
@@ -504,7 +504,7 @@ void test_coalesce(const nne::Kernels& kernels, const char* type_name) {
       const std::vector<float> source = random_floats((with_bags ? num_bags : count) * dim);
       const std::vector<float> scale = random_floats(count);
       std::vector<int32_t> slots(static_cast<size_t>(rows), -1);
-      std::vector<int32_t> out_rows(static_cast<size_t>(count));
+      std::vector<uint32_t> out_rows(static_cast<size_t>(count));
       std::vector<float> out_values(static_cast<size_t>(count * dim));
       const int64_t skip = 3;
       const int64_t distinct = kernels.of<Index>().coalesce(indices.data(), count, dim, source.data(),
@@ -748,11 +748,11 @@ void test_threads_optimizers(const nne::Kernels& kernels) {
   for (auto* state : {&s0, &s1, &s2}) for (auto& x : *state) x = std::fabs(x);
   // A sparse step's rows: distinct, in no order, then the same with repeats (which the binding
   // accepts; they must still be applied in list order).
-  std::vector<int32_t> distinct(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) distinct[static_cast<size_t>(r)] = static_cast<int32_t>(r);
+  std::vector<uint32_t> distinct(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) distinct[static_cast<size_t>(r)] = static_cast<uint32_t>(r);
   std::shuffle(distinct.begin(), distinct.end(), rng);
   distinct.resize(2000);
-  std::vector<int32_t> repeated = distinct;
+  std::vector<uint32_t> repeated = distinct;
   for (size_t k = 0; k < repeated.size(); k += 3) repeated[k] = repeated[k / 2];
   for (int rule = 0; rule <= 4; ++rule) {
     nne::OptimizerScalars s{};
@@ -763,7 +763,7 @@ void test_threads_optimizers(const nne::Kernels& kernels) {
     const bool uses1 = s.rule == nne::OptimizerRule::adam || s.rule == nne::OptimizerRule::sparse_adam;
     const bool uses2 = s.rule == nne::OptimizerRule::adam;
     for (int variant = 0; variant < 3; ++variant) {
-      const std::vector<int32_t>* list = variant == 0 ? nullptr : variant == 1 ? &distinct : &repeated;
+      const std::vector<uint32_t>* list = variant == 0 ? nullptr : variant == 1 ? &distinct : &repeated;
       char name[64];
       std::snprintf(name, sizeof name, "threads optimizer rule %d %s", rule,
                     variant == 0 ? "dense" : variant == 1 ? "sparse" : "sparse with repeats");

@@ -3,7 +3,8 @@
 // cannot load and the reference the native kernels are tested against, and it computes the
 // same bits: float32 rounding is reproduced with Math.fround wherever C++ would round, and
 // norms follow the eight-lane order described in native/renorm.cc.
-import type { Backend, BagModeCode, KernelIndices, OptimizerScalars } from '../backend.js';
+import { KERNEL_ARRAYS, guardAsyncCall, refuseOverlaps } from '../async-guard.js';
+import type { Backend, BagModeCode, KernelIndices, KernelName, OptimizerScalars } from '../backend.js';
 
 function firstInvalidIndex(indices: KernelIndices, rows: number): number {
   if (indices instanceof BigInt64Array) {
@@ -404,7 +405,7 @@ function optimizerUpdate(
   state0: Float32Array | null,
   state1: Float32Array | null,
   state2: Float32Array | null,
-  rows: Int32Array | null,
+  rows: Uint32Array | null,
   dim: number,
   scratch: Float32Array | null,
 ): number {
@@ -436,7 +437,7 @@ function coalesce(
   scale: Float32Array | null,
   skipRow: number,
   slots: Int32Array,
-  outRows: Int32Array,
+  outRows: Uint32Array,
   outValues: Float32Array,
 ): number {
   const rows = asNumbers(indices);
@@ -469,17 +470,34 @@ function coalesce(
   return distinct;
 }
 
+/**
+ * A kernel behind the checks the native binding makes of its arrays (async-guard.ts): a written
+ * array may not share memory with another argument, and index-like arrays in a SharedArrayBuffer
+ * are read from a copy made at the call (another thread may be writing them).
+ */
+function checked<F extends (...args: never[]) => number>(name: KernelName, kernel: F): F {
+  const indexLike = KERNEL_ARRAYS[name].filter((argument) => argument.use === 'index').map((argument) => argument.position);
+  return ((...args: unknown[]) => {
+    refuseOverlaps(name, args);
+    for (const position of indexLike) {
+      const value = args[position];
+      if (ArrayBuffer.isView(value) && !(value.buffer instanceof ArrayBuffer)) args[position] = (value as Float64Array).slice();
+    }
+    return kernel(...(args as Parameters<F>));
+  }) as unknown as F;
+}
+
 const kernels = {
-  firstInvalidIndex,
-  gather,
-  scatterAdd,
-  renorm,
-  bagForward,
-  bagScatterAdd,
-  bagMaxBackward,
-  bagWeightGrad,
-  optimizerUpdate,
-  coalesce,
+  firstInvalidIndex: checked('firstInvalidIndex', firstInvalidIndex),
+  gather: checked('gather', gather),
+  scatterAdd: checked('scatterAdd', scatterAdd),
+  renorm: checked('renorm', renorm),
+  bagForward: checked('bagForward', bagForward),
+  bagScatterAdd: checked('bagScatterAdd', bagScatterAdd),
+  bagMaxBackward: checked('bagMaxBackward', bagMaxBackward),
+  bagWeightGrad: checked('bagWeightGrad', bagWeightGrad),
+  optimizerUpdate: checked('optimizerUpdate', optimizerUpdate),
+  coalesce: checked('coalesce', coalesce),
 };
 
 export const jsBackend: Backend = {
@@ -488,8 +506,10 @@ export const jsBackend: Backend = {
   ...kernels,
   // JavaScript has no other thread to run a kernel on: it runs in a later macrotask, so that the
   // async methods behave alike on both backends (they settle later, never synchronously).
-  callAsync: ([name, args]) =>
+  // Its arrays are guarded as the native binding guards them (async-guard.ts).
+  callAsync: (call) =>
     new Promise((resolve, reject) => {
+      const [name, args] = guardAsyncCall(call);
       setImmediate(() => {
         try {
           resolve((kernels[name] as (...a: unknown[]) => number)(...args));

@@ -2,6 +2,7 @@
 // prebuild for this platform when the package ships one, else the local build). The addon's
 // functions already have the Backend signatures, so this file only loads it and picks the tier.
 import path from 'node:path';
+import { markAsUntransferable } from 'node:worker_threads';
 
 import { type Backend, type KernelIndices, type KernelName, type SimdTier, SIMD_TIERS } from '../backend.js';
 
@@ -41,6 +42,11 @@ export interface NativeAddon {
   mapFile(path: string): ArrayBuffer;
   /** `bytes` zeroed bytes, huge pages requested, as an ArrayBuffer unmapped when collected. */
   allocateZeroed(bytes: number): ArrayBuffer;
+  /**
+   * The function async kernel calls apply to the ArrayBuffers they use (native/binding.cc,
+   * CallArrays): worker_threads.markAsUntransferable. Async kernels throw until it is set.
+   */
+  setTransferGuard(guard: (buffer: ArrayBuffer) => void): void;
 }
 
 /** The package root: src/ and dist/ both sit one level below it. */
@@ -53,7 +59,9 @@ export function loadAddon(): NativeAddon {
   if (addon === undefined) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeGypBuild = require('node-gyp-build') as (root: string) => NativeAddon;
-    addon = nodeGypBuild(packageRoot);
+    const loaded = nodeGypBuild(packageRoot);
+    loaded.setTransferGuard(markAsUntransferable);
+    addon = loaded;
   }
   return addon;
 }

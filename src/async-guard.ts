@@ -1,0 +1,132 @@
+// The array arguments of each kernel, and what the native binding does with them to keep its
+// promise that no JavaScript can make it crash (README, "No crash, whatever JavaScript does";
+// CallArrays in native/binding.cc). The TypeScript backend applies the same rules here, with the
+// same messages, so that both backends answer every hazard alike:
+// - a call whose written array shares memory with another of its arrays is refused;
+// - an async call copies its index-like arrays (indices, offsets, rows, scalars) when it starts,
+//   refuses resizable buffers behind its other arrays, and marks those untransferable.
+import { markAsUntransferable } from 'node:worker_threads';
+
+import type { KernelCall, KernelName } from './backend.js';
+
+/** One array argument: its position, the binding's name for it, and how the kernel uses it. */
+interface ArrayArgument {
+  readonly position: number;
+  readonly name: string;
+  readonly use: 'read' | 'write' | 'index';
+}
+
+const arrays = (...list: [number, string, ArrayArgument['use']][]): readonly ArrayArgument[] =>
+  list.map(([position, name, use]) => ({ position, name, use }));
+
+/** Per kernel, in argument order (the order in which the binding reports a pair). */
+export const KERNEL_ARRAYS: { readonly [K in KernelName]: readonly ArrayArgument[] } = {
+  firstInvalidIndex: arrays([0, 'indices', 'index']),
+  gather: arrays([0, 'weight', 'read'], [2, 'indices', 'index'], [3, 'out', 'write']),
+  scatterAdd: arrays([0, 'grad', 'write'], [2, 'indices', 'index'], [3, 'gradOutput', 'read'], [4, 'scale', 'read']),
+  renorm: arrays([0, 'weight', 'write'], [2, 'indices', 'index'], [5, 'seen', 'write']),
+  bagForward: arrays([0, 'weight', 'read'], [2, 'indices', 'index'], [3, 'offsets', 'index'], [5, 'perSampleWeights', 'read'], [8, 'out', 'write']),
+  bagScatterAdd: arrays([0, 'grad', 'write'], [2, 'indices', 'index'], [3, 'offsets', 'index'], [5, 'gradOutput', 'read'], [6, 'scale', 'read']),
+  bagMaxBackward: arrays([0, 'weight', 'read'], [1, 'grad', 'write'], [3, 'indices', 'index'], [4, 'offsets', 'index'], [6, 'gradOutput', 'read']),
+  bagWeightGrad: arrays([0, 'weight', 'read'], [2, 'indices', 'index'], [3, 'offsets', 'index'], [5, 'gradOutput', 'read'], [7, 'out', 'write']),
+  optimizerUpdate: arrays(
+    [0, 'scalars', 'index'],
+    [1, 'weight', 'write'],
+    [2, 'grad', 'read'],
+    [3, 'state0', 'write'],
+    [4, 'state1', 'write'],
+    [5, 'state2', 'write'],
+    [6, 'rows', 'index'],
+    [8, 'scratch', 'write'],
+  ),
+  coalesce: arrays(
+    [0, 'indices', 'index'],
+    [2, 'source', 'read'],
+    [3, 'offsets', 'index'],
+    [5, 'scale', 'read'],
+    [7, 'slots', 'write'],
+    [8, 'outRows', 'write'],
+    [9, 'outValues', 'write'],
+  ),
+};
+
+function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return (
+    a.buffer === b.buffer &&
+    a.byteLength > 0 &&
+    b.byteLength > 0 &&
+    a.byteOffset < b.byteOffset + b.byteLength &&
+    b.byteOffset < a.byteOffset + a.byteLength
+  );
+}
+
+/** Throws the binding's RangeError when an array the kernel writes shares memory with another. */
+export function refuseOverlaps(name: KernelName, args: readonly unknown[]): void {
+  const list = KERNEL_ARRAYS[name];
+  for (let i = 0; i < list.length; i++) {
+    const a = args[list[i]!.position];
+    if (!ArrayBuffer.isView(a)) continue;
+    for (let j = i + 1; j < list.length; j++) {
+      const b = args[list[j]!.position];
+      if (!ArrayBuffer.isView(b) || (list[i]!.use !== 'write' && list[j]!.use !== 'write')) continue;
+      if (overlaps(a, b)) {
+        throw new RangeError(`${list[i]!.name} and ${list[j]!.name} share memory (a kernel would write what it reads); pass separate arrays`);
+      }
+    }
+  }
+}
+
+/**
+ * The call as an async call runs it: index-like arrays copied, every other array's buffer refused
+ * if resizable and marked untransferable (worker_threads.markAsUntransferable: a later
+ * postMessage or structuredClone with transfer copies it on Node 20 and throws on Node >= 21,
+ * instead of detaching it under the call). Throws the binding's errors.
+ */
+export function guardAsyncCall([name, args]: KernelCall): KernelCall {
+  refuseOverlaps(name, args);
+  const guarded: unknown[] = [...args];
+  for (const { position, name: argument, use } of KERNEL_ARRAYS[name]) {
+    const value = guarded[position];
+    if (!ArrayBuffer.isView(value)) continue;
+    if (use === 'index') {
+      guarded[position] = (value as Float64Array).slice();
+      continue;
+    }
+    const buffer = value.buffer;
+    if (value.byteLength === 0 || !(buffer instanceof ArrayBuffer)) continue; // shared: never detached, never shrinks
+    if ((buffer as { resizable?: boolean }).resizable === true) {
+      throw new TypeError(
+        `${argument} is backed by a resizable ArrayBuffer, which could shrink under an async call; pass an array over a fixed-length buffer`,
+      );
+    }
+    markAsUntransferable(buffer);
+  }
+  return [name, guarded] as KernelCall;
+}
+
+// An async layer method runs several kernels, with JavaScript running between them: the public
+// async methods take hold of their arguments once, when called, so that every kernel of the call
+// sees them as they were then.
+
+/** An index-like argument of an async method, copied when it is a typed array (others are converted anyway). */
+export function heldIndices<T>(value: T): T {
+  if (value instanceof Int32Array || value instanceof Uint32Array || value instanceof BigInt64Array) return value.slice() as T;
+  return value;
+}
+
+/**
+ * A float array argument of an async method (or an array the layer keeps), held for the call: a
+ * resizable or growable buffer is refused, any other is marked untransferable.
+ */
+export function heldArray<T>(where: string, name: string, value: T): T {
+  if (!(value instanceof Float32Array) || value.byteLength === 0) return value; // validation names other kinds
+  const buffer = value.buffer as ArrayBuffer & { resizable?: boolean; growable?: boolean };
+  if (buffer.resizable === true || buffer.growable === true) {
+    throw new TypeError(
+      `${where}: ${name} is backed by ${buffer.resizable === true ? 'a resizable ArrayBuffer' : 'a growable SharedArrayBuffer'}, ` +
+        'which could shrink under an async call; pass an array over a fixed-length buffer',
+    );
+  }
+  if (buffer instanceof ArrayBuffer) markAsUntransferable(buffer);
+  return value;
+}
