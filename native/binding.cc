@@ -9,6 +9,7 @@
 // table, in which case nothing was written.
 #include <napi.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -40,12 +41,20 @@ struct Bound {
 
 const Kernels& bound_kernels(const Napi::CallbackInfo& info) { return *static_cast<const Bound*>(info.Data())->kernels; }
 
-// Per environment (the main thread and each worker load the addon anew): the function that pins
-// an ArrayBuffer for async calls, worker_threads.markAsUntransferable, handed over by
-// setTransferGuard (N-API cannot reach Node's modules itself).
+// Per environment (the main thread and each worker load the addon anew), handed over once by
+// setTransferGuard, since N-API cannot reach Node's modules or a built-in getter itself: the
+// function that pins an ArrayBuffer for async calls (worker_threads.markAsUntransferable) and the
+// built-in getter ArrayBuffer.prototype.resizable (asked of the buffer itself, an own property
+// could lie).
 struct EnvData {
   Napi::FunctionReference transfer_guard;
+  Napi::FunctionReference resizable_getter;  // empty where the runtime has no resizable buffers
 };
+
+// Async kernel calls not yet completed, in the whole process. While there are any, a pool thread
+// may be writing memory that a synchronous call is handed as indices (a view of an array an async
+// call writes): synchronous calls then copy their index-like arrays too.
+std::atomic<int64_t> jobs_in_flight{0};
 
 // ---------------------------------------------------------------------------------------------
 // Memory safety whatever JavaScript does (README, "No crash, whatever JavaScript does").
@@ -58,17 +67,22 @@ struct EnvData {
 //    reads, indices included. Refused before anything runs: a RangeError naming both.
 // 2. An index-like array (indices, offsets, rows: what addresses memory) changes after it was
 //    validated. In an async call JavaScript runs while the kernel does; in any call another thread
-//    may write a SharedArrayBuffer. Such arrays are copied first, and validation and kernel both
-//    read the copy: in async calls always (the job owns the copy: 4 bytes per index against the
-//    kernel's 4 * dim), in synchronous calls only when shared (into a per-thread buffer, so the
-//    ordinary call copies and allocates nothing).
+//    may write a SharedArrayBuffer, or a pool thread the memory an unfinished async call writes.
+//    Such arrays are copied first, and validation and kernel both read the copy: in async calls
+//    always (the job owns the copy: 4 bytes per index against the kernel's 4 * dim), in
+//    synchronous calls when shared or while async calls are in flight (into a per-thread buffer,
+//    so the ordinary call copies and allocates nothing).
 // 3. In an async call, an array's memory is freed or shrunk under the kernel: its ArrayBuffer is
 //    transferred (postMessage, structuredClone, ArrayBuffer.prototype.transfer) and its new owner
 //    collected, or a resizable ArrayBuffer is resized. Every other array's ArrayBuffer is marked
-//    untransferable first (worker_threads.markAsUntransferable: a transfer then copies on Node 20
-//    and throws on Node >= 21, and never detaches), and resizable ArrayBuffers are refused with a
-//    TypeError. A SharedArrayBuffer is never detached and only grows. The array objects stay
-//    referenced until the job completes (KernelWork), so collecting them frees nothing either.
+//    untransferable as it is taken (worker_threads.markAsUntransferable: a transfer then copies
+//    on Node 20 and throws on Node >= 21, and never detaches), and resizable ArrayBuffers are
+//    refused with a TypeError (asked through the built-in getter, which an own property cannot
+//    fake). None of the caller's JavaScript runs between taking an array and pinning it. A
+//    SharedArrayBuffer is never detached and only grows. The array objects stay referenced until
+//    the job completes (KernelWork), so collecting them frees nothing either.
+// A kernel that writes an array JavaScript can also write meanwhile (coalesce's slots and rows)
+// bounds what it reads back from it.
 // ---------------------------------------------------------------------------------------------
 
 enum class Access { read, write };
@@ -95,6 +109,15 @@ struct JobCopies {
 };
 
 class CallArrays {
+  struct Entry {
+    const char* name;
+    uintptr_t begin;  // the argument's own bytes, even when the kernel reads a copy
+    size_t bytes;
+    napi_value buffer;
+    bool shared;
+    bool copied;
+  };
+
  public:
   explicit CallArrays(const Napi::CallbackInfo& info)
       : info_(info), async_(info.Data() != nullptr && static_cast<const Bound*>(info.Data())->async) {}
@@ -108,78 +131,99 @@ class CallArrays {
   // validation and the kernel read (guard 2). Returns false, throwing nothing, for anything else.
   bool take(size_t position, const char* name, Access access, bool index_like, uint32_t types,
             napi_typedarray_type* type, void** data, int64_t* length) {
-    *data = nullptr;
-    *length = 0;
-    size_t element_length = 0, byte_offset = 0;
+    napi_env env = info_.Env();
+    size_t element_length = 0;
     napi_value buffer;
     void* raw = nullptr;
-    if (napi_get_typedarray_info(info_.Env(), info_[position], type, &element_length, &raw, &buffer, &byte_offset) !=
-            napi_ok ||
+    if (napi_get_typedarray_info(env, info_[position], type, &element_length, &raw, &buffer, nullptr) != napi_ok ||
         (types & type_bit(*type)) == 0 || count_ == kMaxArrays) {
+      *data = nullptr;
+      *length = 0;
       return false;
     }
+    Entry& entry = entries_[count_];
+    entry.name = name;
+    entry.begin = reinterpret_cast<uintptr_t>(raw);
+    entry.bytes = element_length * element_size(*type);
+    entry.buffer = buffer;
+    entry.copied = false;
+    entry.shared = false;
+    if (access == Access::write) written_ |= 1u << count_;
+    ++count_;
     // Whether the memory is shared matters to index-like arrays (copied if so) and, in async
     // calls, to the others (nothing to pin); a synchronous call need not ask for the rest.
-    bool not_shared = true;
-    if (index_like || async_) napi_is_arraybuffer(info_.Env(), buffer, &not_shared);  // false if shared
-    const size_t bytes = element_length * element_size(*type);
-    Entry& entry = entries_[count_++];
-    entry = Entry{name, static_cast<const uint8_t*>(raw), bytes, access, buffer, !not_shared, false};
-    if (index_like && bytes > 0 && (async_ || entry.shared)) {
-      raw = copy(raw, bytes);
-      entry.copied = true;
+    if (index_like || async_) {
+      bool not_shared = true;
+      napi_is_arraybuffer(env, buffer, &not_shared);  // false for a SharedArrayBuffer
+      entry.shared = !not_shared;
+      if (index_like && entry.bytes > 0 &&
+          (async_ || entry.shared || jobs_in_flight.load(std::memory_order_acquire) > 0)) {
+        raw = copy(raw, entry.bytes);
+        entry.copied = true;
+      } else if (async_ && !entry.shared && entry.bytes > 0 && !pin(entry)) {
+        *data = nullptr;
+        *length = 0;
+        return false;
+      }
     }
     *data = raw;
     *length = static_cast<int64_t>(element_length);
     return true;
   }
 
-  // Guards 1 and 3 (see above), once every argument is taken. Returns false after throwing.
+  // Guard 3 for one array of an async call, as soon as it is taken (so that nothing can detach it
+  // between being taken and being pinned): refuses a resizable buffer, marks it untransferable.
+  // Returns false after throwing.
+  bool pin(const Entry& entry) {
+    Napi::Env env = info_.Env();
+    EnvData* data = env.GetInstanceData<EnvData>();
+    if (data == nullptr || data->transfer_guard.IsEmpty()) {
+      Napi::Error::New(env, "async kernels need setTransferGuard(worker_threads.markAsUntransferable, resizableGetter) first")
+          .ThrowAsJavaScriptException();
+      return false;
+    }
+    napi_value result;
+    bool is_resizable = false;
+    if (!data->resizable_getter.IsEmpty()) {
+      if (napi_call_function(env, entry.buffer, data->resizable_getter.Value(), 0, nullptr, &result) != napi_ok ||
+          napi_get_value_bool(env, result, &is_resizable) != napi_ok) {
+        return throw_pending_or(env, "cannot tell whether an ArrayBuffer is resizable");
+      }
+    }
+    if (is_resizable) {
+      Napi::TypeError::New(env, std::string(entry.name) +
+                                    " is backed by a resizable ArrayBuffer, which could shrink under an async call; "
+                                    "pass an array over a fixed-length buffer")
+          .ThrowAsJavaScriptException();
+      return false;
+    }
+    napi_value argument = entry.buffer;
+    if (napi_call_function(env, env.Undefined(), data->transfer_guard.Value(), 1, &argument, &result) != napi_ok) {
+      return throw_pending_or(env, "the transfer guard failed");
+    }
+    return true;
+  }
+
+  static bool throw_pending_or(Napi::Env env, const char* message) {
+    if (!env.IsExceptionPending()) Napi::Error::New(env, message).ThrowAsJavaScriptException();
+    return false;
+  }
+
+  // Guard 1 (see above), once every argument is taken. Returns false after throwing.
   bool check() {
     Napi::Env env = info_.Env();
+    // Pairs with a written array; begin - other.begin < other.bytes (unsigned) means "inside".
     for (int i = 0; i < count_; ++i) {
       for (int j = i + 1; j < count_; ++j) {
+        if (((written_ >> i) & 1) == 0 && ((written_ >> j) & 1) == 0) continue;
         const Entry& a = entries_[i];
         const Entry& b = entries_[j];
-        if ((a.access == Access::write || b.access == Access::write) && a.bytes > 0 && b.bytes > 0 &&
-            a.begin < b.begin + b.bytes && b.begin < a.begin + a.bytes) {
+        if (a.bytes != 0 && b.bytes != 0 && (a.begin - b.begin < b.bytes || b.begin - a.begin < a.bytes)) {
           Napi::RangeError::New(env, std::string(a.name) + " and " + b.name +
                                          " share memory (a kernel would write what it reads); pass separate arrays")
               .ThrowAsJavaScriptException();
           return false;
         }
-      }
-    }
-    if (!async_) return true;
-    EnvData* data = env.GetInstanceData<EnvData>();
-    for (int i = 0; i < count_; ++i) {
-      const Entry& entry = entries_[i];
-      if (entry.copied || entry.shared || entry.bytes == 0) continue;
-      napi_value resizable;
-      bool is_resizable = false;
-      if (napi_get_named_property(env, entry.buffer, "resizable", &resizable) != napi_ok ||
-          napi_get_value_bool(env, resizable, &is_resizable) != napi_ok) {
-        is_resizable = false;  // a runtime without resizable ArrayBuffers
-        bool pending = false;
-        napi_is_exception_pending(env, &pending);
-        if (pending) return false;
-      }
-      if (is_resizable) {
-        Napi::TypeError::New(env, std::string(entry.name) +
-                                      " is backed by a resizable ArrayBuffer, which could shrink under an async call; "
-                                      "pass an array over a fixed-length buffer")
-            .ThrowAsJavaScriptException();
-        return false;
-      }
-      if (data == nullptr || data->transfer_guard.IsEmpty()) {
-        Napi::Error::New(env, "async kernels need setTransferGuard(worker_threads.markAsUntransferable) first")
-            .ThrowAsJavaScriptException();
-        return false;
-      }
-      napi_value argument = entry.buffer;
-      napi_value ignored;
-      if (napi_call_function(env, env.Undefined(), data->transfer_guard.Value(), 1, &argument, &ignored) != napi_ok) {
-        return false;  // its exception is pending
       }
     }
     return true;
@@ -189,15 +233,6 @@ class CallArrays {
   static constexpr int kMaxArrays = 12;
   static constexpr int kSyncCopies = 4;
 
-  struct Entry {
-    const char* name;
-    const uint8_t* begin;  // the argument's own bytes, even when the kernel reads a copy
-    size_t bytes;
-    Access access;
-    napi_value buffer;
-    bool shared;
-    bool copied;
-  };
 
   void* copy(const void* source, size_t bytes) {
     void* target;
@@ -220,9 +255,16 @@ class CallArrays {
   const bool async_;
   Entry entries_[kMaxArrays];
   int count_ = 0;
+  uint32_t written_ = 0;  // bit i: entries_[i] is written by the kernel
   int sync_copies_ = 0;
   std::shared_ptr<JobCopies> copies_;
 };
+
+// The TypeError for an argument of the wrong kind, unless take() already threw (a guard's error).
+bool refuse_type(Napi::Env env, const std::string& message) {
+  if (!env.IsExceptionPending()) Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return false;
+}
 
 struct IndexArray {
   napi_typedarray_type type;
@@ -237,8 +279,7 @@ bool get_float_array(CallArrays& call, size_t position, const char* name, Access
   void* raw;
   *data = nullptr;
   if (!call.take(position, name, access, false, type_bit(napi_float32_array), &type, &raw, length)) {
-    Napi::TypeError::New(call.info().Env(), std::string(name) + " must be a Float32Array").ThrowAsJavaScriptException();
-    return false;
+    return refuse_type(call.info().Env(), std::string(name) + " must be a Float32Array");
   }
   *data = static_cast<float*>(raw);
   return true;
@@ -251,20 +292,16 @@ bool get_index_array(CallArrays& call, size_t position, IndexArray* out) {
     out->data = raw;
     return true;
   }
-  Napi::TypeError::New(call.info().Env(), "indices must be an Int32Array, Uint32Array or BigInt64Array")
-      .ThrowAsJavaScriptException();
-  return false;
+  return refuse_type(call.info().Env(), "indices must be an Int32Array, Uint32Array or BigInt64Array");
 }
 
 bool get_integer(const Napi::CallbackInfo& info, size_t position, const char* name, int64_t min,
                  int64_t* out) {
-  const Napi::Value value = info[position];
-  if (value.IsNumber()) {
-    const double number = value.As<Napi::Number>().DoubleValue();
-    if (std::floor(number) == number && number >= static_cast<double>(min) && number <= kMaxSafeInteger) {
-      *out = static_cast<int64_t>(number);
-      return true;
-    }
+  double number;  // napi_get_value_double refuses non-numbers itself: no separate typeof
+  if (napi_get_value_double(info.Env(), info[position], &number) == napi_ok && std::floor(number) == number &&
+      number >= static_cast<double>(min) && number <= kMaxSafeInteger) {
+    *out = static_cast<int64_t>(number);
+    return true;
   }
   Napi::RangeError::New(info.Env(), std::string(name) + " must be an integer >= " + std::to_string(min))
       .ThrowAsJavaScriptException();
@@ -312,12 +349,15 @@ class KernelWork : public Napi::AsyncWorker {
  public:
   KernelWork(const CallArrays& call, std::function<int64_t()> job)
       : Napi::AsyncWorker(call.info().Env()), job_(std::move(job)), copies_(call.copies()) {
+    jobs_in_flight.fetch_add(1, std::memory_order_acq_rel);
     const Napi::CallbackInfo& info = call.info();
     napi_create_promise(info.Env(), &deferred_, &promise_);
     for (size_t i = 0; i < info.Length(); ++i) {
       if (info[i].IsObject()) keep_alive_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
     }
   }
+
+  ~KernelWork() override { jobs_in_flight.fetch_sub(1, std::memory_order_acq_rel); }
 
   Napi::Value Promise() const { return Napi::Value(Env(), promise_); }
 
@@ -446,7 +486,7 @@ Napi::Value Renorm(const Napi::CallbackInfo& info) {
   void* seen_data;
   int64_t seen_length;
   if (!call.take(5, "seen", Access::write, false, type_bit(napi_uint8_array), &seen_type, &seen_data, &seen_length)) {
-    Napi::TypeError::New(env, "seen must be a Uint8Array").ThrowAsJavaScriptException();
+    refuse_type(env, "seen must be a Uint8Array");
     return env.Undefined();
   }
   const int64_t rows = weight_length / dim;
@@ -467,8 +507,7 @@ bool get_bags(CallArrays& call, size_t position, int64_t count, nne::Bags* bags)
   void* data;
   int64_t length, num_bags;
   if (!call.take(position, "offsets", Access::read, true, type_bit(napi_uint32_array), &type, &data, &length)) {
-    Napi::TypeError::New(info.Env(), "offsets must be a Uint32Array").ThrowAsJavaScriptException();
-    return false;
+    return refuse_type(info.Env(), "offsets must be a Uint32Array");
   }
   if (!get_integer(info, position + 1, "numBags", 0, &num_bags)) return false;
   if (length != num_bags && length != num_bags + 1) return throw_range(info, "offsets must have numBags or numBags + 1 entries");
@@ -622,8 +661,7 @@ bool get_typed(CallArrays& call, size_t position, const char* name, napi_typedar
   napi_typedarray_type type;
   void* raw;
   if (!call.take(position, name, access, index_like, type_bit(want), &type, &raw, &typed->length)) {
-    Napi::TypeError::New(info.Env(), std::string(name) + " has the wrong type").ThrowAsJavaScriptException();
-    return false;
+    return refuse_type(info.Env(), std::string(name) + " has the wrong type");
   }
   typed->present = true;
   *data = static_cast<T*>(raw);
@@ -682,7 +720,7 @@ Napi::Value OptimizerUpdate(const Napi::CallbackInfo& info) {
   }
   if (rows_info.present) {
     const int64_t bad = nne::first_invalid_index(rows, num_rows, table_rows);
-    if (bad >= 0) return Napi::Number::New(env, static_cast<double>(bad));
+    if (bad >= 0) return finish(call, [bad]() -> int64_t { return bad; });  // a Promise when async
   }
   nne::OptimizerScalars s{};
   s.rule = rule;
@@ -758,7 +796,7 @@ Napi::Value Coalesce(const Napi::CallbackInfo& info) {
     return with_index_type(indices, [&](auto data) -> int64_t {
       using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
       return kernels.of<Index>().coalesce(data, indices.length, dim, source, by_bag ? &bags : nullptr, scale, skip_row,
-                                          slots, out_rows, out_values);
+                                          slots, slots_length, out_rows, out_values);
     });
   });
 }
@@ -779,16 +817,58 @@ Napi::Value FirstInvalidIndex(const Napi::CallbackInfo& info) {
 // use (see CallArrays). The package passes worker_threads.markAsUntransferable when it loads.
 Napi::Value SetTransferGuard(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsFunction()) {
-    Napi::TypeError::New(env, "setTransferGuard: expected a function").ThrowAsJavaScriptException();
+  if (!info[0].IsFunction() || !(info[1].IsFunction() || info[1].IsUndefined())) {
+    Napi::TypeError::New(env, "setTransferGuard: expected (markAsUntransferable, resizableGetter | undefined)")
+        .ThrowAsJavaScriptException();
     return env.Undefined();
   }
   EnvData* data = env.GetInstanceData<EnvData>();
-  if (data == nullptr) {
-    data = new EnvData();
-    env.SetInstanceData<EnvData>(data);
+  if (data != nullptr) {
+    // Once per environment: a second copy of the package loading the same file passes the same
+    // function; anything else would replace the guard every async call relies on.
+    if (data->transfer_guard.Value().StrictEquals(info[0])) return env.Undefined();
+    Napi::Error::New(env, "setTransferGuard: already set for this environment").ThrowAsJavaScriptException();
+    return env.Undefined();
   }
+  // The guard must pin: a probe it was applied to must survive structuredClone with transfer
+  // (copied on Node 20, refused with a DataCloneError on Node >= 21, detached otherwise).
+  Napi::ArrayBuffer probe = Napi::ArrayBuffer::New(env, 8);
+  info[0].As<Napi::Function>().Call({probe});
+  if (env.IsExceptionPending()) return env.Undefined();
+  Napi::Value clone = env.Global().Get("structuredClone");
+  if (clone.IsFunction()) {
+    Napi::Object options = Napi::Object::New(env);
+    Napi::Array transfer = Napi::Array::New(env, 1);
+    transfer.Set(0u, probe);
+    options.Set("transfer", transfer);
+    clone.As<Napi::Function>().Call({probe, options});
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();  // a DataCloneError: refused
+    if (probe.ByteLength() != 8) {
+      Napi::TypeError::New(env, "setTransferGuard: the function does not make a buffer untransferable")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  // The resizable getter: as given, else ArrayBuffer.prototype's own, looked up now (later
+  // changes to the prototype do not reach it).
+  Napi::Value getter = info[1];
+  if (!getter.IsFunction()) {
+    Napi::Value array_buffer = env.Global().Get("ArrayBuffer");
+    Napi::Value object = env.Global().Get("Object");
+    if (array_buffer.IsFunction() && object.IsFunction()) {
+      Napi::Value describe = object.As<Napi::Object>().Get("getOwnPropertyDescriptor");
+      if (describe.IsFunction()) {
+        Napi::Value descriptor = describe.As<Napi::Function>().Call(
+            {array_buffer.As<Napi::Object>().Get("prototype"), Napi::String::New(env, "resizable")});
+        if (descriptor.IsObject()) getter = descriptor.As<Napi::Object>().Get("get");
+      }
+    }
+    if (env.IsExceptionPending()) return env.Undefined();
+  }
+  data = new EnvData();
   data->transfer_guard = Napi::Persistent(info[0].As<Napi::Function>());
+  if (getter.IsFunction()) data->resizable_getter = Napi::Persistent(getter.As<Napi::Function>());
+  env.SetInstanceData<EnvData>(data);
   return env.Undefined();
 }
 

@@ -121,11 +121,13 @@ using OptimizerUpdateFn = void (*)(const OptimizerScalars& scalars, float* weigh
 // Sums the gradient rows of entries with the same index, in entry order, into out_rows (first
 // occurrence order) and out_values; returns how many distinct rows. Entry i's row is
 // scale[i] * source[i] (bags null) or scale[i] * source[bag of i]; scale null means 1; entries
-// equal to skip_row are left out. slots has one int32 per table row, all -1, and is -1 again after.
+// equal to skip_row are left out. slots has slots_length int32s (one per table row; every index is
+// below it), all -1, and is -1 again after. JavaScript may write slots and out_rows meanwhile (an
+// async call): the results are then garbage, but nothing is written outside the arrays.
 template <class Index>
 using CoalesceFn = int64_t (*)(const Index* indices, int64_t count, int64_t dim, const float* source, const Bags* bags,
-                               const float* scale, int64_t skip_row, int32_t* slots, uint32_t* out_rows,
-                               float* out_values);
+                               const float* scale, int64_t skip_row, int32_t* slots, int64_t slots_length,
+                               uint32_t* out_rows, float* out_values);
 
 template <class Index>
 struct IndexKernels {

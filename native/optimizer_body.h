@@ -187,7 +187,8 @@ void update_rows(const OptimizerScalars& s, float* weight, const float* grad, fl
 // Coalescing rows of one entry stream (see CoalesceFn in kernels.h).
 template <class Index>
 int64_t coalesce(const Index* indices, int64_t count, int64_t dim, const float* source, const Bags* bags,
-                 const float* scale, int64_t skip_row, int32_t* slots, uint32_t* out_rows, float* out_values) {
+                 const float* scale, int64_t skip_row, int32_t* slots, int64_t slots_length, uint32_t* out_rows,
+                 float* out_values) {
   using V = typename Vec::V;
   int64_t distinct = 0;
   int64_t bag = 0;
@@ -219,6 +220,10 @@ int64_t coalesce(const Index* indices, int64_t count, int64_t dim, const float* 
       store_n(dst + j, seen ? Vec::add(load_n(dst + j, lanes), x) : x, lanes);
     });
   }
-  for (int64_t k = 0; k < distinct; ++k) slots[out_rows[k]] = -1;
+  // out_rows is read back: bounded, since JavaScript may have written it meanwhile.
+  for (int64_t k = 0; k < distinct; ++k) {
+    const int64_t row = out_rows[k];
+    if (row < slots_length) slots[row] = -1;
+  }
   return distinct;
 }

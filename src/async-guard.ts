@@ -9,6 +9,39 @@ import { markAsUntransferable } from 'node:worker_threads';
 
 import type { KernelCall, KernelName } from './backend.js';
 
+// Built-in getters, asked of the object itself: an own property, a subclass or a changed
+// prototype cannot make an array report another buffer, or a buffer another kind.
+const typedArrayPrototype = Object.getPrototypeOf(Int8Array.prototype) as object;
+const bufferGetter = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'buffer')!.get!;
+const resizableGetter = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'resizable')?.get;
+const growableGetter = Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'growable')?.get;
+
+/** The buffer behind a typed array, as the engine knows it. */
+export function bufferOf(view: ArrayBufferView): ArrayBuffer | SharedArrayBuffer {
+  return bufferGetter.call(view) as ArrayBuffer | SharedArrayBuffer;
+}
+
+/** Whether the memory behind a typed array lives in a SharedArrayBuffer. */
+export function isShared(view: ArrayBufferView): boolean {
+  return !(bufferOf(view) instanceof ArrayBuffer);
+}
+
+/** 'resizable', 'growable', or null for a fixed-length buffer. */
+export function variableLength(buffer: ArrayBuffer | SharedArrayBuffer): 'resizable' | 'growable' | null {
+  if (buffer instanceof ArrayBuffer) return resizableGetter?.call(buffer) === true ? 'resizable' : null;
+  return growableGetter?.call(buffer) === true ? 'growable' : null;
+}
+
+/** A copy of an index-like array with its own type's constructor (slice() would obey Symbol.species). */
+export function copyOf<T extends ArrayBufferView>(view: T): T {
+  if (view instanceof Int32Array) return new Int32Array(view) as unknown as T;
+  if (view instanceof Uint32Array) return new Uint32Array(view) as unknown as T;
+  if (view instanceof BigInt64Array) return new BigInt64Array(view) as unknown as T;
+  if (view instanceof Float64Array) return new Float64Array(view) as unknown as T;
+  if (view instanceof Float32Array) return new Float32Array(view) as unknown as T;
+  throw new TypeError(`cannot copy a ${Object.prototype.toString.call(view).slice(8, -1)}`);
+}
+
 /** One array argument: its position, the binding's name for it, and how the kernel uses it. */
 interface ArrayArgument {
   readonly position: number;
@@ -52,7 +85,7 @@ export const KERNEL_ARRAYS: { readonly [K in KernelName]: readonly ArrayArgument
 
 function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return (
-    a.buffer === b.buffer &&
+    bufferOf(a) === bufferOf(b) &&
     a.byteLength > 0 &&
     b.byteLength > 0 &&
     a.byteOffset < b.byteOffset + b.byteLength &&
@@ -89,12 +122,12 @@ export function guardAsyncCall([name, args]: KernelCall): KernelCall {
     const value = guarded[position];
     if (!ArrayBuffer.isView(value)) continue;
     if (use === 'index') {
-      guarded[position] = (value as Float64Array).slice();
+      guarded[position] = copyOf(value);
       continue;
     }
-    const buffer = value.buffer;
+    const buffer = bufferOf(value);
     if (value.byteLength === 0 || !(buffer instanceof ArrayBuffer)) continue; // shared: never detached, never shrinks
-    if ((buffer as { resizable?: boolean }).resizable === true) {
+    if (variableLength(buffer) !== null) {
       throw new TypeError(
         `${argument} is backed by a resizable ArrayBuffer, which could shrink under an async call; pass an array over a fixed-length buffer`,
       );
@@ -110,7 +143,7 @@ export function guardAsyncCall([name, args]: KernelCall): KernelCall {
 
 /** An index-like argument of an async method, copied when it is a typed array (others are converted anyway). */
 export function heldIndices<T>(value: T): T {
-  if (value instanceof Int32Array || value instanceof Uint32Array || value instanceof BigInt64Array) return value.slice() as T;
+  if (value instanceof Int32Array || value instanceof Uint32Array || value instanceof BigInt64Array) return copyOf(value);
   return value;
 }
 
@@ -120,10 +153,11 @@ export function heldIndices<T>(value: T): T {
  */
 export function heldArray<T>(where: string, name: string, value: T): T {
   if (!(value instanceof Float32Array) || value.byteLength === 0) return value; // validation names other kinds
-  const buffer = value.buffer as ArrayBuffer & { resizable?: boolean; growable?: boolean };
-  if (buffer.resizable === true || buffer.growable === true) {
+  const buffer = bufferOf(value);
+  const kind = variableLength(buffer);
+  if (kind !== null) {
     throw new TypeError(
-      `${where}: ${name} is backed by ${buffer.resizable === true ? 'a resizable ArrayBuffer' : 'a growable SharedArrayBuffer'}, ` +
+      `${where}: ${name} is backed by ${kind === 'resizable' ? 'a resizable ArrayBuffer' : 'a growable SharedArrayBuffer'}, ` +
         'which could shrink under an async call; pass an array over a fixed-length buffer',
     );
   }

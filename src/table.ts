@@ -235,16 +235,17 @@ export abstract class EmbeddingTable {
   /** Runs a method's plan now, unless an unfinished async call conflicts with it. */
   protected run<T>(where: string, access: 'read' | 'write', plan: () => Plan<T>): T {
     this.checkAccess(where, access);
+    this.checkKept(where);
     return runPlan(this.backend, plan());
   }
 
   /**
-   * Throws if an unfinished async call conflicts with a synchronous call of this access, or if an
-   * array the layer keeps lost its memory (see checkKept).
+   * Throws if an unfinished async call conflicts with a synchronous call of this access. (The
+   * plain forward, which checks nothing else up front, learns of a detached weight from the
+   * kernel: with no rows left, any index is out of range, and throwIfBad says why.)
    */
   protected checkAccess(where: string, access: 'read' | 'write'): void {
     accessOf(this).check(where, access);
-    this.checkKept(where);
   }
 
   /**
@@ -265,6 +266,7 @@ export abstract class EmbeddingTable {
   protected async runAsync<T>(where: string, access: 'read' | 'write', plan: () => Plan<T>): Promise<T> {
     const guard = accessOf(this);
     this.checkAccess(where, access);
+    this.checkKept(where);
     heldArray(where, 'weight', this.weight);
     heldArray(where, 'grad', this.denseGrad);
     const release = guard.acquire(access);
@@ -299,7 +301,9 @@ export abstract class EmbeddingTable {
 
   /** Throws the RangeError for the index a kernel reported, if it reported one. */
   protected throwIfBad(where: string, indices: KernelIndices, bad: number): void {
-    if (bad >= 0) throw indexRangeError(where, 'indices', bad, indices[bad]!, this.numEmbeddings);
+    if (bad < 0) return;
+    this.checkKept(where); // a detached table makes every index look out of range
+    throw indexRangeError(where, 'indices', bad, indices[bad]!, this.numEmbeddings);
   }
 
   /** With maxNorm: torch.embedding_renorm_ on every distinct looked-up row (padding included). */

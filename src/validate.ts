@@ -1,6 +1,7 @@
 // Argument checks shared by the layers. Every failure is a TypeError (wrong kind of value) or a
 // RangeError (right kind, wrong value) whose message names the call, the argument, the offending
 // value and, for arrays, its position. Checks run before anything is written.
+import { bufferOf, copyOf, isShared, variableLength } from './async-guard.js';
 import type { KernelIndices } from './backend.js';
 
 /** The public index array types. */
@@ -88,10 +89,10 @@ export function checkFloat32Array(
  * resizable buffers themselves (async-guard.ts, native/binding.cc).
  */
 export function checkFixedLength(where: string, name: string, value: ArrayBufferView): void {
-  const buffer = value.buffer as { resizable?: boolean; growable?: boolean };
-  if (buffer.resizable === true || buffer.growable === true) {
-    const kind = buffer.resizable === true ? 'a resizable ArrayBuffer' : 'a growable SharedArrayBuffer';
-    throw new TypeError(`${where}: ${name} is backed by ${kind}, which could change size under the layer; pass an array over a fixed-length buffer`);
+  const kind = variableLength(bufferOf(value));
+  if (kind !== null) {
+    const what = kind === 'resizable' ? 'a resizable ArrayBuffer' : 'a growable SharedArrayBuffer';
+    throw new TypeError(`${where}: ${name} is backed by ${what}, which could change size under the layer; pass an array over a fixed-length buffer`);
   }
 }
 
@@ -101,7 +102,7 @@ export function checkFixedLength(where: string, name: string, value: ArrayBuffer
  * what was validated. (Kernels need no such copy: the backends make it.)
  */
 export function stableCopy<T extends Int32Array | Uint32Array | BigInt64Array>(value: T): T {
-  return value.buffer instanceof ArrayBuffer ? value : (value.slice() as T);
+  return isShared(value) ? copyOf(value) : value;
 }
 
 /** value if it is a typed array (for checkNoOverlap on arguments not yet validated), else null. */

@@ -14,7 +14,8 @@ import { describe, expect, it } from 'vitest';
 
 import { getBackend } from '../src/index.js';
 
-const dist = path.resolve(__dirname, '..', 'dist', 'index.js');
+const root = path.resolve(__dirname, '..');
+const dist = path.resolve(root, 'dist', 'index.js');
 const backend = getBackend();
 const native = backend === 'native';
 
@@ -1009,5 +1010,110 @@ describe('fuzz: random sequences of transfers, resizes, aliases, mutations and c
       }),
       { numRuns: 6, seed: 1717, endOnFailure: true },
     );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Found by an adversarial review of the first fix: each of these crashed it (native), or left a
+// layer's gradient holding rows outside the table.
+
+const REVIEW_SCENARIO = `
+const results = {};
+const isNative = nn.getBackend() === 'native';
+// A layer's async backward writes its grad on a pool thread while a synchronous forward of another
+// layer takes a view of that grad as indices (checked, then read again by the kernel).
+{
+  const a = new nn.Embedding(16, 1), b = new nn.Embedding(16, 1);
+  a.backward(new Int32Array(1), new Float32Array(1));
+  a.grad.fill(0);
+  const n = isNative ? 4_000_000 : 200_000;
+  const g = Float32Array.from({ length: n }, (_, i) => (i & 1 ? -1e30 : 1e30));
+  const p = a.backwardAsync(new Int32Array(n), g);
+  const ix = new Int32Array(a.grad.buffer, 0, 1);
+  const out = new Float32Array(1);
+  let ok = 0, rangeErrors = 0, other = null;
+  const t0 = Date.now();
+  while (Date.now() - t0 < 600) {
+    try { b.forward(ix, out); ok++; } catch (e) { if (e instanceof RangeError) rangeErrors++; else { other = errorInfo(e); break; } }
+  }
+  await p;
+  results.viewOfAsyncWrites = { ok, rangeErrors, other };
+}
+// An own 'resizable' property cannot hide a resizable buffer.
+{
+  const rab = new ArrayBuffer(4 * 64 * 10, { maxByteLength: 4 * 64 * 20 });
+  Object.defineProperty(rab, 'resizable', { value: false });
+  results.spoofedResizable = await outcome(start(() => nn.Embedding.fromPretrained(new Float32Array(rab), 64).forwardAsync([1])));
+}
+// A copy made for an async call obeys no Symbol.species: changing the array afterwards changes nothing.
+{
+  const e = new nn.Embedding(10, 2, { sparse: true, seed: 1 });
+  const ix = Int32Array.of(1, 2);
+  ix.constructor = { [Symbol.species]: function () { return ix; } };
+  const p = e.backwardAsync(ix, new Float32Array(4).fill(1));
+  ix[0] = 500_000_000;
+  await p;
+  results.speciesRows = Array.from(e.sparseGrad.indices);
+}
+report({ backend: nn.getBackend(), results });
+`;
+
+const RAW_REVIEW_SCENARIO = `
+const addon = require(${JSON.stringify(path.join(root, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(root)});
+nn.getBackend(); // the package loads the addon and installs its transfer guard
+const K = addon.kernels('').async;
+const results = {};
+// JavaScript overwrites coalesce's outRows while the job runs (its last loop reads them back).
+{
+  const rows = 1000, dim = 64, n = 1_000_000;
+  const indices = Int32Array.from({ length: n }, (_, i) => i % rows);
+  const outRows = new Uint32Array(n);
+  const p = outcome(K.coalesce(indices, dim, new Float32Array(n * dim).fill(1), null, 0, null, -1, new Int32Array(rows).fill(-1), outRows, new Float32Array(n * dim)));
+  const t0 = Date.now();
+  while (Date.now() - t0 < 300) outRows.fill(0x7ffffff0, 0, rows);
+  results.coalesceOverwritten = await p;
+}
+// The transfer guard cannot be replaced once the package installed it.
+try { addon.setTransferGuard(() => {}); results.replaceGuard = 'accepted'; } catch (e) { results.replaceGuard = errorInfo(e); }
+// A getter on ArrayBuffer.prototype changed after setup is not what the binding asks.
+{
+  const original = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'resizable');
+  Object.defineProperty(ArrayBuffer.prototype, 'resizable', { configurable: true, get() { return false; } });
+  const rab = new ArrayBuffer(4 * 64 * 10, { maxByteLength: 4 * 64 * 20 });
+  try { results.patchedGetter = await outcome(start(() => K.gather(new Float32Array(rab), 64, Int32Array.of(1), new Float32Array(64)))); }
+  finally { Object.defineProperty(ArrayBuffer.prototype, 'resizable', original); }
+}
+report(results);
+`;
+
+describe('review findings', () => {
+  it('a view of an array an async call writes, used as indices; a spoofed resizable flag; Symbol.species copies', () => {
+    const { backend: childBackend, results } = expectSurvived<{
+      backend: string;
+      results: {
+        viewOfAsyncWrites: { ok: number; rangeErrors: number; other: ErrorInfo | null };
+        spoofedResizable: { ok: boolean; error: ErrorInfo | null };
+        speciesRows: number[];
+      };
+    }>(runChild(REVIEW_SCENARIO, { timeout: 30_000 }));
+    expect(childBackend).toBe(backend);
+    expect(results.viewOfAsyncWrites.other).toBeNull();
+    expect(results.viewOfAsyncWrites.ok + results.viewOfAsyncWrites.rangeErrors).toBeGreaterThan(0);
+    expect(results.spoofedResizable.ok).toBe(false);
+    expect(results.spoofedResizable.error!.ctor).toBe('TypeError');
+    expect(results.spoofedResizable.error!.message).toMatch(/resizable/);
+    expect(results.speciesRows).toEqual([1, 2]);
+  });
+
+  it.runIf(native)('the raw addon: outRows overwritten mid-coalesce; the guard not replaceable; a patched getter', () => {
+    const results = expectSurvived<{
+      coalesceOverwritten: { ok: boolean };
+      replaceGuard: ErrorInfo | string;
+      patchedGetter: { ok: boolean; error: ErrorInfo | null };
+    }>(runChild(RAW_REVIEW_SCENARIO, { timeout: 30_000 }));
+    expect(typeof results.coalesceOverwritten.ok).toBe('boolean');
+    expect(results.replaceGuard).toMatchObject({ message: expect.stringMatching(/already set/) });
+    expect(results.patchedGetter.ok).toBe(false);
+    expect(results.patchedGetter.error!.message).toMatch(/resizable/);
   });
 });

@@ -509,7 +509,7 @@ void test_coalesce(const nne::Kernels& kernels, const char* type_name) {
       const int64_t skip = 3;
       const int64_t distinct = kernels.of<Index>().coalesce(indices.data(), count, dim, source.data(),
                                                             with_bags ? &bags : nullptr, scale.data(), skip, slots.data(),
-                                                            out_rows.data(), out_values.data());
+                                                            rows, out_rows.data(), out_values.data());
       // Reference: first-occurrence order, sums in entry order of float(scale * source row).
       std::vector<int64_t> order;
       std::vector<float> sums;

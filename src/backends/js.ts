@@ -3,7 +3,7 @@
 // cannot load and the reference the native kernels are tested against, and it computes the
 // same bits: float32 rounding is reproduced with Math.fround wherever C++ would round, and
 // norms follow the eight-lane order described in native/renorm.cc.
-import { KERNEL_ARRAYS, guardAsyncCall, refuseOverlaps } from '../async-guard.js';
+import { KERNEL_ARRAYS, copyOf, guardAsyncCall, isShared, refuseOverlaps } from '../async-guard.js';
 import type { Backend, BagModeCode, KernelIndices, KernelName, OptimizerScalars } from '../backend.js';
 
 function firstInvalidIndex(indices: KernelIndices, rows: number): number {
@@ -481,7 +481,7 @@ function checked<F extends (...args: never[]) => number>(name: KernelName, kerne
     refuseOverlaps(name, args);
     for (const position of indexLike) {
       const value = args[position];
-      if (ArrayBuffer.isView(value) && !(value.buffer instanceof ArrayBuffer)) args[position] = (value as Float64Array).slice();
+      if (ArrayBuffer.isView(value) && isShared(value)) args[position] = copyOf(value);
     }
     return kernel(...(args as Parameters<F>));
   }) as unknown as F;

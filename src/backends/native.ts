@@ -43,10 +43,11 @@ export interface NativeAddon {
   /** `bytes` zeroed bytes, huge pages requested, as an ArrayBuffer unmapped when collected. */
   allocateZeroed(bytes: number): ArrayBuffer;
   /**
-   * The function async kernel calls apply to the ArrayBuffers they use (native/binding.cc,
-   * CallArrays): worker_threads.markAsUntransferable. Async kernels throw until it is set.
+   * What async kernel calls apply to the ArrayBuffers they use (native/binding.cc, CallArrays):
+   * worker_threads.markAsUntransferable (checked to pin a probe) and the built-in getter
+   * ArrayBuffer.prototype.resizable. Once per environment; async kernels throw until it is set.
    */
-  setTransferGuard(guard: (buffer: ArrayBuffer) => void): void;
+  setTransferGuard(guard: (buffer: ArrayBuffer) => void, resizableGetter: (() => boolean) | undefined): void;
 }
 
 /** The package root: src/ and dist/ both sit one level below it. */
@@ -60,7 +61,7 @@ export function loadAddon(): NativeAddon {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeGypBuild = require('node-gyp-build') as (root: string) => NativeAddon;
     const loaded = nodeGypBuild(packageRoot);
-    loaded.setTransferGuard(markAsUntransferable);
+    loaded.setTransferGuard(markAsUntransferable, Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'resizable')?.get);
     addon = loaded;
   }
   return addon;
