@@ -141,9 +141,13 @@ export function guardAsyncCall([name, args]: KernelCall): KernelCall {
 // async methods take hold of their arguments once, when called, so that every kernel of the call
 // sees them as they were then.
 
-/** An index-like argument of an async method, copied when it is a typed array (others are converted anyway). */
-export function heldIndices<T>(value: T): T {
-  if (value instanceof Int32Array || value instanceof Uint32Array || value instanceof BigInt64Array) return copyOf(value);
+/**
+ * An index-like argument of an async method, copied when it is a typed array (others are
+ * converted anyway) and the call reads it after its first kernel has started (`later`): a call
+ * with one kernel, which starts before the method returns, is copied by the backend itself.
+ */
+export function heldIndices<T>(value: T, later = true): T {
+  if (later && (value instanceof Int32Array || value instanceof Uint32Array || value instanceof BigInt64Array)) return copyOf(value);
   return value;
 }
 

@@ -111,7 +111,14 @@ export class EmbeddingBag extends EmbeddingTable {
       for (const [name, value] of [['indices', indices], ['offsets', offsets], ['perSampleWeights', perSampleWeights]] as const) {
         checkNoOverlap(where, 'out', viewOrNull(out), name, viewOrNull(value));
       }
-      return this.#forward(where, heldIndices(indices), heldIndices(offsets), heldArray(where, 'perSampleWeights', perSampleWeights), heldArray(where, 'out', out));
+      const later = this.maxNorm !== null; // renorm first, then the reduction
+      return this.#forward(
+        where,
+        heldIndices(indices, later),
+        heldIndices(offsets, later),
+        heldArray(where, 'perSampleWeights', perSampleWeights),
+        heldArray(where, 'out', out),
+      );
     });
   }
 

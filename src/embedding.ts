@@ -59,7 +59,8 @@ export class Embedding extends EmbeddingTable {
     const where = 'Embedding.forwardAsync';
     return this.runAsync(where, this.forwardAccess, () => {
       checkNoOverlap(where, 'out', viewOrNull(out), 'indices', viewOrNull(indices)); // before the copy hides it
-      return this.#forward(where, heldIndices(indices), heldArray(where, 'out', out));
+      // With maxNorm, renorm runs first and the gather after it: the gather's indices must be held.
+      return this.#forward(where, heldIndices(indices, this.maxNorm !== null), heldArray(where, 'out', out));
     });
   }
 
@@ -78,7 +79,9 @@ export class Embedding extends EmbeddingTable {
     const where = 'Embedding.backwardAsync';
     return this.runAsync(where, 'write', () => {
       checkNoOverlap(where, 'indices', viewOrNull(indices), 'grad', this.grad); // before the copy hides it
-      return this.#backward(where, heldIndices(indices), heldArray(where, 'gradOutput', gradOutput));
+      // The plain dense backward is one kernel; the other paths read the indices again later.
+      const later = this.freeze || this.sparse || this.scaleGradByFreq || this.inBackwardUpdate !== undefined;
+      return this.#backward(where, heldIndices(indices, later), heldArray(where, 'gradOutput', gradOutput));
     });
   }
 
