@@ -96,6 +96,8 @@ abstract class TableOptimizer implements Optimizer {
   readonly #states: TableState[];
   readonly #scratch = new Map<EmbeddingTable, Scratch>();
   readonly #access = new AsyncAccess('optimizer');
+  /** Updates applied in a layer's backward now running (async ones span awaits). */
+  #updatesInBackward = 0;
 
   protected constructor(readonly name: string, params: unknown, stateNames: readonly string[]) {
     const tables = checkParams(name, params);
@@ -163,6 +165,7 @@ abstract class TableOptimizer implements Optimizer {
   /** Everything that can make a step fail, checked before any table changes. */
   #checkStep(where: string): void {
     this.#access.check(where, 'write');
+    this.#checkNoUpdateInBackward(where);
     this.tables.forEach((table, index) => {
       accessOf(table).check(where, 'write');
       table.checkKept(where);
@@ -221,13 +224,37 @@ abstract class TableOptimizer implements Optimizer {
   /** Applies this optimizer in each table's backward (see applyOptimizerInBackward). */
   attachToBackward(): void {
     this.tables.forEach((table, index) => {
-      setInBackwardUpdate(table, (entries) => this.#applyRows(table, index, entries));
+      setInBackwardUpdate(table, (entries) => this.#applyRowsHeld(table, index, entries));
     });
+  }
+
+  /**
+   * An update applied in a layer's backward counts as in flight for its duration: meanwhile (an
+   * async backward) step(), stepAsync(), stateDict() and loadStateDict() throw instead of reading
+   * or replacing state that a kernel is updating. Updates of different tables may overlap (each
+   * layer admits one writer at a time).
+   */
+  *#applyRowsHeld(table: EmbeddingTable, index: number, entries: EntryRows): Plan<void> {
+    this.#access.check(`${table.constructor.name}.backward (${this.name} applied in backward)`, 'write');
+    this.#updatesInBackward += 1;
+    try {
+      yield* this.#applyRows(table, index, entries);
+    } finally {
+      this.#updatesInBackward -= 1;
+    }
+  }
+
+  /** Throws while an update applied in a layer's backward is in flight (see #applyRowsHeld). */
+  #checkNoUpdateInBackward(where: string): void {
+    if (this.#updatesInBackward > 0) {
+      throw new Error(`${where}: this optimizer is in use by an unfinished async backward that applies it; await it first`);
+    }
   }
 
   /** Step counts and state buffers, copied, so training can stop and resume bit-identically. */
   stateDict(): OptimizerStateDict {
     this.#access.check(`${this.name}.stateDict`, 'read');
+    this.#checkNoUpdateInBackward(`${this.name}.stateDict`);
     return {
       optimizer: this.name,
       options: { ...this.options },
@@ -250,6 +277,7 @@ abstract class TableOptimizer implements Optimizer {
   loadStateDict(dict: OptimizerStateDict): void {
     const where = `${this.name}.loadStateDict`;
     this.#access.check(where, 'write');
+    this.#checkNoUpdateInBackward(where);
     if (dict === null || typeof dict !== 'object') throw new TypeError(`${where}: expected a state dict of ${this.name}, got ${describe(dict)}`);
     const optimizer: unknown = dict.optimizer;
     const tables: unknown = dict.tables;

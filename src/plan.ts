@@ -7,15 +7,36 @@ function call(backend: Backend, [name, args]: KernelCall): number {
   return (backend[name] as (...a: unknown[]) => number)(...args);
 }
 
+// A kernel that throws leaves its plan suspended: the plan is closed (its finally blocks run, so
+// whatever it holds is released) before the error goes on.
+
 export function runPlan<T>(backend: Backend, plan: Plan<T>): T {
   let step = plan.next();
-  while (!step.done) step = plan.next(call(backend, step.value));
+  while (!step.done) {
+    let result: number;
+    try {
+      result = call(backend, step.value);
+    } catch (error) {
+      plan.return(undefined as T);
+      throw error;
+    }
+    step = plan.next(result);
+  }
   return step.value;
 }
 
 export async function runPlanAsync<T>(backend: Backend, plan: Plan<T>): Promise<T> {
   let step = plan.next();
-  while (!step.done) step = plan.next(await backend.callAsync(step.value));
+  while (!step.done) {
+    let result: number;
+    try {
+      result = await backend.callAsync(step.value);
+    } catch (error) {
+      plan.return(undefined as T);
+      throw error;
+    }
+    step = plan.next(result);
+  }
   return step.value;
 }
 

@@ -170,3 +170,41 @@ describe.runIf(getBackend() === 'native')('the event loop while a long native ca
     expect(ticks).toBeGreaterThan(Math.min(5, elapsed / 10));
   });
 });
+
+describe('an optimizer applied in backward is busy while an async backward applies it', () => {
+  it('step, stateDict and loadStateDict throw meanwhile; other tables may update at once; a failed call releases it', async () => {
+    const a = new Embedding(2000, 16, { seed: 1 });
+    const b = new Embedding(50, 4, { seed: 2 });
+    const optimizer = applyOptimizerInBackward(RowWiseAdagrad, [a, b], { lr: 0.1 });
+    const saved = optimizer.stateDict();
+    const indices = Int32Array.from(randomIndices(20_000, 2000, 5));
+    let done = false;
+    const pending = a.backwardAsync(indices, randomTable(20_000, 16, 6)).then(() => {
+      done = true;
+    });
+    const other = b.backwardAsync(Int32Array.of(1, 2), new Float32Array(8).fill(1)); // another table: allowed
+    const refusals = new Set<string>();
+    while (!done) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (done) break;
+      for (const [name, call] of [
+        ['stateDict', () => optimizer.stateDict()],
+        ['loadStateDict', () => optimizer.loadStateDict(saved)],
+        ['step', () => optimizer.step()],
+      ] as const) {
+        try {
+          call();
+        } catch (error) {
+          expect(error).toBeInstanceOf(Error);
+          expect((error as Error).message).toMatch(/in use by an unfinished async/);
+          refusals.add(name);
+        }
+      }
+    }
+    await Promise.all([pending, other]);
+    // On the TypeScript backend the update may run within one macrotask: nothing to refuse then.
+    if (getBackend() === 'native') expect([...refusals].sort()).toEqual(['loadStateDict', 'stateDict', 'step']);
+    expect((await rejection(a.backwardAsync(Int32Array.of(5000), new Float32Array(16)))).name).toBe('RangeError');
+    expect(optimizer.stateDict().tables).toHaveLength(2); // released after the failure
+  });
+});
