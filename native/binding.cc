@@ -209,6 +209,34 @@ class CallArrays {
     return false;
   }
 
+  // Argument `position` of an async call may be a plain object (a holder) instead of the
+  // Float32Array the kernel writes: the binding then allocates that array itself (`length` zeroed
+  // floats) and, when the call succeeds, hands it over as holder.out. Until then no JavaScript can
+  // reach it, so it needs no pin and stays transferable for its user. Returns 1 when it did, 0
+  // when the argument is something else (to be taken as a Float32Array), -1 after throwing.
+  int fresh_output(size_t position, int64_t length, float** data) {
+    const Napi::Value holder = info_[position];
+    if (!async_ || !holder.IsObject() || holder.IsTypedArray() || holder.IsFunction() || holder.IsArray()) return 0;
+    Napi::Env env = info_.Env();
+    if (length < 0 || length > (int64_t{1} << 50)) {
+      Napi::RangeError::New(env, "the output is too large").ThrowAsJavaScriptException();
+      return -1;
+    }
+    napi_value buffer, array;
+    void* raw = nullptr;
+    if (napi_create_arraybuffer(env, static_cast<size_t>(length) * sizeof(float), &raw, &buffer) != napi_ok ||
+        napi_create_typedarray(env, napi_float32_array, static_cast<size_t>(length), buffer, 0, &array) != napi_ok) {
+      throw_pending_or(env, "cannot allocate the output");
+      return -1;
+    }
+    fresh_holder_ = holder;
+    fresh_array_ = Napi::Value(env, array);
+    *data = static_cast<float*>(raw);
+    return 1;
+  }
+  Napi::Value fresh_holder() const { return fresh_holder_; }
+  Napi::Value fresh_array() const { return fresh_array_; }
+
   // Guard 1 (see above), once every argument is taken. Returns false after throwing.
   bool check() {
     Napi::Env env = info_.Env();
@@ -258,6 +286,8 @@ class CallArrays {
   uint32_t written_ = 0;  // bit i: entries_[i] is written by the kernel
   int sync_copies_ = 0;
   std::shared_ptr<JobCopies> copies_;
+  Napi::Value fresh_holder_;
+  Napi::Value fresh_array_;
 };
 
 // The TypeError for an argument of the wrong kind, unless take() already threw (a guard's error).
@@ -355,6 +385,10 @@ class KernelWork : public Napi::AsyncWorker {
     for (size_t i = 0; i < info.Length(); ++i) {
       if (info[i].IsObject()) keep_alive_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
     }
+    if (!call.fresh_array().IsEmpty()) {
+      fresh_holder_ = Napi::Persistent(call.fresh_holder().As<Napi::Object>());
+      fresh_array_ = Napi::Persistent(call.fresh_array().As<Napi::Object>());
+    }
   }
 
   ~KernelWork() override { jobs_in_flight.fetch_sub(1, std::memory_order_acq_rel); }
@@ -368,6 +402,9 @@ class KernelWork : public Napi::AsyncWorker {
   // ignored instead of thrown (which would abort the process).
   void OnOK() override {
     napi_value result;
+    if (result_ == -1 && !fresh_array_.IsEmpty()) {
+      napi_set_named_property(Env(), fresh_holder_.Value(), "out", fresh_array_.Value());
+    }
     if (napi_create_double(Env(), static_cast<double>(result_), &result) == napi_ok) {
       napi_resolve_deferred(Env(), deferred_, result);
     }
@@ -380,6 +417,8 @@ class KernelWork : public Napi::AsyncWorker {
   napi_deferred deferred_ = nullptr;
   napi_value promise_ = nullptr;
   std::vector<Napi::ObjectReference> keep_alive_;
+  Napi::ObjectReference fresh_holder_;  // see CallArrays::fresh_output
+  Napi::ObjectReference fresh_array_;
   int64_t result_ = -1;
 };
 
@@ -421,8 +460,12 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
   int64_t weight_length, out_length, dim;
   IndexArray indices;
   if (!get_float_array(call, 0, "weight", Access::read, &weight, &weight_length) ||
-      !get_integer(info, 1, "dim", 1, &dim) || !get_index_array(call, 2, &indices) ||
-      !get_float_array(call, 3, "out", Access::write, &out, &out_length) ||
+      !get_integer(info, 1, "dim", 1, &dim) || !get_index_array(call, 2, &indices)) {
+    return env.Undefined();
+  }
+  const int fresh = call.fresh_output(3, rows_length(indices.length, dim), &out);
+  out_length = rows_length(indices.length, dim);
+  if (fresh < 0 || (fresh == 0 && !get_float_array(call, 3, "out", Access::write, &out, &out_length)) ||
       !check_table(info, "weight", weight_length, dim)) {
     return env.Undefined();
   }
@@ -541,8 +584,12 @@ Napi::Value BagForward(const Napi::CallbackInfo& info) {
       !get_integer(info, 1, "dim", 1, &dim) || !get_index_array(call, 2, &indices) ||
       !get_bags(call, 3, indices.length, &bags) ||
       !get_optional_float_array(call, 5, "perSampleWeights", Access::read, &per_sample_weights, indices.length) ||
-      !get_integer(info, 6, "mode", 0, &mode) || !get_integer(info, 7, "skipRow", -1, &skip_row) ||
-      !get_float_array(call, 8, "out", Access::write, &out, &out_length) ||
+      !get_integer(info, 6, "mode", 0, &mode) || !get_integer(info, 7, "skipRow", -1, &skip_row)) {
+    return env.Undefined();
+  }
+  const int fresh = call.fresh_output(8, rows_length(bags.num_bags, dim), &out);
+  out_length = rows_length(bags.num_bags, dim);
+  if (fresh < 0 || (fresh == 0 && !get_float_array(call, 8, "out", Access::write, &out, &out_length)) ||
       !check_table(info, "weight", weight_length, dim)) {
     return env.Undefined();
   }

@@ -24,6 +24,15 @@ export const OPTIMIZER_RULES = { sgd: 0, adagrad: 1, adam: 2, sparseAdam: 3, row
 export type OptimizerScalars = Float64Array;
 export const SIMD_TIERS: readonly SimdTier[] = ['scalar', 'avx2', 'avx512', 'neon'];
 
+/**
+ * In an async call, in place of the output array of gather and bagForward: the backend allocates
+ * the output and sets `out` when the call succeeds. Nothing else can reach the array meanwhile, so
+ * the call need not pin it, and it stays transferable (see async-guard.ts).
+ */
+export interface OutputHolder {
+  out?: Float32Array;
+}
+
 export interface Backend {
   readonly name: 'native' | 'js';
   /** Runs a kernel call asynchronously: native on a background thread, TypeScript after the current task. */
@@ -34,7 +43,7 @@ export interface Backend {
   firstInvalidIndex(indices: KernelIndices, rows: number): number;
 
   /** out[i] = weight[indices[i]], rows of `dim` floats. */
-  gather(weight: Float32Array, dim: number, indices: KernelIndices, out: Float32Array): number;
+  gather(weight: Float32Array, dim: number, indices: KernelIndices, out: Float32Array | OutputHolder): number;
 
   /**
    * grad[indices[i]] += scale[i] * gradOutput[i] in order of i (scale null: a plain add), skipping
@@ -80,7 +89,7 @@ export interface Backend {
     perSampleWeights: Float32Array | null,
     mode: BagModeCode,
     skipRow: number,
-    out: Float32Array,
+    out: Float32Array | OutputHolder,
   ): number;
 
   /** grad[indices[i]] += scale[i] * gradOutput[bag of i] in order of i (scale null: plain add). */

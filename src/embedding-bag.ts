@@ -10,7 +10,7 @@
 //   per_sample_weights        perSampleWeights (mode 'sum' only); backward returns their gradient
 //   other options             as in Embedding
 import { heldArray, heldIndices } from './async-guard.js';
-import { BAG_MODE_CODES, type KernelIndices, type Plan } from './backend.js';
+import { BAG_MODE_CODES, type KernelIndices, type OutputHolder, type Plan } from './backend.js';
 import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, pretrainedArguments, rowReader } from './table.js';
 import {
   type IndexArray,
@@ -117,7 +117,7 @@ export class EmbeddingBag extends EmbeddingTable {
         heldIndices(indices, later),
         heldIndices(offsets, later),
         heldArray(where, 'perSampleWeights', perSampleWeights),
-        heldArray(where, 'out', out),
+        heldArray(where, 'out', out) ?? {}, // without out, the backend allocates it: it stays transferable
       );
     });
   }
@@ -127,7 +127,7 @@ export class EmbeddingBag extends EmbeddingTable {
     indices: IndexArray,
     offsets: BagOffsets,
     perSampleWeights: Float32Array | null | undefined,
-    out: Float32Array | undefined,
+    out: Float32Array | OutputHolder | undefined,
   ): Plan<Float32Array> {
     const kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
     const bags = this.#bags(where, offsets, kernelIndices.length);
@@ -135,6 +135,8 @@ export class EmbeddingBag extends EmbeddingTable {
     const length = bags.numBags * this.embeddingDim;
     if (out === undefined) {
       out = new Float32Array(length);
+    } else if (!ArrayBuffer.isView(out)) {
+      // an OutputHolder (async): the backend allocates the output
     } else {
       checkFloat32Array(where, 'out', out, length, 'numBags * embeddingDim');
       checkNoOverlap(where, 'out', out, 'weight', this.weight);
@@ -148,7 +150,7 @@ export class EmbeddingBag extends EmbeddingTable {
       [this.weight, this.embeddingDim, kernelIndices, bags.offsets, bags.numBags, weights, BAG_MODE_CODES[this.mode], this.paddingIdx ?? -1, out],
     ];
     this.throwIfBad(where, kernelIndices, bad);
-    return out;
+    return ArrayBuffer.isView(out) ? out : out.out!;
   }
 
   /**

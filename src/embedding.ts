@@ -10,7 +10,7 @@
 //   _weight              weight           adopted, not copied, not zeroed
 //   from_pretrained      fromPretrained   freeze defaults to true
 import { heldArray, heldIndices } from './async-guard.js';
-import type { KernelIndices, Plan } from './backend.js';
+import type { KernelIndices, OutputHolder, Plan } from './backend.js';
 import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, pretrainedArguments, rowReader } from './table.js';
 import { type IndexArray, checkFloat32Array, checkNoOverlap, checkOptions, stableCopy, toKernelIndices, viewOrNull } from './validate.js';
 
@@ -60,7 +60,8 @@ export class Embedding extends EmbeddingTable {
     return this.runAsync(where, this.forwardAccess, () => {
       checkNoOverlap(where, 'out', viewOrNull(out), 'indices', viewOrNull(indices)); // before the copy hides it
       // With maxNorm, renorm runs first and the gather after it: the gather's indices must be held.
-      return this.#forward(where, heldIndices(indices, this.maxNorm !== null), heldArray(where, 'out', out));
+      // Without out, the backend allocates the output (an OutputHolder): it stays transferable.
+      return this.#forward(where, heldIndices(indices, this.maxNorm !== null), heldArray(where, 'out', out) ?? {});
     });
   }
 
@@ -85,20 +86,21 @@ export class Embedding extends EmbeddingTable {
     });
   }
 
-  *#forward(where: string, indices: IndexArray, out: Float32Array | undefined): Plan<Float32Array> {
+  *#forward(where: string, indices: IndexArray, out: Float32Array | OutputHolder | undefined): Plan<Float32Array> {
     const [kernelIndices, output] = this.#forwardArguments(where, indices, out);
     // Refused by the gather kernel too, but only after maxNorm has renormalized the table.
-    checkNoOverlap(where, 'out', output, 'indices', kernelIndices);
+    if (output instanceof Float32Array) checkNoOverlap(where, 'out', output, 'indices', kernelIndices);
     yield* this.renormLookedUp(where, kernelIndices);
     this.throwIfBad(where, kernelIndices, yield ['gather', [this.weight, this.embeddingDim, kernelIndices, output]]);
-    return output;
+    return output instanceof Float32Array ? output : output.out!;
   }
 
-  /** forward()'s arguments checked: the kernels' indices and the output array. */
-  #forwardArguments(where: string, indices: IndexArray, out: Float32Array | undefined): [KernelIndices, Float32Array] {
+  /** forward()'s arguments checked: the kernels' indices and the output array (or holder, async). */
+  #forwardArguments<O extends Float32Array | OutputHolder>(where: string, indices: IndexArray, out: O | undefined): [KernelIndices, O | Float32Array] {
     const kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
     const length = kernelIndices.length * this.embeddingDim;
     if (out === undefined) return [kernelIndices, new Float32Array(length)];
+    if (!ArrayBuffer.isView(out)) return [kernelIndices, out];
     checkFloat32Array(where, 'out', out, length, 'indices.length * embeddingDim');
     checkNoOverlap(where, 'out', out, 'weight', this.weight);
     return [kernelIndices, out];

@@ -208,3 +208,28 @@ describe('an optimizer applied in backward is busy while an async backward appli
     expect(optimizer.stateDict().tables).toHaveLength(2); // released after the failure
   });
 });
+
+describe('what an async forward allocates stays transferable by the caller', () => {
+  it('Embedding and EmbeddingBag forwardAsync without out: correct, and transferable afterwards', async () => {
+    const e = new Embedding(100, 8, { seed: 3 });
+    const out = await e.forwardAsync(Int32Array.of(1, 2, 99));
+    expectSameBits(out, e.forward(Int32Array.of(1, 2, 99)), 'output');
+    const moved = structuredClone(out.buffer, { transfer: [out.buffer as ArrayBuffer] });
+    expect(out.byteLength).toBe(0); // detached: it was transferred, not copied
+    expect(moved.byteLength).toBe(3 * 8 * 4);
+    const bag = new EmbeddingBag(100, 8, { mode: 'sum', seed: 4 });
+    const bagOut = await bag.forwardAsync([1, 2, 3, 4], [0, 2]);
+    expectSameBits(bagOut, bag.forward([1, 2, 3, 4], [0, 2]), 'bag output');
+    structuredClone(bagOut.buffer, { transfer: [bagOut.buffer as ArrayBuffer] });
+    expect(bagOut.byteLength).toBe(0);
+    // An out the caller passed is pinned for good (see README: No crash).
+    const given = new Float32Array(2 * 8);
+    await e.forwardAsync(Int32Array.of(1, 2), given);
+    try {
+      structuredClone(given.buffer, { transfer: [given.buffer as ArrayBuffer] });
+    } catch (error) {
+      expect((error as Error).name).toBe('DataCloneError'); // Node >= 21
+    }
+    expect(given.byteLength).toBe(2 * 8 * 4);
+  });
+});

@@ -4,7 +4,7 @@
 // same bits: float32 rounding is reproduced with Math.fround wherever C++ would round, and
 // norms follow the eight-lane order described in native/renorm.cc.
 import { KERNEL_ARRAYS, copyOf, guardAsyncCall, isShared, refuseOverlaps } from '../async-guard.js';
-import type { Backend, BagModeCode, KernelIndices, KernelName, OptimizerScalars } from '../backend.js';
+import type { Backend, BagModeCode, KernelIndices, KernelName, OptimizerScalars, OutputHolder } from '../backend.js';
 
 function firstInvalidIndex(indices: KernelIndices, rows: number): number {
   if (indices instanceof BigInt64Array) {
@@ -500,6 +500,18 @@ const kernels = {
   coalesce: checked('coalesce', coalesce),
 };
 
+/** An OutputHolder in place of gather's or bagForward's output: the output allocated, in args. */
+function freshOutput(name: KernelName, args: unknown[]): { holder: OutputHolder; array: Float32Array } | null {
+  const position = name === 'gather' ? 3 : name === 'bagForward' ? 8 : -1;
+  const holder = args[position];
+  if (position < 0 || holder === null || typeof holder !== 'object' || ArrayBuffer.isView(holder)) return null;
+  const dim = args[1] as number;
+  const entries = name === 'gather' ? (args[2] as KernelIndices).length : (args[4] as number);
+  const array = new Float32Array(entries * dim);
+  args[position] = array;
+  return { holder: holder as OutputHolder, array };
+}
+
 export const jsBackend: Backend = {
   name: 'js',
   simd: null,
@@ -510,9 +522,12 @@ export const jsBackend: Backend = {
   callAsync: (call) =>
     new Promise((resolve, reject) => {
       const [name, args] = guardAsyncCall(call);
+      const fresh = freshOutput(name, args);
       setImmediate(() => {
         try {
-          resolve((kernels[name] as (...a: unknown[]) => number)(...args));
+          const result = (kernels[name] as (...a: unknown[]) => number)(...args);
+          if (fresh !== null && result === -1) fresh.holder.out = fresh.array;
+          resolve(result);
         } catch (error) {
           reject(error);
         }
