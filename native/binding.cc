@@ -402,8 +402,17 @@ class KernelWork : public Napi::AsyncWorker {
   // ignored instead of thrown (which would abort the process).
   void OnOK() override {
     napi_value result;
-    if (result_ == -1 && !fresh_array_.IsEmpty()) {
-      napi_set_named_property(Env(), fresh_holder_.Value(), "out", fresh_array_.Value());
+    if (result_ == -1 && !fresh_array_.IsEmpty() &&
+        napi_set_named_property(Env(), fresh_holder_.Value(), "out", fresh_array_.Value()) != napi_ok) {
+      // The holder refused the output (a setter or a proxy of the caller's threw): the promise
+      // rejects with that error, which would otherwise escape this callback uncaught.
+      napi_value error = nullptr;
+      bool pending = false;
+      if (napi_is_exception_pending(Env(), &pending) == napi_ok && pending &&
+          napi_get_and_clear_last_exception(Env(), &error) == napi_ok) {
+        napi_reject_deferred(Env(), deferred_, error);
+        return;
+      }
     }
     if (napi_create_double(Env(), static_cast<double>(result_), &result) == napi_ok) {
       napi_resolve_deferred(Env(), deferred_, result);

@@ -1073,6 +1073,11 @@ const results = {};
   while (Date.now() - t0 < 300) outRows.fill(0x7ffffff0, 0, rows);
   results.coalesceOverwritten = await p;
 }
+// An output holder whose setter throws: the promise rejects with that error (not an uncaught one).
+{
+  const holder = new Proxy({}, { set() { throw new Error('no thanks'); } });
+  results.throwingHolder = await outcome(K.gather(new Float32Array(64).fill(1), 8, Int32Array.of(1, 2), holder));
+}
 // The transfer guard cannot be replaced once the package installed it.
 try { addon.setTransferGuard(() => {}); results.replaceGuard = 'accepted'; } catch (e) { results.replaceGuard = errorInfo(e); }
 // A getter on ArrayBuffer.prototype changed after setup is not what the binding asks.
@@ -1109,10 +1114,12 @@ describe('review findings', () => {
     const results = expectSurvived<{
       coalesceOverwritten: { ok: boolean };
       replaceGuard: ErrorInfo | string;
+      throwingHolder: { ok: boolean; error: ErrorInfo | null };
       patchedGetter: { ok: boolean; error: ErrorInfo | null };
     }>(runChild(RAW_REVIEW_SCENARIO, { timeout: 30_000 }));
     expect(typeof results.coalesceOverwritten.ok).toBe('boolean');
     expect(results.replaceGuard).toMatchObject({ message: expect.stringMatching(/already set/) });
+    expect(results.throwingHolder).toMatchObject({ ok: false, error: { message: 'no thanks' } });
     expect(results.patchedGetter.ok).toBe(false);
     expect(results.patchedGetter.error!.message).toMatch(/resizable/);
   });
