@@ -109,13 +109,11 @@ struct JobCopies {
 };
 
 class CallArrays {
+  // What check() compares: the argument's own bytes, even when the kernel reads a copy.
   struct Entry {
     const char* name;
-    uintptr_t begin;  // the argument's own bytes, even when the kernel reads a copy
+    uintptr_t begin;
     size_t bytes;
-    napi_value buffer;
-    bool shared;
-    bool copied;
   };
 
  public:
@@ -141,13 +139,8 @@ class CallArrays {
       *length = 0;
       return false;
     }
-    Entry& entry = entries_[count_];
-    entry.name = name;
-    entry.begin = reinterpret_cast<uintptr_t>(raw);
-    entry.bytes = element_length * element_size(*type);
-    entry.buffer = buffer;
-    entry.copied = false;
-    entry.shared = false;
+    const size_t bytes = element_length * element_size(*type);
+    entries_[count_] = Entry{name, reinterpret_cast<uintptr_t>(raw), bytes};
     if (access == Access::write) written_ |= 1u << count_;
     ++count_;
     // Whether the memory is shared matters to index-like arrays (copied if so) and, in async
@@ -155,12 +148,9 @@ class CallArrays {
     if (index_like || async_) {
       bool not_shared = true;
       napi_is_arraybuffer(env, buffer, &not_shared);  // false for a SharedArrayBuffer
-      entry.shared = !not_shared;
-      if (index_like && entry.bytes > 0 &&
-          (async_ || entry.shared || jobs_in_flight.load(std::memory_order_acquire) > 0)) {
-        raw = copy(raw, entry.bytes);
-        entry.copied = true;
-      } else if (async_ && !entry.shared && entry.bytes > 0 && !pin(entry)) {
+      if (index_like && bytes > 0 && (async_ || !not_shared || jobs_in_flight.load(std::memory_order_acquire) > 0)) {
+        raw = copy(raw, bytes);
+      } else if (async_ && not_shared && bytes > 0 && !pin(name, buffer)) {
         *data = nullptr;
         *length = 0;
         return false;
@@ -174,7 +164,7 @@ class CallArrays {
   // Guard 3 for one array of an async call, as soon as it is taken (so that nothing can detach it
   // between being taken and being pinned): refuses a resizable buffer, marks it untransferable.
   // Returns false after throwing.
-  bool pin(const Entry& entry) {
+  bool pin(const char* name, napi_value buffer) {
     Napi::Env env = info_.Env();
     EnvData* data = env.GetInstanceData<EnvData>();
     if (data == nullptr || data->transfer_guard.IsEmpty()) {
@@ -185,19 +175,19 @@ class CallArrays {
     napi_value result;
     bool is_resizable = false;
     if (!data->resizable_getter.IsEmpty()) {
-      if (napi_call_function(env, entry.buffer, data->resizable_getter.Value(), 0, nullptr, &result) != napi_ok ||
+      if (napi_call_function(env, buffer, data->resizable_getter.Value(), 0, nullptr, &result) != napi_ok ||
           napi_get_value_bool(env, result, &is_resizable) != napi_ok) {
         return throw_pending_or(env, "cannot tell whether an ArrayBuffer is resizable");
       }
     }
     if (is_resizable) {
-      Napi::TypeError::New(env, std::string(entry.name) +
+      Napi::TypeError::New(env, std::string(name) +
                                     " is backed by a resizable ArrayBuffer, which could shrink under an async call; "
                                     "pass an array over a fixed-length buffer")
           .ThrowAsJavaScriptException();
       return false;
     }
-    napi_value argument = entry.buffer;
+    napi_value argument = buffer;
     if (napi_call_function(env, env.Undefined(), data->transfer_guard.Value(), 1, &argument, &result) != napi_ok) {
       return throw_pending_or(env, "the transfer guard failed");
     }

@@ -27,9 +27,20 @@ export function isShared(view: ArrayBufferView): boolean {
 }
 
 /** 'resizable', 'growable', or null for a fixed-length buffer. */
-export function variableLength(buffer: ArrayBuffer | SharedArrayBuffer): 'resizable' | 'growable' | null {
+function variableLength(buffer: ArrayBuffer | SharedArrayBuffer): 'resizable' | 'growable' | null {
   if (buffer instanceof ArrayBuffer) return resizableGetter?.call(buffer) === true ? 'resizable' : null;
   return growableGetter?.call(buffer) === true ? 'growable' : null;
+}
+
+/**
+ * The TypeError for an array (`label`) over a buffer whose length can change, unless it is fixed;
+ * `risk` says what the change would do (the binding's message for async calls is the same).
+ */
+export function refuseVariableLength(label: string, buffer: ArrayBuffer | SharedArrayBuffer, risk: string): void {
+  const kind = variableLength(buffer);
+  if (kind === null) return;
+  const what = kind === 'resizable' ? 'a resizable ArrayBuffer' : 'a growable SharedArrayBuffer';
+  throw new TypeError(`${label} is backed by ${what}, which could ${risk}; pass an array over a fixed-length buffer`);
 }
 
 /** A copy of an index-like array with its own type's constructor (slice() would obey Symbol.species). */
@@ -83,7 +94,8 @@ export const KERNEL_ARRAYS: { readonly [K in KernelName]: readonly ArrayArgument
   ),
 };
 
-function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+/** Whether two typed arrays share any bytes. */
+export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return (
     bufferOf(a) === bufferOf(b) &&
     a.byteLength > 0 &&
@@ -127,11 +139,7 @@ export function guardAsyncCall([name, args]: KernelCall): KernelCall {
     }
     const buffer = bufferOf(value);
     if (value.byteLength === 0 || !(buffer instanceof ArrayBuffer)) continue; // shared: never detached, never shrinks
-    if (variableLength(buffer) !== null) {
-      throw new TypeError(
-        `${argument} is backed by a resizable ArrayBuffer, which could shrink under an async call; pass an array over a fixed-length buffer`,
-      );
-    }
+    refuseVariableLength(argument, buffer, 'shrink under an async call');
     markAsUntransferable(buffer);
   }
   return [name, guarded] as KernelCall;
@@ -158,13 +166,7 @@ export function heldIndices<T>(value: T, later = true): T {
 export function heldArray<T>(where: string, name: string, value: T): T {
   if (!(value instanceof Float32Array) || value.byteLength === 0) return value; // validation names other kinds
   const buffer = bufferOf(value);
-  const kind = variableLength(buffer);
-  if (kind !== null) {
-    throw new TypeError(
-      `${where}: ${name} is backed by ${kind === 'resizable' ? 'a resizable ArrayBuffer' : 'a growable SharedArrayBuffer'}, ` +
-        'which could shrink under an async call; pass an array over a fixed-length buffer',
-    );
-  }
+  refuseVariableLength(`${where}: ${name}`, buffer, 'shrink under an async call');
   if (buffer instanceof ArrayBuffer) markAsUntransferable(buffer);
   return value;
 }

@@ -1,7 +1,7 @@
 // Argument checks shared by the layers. Every failure is a TypeError (wrong kind of value) or a
 // RangeError (right kind, wrong value) whose message names the call, the argument, the offending
 // value and, for arrays, its position. Checks run before anything is written.
-import { bufferOf, copyOf, isShared, variableLength } from './async-guard.js';
+import { bufferOf, copyOf, isShared, overlaps, refuseVariableLength } from './async-guard.js';
 import type { KernelIndices } from './backend.js';
 
 /** The public index array types. */
@@ -89,11 +89,7 @@ export function checkFloat32Array(
  * resizable buffers themselves (async-guard.ts, native/binding.cc).
  */
 export function checkFixedLength(where: string, name: string, value: ArrayBufferView): void {
-  const kind = variableLength(bufferOf(value));
-  if (kind !== null) {
-    const what = kind === 'resizable' ? 'a resizable ArrayBuffer' : 'a growable SharedArrayBuffer';
-    throw new TypeError(`${where}: ${name} is backed by ${what}, which could change size under the layer; pass an array over a fixed-length buffer`);
-  }
+  refuseVariableLength(`${where}: ${name}`, bufferOf(value), 'change size under the layer');
 }
 
 /**
@@ -112,17 +108,7 @@ export function viewOrNull(value: unknown): ArrayBufferView | null {
 
 /** Throws when two typed arrays share any bytes: the kernels read one while writing the other. */
 export function checkNoOverlap(where: string, aName: string, a: ArrayBufferView | null, bName: string, b: ArrayBufferView | null): void {
-  if (
-    a !== null &&
-    b !== null &&
-    a.buffer === b.buffer &&
-    a.byteOffset < b.byteOffset + b.byteLength &&
-    b.byteOffset < a.byteOffset + a.byteLength &&
-    a.byteLength > 0 &&
-    b.byteLength > 0
-  ) {
-    throw new RangeError(`${where}: ${aName} must not share memory with ${bName}`);
-  }
+  if (a !== null && b !== null && overlaps(a, b)) throw new RangeError(`${where}: ${aName} must not share memory with ${bName}`);
 }
 
 function rangeText(rows: number): string {
