@@ -178,8 +178,8 @@ export class EmbeddingBag extends EmbeddingTable {
   ): Promise<Float32Array | null> {
     const where = 'EmbeddingBag.backwardAsync';
     return this.runAsync(where, 'write', () => {
-      checkNoOverlap(where, 'indices', viewOrNull(indices), 'grad', this.grad); // before the copies hide them
-      checkNoOverlap(where, 'offsets', viewOrNull(offsets), 'grad', this.grad);
+      checkNoOverlap(where, 'indices', viewOrNull(indices), 'grad', this.denseGrad); // before the copies hide them
+      checkNoOverlap(where, 'offsets', viewOrNull(offsets), 'grad', this.denseGrad);
       return this.#backward(where, heldIndices(indices), heldIndices(offsets), heldArray(where, 'gradOutput', gradOutput), heldArray(where, 'perSampleWeights', perSampleWeights));
     });
   }

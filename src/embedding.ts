@@ -79,7 +79,7 @@ export class Embedding extends EmbeddingTable {
   backwardAsync(indices: IndexArray, gradOutput: Float32Array): Promise<void> {
     const where = 'Embedding.backwardAsync';
     return this.runAsync(where, 'write', () => {
-      checkNoOverlap(where, 'indices', viewOrNull(indices), 'grad', this.grad); // before the copy hides it
+      checkNoOverlap(where, 'indices', viewOrNull(indices), 'grad', this.denseGrad); // before the copy hides it
       // The plain dense backward is one kernel; the other paths read the indices again later.
       const later = this.freeze || this.sparse || this.scaleGradByFreq || this.inBackwardUpdate !== undefined;
       return this.#backward(where, heldIndices(indices, later), heldArray(where, 'gradOutput', gradOutput));

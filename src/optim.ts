@@ -13,7 +13,7 @@ import { OPTIMIZER_RULES, type Plan } from './backend.js';
 import { AsyncAccess, runPlan, runPlanAsync } from './plan.js';
 import type { Embedding } from './embedding.js';
 import type { EmbeddingBag } from './embedding-bag.js';
-import { type EmbeddingTable, type EntryRows, type SparseGrad, accessOf, backendOf, isEmbeddingTable, setInBackwardUpdate } from './table.js';
+import { type EmbeddingTable, type EntryRows, type SparseGrad, accessOf, backendOf, isEmbeddingTable, keptGradients, rowReader, setInBackwardUpdate } from './table.js';
 import { checkBoolean, checkOptions, describe } from './validate.js';
 
 export type Trainable = Embedding | EmbeddingBag;
@@ -60,12 +60,47 @@ class Scratch {
     return this.#slots;
   }
 
+  /** `length` copies of float(value), kept between steps (refilled when the value changes). */
+  constantScale(length: number, value: number): Float32Array {
+    if (this.#constant.length < length || this.#constantValue !== value) {
+      this.#constant = new Float32Array(Math.max(length, this.#constant.length)).fill(value);
+      this.#constantValue = value;
+    }
+    return this.#constant.subarray(0, length);
+  }
+  #constant = new Float32Array(0);
+  #constantValue = Number.NaN;
+
   reserve(entries: number): void {
     if (this.rows.length >= entries) return;
     const capacity = Math.max(entries, this.rows.length * 2);
     this.rows = new Uint32Array(capacity);
     this.values = new Float32Array(capacity * this.dim);
   }
+}
+
+/**
+ * Entries with a scale as the rows a sparse backward appends: row indices[i] with values
+ * f(scale[i] * source[i or bag of i]), skipRow entries left out; written to the scratch buffers.
+ */
+function scaledEntries(entries: EntryRows, dim: number, scratch: Scratch): EntryRows {
+  const { indices, source, offsets, numBags, scale, skipRow } = entries;
+  const rowAt = rowReader(indices);
+  const rows = scratch.rows;
+  const values = scratch.values;
+  let count = 0;
+  let bag = -1;
+  for (let i = 0; i < indices.length; i++) {
+    if (offsets !== null) while (bag + 1 < numBags && offsets[bag + 1]! <= i) bag += 1;
+    const row = rowAt(i);
+    if (row === skipRow) continue;
+    const from = (offsets === null ? i : bag) * dim;
+    const to = count * dim;
+    const factor = scale![i]!;
+    for (let j = 0; j < dim; j++) values[to + j] = factor * source[from + j]!;
+    rows[count++] = row;
+  }
+  return { indices: rows.subarray(0, count), source: values.subarray(0, count * dim), offsets: null, numBags: 0, scale: null, skipRow: -1 };
 }
 
 function checkNumber(where: string, name: string, value: unknown, fallback: number | undefined, valid: (x: number) => boolean, rule: string): number {
@@ -142,10 +177,10 @@ abstract class TableOptimizer implements Optimizer {
     const where = `${this.name}.stepAsync`;
     this.#checkStep(where);
     const held = this.tables.map((table): HeldGradient => {
-      const sparse = table.sparseGrad;
+      const { dense, sparse } = keptGradients(table);
       heldArray(where, 'weight', table.weight);
       return {
-        dense: heldArray(where, 'grad', table.grad),
+        dense: heldArray(where, 'grad', dense),
         sparse: sparse === null ? null : { indices: heldIndices(sparse.indices), values: heldArray(where, 'sparseGrad.values', sparse.values) },
       };
     });
@@ -169,7 +204,7 @@ abstract class TableOptimizer implements Optimizer {
     this.tables.forEach((table, index) => {
       accessOf(table).check(where, 'write');
       table.checkKept(where);
-      if (this.sparseOnly && !table.freeze && !table.sparse && table.grad !== null) {
+      if (this.sparseOnly && !table.freeze && !table.sparse && keptGradients(table).dense !== null) {
         throw new TypeError(`${this.name}: params[${index}] has a dense gradient; ${this.name} takes only sparse layers (sparse: true), as in torch`);
       }
     });
@@ -182,13 +217,13 @@ abstract class TableOptimizer implements Optimizer {
   *#stepTable(table: EmbeddingTable, index: number, held?: HeldGradient): Plan<void> {
     if (table.freeze) return;
     if (table.sparse) {
-      const grad = held === undefined ? table.sparseGrad : held.sparse;
+      const grad = held === undefined ? keptGradients(table).sparse : held.sparse;
       if (grad !== null) {
         yield* this.#applyRows(table, index, { indices: grad.indices, source: grad.values, offsets: null, numBags: 0, scale: null, skipRow: -1 });
       }
       return;
     }
-    const grad = held === undefined ? table.grad : held.dense;
+    const grad = held === undefined ? keptGradients(table).dense : held.dense;
     if (grad === null) return;
     const state = this.#states[index]!;
     if (this.countsSteps) state.step += 1;
@@ -197,10 +232,33 @@ abstract class TableOptimizer implements Optimizer {
     yield ['optimizerUpdate', [scalars, table.weight, grad, s0, s1, s2, null, table.embeddingDim, this.#scratchOf(table).row]];
   }
 
+  /**
+   * The multiplier of a rule that adds each sparse entry to its row on its own, in entry order,
+   * with no state and no summing of duplicates first (torch's sparse SGD: param.add_(grad,
+   * alpha=-lr) walks the entries); null for the rules that sum duplicate rows first.
+   */
+  protected perEntryMultiplier(): number | null {
+    return null;
+  }
+
   /** One sparse update: sum duplicate rows of the entries, then update those rows only. */
   *#applyRows(table: EmbeddingTable, index: number, entries: EntryRows): Plan<void> {
     const dim = table.embeddingDim;
     const scratch = this.#scratchOf(table);
+    const multiplier = this.perEntryMultiplier();
+    if (multiplier !== null) {
+      // The scatter-add kernel, straight into the table: w[row] += f(multiplier) * g per entry.
+      // Scaled entries are first rounded to the rows a sparse backward records (f(scale * g)).
+      if (entries.scale !== null) scratch.reserve(entries.indices.length);
+      const scaled = entries.scale === null ? null : scaledEntries(entries, dim, scratch);
+      const { indices, source, offsets, numBags, skipRow } = scaled ?? entries;
+      const scale = scratch.constantScale(indices.length, multiplier);
+      if (this.countsSteps) this.#states[index]!.step += 1;
+      yield offsets === null
+        ? ['scatterAdd', [table.weight, dim, indices, source, scale, skipRow]]
+        : ['bagScatterAdd', [table.weight, dim, indices, offsets, numBags, source, scale, skipRow]];
+      return;
+    }
     scratch.reserve(Math.max(entries.indices.length, 1));
     const { indices, source, offsets, numBags, scale, skipRow } = entries;
     const distinct = yield ['coalesce', [indices, dim, source, offsets, numBags, scale, skipRow, scratch.slots, scratch.rows, scratch.values]];
@@ -403,6 +461,11 @@ export class SGD extends TableOptimizer {
 
   protected get options() {
     return { lr: this.lr, momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, nesterov: this.nesterov };
+  }
+
+  /** Sparse gradients (taken without momentum and weight decay) as torch adds them: entry by entry. */
+  protected override perEntryMultiplier(): number {
+    return -this.lr;
   }
 
   protected scalars(state: TableState, sparse: boolean): Float64Array {

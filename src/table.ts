@@ -100,6 +100,12 @@ export class SparseRows {
     this.#view = null;
   }
 
+  /** Empties the storage for reuse (nothing handed out may still view it). */
+  clear(): void {
+    this.rows = 0;
+    this.#view = null;
+  }
+
   view(): SparseGrad {
     this.#view ??= {
       indices: this.indices.subarray(0, this.rows),
@@ -139,6 +145,13 @@ const backends = new WeakMap<EmbeddingTable, Backend>();
 const accesses = new WeakMap<EmbeddingTable, AsyncAccess>();
 const inBackwardUpdates = new WeakMap<EmbeddingTable, InBackwardUpdate>();
 
+/**
+ * A table's gradients as the package's optimizers read them: unlike the grad and sparseGrad
+ * getters, this does not count as handing them to the user (see EmbeddingTable.zeroGrad).
+ */
+// eslint-disable-next-line prefer-const -- assigned once, in EmbeddingTable's static block
+export let keptGradients: (table: EmbeddingTable) => { dense: Float32Array | null; sparse: SparseGrad | null };
+
 export function backendOf(table: EmbeddingTable): Backend {
   return backends.get(table)!;
 }
@@ -169,6 +182,16 @@ export abstract class EmbeddingTable {
   protected readonly backend: Backend;
   protected denseGrad: Float32Array | null = null;
   protected sparseRows: SparseRows | null = null;
+  /**
+   * Gradient storage that zeroGrad() dropped without the user ever having been handed it (through
+   * the grad or sparseGrad getters): the next backward reuses it instead of allocating, so a
+   * training step allocates nothing in steady state. Storage the user was handed is never reused:
+   * a gradient handed out is never overwritten by a later call.
+   */
+  #spareDense: Float32Array | null = null;
+  #spareSparse: SparseRows | null = null;
+  #denseHandedOut = false;
+  #sparseHandedOut = false;
   /** One bit per row for renorm's "each distinct row once"; allocated on the first maxNorm lookup. */
   #renormSeen: Uint8Array | null = null;
   /** Occurrence counts for scaleGradByFreq, all zero between calls. */
@@ -284,19 +307,33 @@ export abstract class EmbeddingTable {
 
   /** The dense gradient: null before the first backward() and after zeroGrad(). */
   get grad(): Float32Array | null {
+    if (this.denseGrad !== null) this.#denseHandedOut = true;
     return this.denseGrad;
   }
 
   /** The sparse gradient (sparse layers): null before the first backward() and after zeroGrad(). */
   get sparseGrad(): SparseGrad | null {
-    return this.sparseRows === null ? null : this.sparseRows.view();
+    if (this.sparseRows === null) return null;
+    this.#sparseHandedOut = true;
+    return this.sparseRows.view();
   }
 
-  /** Drops the gradient (grad and sparseGrad become null), as torch's zero_grad(set_to_none=True). */
+  /**
+   * Drops the gradient (grad and sparseGrad become null), as torch's zero_grad(set_to_none=True).
+   * Arrays already handed out keep their values; storage never handed out is reused.
+   */
   zeroGrad(): void {
     accessOf(this).check(`${this.constructor.name}.zeroGrad`, 'write');
+    if (this.denseGrad !== null && !this.#denseHandedOut) this.#spareDense = this.denseGrad;
+    if (this.sparseRows !== null && !this.#sparseHandedOut) this.#spareSparse = this.sparseRows;
     this.denseGrad = null;
     this.sparseRows = null;
+    this.#denseHandedOut = false;
+    this.#sparseHandedOut = false;
+  }
+
+  static {
+    keptGradients = (table) => ({ dense: table.denseGrad, sparse: table.sparseRows === null ? null : table.sparseRows.view() });
   }
 
   /** Throws the RangeError for the index a kernel reported, if it reported one. */
@@ -325,9 +362,13 @@ export abstract class EmbeddingTable {
     return this.maxNorm === null ? 'read' : 'write';
   }
 
-  /** The dense gradient to accumulate into: the existing one, or a new zeroed one (not yet kept). */
+  /** The dense gradient to accumulate into: the existing one, or a zeroed one (not yet kept). */
   protected gradTarget(): Float32Array {
-    return this.denseGrad ?? new Float32Array(this.numEmbeddings * this.embeddingDim);
+    if (this.denseGrad !== null) return this.denseGrad;
+    const spare = this.#spareDense;
+    this.#spareDense = null;
+    if (spare !== null && spare.length === this.numEmbeddings * this.embeddingDim) return spare.fill(0);
+    return new Float32Array(this.numEmbeddings * this.embeddingDim);
   }
 
   /** counts[row] = occurrences of row in indices, for the duration of use(); zeroed again after. */
@@ -343,6 +384,11 @@ export abstract class EmbeddingTable {
   }
 
   protected sparseTarget(extraRows: number): SparseRows {
+    if (this.sparseRows === null && this.#spareSparse !== null) {
+      this.sparseRows = this.#spareSparse;
+      this.#spareSparse = null;
+      this.sparseRows.clear();
+    }
     const rows = (this.sparseRows ??= new SparseRows(this.embeddingDim));
     rows.reserve(extraRows);
     return rows;

@@ -17,6 +17,7 @@ import {
   type Trainable,
   applyOptimizerInBackward,
 } from '../src/index.js';
+import { keptGradients } from '../src/table.js';
 import { type Thrown, expectSameBits, expectThrow, randomIndices, randomTable } from './helpers.js';
 
 const f = Math.fround;
@@ -34,7 +35,7 @@ function trainStep(optimizer: Optimizer, target: Embedding, indices: number[], g
 }
 
 describe('update rules', () => {
-  it('SGD: w - lr * g, dense and sparse (duplicate rows summed first)', () => {
+  it('SGD: w - lr * g; dense sums duplicate rows first, sparse adds them one by one (as torch)', () => {
     const dense = layer(6, 3);
     const w0 = dense.weight.slice();
     const g = randomTable(3, 3, 1);
@@ -43,7 +44,7 @@ describe('update rules', () => {
     trainStep(new SGD([sparse], { lr: 0.5 }), sparse, [1, 4, 1], g);
     for (let j = 0; j < 3; j++) {
       const summed = f(g[j]! + g[6 + j]!);
-      expect(sparse.weight[3 + j]).toBe(f(w0[3 + j]! + f(-0.5 * summed)));
+      expect(sparse.weight[3 + j]).toBe(f(f(w0[3 + j]! + f(-0.5 * g[j]!)) + f(-0.5 * g[6 + j]!)));
       expect(dense.weight[3 + j]).toBe(f(w0[3 + j]! + f(-0.5 * summed)));
       expect(sparse.weight[12 + j]).toBe(f(w0[12 + j]! + f(-0.5 * g[3 + j]!)));
     }
@@ -295,5 +296,65 @@ describe('applyOptimizerInBackward', () => {
     expectThrow(() => applyOptimizerInBackward(SGD, [layer(3, 2)], { lr: 0.1, momentum: 0.5 }), RangeError, /without momentum and weightDecay/);
     const maxBag = new EmbeddingBag(3, 2, { mode: 'max' });
     expectThrow(() => applyOptimizerInBackward(RowWiseAdagrad, [maxBag], {}), RangeError, /mode 'max'/);
+  });
+});
+
+describe('gradient storage reused between steps, never when handed out', () => {
+  // zeroGrad() keeps storage the user was never handed, and the next backward reuses it: a
+  // training step then allocates nothing. What the grad and sparseGrad getters handed out keeps
+  // its values for good.
+  it('a sparse layer: the sparseGrad handed out keeps its rows; unseen storage is reused', () => {
+    const target = layer(10, 4, { sparse: true });
+    const optimizer = new SGD([target], { lr: 0.1 });
+    const g1 = randomTable(3, 4, 1);
+    target.backward([1, 2, 1], g1);
+    const seen = target.sparseGrad!;
+    const seenValues = seen.values.slice();
+    optimizer.zeroGrad();
+    target.backward([5, 6, 7], randomTable(3, 4, 2));
+    expectSameBits(seen.values, seenValues, 'handed-out sparseGrad after the next backward');
+    expect(Array.from(seen.indices)).toEqual([1, 2, 1]);
+
+    // Not handed out: the same storage serves the next step, with the new rows only.
+    const before = keptGradients(target).sparse!.values.buffer;
+    optimizer.zeroGrad();
+    target.backward([3], randomTable(1, 4, 3));
+    expect(keptGradients(target).sparse!.values.buffer).toBe(before);
+    expect(Array.from(target.sparseGrad!.indices)).toEqual([3]);
+    expectSameBits(target.sparseGrad!.values, randomTable(1, 4, 3), 'the reused storage holds only the new row');
+  });
+
+  it('a dense layer: the grad handed out keeps its values; unseen storage is reused, zeroed', () => {
+    const target = layer(6, 3);
+    const optimizer = new SGD([target], { lr: 0.1 });
+    target.backward([0, 1], randomTable(2, 3, 4));
+    const seen = target.grad!;
+    const seenValues = seen.slice();
+    optimizer.zeroGrad();
+    target.backward([2], randomTable(1, 3, 5));
+    expectSameBits(seen, seenValues, 'handed-out grad after the next backward');
+
+    const before = keptGradients(target).dense; // the grad of [2], never handed out: reused
+    optimizer.zeroGrad();
+    target.backward([4], randomTable(1, 3, 6));
+    expect(keptGradients(target).dense).toBe(before);
+    const expected = new Float32Array(18);
+    expected.set(randomTable(1, 3, 6), 12);
+    expectSameBits(target.grad!, expected, 'the reused grad holds only the new backward');
+  });
+
+  it('steps with reused storage give the bits of steps with fresh storage', () => {
+    const reused = layer(20, 5, { sparse: true });
+    const fresh = layer(20, 5, { sparse: true });
+    const a = new Adagrad([reused], { lr: 0.1 });
+    const b = new Adagrad([fresh], { lr: 0.1 });
+    for (let k = 0; k < 4; k++) {
+      const indices = randomIndices(9, 20, k);
+      const g = randomTable(9, 5, 10 + k);
+      trainStep(a, reused, indices, g);
+      trainStep(b, fresh, indices, g);
+      void fresh.sparseGrad; // handed out: fresh's storage is never reused
+    }
+    expectSameBits(reused.weight, fresh.weight);
   });
 });
