@@ -11,7 +11,7 @@
 //   other options             as in Embedding
 import { heldArray, heldIndices } from './async-guard.js';
 import { BAG_MODE_CODES, type KernelIndices, type OutputHolder, type Plan } from './backend.js';
-import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, pretrainedArguments, rowReader } from './table.js';
+import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, forEachBag, forEachEntry, pretrainedArguments, rowReader } from './table.js';
 import {
   type IndexArray,
   checkBoolean,
@@ -359,14 +359,3 @@ function toOffsetArray(where: string, offsets: unknown, count: number): Uint32Ar
   );
 }
 
-function forEachBag(bags: Bags, count: number, visit: (begin: number, end: number, bag: number) => void): void {
-  for (let b = 0; b < bags.numBags; b++) {
-    visit(bags.offsets[b]!, b + 1 < bags.offsets.length ? bags.offsets[b + 1]! : count, b);
-  }
-}
-
-function forEachEntry(bags: Bags, count: number, visit: (i: number, bag: number) => void): void {
-  forEachBag(bags, count, (begin, end, bag) => {
-    for (let i = begin; i < end; i++) visit(i, bag);
-  });
-}

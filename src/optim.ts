@@ -13,7 +13,7 @@ import { OPTIMIZER_RULES, type Plan } from './backend.js';
 import { AsyncAccess, runPlan, runPlanAsync } from './plan.js';
 import type { Embedding } from './embedding.js';
 import type { EmbeddingBag } from './embedding-bag.js';
-import { type EmbeddingTable, type EntryRows, type SparseGrad, accessOf, backendOf, isEmbeddingTable, keptGradients, rowReader, setInBackwardUpdate } from './table.js';
+import { type EmbeddingTable, type EntryRows, type SparseGrad, accessOf, backendOf, forEachEntry, isEmbeddingTable, keptGradients, rowReader, setInBackwardUpdate } from './table.js';
 import { checkBoolean, checkOptions, describe } from './validate.js';
 
 export type Trainable = Embedding | EmbeddingBag;
@@ -85,20 +85,24 @@ class Scratch {
  */
 function scaledEntries(entries: EntryRows, dim: number, scratch: Scratch): EntryRows {
   const { indices, source, offsets, numBags, scale, skipRow } = entries;
+  scratch.reserve(indices.length);
   const rowAt = rowReader(indices);
   const rows = scratch.rows;
   const values = scratch.values;
   let count = 0;
-  let bag = -1;
-  for (let i = 0; i < indices.length; i++) {
-    if (offsets !== null) while (bag + 1 < numBags && offsets[bag + 1]! <= i) bag += 1;
+  const append = (i: number, sourceRow: number) => {
     const row = rowAt(i);
-    if (row === skipRow) continue;
-    const from = (offsets === null ? i : bag) * dim;
+    if (row === skipRow) return;
+    const from = sourceRow * dim;
     const to = count * dim;
     const factor = scale![i]!;
     for (let j = 0; j < dim; j++) values[to + j] = factor * source[from + j]!;
     rows[count++] = row;
+  };
+  if (offsets === null) {
+    for (let i = 0; i < indices.length; i++) append(i, i);
+  } else {
+    forEachEntry({ offsets, numBags }, indices.length, append);
   }
   return { indices: rows.subarray(0, count), source: values.subarray(0, count * dim), offsets: null, numBags: 0, scale: null, skipRow: -1 };
 }
@@ -249,7 +253,6 @@ abstract class TableOptimizer implements Optimizer {
     if (multiplier !== null) {
       // The scatter-add kernel, straight into the table: w[row] += f(multiplier) * g per entry.
       // Scaled entries are first rounded to the rows a sparse backward records (f(scale * g)).
-      if (entries.scale !== null) scratch.reserve(entries.indices.length);
       const scaled = entries.scale === null ? null : scaledEntries(entries, dim, scratch);
       const { indices, source, offsets, numBags, skipRow } = scaled ?? entries;
       const scale = scratch.constantScale(indices.length, multiplier);

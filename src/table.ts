@@ -115,6 +115,24 @@ export class SparseRows {
   }
 }
 
+/** Bag b holds entries [offsets[b], end): end is offsets[b + 1], or count for the last bag when offsets has numBags entries. */
+export function forEachBag(
+  bags: { offsets: Uint32Array; numBags: number },
+  count: number,
+  visit: (begin: number, end: number, bag: number) => void,
+): void {
+  for (let b = 0; b < bags.numBags; b++) {
+    visit(bags.offsets[b]!, b + 1 < bags.offsets.length ? bags.offsets[b + 1]! : count, b);
+  }
+}
+
+/** Visits every entry i of the bags with its bag. */
+export function forEachEntry(bags: { offsets: Uint32Array; numBags: number }, count: number, visit: (i: number, bag: number) => void): void {
+  forEachBag(bags, count, (begin, end, bag) => {
+    for (let i = begin; i < end; i++) visit(i, bag);
+  });
+}
+
 /** Reads validated indices as numbers, whatever their array type. */
 export function rowReader(indices: KernelIndices): (i: number) => number {
   if (indices instanceof BigInt64Array) return (i) => Number(indices[i]!);
