@@ -75,7 +75,8 @@ export async function writeFileAtomic(file: string, produce: (sink: FileSink) =>
     const sink: FileSink = {
       async write(bytes: Uint8Array): Promise<void> {
         total += bytes.length;
-        if (used + bytes.length > buffer.length) await flush();
+        // What is buffered goes first, whichever way these bytes go.
+        if (bytes.length >= buffer.length / 2 || used + bytes.length > buffer.length) await flush();
         if (bytes.length >= buffer.length / 2) {
           await writeAll(fh, bytes);
           return;

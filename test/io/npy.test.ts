@@ -51,6 +51,20 @@ describe('.npy round trips', () => {
     expect(strayTemporaryFiles(dir)).toEqual([]);
   });
 
+  it('a table between half a write chunk and a chunk (4 to 8 MiB) keeps its header in front of the data', async () => {
+    // The file writer buffers the header and used to write data of 4..8 MiB straight to the
+    // file before flushing that buffer: the header landed after the data.
+    for (const values of [(5 << 20) / 4, ((8 << 20) - 128) / 4, (4 << 20) / 4, 1 + (8 << 20) / 4]) {
+      const data = new Float32Array(values).map((_, i) => i);
+      const file = path.join(dir, `chunk-${values}.npy`);
+      await saveNpy(file, data, [values, 1]);
+      expect(readFileSync(file).subarray(0, 6)).toEqual(Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]));
+      const back = await readNpy(file);
+      expect(back.shape).toEqual([values, 1]);
+      expectSameBits(back.data, data);
+    }
+  });
+
   it('rejects bad arguments to saveNpy', async () => {
     const file = path.join(dir, 'never.npy');
     await expect(saveNpy(file, new Float32Array(5), [2, 2])).rejects.toThrow(/shape \[2, 2\] holds 4 values, data has 5/);
