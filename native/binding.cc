@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "malloc_tuning.h"
 #include "map_file.h"
 #include "simd.h"
 #include "thread_pool.h"
@@ -1097,7 +1098,14 @@ Napi::Value AllocateZeroed(const Napi::CallbackInfo& info) {
   return mapping_buffer(info.Env(), mapped);
 }
 
+// mallocTuning(): what malloc_tuning.h did when the addon loaded ('tuned', or 'default (why)').
+Napi::Value MallocTuning(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), nne::tune_malloc_once());
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  nne::tune_malloc_once();
+  exports.Set("mallocTuning", Napi::Function::New(env, MallocTuning, "mallocTuning"));
   exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeatures, "cpuFeatures"));
   exports.Set("firstInvalidIndex", Napi::Function::New(env, FirstInvalidIndex, "firstInvalidIndex"));
   exports.Set("kernels", Napi::Function::New(env, KernelsForTier, "kernels"));

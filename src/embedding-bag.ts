@@ -11,7 +11,7 @@
 //   other options             as in Embedding
 import { heldArray, heldIndices } from './async-guard.js';
 import { BAG_MODE_CODES, type KernelIndices, type OutputHolder, type Plan } from './backend.js';
-import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, forEachBag, forEachEntry, pretrainedArguments, rowReader } from './table.js';
+import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, forEachBag, forEachEntry, kernelOutput, pretrainedArguments, rowReader } from './table.js';
 import {
   type IndexArray,
   checkBoolean,
@@ -134,7 +134,7 @@ export class EmbeddingBag extends EmbeddingTable {
     const weights = this.#perSampleWeights(where, perSampleWeights, kernelIndices.length);
     const length = bags.numBags * this.embeddingDim;
     if (out === undefined) {
-      out = new Float32Array(length);
+      out = kernelOutput(length);
     } else if (!ArrayBuffer.isView(out)) {
       // an OutputHolder (async): the backend allocates the output
     } else {

@@ -11,7 +11,7 @@
 //   from_pretrained      fromPretrained   freeze defaults to true
 import { heldArray, heldIndices } from './async-guard.js';
 import type { KernelIndices, OutputHolder, Plan } from './backend.js';
-import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, pretrainedArguments, rowReader } from './table.js';
+import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, kernelOutput, pretrainedArguments } from './table.js';
 import { type IndexArray, checkFloat32Array, checkNoOverlap, checkOptions, stableCopy, toKernelIndices, viewOrNull } from './validate.js';
 
 export type { EmbeddingOptions, SparseGrad } from './table.js';
@@ -99,7 +99,7 @@ export class Embedding extends EmbeddingTable {
   #forwardArguments<O extends Float32Array | OutputHolder>(where: string, indices: IndexArray, out: O | undefined): [KernelIndices, O | Float32Array] {
     const kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
     const length = kernelIndices.length * this.embeddingDim;
-    if (out === undefined) return [kernelIndices, new Float32Array(length)];
+    if (out === undefined) return [kernelIndices, kernelOutput(length)];
     if (!ArrayBuffer.isView(out)) return [kernelIndices, out];
     checkFloat32Array(where, 'out', out, length, 'indices.length * embeddingDim');
     checkNoOverlap(where, 'out', out, 'weight', this.weight);
@@ -147,14 +147,20 @@ export class Embedding extends EmbeddingTable {
   /** Appends the rows of this call, in input order, padding entries left out. */
   #appendSparseRows(indices: KernelIndices, gradOutput: Float32Array): void {
     const rows = this.sparseTarget(indices.length);
-    const rowAt = rowReader(indices);
+    const padding = this.paddingIdx;
+    if (padding === null) {
+      rows.appendCopies(gradOutput, indices, 0, indices.length);
+      return;
+    }
     // Copy runs of consecutive non-padding entries with one set() each.
+    const skip = indices instanceof BigInt64Array ? BigInt(padding) : padding;
     let runStart = 0;
     for (let i = 0; i <= indices.length; i++) {
-      if (i === indices.length || rowAt(i) === this.paddingIdx) {
-        if (i > runStart) rows.appendCopies(gradOutput, runStart, i - runStart, rowAt);
+      if (i === indices.length || indices[i] === skip) {
+        if (i > runStart) rows.appendCopies(gradOutput, indices, runStart, i - runStart);
         runStart = i + 1;
       }
     }
   }
+
 }

@@ -4,6 +4,7 @@
 //   unset                        the addon when it loads, else the TypeScript kernels
 //   NN_EMBEDDING_SIMD=scalar|avx2|avx512|neon   the native tier (default: the widest the CPU runs);
 //                                an unknown tier, or one the CPU cannot run, is an error
+//   NN_EMBEDDING_MALLOC=default  the addon leaves glibc's malloc settings alone (native/malloc_tuning.h)
 //   NN_EMBEDDING_THREADS=n       the native thread pool's default size, an integer in [1, 256]
 //                                (default: the CPUs available to the process); the addon reads it
 //                                itself, from the process environment; here it is only checked
@@ -20,6 +21,12 @@ export interface Capabilities {
   cpu: CpuFeatures | null;
   /** Why the addon is not in use, when it is not: the load error, or the environment variable. */
   nativeError: string | null;
+  /**
+   * glibc's malloc settings for the outputs the package allocates: 'tuned' when the addon set them
+   * as the README's "Memory of the outputs" describes, else 'default (why not)'; null when the addon
+   * is not loaded. NN_EMBEDDING_MALLOC=default keeps glibc's defaults.
+   */
+  malloc: string | null;
 }
 
 interface Selection {
@@ -110,8 +117,12 @@ export function getBackend(): 'native' | 'js' {
 export function getCapabilities(): Capabilities {
   const backend = currentBackend();
   let cpu: CpuFeatures | null = null;
-  if (backend.name === 'native') cpu = loadAddon().cpuFeatures();
-  return { backend: backend.name, simd: backend.simd, cpu, nativeError: selection!.nativeError };
+  let malloc: string | null = null;
+  if (backend.name === 'native') {
+    cpu = loadAddon().cpuFeatures();
+    malloc = loadAddon().mallocTuning();
+  }
+  return { backend: backend.name, simd: backend.simd, cpu, nativeError: selection!.nativeError, malloc };
 }
 
 /**

@@ -1,6 +1,8 @@
 // What Embedding and EmbeddingBag share: the table, its options, its gradient, and the parts of
 // forward and backward that do not depend on how looked-up rows are combined (maxNorm renorm,
 // scaleGradByFreq counts, sparse rows). Each layer's own file reads as its operator's semantics.
+import { constants as bufferConstants } from 'node:buffer';
+
 import { heldArray } from './async-guard.js';
 import type { Backend, KernelIndices, Plan } from './backend.js';
 import { currentBackend } from './loader.js';
@@ -77,9 +79,14 @@ export class SparseRows {
     this.values = values;
   }
 
-  /** Appends `count` rows: their indices from rowAt(start ..), their values copied from source. */
-  appendCopies(source: Float32Array, start: number, count: number, rowAt: (i: number) => number): void {
-    for (let k = 0; k < count; k++) this.indices[this.rows + k] = rowAt(start + k);
+  /** Appends `count` rows: their indices from indices[start ..] (valid rows), their values copied from source. */
+  appendCopies(source: Float32Array, indices: KernelIndices, start: number, count: number): void {
+    if (indices instanceof BigInt64Array) {
+      for (let k = 0; k < count; k++) this.indices[this.rows + k] = Number(indices[start + k]!);
+    } else {
+      // Valid rows are below 2^31: an Int32Array holds them as they are.
+      this.indices.set(indices.subarray(start, start + count), this.rows);
+    }
     this.values.set(source.subarray(start * this.dim, (start + count) * this.dim), this.rows * this.dim);
     this.rows += count;
     this.#view = null;
@@ -116,6 +123,20 @@ export class SparseRows {
 }
 
 /** Bag b holds entries [offsets[b], end): end is offsets[b + 1], or count for the last bag when offsets has numBags entries. */
+/**
+ * A new Float32Array for an output a kernel writes in full (forward's rows, a bag's sums): its memory
+ * is not zeroed first (Buffer.allocUnsafeSlow, its own ArrayBuffer of exactly length * 4 bytes),
+ * which saves a pass over it. Only for arrays every element of which is written before the caller
+ * sees them (the tests fill a caller's `out` with NaN and compare, for every kernel path).
+ * Arrays of up to 16 floats live on V8's heap, where a zeroed array is cheaper still.
+ */
+export function kernelOutput(length: number): Float32Array {
+  if (length <= 16 || length * 4 > MAX_BUFFER_BYTES) return new Float32Array(length);
+  const bytes = Buffer.allocUnsafeSlow(length * 4);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, length);
+}
+const MAX_BUFFER_BYTES = bufferConstants.MAX_LENGTH;
+
 export function forEachBag(
   bags: { offsets: Uint32Array; numBags: number },
   count: number,

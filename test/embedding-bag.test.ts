@@ -109,6 +109,9 @@ describe('EmbeddingBag', () => {
         for (const kind of INDEX_KINDS) {
           const bag = new EmbeddingBag(rows, dim, { weight: table.slice(), mode, paddingIdx });
           expectSameBits(bag.forward(asIndexArray(indices, kind), asIndexArray(offsets, kind)), expected.out, `${kind} out`);
+          // Every element written, empty bags included: outputs the package allocates are not zeroed first.
+          const dirty = new Float32Array(expected.out.length).fill(NaN);
+          expectSameBits(bag.forward(asIndexArray(indices, kind), asIndexArray(offsets, kind), undefined, dirty), expected.out, `${kind} NaN-filled out`);
           expect(bag.backward(asIndexArray(indices, kind), offsets, gradOutput)).toBeNull();
           expectSameBits(bag.grad, expected.grad, `${kind} grad`);
         }
@@ -128,6 +131,7 @@ describe('EmbeddingBag', () => {
     const expected = reference(table, dim, indices, offsets, 'sum', 3, weights, gradOutput);
     const bag = new EmbeddingBag(10, dim, { weight: table.slice(), mode: 'sum', paddingIdx: 3 });
     expectSameBits(bag.forward(indices, offsets, weights), expected.out);
+    expectSameBits(bag.forward(indices, offsets, weights, new Float32Array(expected.out.length).fill(NaN)), expected.out, 'NaN-filled out');
     const weightsGrad = bag.backward(indices, offsets, gradOutput, weights);
     expectSameBits(bag.grad, expected.grad);
     expect(weightsGrad).toBeInstanceOf(Float32Array);

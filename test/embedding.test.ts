@@ -110,6 +110,19 @@ describe('forward', () => {
     expect(Array.from(backing.subarray(backing.length - 5))).toEqual([-7, -7, -7, -7, -7]);
   });
 
+  it('writes every element of out, and a returned array is its own, of exactly the output length', () => {
+    // Outputs the package allocates are not zeroed first (kernelOutput): every kernel path must
+    // write all of out, here over a NaN-filled one, with padding and maxNorm too.
+    for (const options of [{}, { paddingIdx: 3 }, { maxNorm: 1 }]) {
+      const layer = new Embedding(40, dim, { weight: table.slice(), ...options });
+      const expected = layer.forward(rows);
+      expectSameBits(layer.forward(rows, new Float32Array(rows.length * dim).fill(NaN)), expected, JSON.stringify(options));
+      expect(expected.buffer.byteLength).toBe(rows.length * dim * 4);
+      expect(expected.byteOffset).toBe(0);
+      expect(layer.forward(rows).buffer).not.toBe(expected.buffer);
+    }
+  });
+
   it('returns an empty array for no indices', () => {
     const layer = new Embedding(40, dim, { weight: table.slice() });
     expect(layer.forward([]).length).toBe(0);

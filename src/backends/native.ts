@@ -42,6 +42,8 @@ export interface NativeAddon {
   mapFile(path: string): ArrayBuffer;
   /** `bytes` zeroed bytes, huge pages requested, as an ArrayBuffer unmapped when collected. */
   allocateZeroed(bytes: number): ArrayBuffer;
+  /** What the addon did to glibc's malloc settings when it loaded (native/malloc_tuning.h). */
+  mallocTuning(): string;
   /**
    * What async kernel calls apply to the ArrayBuffers they use (native/binding.cc, CallArrays):
    * worker_threads.markAsUntransferable (checked to pin a probe) and the built-in getter
