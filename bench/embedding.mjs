@@ -9,13 +9,15 @@
 //   bag        EmbeddingBag sum / mean / weighted-sum forward and dense backward (embedding-bag.mjs)
 //   train      one sparse training step (forward, backward, optimizer update) for SGD, Adagrad,
 //              RowWiseAdagrad and SparseAdam, and the update fused into backward (train.mjs)
+//   torch      the calls a user writes (forward with and without out, forward+backward, training
+//              steps) next to the same calls in PyTorch, when installed                (torch.mjs)
 //   io         loading speed (MB/s) of a 200,000 × 300 table from word2vec text and binary, GloVe,
 //              safetensors and .npy files, against fs.readFileSync and memcpy (io.mjs)
 // The alternatives (naive loops, tfjs calls, tfjs's gradient cost model) are in alternatives.mjs;
 // the speed-up chart (SVG) in chart.mjs.
 //
-//   npm run bench                      full run, all suites (about 3 to 4 minutes)
-//   npm run bench -- --quick           reduced sampling and bag shapes (under a minute)
+//   npm run bench                      full run, all suites (about 3 to 4 minutes; 4 more with PyTorch)
+//   npm run bench -- --quick           reduced sampling and bag shapes (about a minute; 1.5 more with PyTorch)
 //   npm run bench -- --json out.json   also write every figure as JSON, and out.svg (the chart)
 //   npm run bench -- --tiers           also time each SIMD tier the CPU runs (native fwd/bwd)
 //   npm run bench -- --shapes S1,tiny  only some shapes (Embedding S1..S4,tiny; bags L20-D64, ...)
@@ -67,6 +69,7 @@ import { NAIVE_FORMULAS, TFJS_FORMULAS, loadTfjs, naiveGather, naiveScatterAdd, 
 import { BAG_SHAPES, QUICK_BAG_SHAPES, runBagSuite } from './embedding-bag.mjs';
 import { runTrainSuite } from './train.mjs';
 import { runIoSuite } from './io.mjs';
+import { runTorchSuite } from './torch.mjs';
 import { chartGroups, speedupChart } from './chart.mjs';
 
 const require = createRequire(import.meta.url);
@@ -486,7 +489,8 @@ const runEmbedding = (args.suite === 'all' || args.suite === 'embedding') && emb
 const runBag = (args.suite === 'all' || args.suite === 'bag') && bagShapes.length > 0;
 const runTrain = args.suite === 'train' || (args.suite === 'all' && args.shapes === null);
 const runIo = args.suite === 'io' || (args.suite === 'all' && args.shapes === null);
-if (!runEmbedding && !runBag && !runTrain && !runIo) throw new Error(`--shapes ${args.shapes.join(',')} selects no shape of --suite ${args.suite}\n${usage()}`);
+const runTorch = args.suite === 'torch' || args.suite === 'all';
+if (!runEmbedding && !runBag && !runTrain && !runIo && !runTorch) throw new Error(`--shapes ${args.shapes.join(',')} selects no shape of --suite ${args.suite}\n${usage()}`);
 
 if (getBackend() !== 'native') {
   const why = getCapabilities().nativeError;
@@ -518,7 +522,7 @@ console.log(
     (tfjs ? `@tensorflow/tfjs ${tfjsLoad.version} (backend ${tfjsLoad.backend}, prod mode)` : `no tfjs: ${tfjsLoad.error}`) +
     ', native memcpy reference',
 );
-const suiteNames = [runEmbedding && 'embedding', runBag && 'bag', runTrain && 'train', runIo && 'io'].filter(Boolean);
+const suiteNames = [runEmbedding && 'embedding', runBag && 'bag', runTrain && 'train', runIo && 'io', runTorch && 'torch'].filter(Boolean);
 console.log(`  suites: ${suiteNames.join(', ')}` + (args.quick && args.shapes === null && runBag ? ` (--quick: bag shapes ${bagShapes.map((s) => s.name).join(', ')})` : ''));
 
 const context = { args, capabilities, reference, tiers, tierBackends, threads, tfjs, gradModel };
@@ -526,6 +530,7 @@ let embedding = null;
 let bag = null;
 let train = null;
 let io = null;
+let torch = null;
 if (runEmbedding) {
   console.log('');
   console.log('Embedding: forward (gather) and dense backward (scatter-add)');
@@ -545,6 +550,11 @@ if (runTrain) {
 if (runIo) {
   console.log('');
   io = await runIoSuite(context);
+  collect();
+}
+if (runTorch) {
+  console.log('');
+  torch = runTorchSuite(context);
 }
 
 const runtimeSeconds = secondsSince(started);
@@ -554,14 +564,15 @@ const parts = [
   bag && `bag ${bag.seconds.toFixed(1)} s`,
   train && `train ${train.seconds.toFixed(1)} s`,
   io && `io ${io.seconds.toFixed(1)} s`,
+  torch && `torch ${torch.seconds.toFixed(1)} s`,
 ].filter(Boolean);
 console.log(`total ${runtimeSeconds.toFixed(1)} s (${parts.join(', ')}; peak RSS ${peakRssGiB().toFixed(2)} GiB)`);
 
 if (args.json !== null) {
   const svgPath = args.json.endsWith('.json') ? `${args.json.slice(0, -'.json'.length)}.svg` : `${args.json}.svg`;
   // Schema 2: the top-level fields are the Embedding suite's (empty when it did not run); the
-  // EmbeddingBag suite is under `bag`, the training-step suite under `train` and the loading-speed
-  // suite under `io` (each null when it did not run). Variant keys: native (1 thread), nativeMT
+  // EmbeddingBag suite is under `bag`, the training-step suite under `train`, the loading-speed
+  // suite under `io`, the PyTorch suite under `torch` (each null when it did not run). Variant keys: native (1 thread), nativeMT
   // (all threads, when the build has a thread pool and the machine more than one CPU), ts, tfjs,
   // tfjsScatter, naive, ref, tier:<name>.
   const report = {
@@ -591,6 +602,7 @@ if (args.json !== null) {
     bag: bag === null ? null : { ...bag, shapes: bagShapes.map((s) => s.name) },
     train,
     io,
+    torch,
     chart: svgPath,
     peakRssGiB: peakRssGiB(),
     runtimeSeconds,

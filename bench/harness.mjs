@@ -9,11 +9,11 @@ import os from 'node:os';
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
-export const SUITES = ['embedding', 'bag', 'train', 'io'];
+export const SUITES = ['embedding', 'bag', 'train', 'io', 'torch'];
 
 export function usage() {
   return [
-    'usage: node --expose-gc bench/embedding.mjs [--quick] [--tiers] [--json FILE] [--shapes S1,S2,...] [--suite embedding|bag|train|io|all]',
+    'usage: node --expose-gc bench/embedding.mjs [--quick] [--tiers] [--json FILE] [--shapes S1,S2,...] [--suite embedding|bag|train|io|torch|all]',
     '  --quick        fewer, shorter samples, a reduced set of bag shapes and a 20,000-row io table',
     '                 (all suites in about a minute)',
     '  --tiers        also time native forward/backward on every SIMD tier the CPU runs (embedding, bag)',
@@ -22,7 +22,8 @@ export function usage() {
     '  --shapes LIST  comma-separated subset of S1,S2,S3,S4,tiny (Embedding) and',
     '                 L20-D32,L20-D64,L20-D128,L100-D32,L100-D64,L100-D128 (EmbeddingBag);',
     '                 the train and io suites have no shapes: with --shapes they run only if named by --suite',
-    '  --suite NAME   embedding, bag, train, io or all (default all)',
+    '  --suite NAME   embedding, bag, train, io, torch or all (default all); torch: the same calls in\n' +
+    '                 PyTorch (bench/torch/bench.py, when a python3 with torch is found)',
   ].join('\n');
 }
 
@@ -34,7 +35,7 @@ export function parseArgs(argv) {
     if (flag === '--json') args.json = value;
     else if (flag === '--shapes') args.shapes = splitList(value);
     else {
-      if (value !== 'all' && !SUITES.includes(value)) throw new Error(`--suite must be embedding, bag, train, io or all, got '${value}'\n${usage()}`);
+      if (value !== 'all' && !SUITES.includes(value)) throw new Error(`--suite must be embedding, bag, train, io, torch or all, got '${value}'\n${usage()}`);
       args.suite = value;
     }
   };

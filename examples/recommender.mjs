@@ -18,8 +18,14 @@
 //   --optimizer rowwise|adagrad|sparse-adam|sgd
 //                              sparse layers, and the usual zeroGrad(); backward(); step() loop
 //
-// Usage: npm run example [-- --optimizer sparse-adam] [--epochs N] [--lr X]
+// Usage: npm run example [-- --optimizer sparse-adam] [--epochs N] [--lr X] [--dim D]
 //        NN_EMBEDDING_BACKEND=js npm run example      (the pure-TypeScript backend)
+//        npm run example -- --compare-torch [--dim 64]
+//            trains with Adagrad (step()), then the same model in PyTorch (examples/recommender.py,
+//            when a python3 with torch and numpy is found: NN_EMBEDDING_TORCH_PYTHON, python3,
+//            /usr/bin/python3) on the same data, initial tables, batch order, optimizer and
+//            epochs, both at 1 thread; prints both training-loop wall times and held-out RMSEs.
+//            The data goes to PyTorch as .npy files written with the package's saveNpy.
 //
 // It doubles as a smoke test: the exit code is 1 if the final held-out RMSE is worse than 1.5 σ.
 import {
@@ -30,7 +36,14 @@ import {
   SparseAdam,
   applyOptimizerInBackward,
   getCapabilities,
+  saveNpy,
+  setNumThreads,
 } from 'nn-embedding';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 // ---- Settings ------------------------------------------------------------------------------
 
@@ -40,7 +53,6 @@ const HIDDEN_K = 8; // factors of the generating model
 const NUM_RATINGS = 1_000_000;
 const TEST_FRACTION = 0.1;
 const NOISE_SIGMA = 0.2; // the noise floor: the best achievable RMSE
-const DIM = 8; // factors of the learned model
 const BATCH = 1024;
 const INIT_STD = 0.1;
 
@@ -56,6 +68,8 @@ const RECIPES = {
 };
 
 const args = parseArgs(process.argv.slice(2));
+const DIM = args.dim ?? 8; // factors of the learned model
+if (args.compareTorch) setNumThreads(1); // PyTorch runs at 1 thread too
 const recipe = RECIPES[args.optimizer ?? 'fused'];
 const epochs = args.epochs ?? recipe.epochs;
 if (args.lr !== undefined) recipe.options.lr = args.lr;
@@ -125,8 +139,10 @@ const test = makeSplit(numTest);
 // sparse: true makes backward() record the touched rows (sparseGrad) for step(); with the
 // optimizer applied in backward, nothing is recorded and the rows are updated at once.
 const initRng = generator(7);
-const users = new Embedding(NUM_USERS, DIM, { sparse: true, weight: normalArray(initRng, NUM_USERS * DIM, INIT_STD) });
-const items = new Embedding(NUM_ITEMS, DIM, { sparse: true, weight: normalArray(initRng, NUM_ITEMS * DIM, INIT_STD) });
+const initialUsers = normalArray(initRng, NUM_USERS * DIM, INIT_STD);
+const initialItems = normalArray(initRng, NUM_ITEMS * DIM, INIT_STD);
+const users = new Embedding(NUM_USERS, DIM, { sparse: true, weight: initialUsers.slice() });
+const items = new Embedding(NUM_ITEMS, DIM, { sparse: true, weight: initialItems.slice() });
 const userBias = new Embedding(NUM_USERS, 1, { sparse: true, weight: new Float32Array(NUM_USERS) });
 const itemBias = new Embedding(NUM_ITEMS, 1, { sparse: true, weight: new Float32Array(NUM_ITEMS) });
 const layers = [users, items, userBias, itemBias];
@@ -230,13 +246,16 @@ console.log(`global-mean baseline: test RMSE ${baseline.toFixed(3)}`);
 const order = new Int32Array(train.users.length).map((_, n) => n);
 const bu = new Int32Array(BATCH), bi = new Int32Array(BATCH), br = new Float32Array(BATCH);
 const shuffleRng = generator(99);
-const started = performance.now();
+const orders = []; // each epoch's order, for --compare-torch
+let trainSeconds = 0; // the training loop alone, as examples/recommender.py times it
 let result;
 for (let epoch = 1; epoch <= epochs; epoch++) {
   for (let n = order.length - 1; n > 0; n--) { // Fisher-Yates shuffle
     const m = shuffleRng.below(n + 1);
     const t = order[n]; order[n] = order[m]; order[m] = t;
   }
+  if (args.compareTorch) orders.push(Float32Array.from(order)); // ids < 2^24: exact as float32
+  const started = performance.now();
   let sse = 0;
   for (let start = 0; start < order.length; start += BATCH) {
     const b = Math.min(BATCH, order.length - start);
@@ -246,10 +265,10 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
     }
     sse += trainBatch(bu.subarray(0, b), bi.subarray(0, b), br.subarray(0, b));
   }
+  trainSeconds += (performance.now() - started) / 1000;
   result = evaluate(test);
-  const seconds = (performance.now() - started) / 1000;
   console.log(`epoch ${String(epoch).padStart(2)}  train loss (MSE) ${(sse / order.length).toFixed(4)}  ` +
-    `test RMSE ${result.rmse.toFixed(4)}  corr(pred, truth) ${result.corr.toFixed(4)}  ${seconds.toFixed(1)} s`);
+    `test RMSE ${result.rmse.toFixed(4)}  corr(pred, truth) ${result.corr.toFixed(4)}  training ${trainSeconds.toFixed(2)} s`);
 }
 
 const ratio = result.rmse / NOISE_SIGMA;
@@ -260,6 +279,62 @@ if (!(ratio <= 1.5)) {
   console.error(`FAIL: test RMSE is more than 1.5× the noise floor`);
   process.exitCode = 1;
 }
+if (args.compareTorch) await compareWithTorch();
+
+// ---- --compare-torch: the same training in PyTorch ----------------------------------------
+
+/** The first python3 that imports torch and numpy, or null. */
+function findTorchPython() {
+  for (const python of [process.env.NN_EMBEDDING_TORCH_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean)) {
+    if (spawnSync(python, ['-c', 'import numpy, torch'], { stdio: 'ignore' }).status === 0) return python;
+  }
+  return null;
+}
+
+/** Rows of (user, item, rating) as a float32 [n, 3] array, for saveNpy. */
+function triples(split) {
+  const n = split.users.length;
+  const a = new Float32Array(n * 3);
+  for (let r = 0; r < n; r++) {
+    a[3 * r] = split.users[r];
+    a[3 * r + 1] = split.items[r];
+    a[3 * r + 2] = split.ratings[r];
+  }
+  return a;
+}
+
+async function compareWithTorch() {
+  const python = findTorchPython();
+  console.log('');
+  if (python === null) {
+    console.log('PyTorch: not installed (no python3 with torch and numpy; Debian: apt-get install python3-torch)');
+    return;
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'nn-embedding-recommender-'));
+  try {
+    const n = train.users.length;
+    const allOrders = new Float32Array(orders.length * n);
+    orders.forEach((o, e) => allOrders.set(o, e * n));
+    await saveNpy(path.join(dir, 'train.npy'), triples(train), [n, 3]);
+    await saveNpy(path.join(dir, 'test.npy'), triples(test), [test.users.length, 3]);
+    await saveNpy(path.join(dir, 'test-clean.npy'), test.clean, [test.users.length, 1]);
+    await saveNpy(path.join(dir, 'orders.npy'), allOrders, [orders.length, n]);
+    await saveNpy(path.join(dir, 'users.npy'), initialUsers, [NUM_USERS, DIM]);
+    await saveNpy(path.join(dir, 'items.npy'), initialItems, [NUM_ITEMS, DIM]);
+    const settings = { lr: recipe.options.lr, epochs, batch: BATCH, trainMean, threads: 1 };
+    const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'recommender.py');
+    console.log(`PyTorch (${python}): the same model, data, initial tables, batch order, Adagrad ${JSON.stringify(recipe.options)}, ${epochs} epochs, 1 thread`);
+    const run = spawnSync(python, [script, dir, JSON.stringify(settings)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (run.status !== 0) throw new Error(`examples/recommender.py failed (${run.error?.message ?? `exit ${run.status}`}): ${run.stderr}`);
+    const torch = JSON.parse(run.stdout.trim().split('\n').pop());
+    const rmseGap = Math.abs(result.rmse - torch.rmse) / torch.rmse;
+    console.log(`torch ${torch.torch}: training loop ${torch.trainSeconds.toFixed(2)} s, test RMSE ${torch.rmse.toFixed(4)}, corr(pred, truth) ${torch.corr.toFixed(4)}`);
+    console.log(`nn-embedding:        training loop ${trainSeconds.toFixed(2)} s, test RMSE ${result.rmse.toFixed(4)}, corr(pred, truth) ${result.corr.toFixed(4)}  (${backendName}, 1 thread)`);
+    console.log(`nn-embedding is ${(torch.trainSeconds / trainSeconds).toFixed(2)}× PyTorch's speed on the training loop (D = ${DIM}); RMSEs differ by ${(100 * rmseGap).toFixed(2)}%`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 function parseArgs(argv) {
   const out = {};
@@ -269,13 +344,26 @@ function parseArgs(argv) {
     if (flag === '--optimizer') out.optimizer = value();
     else if (flag === '--epochs') out.epochs = Number(value());
     else if (flag === '--lr') out.lr = Number(value());
+    else if (flag === '--dim') out.dim = Number(value());
+    else if (flag === '--compare-torch') out.compareTorch = true;
     else {
-      console.error(`usage: recommender.mjs [--optimizer ${Object.keys(RECIPES).filter((k) => k !== 'fused').join('|')}] [--epochs N] [--lr X]`);
+      console.error(`usage: recommender.mjs [--optimizer ${Object.keys(RECIPES).filter((k) => k !== 'fused').join('|')}] [--epochs N] [--lr X] [--dim D] [--compare-torch]`);
       process.exit(2);
     }
   }
   if (out.optimizer !== undefined && (out.optimizer === 'fused' || !(out.optimizer in RECIPES))) {
     console.error(`unknown optimizer '${out.optimizer}'; one of ${Object.keys(RECIPES).filter((k) => k !== 'fused').join(', ')}`);
+    process.exit(2);
+  }
+  if (out.compareTorch) {
+    if (out.optimizer !== undefined && out.optimizer !== 'adagrad') {
+      console.error('--compare-torch trains with Adagrad (the optimizer both libraries have); drop --optimizer');
+      process.exit(2);
+    }
+    out.optimizer = 'adagrad';
+  }
+  if (out.dim !== undefined && !(Number.isInteger(out.dim) && out.dim > 0)) {
+    console.error('--dim takes a positive integer');
     process.exit(2);
   }
   if (out.epochs !== undefined && !(Number.isInteger(out.epochs) && out.epochs > 0)) {
