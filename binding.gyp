@@ -5,6 +5,7 @@
       "native/dispatch.cc",
       "native/embedding_bag.cc",
       "native/gather.cc",
+      "native/init.cc",
       "native/map_file.cc",
       "native/optimizers.cc",
       "native/renorm.cc",

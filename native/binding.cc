@@ -797,6 +797,44 @@ Napi::Value OptimizerUpdate(const Napi::CallbackInfo& info) {
   });
 }
 
+// initFill(out, params: Float64Array(9), start): out[j] = element start + j of the seeded stream
+// (kernels.h InitParams). params: kind (0 normal, 1 uniform, 2 truncNormal), k0, k1 (uint32 keys),
+// then six float parameters (rounded to float32 here). start: an integer in [0, 2^53).
+Napi::Value InitFill(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CallArrays call(info);
+  float* out;
+  double* params;
+  int64_t out_length, start;
+  Typed params_info;
+  if (!get_float_array(call, 0, "out", Access::write, &out, &out_length) ||
+      !get_typed(call, 1, "params", napi_float64_array, false, Access::read, false, &params, &params_info) ||
+      !get_integer(info, 2, "start", 0, &start)) {
+    return env.Undefined();
+  }
+  if (params_info.length != 9 || !(params[0] >= 0 && params[0] <= 2) || std::floor(params[0]) != params[0]) {
+    throw_range(info, "params must be a Float64Array of 9 values starting with a kind 0..2");
+    return env.Undefined();
+  }
+  for (int k = 1; k <= 2; ++k) {
+    if (!(params[k] >= 0 && params[k] <= 4294967295.0) || std::floor(params[k]) != params[k]) {
+      throw_range(info, "params[1] and params[2] (the keys) must be integers in [0, 2^32)");
+      return env.Undefined();
+    }
+  }
+  nne::InitParams p{};
+  p.kind = static_cast<nne::InitKind>(static_cast<int>(params[0]));
+  p.k0 = static_cast<uint32_t>(params[1]);
+  p.k1 = static_cast<uint32_t>(params[2]);
+  for (int k = 0; k < 6; ++k) p.p[k] = static_cast<float>(params[3 + k]);
+  const Kernels& kernels = bound_kernels(info);
+  const uint64_t first = static_cast<uint64_t>(start);
+  return finish(call, [=]() -> int64_t {
+    kernels.init_fill(p, out, first, out_length);
+    return -1;
+  });
+}
+
 // coalesce(indices, dim, source, offsets | null, numBags, scale | null, skipRow, slots, outRows, outValues)
 // Returns the number of distinct rows. Indices must lie in [0, slots.length); outRows is a
 // Uint32Array (rows up to 2^32).
@@ -970,6 +1008,7 @@ Napi::Value KernelsForTier(const Napi::CallbackInfo& info) {
                                   {"bagMaxBackward", BagMaxBackward},
                                   {"bagWeightGrad", BagWeightGrad},
                                   {"optimizerUpdate", OptimizerUpdate},
+                                  {"initFill", InitFill},
                                   {"coalesce", Coalesce}};
   for (const Entry& entry : entries) {
     result.Set(entry.name, Napi::Function::New(env, entry.fn, entry.name, now));
@@ -1079,6 +1118,25 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
   return mapping_buffer(env, mapped);
 }
 
+// adviseHugePages(buffer: ArrayBuffer): huge pages requested for the whole 2 MiB blocks of the
+// buffer's memory (map_file.h advise_huge_pages), before a table is first written. Returns whether
+// the kernel took the advice; throws a TypeError for anything but a (non-shared) ArrayBuffer.
+Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool is_buffer = false;
+  if (info.Length() < 1 || napi_is_arraybuffer(env, info[0], &is_buffer) != napi_ok || !is_buffer) {
+    Napi::TypeError::New(env, "buffer must be an ArrayBuffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  void* data = nullptr;
+  size_t length = 0;
+  if (napi_get_arraybuffer_info(env, info[0], &data, &length) != napi_ok) {
+    Napi::TypeError::New(env, "buffer must be an ArrayBuffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Boolean::New(env, nne::advise_huge_pages(data, length));
+}
+
 // allocateZeroed(bytes): `bytes` zeroed bytes in huge pages where the kernel offers them (see
 // map_file.h), as an external ArrayBuffer unmapped by its finalizer. bytes: an integer in
 // [0, 2^53); a mapping the system refuses throws an Error.
@@ -1113,6 +1171,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
   exports.Set("allocateZeroed", Napi::Function::New(env, AllocateZeroed, "allocateZeroed"));
+  exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages, "adviseHugePages"));
   exports.Set("setTransferGuard", Napi::Function::New(env, SetTransferGuard, "setTransferGuard"));
   return exports;
 }

@@ -138,9 +138,23 @@ struct IndexKernels {
   CoalesceFn<Index> coalesce;
 };
 
+// The table initializers (init.cc, init_body.h): element i of a seeded stream, for out[j] = element
+// start + j, j < count. kind normal: p = {mean, std}; uniform: p = {low, range}; truncNormal: p =
+// {lo, range, scale, mean, a, b} (torch's trunc_normal_: lo = 2 cdf(a') - 1, range = 2 cdf(b') -
+// 2 cdf(a'), scale = std * sqrt(2)). k0, k1: the seed's keys (src/init.ts derives them).
+enum class InitKind : int { normal = 0, uniform = 1, trunc_normal = 2 };
+struct InitParams {
+  InitKind kind;
+  uint32_t k0;
+  uint32_t k1;
+  float p[6];
+};
+using InitFillFn = void (*)(const InitParams& params, float* out, uint64_t start, int64_t count);
+
 struct Kernels {
   Tier tier;
   OptimizerUpdateFn optimizer_update;
+  InitFillFn init_fill;
   IndexKernels<int32_t> i32;
   IndexKernels<uint32_t> u32;
   IndexKernels<int64_t> i64;
@@ -167,6 +181,7 @@ template <class Index> RenormFn<Index> renorm_for(Tier tier);
 template <class Index> BagKernels<Index> bag_kernels_for(Tier tier);
 template <class Index> CoalesceFn<Index> coalesce_for(Tier tier);
 OptimizerUpdateFn optimizer_update_for(Tier tier);
+InitFillFn init_fill_for(Tier tier);
 
 // The position of the first offset that breaks the Bags rules (offsets[0] == 0, non-decreasing,
 // none above count, bags shorter than 2^31 entries), or -1.

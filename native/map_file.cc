@@ -90,9 +90,25 @@ bool map_zeroed(size_t size, MappedFile* mapped, std::string* error) {
   return true;
 }
 
+bool advise_huge_pages(void* data, size_t size) {
+#ifdef MADV_HUGEPAGE
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + size) & ~(kHuge - 1);
+  if (data == nullptr || end <= begin) return false;
+  return madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE) == 0;
+#else
+  (void)data;
+  (void)size;
+  return false;
+#endif
+}
+
 #else
 
 bool can_map_files() { return false; }
+
+bool advise_huge_pages(void*, size_t) { return false; }
 
 bool map_file(const char*, MappedFile*, std::string* error) {
   *error = "mapping files is not implemented on this platform";

@@ -24,6 +24,12 @@ void unmap_file(const MappedFile& mapped);
 // takes a page fault per 2 MiB instead of per 4 KiB. Returns false with *error on failure.
 bool map_zeroed(size_t size, MappedFile* mapped, std::string* error);
 
+// Asks the kernel for huge pages (madvise MADV_HUGEPAGE) over the whole 2 MiB blocks inside
+// [data, data + size): memory someone else allocated (a table V8 allocated, not yet touched), so
+// that its first writes fault in 2 MiB at a time. Advice only: returns whether the kernel took it
+// (false for a range holding no whole 2 MiB block, and where madvise is not available).
+bool advise_huge_pages(void* data, size_t size);
+
 // True where map_file is implemented (POSIX); elsewhere it fails with a message saying so.
 bool can_map_files();
 

@@ -4,10 +4,16 @@
 //   V, kWidth, zero, load, store, load_partial(p, n), store_partial(p, v, n) (first n < kWidth
 //   lanes), broadcast, add, sub, mul, div, sqrt, max(a, b) (a > b ? a : b); Mask,
 //   greater(a, b) (ordered a > b), select(m, a, b); I (int32 lanes), ibroadcast, iselect, istore.
+//   The random-number kernels (init_body.h) add 32-bit integer lanes, wrapping: iota (0, 1, ..),
+//   iadd, imul (low 32 bits of the product), ixor, iand, ior, ishr<k> (logical), ishl<k>, itof
+//   (int32 to float, exact below 2^24), as_int / as_float (bit casts), neg (flip the sign bit),
+//   nonzero(i) (a Mask of lanes != 0), min(a, b) (a > b ? b : a), store_interleaved(p, a, b)
+//   (p[2j] = a[j], p[2j + 1] = b[j]).
 // Every operation is one IEEE float32 operation per lane, so all tiers round alike.
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "simd.h"
@@ -37,6 +43,21 @@ struct Vec {
   static I ibroadcast(int32_t x) { return x; }
   static I iselect(Mask m, I a, I b) { return m ? a : b; }
   static void istore(int32_t* p, I v) { *p = v; }
+  static I iota() { return 0; }
+  static I iadd(I a, I b) { return static_cast<I>(static_cast<uint32_t>(a) + static_cast<uint32_t>(b)); }
+  static I imul(I a, I b) { return static_cast<I>(static_cast<uint32_t>(a) * static_cast<uint32_t>(b)); }
+  static I ixor(I a, I b) { return a ^ b; }
+  static I iand(I a, I b) { return a & b; }
+  static I ior(I a, I b) { return a | b; }
+  template <int k> static I ishr(I a) { return static_cast<I>(static_cast<uint32_t>(a) >> k); }
+  template <int k> static I ishl(I a) { return static_cast<I>(static_cast<uint32_t>(a) << k); }
+  static V itof(I a) { return static_cast<float>(a); }
+  static I as_int(V a) { I i; std::memcpy(&i, &a, sizeof i); return i; }
+  static V as_float(I a) { V f; std::memcpy(&f, &a, sizeof f); return f; }
+  static V neg(V a) { return as_float(as_int(a) ^ INT32_MIN); }
+  static Mask nonzero(I a) { return a != 0; }
+  static V min(V a, V b) { return a > b ? b : a; }
+  static void store_interleaved(float* p, V a, V b) { p[0] = a; p[1] = b; }
 };
 }  // namespace scalar_tier
 
@@ -70,6 +91,28 @@ struct Vec {
     return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), m));
   }
   static void istore(int32_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  static I iota() { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
+  static I iadd(I a, I b) { return _mm256_add_epi32(a, b); }
+  static I imul(I a, I b) { return _mm256_mullo_epi32(a, b); }
+  static I ixor(I a, I b) { return _mm256_xor_si256(a, b); }
+  static I iand(I a, I b) { return _mm256_and_si256(a, b); }
+  static I ior(I a, I b) { return _mm256_or_si256(a, b); }
+  template <int k> static I ishr(I a) { return _mm256_srli_epi32(a, k); }
+  template <int k> static I ishl(I a) { return _mm256_slli_epi32(a, k); }
+  static V itof(I a) { return _mm256_cvtepi32_ps(a); }
+  static I as_int(V a) { return _mm256_castps_si256(a); }
+  static V as_float(I a) { return _mm256_castsi256_ps(a); }
+  static V neg(V a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); }
+  static Mask nonzero(I a) {
+    return _mm256_castsi256_ps(_mm256_xor_si256(_mm256_cmpeq_epi32(a, _mm256_setzero_si256()), _mm256_set1_epi32(-1)));
+  }
+  static V min(V a, V b) { return _mm256_blendv_ps(a, b, _mm256_cmp_ps(a, b, _CMP_GT_OQ)); }
+  static void store_interleaved(float* p, V a, V b) {
+    const __m256 lo = _mm256_unpacklo_ps(a, b);  // a0 b0 a1 b1 | a4 b4 a5 b5
+    const __m256 hi = _mm256_unpackhi_ps(a, b);  // a2 b2 a3 b3 | a6 b6 a7 b7
+    _mm256_storeu_ps(p, _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+  }
 };
 }  // namespace avx2_tier
 NNE_END_TARGET
@@ -100,6 +143,27 @@ struct Vec {
   static I ibroadcast(int32_t x) { return _mm512_set1_epi32(x); }
   static I iselect(Mask m, I a, I b) { return _mm512_mask_blend_epi32(m, b, a); }
   static void istore(int32_t* p, I v) { _mm512_storeu_si512(p, v); }
+  static I iota() { return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
+  static I iadd(I a, I b) { return _mm512_add_epi32(a, b); }
+  static I imul(I a, I b) { return _mm512_mullo_epi32(a, b); }
+  static I ixor(I a, I b) { return _mm512_xor_si512(a, b); }
+  static I iand(I a, I b) { return _mm512_and_si512(a, b); }
+  static I ior(I a, I b) { return _mm512_or_si512(a, b); }
+  // The maskz forms: GCC 12 warns that the plain ones read an undefined vector (_mm512_undefined_*).
+  template <int k> static I ishr(I a) { return _mm512_maskz_srli_epi32(static_cast<__mmask16>(0xffff), a, k); }
+  template <int k> static I ishl(I a) { return _mm512_maskz_slli_epi32(static_cast<__mmask16>(0xffff), a, k); }
+  static V itof(I a) { return _mm512_maskz_cvtepi32_ps(static_cast<__mmask16>(0xffff), a); }
+  static I as_int(V a) { return _mm512_castps_si512(a); }
+  static V as_float(I a) { return _mm512_castsi512_ps(a); }
+  static V neg(V a) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_set1_epi32(INT32_MIN))); }
+  static Mask nonzero(I a) { return _mm512_test_epi32_mask(a, a); }
+  static V min(V a, V b) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), a, b); }
+  static void store_interleaved(float* p, V a, V b) {
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    _mm512_storeu_ps(p, _mm512_permutex2var_ps(a, lo, b));
+    _mm512_storeu_ps(p + 16, _mm512_permutex2var_ps(a, hi, b));
+  }
 };
 }  // namespace avx512_tier
 NNE_END_TARGET
@@ -138,6 +202,24 @@ struct Vec {
   static I ibroadcast(int32_t x) { return vdupq_n_s32(x); }
   static I iselect(Mask m, I a, I b) { return vbslq_s32(m, a, b); }
   static void istore(int32_t* p, I v) { vst1q_s32(p, v); }
+  static I iota() {
+    static const int32_t lanes[4] = {0, 1, 2, 3};
+    return vld1q_s32(lanes);
+  }
+  static I iadd(I a, I b) { return vaddq_s32(a, b); }
+  static I imul(I a, I b) { return vmulq_s32(a, b); }
+  static I ixor(I a, I b) { return veorq_s32(a, b); }
+  static I iand(I a, I b) { return vandq_s32(a, b); }
+  static I ior(I a, I b) { return vorrq_s32(a, b); }
+  template <int k> static I ishr(I a) { return vreinterpretq_s32_u32(vshrq_n_u32(vreinterpretq_u32_s32(a), k)); }
+  template <int k> static I ishl(I a) { return vshlq_n_s32(a, k); }
+  static V itof(I a) { return vcvtq_f32_s32(a); }
+  static I as_int(V a) { return vreinterpretq_s32_f32(a); }
+  static V as_float(I a) { return vreinterpretq_f32_s32(a); }
+  static V neg(V a) { return vnegq_f32(a); }
+  static Mask nonzero(I a) { return vtstq_s32(a, a); }
+  static V min(V a, V b) { return vbslq_f32(vcgtq_f32(a, b), b, a); }
+  static void store_interleaved(float* p, V a, V b) { vst2q_f32(p, float32x4x2_t{{a, b}}); }
 };
 }  // namespace neon_tier
 #endif

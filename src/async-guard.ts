@@ -83,6 +83,7 @@ export const KERNEL_ARRAYS: { readonly [K in KernelName]: readonly ArrayArgument
     [6, 'rows', 'index'],
     [8, 'scratch', 'write'],
   ),
+  initFill: arrays([0, 'out', 'write'], [1, 'params', 'index']),
   coalesce: arrays(
     [0, 'indices', 'index'],
     [2, 'source', 'read'],

@@ -154,6 +154,13 @@ export interface Backend {
     outValues: Float32Array,
   ): number;
 
+  /**
+   * out[j] = element start + j of a seeded random stream (src/init.ts spells it out): params =
+   * kind (0 normal, 1 uniform, 2 truncNormal), the seed's keys k0, k1, then six parameters
+   * (rounded to float32). The same bits on every backend, tier and thread count. Returns -1.
+   */
+  initFill(out: Float32Array, params: Float64Array, start: number): number;
+
   /** out[i] = dot(gradOutput[bag of i], weight[indices[i]]) in the eight-lane double order; 0 for skipRow. */
   bagWeightGrad(
     weight: Float32Array,
@@ -178,6 +185,7 @@ export type KernelName =
   | 'bagMaxBackward'
   | 'bagWeightGrad'
   | 'optimizerUpdate'
+  | 'initFill'
   | 'coalesce';
 
 /** One kernel call: the kernel's name and its arguments. */

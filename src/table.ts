@@ -7,7 +7,9 @@ import { heldArray } from './async-guard.js';
 import type { Backend, KernelIndices, Plan } from './backend.js';
 import { currentBackend } from './loader.js';
 import { AsyncAccess, runPlan, runPlanAsync } from './plan.js';
-import { NormalGenerator, randomSeed } from './random.js';
+import { type InitPlan, type InitSpec, fillWithPlan, planInit } from './init.js';
+import { loadAddon } from './backends/native.js';
+import { randomSeed } from './random.js';
 import {
   checkBoolean,
   checkFixedLength,
@@ -34,7 +36,14 @@ export interface EmbeddingOptions {
   weight?: Float32Array;
   /** backward() records nothing. Default false (true in fromPretrained). */
   freeze?: boolean;
-  /** Seed of the default N(0, 1) init; the same seed gives the same table everywhere. */
+  /**
+   * How the table is initialized (torch.nn.init's choices and defaults): { kind: 'normal', mean?,
+   * std? } (the default: N(0, 1)), 'uniform' (a?, b?), 'truncNormal' (mean?, std?, a?, b?),
+   * 'xavierUniform' / 'xavierNormal' (gain?; fan_in = embeddingDim, fan_out = numEmbeddings),
+   * 'constant' (value), 'zeros'. The paddingIdx row is zeroed after any of them.
+   */
+  init?: InitSpec;
+  /** Seed of the random init; the same seed gives the same table on every backend and machine. */
   seed?: number;
 }
 
@@ -52,8 +61,40 @@ export const TABLE_OPTION_NAMES = [
   'sparse',
   'weight',
   'freeze',
+  'init',
   'seed',
 ] as const;
+
+/** Tables at least this large get huge pages requested (native): see newTable. */
+const HUGE_PAGE_TABLE_BYTES = 4 << 20;
+
+/**
+ * A zeroed table for a layer to initialize: a plain Float32Array, which V8 frees when it is
+ * collected (a large one is fresh pages from the OS, zero until written). On the native backend a
+ * large one gets huge pages requested before its first write (Linux transparent huge pages in
+ * "madvise" mode): the init's first writes then fault in 2 MiB at a time instead of 4 KiB, which
+ * on the machines measured costs less than the init's own arithmetic instead of more.
+ */
+function newTable(count: number): Float32Array {
+  const table = new Float32Array(count);
+  if (count * 4 >= HUGE_PAGE_TABLE_BYTES && currentBackend().name === 'native') loadAddon().adviseHugePages(table.buffer);
+  return table;
+}
+
+/** Marks options of a layer whose init runs later, asynchronously (Embedding.create). */
+export const DEFER_INIT: unique symbol = Symbol('nn-embedding.deferInit');
+const deferredInits = new WeakMap<EmbeddingTable, InitPlan>();
+
+/** A create()'s options for the constructor: checked as an object, with the init deferred. */
+export function deferredInit<T extends object>(where: string, options: T | undefined): T {
+  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+    throw new TypeError(`${where}: options must be an object, got ${describe(options)}`);
+  }
+  if (options !== undefined && 'weight' in options) {
+    throw new TypeError(`${where}: options.weight is not accepted (use the constructor to adopt a table)`);
+  }
+  return { ...options, [DEFER_INIT]: true } as T;
+}
 
 /** Growable storage behind sparseGrad: rows are appended, views are handed out. */
 export class SparseRows {
@@ -279,19 +320,39 @@ export abstract class EmbeddingTable {
       if (opts.seed !== undefined) {
         throw new TypeError(`${where}: options.seed has no effect with options.weight (the table is not initialized)`);
       }
+      if (opts.init !== undefined) {
+        throw new TypeError(`${where}: options.init has no effect with options.weight (the table is adopted as it is)`);
+      }
       this.weight = checkFloat32Array(where, 'options.weight', opts.weight, size, 'numEmbeddings * embeddingDim');
       checkFixedLength(where, 'options.weight', this.weight);
     } else {
       const seed = opts.seed === undefined ? randomSeed() : checkInteger(where, 'options.seed', opts.seed, 0);
-      this.weight = new Float32Array(size);
-      new NormalGenerator(seed).fillNormal(this.weight);
-      if (this.paddingIdx !== null) {
-        this.weight.fill(0, this.paddingIdx * embeddingDim, (this.paddingIdx + 1) * embeddingDim);
+      const plan = planInit(where, 'options.init', opts.init ?? { kind: 'normal' }, numEmbeddings, embeddingDim, seed);
+      this.weight = newTable(size);
+      if ((opts as { [DEFER_INIT]?: boolean })[DEFER_INIT] === true) {
+        deferredInits.set(this, plan);
+      } else {
+        fillWithPlan(this.weight, plan, true);
+        this.#zeroPaddingRow();
       }
     }
     this.backend = currentBackend();
     backends.set(this, this.backend);
     accesses.set(this, new AsyncAccess('layer'));
+  }
+
+  #zeroPaddingRow(): void {
+    if (this.paddingIdx !== null) this.weight.fill(0, this.paddingIdx * this.embeddingDim, (this.paddingIdx + 1) * this.embeddingDim);
+  }
+
+  /** The init of a layer built with DEFER_INIT, on the thread pool (native) or in a later task (TypeScript). */
+  protected async initDeferred(): Promise<void> {
+    const plan = deferredInits.get(this);
+    if (plan === undefined) return;
+    deferredInits.delete(this);
+    if (plan.fill === 'kernel') await this.backend.callAsync(['initFill', [this.weight, plan.params, 0]]);
+    else fillWithPlan(this.weight, plan, true);
+    this.#zeroPaddingRow();
   }
 
   /** Runs a method's plan now, unless an unfinished async call conflicts with it. */

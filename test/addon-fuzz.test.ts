@@ -57,6 +57,7 @@ describe.runIf(getBackend() === 'native')('the raw addon survives anything', () 
     ['bagMaxBackward', kernels.bagMaxBackward as never],
     ['bagWeightGrad', kernels.bagWeightGrad as never],
     ['optimizerUpdate', kernels.optimizerUpdate as never],
+    ['initFill', kernels.initFill as never],
     ['coalesce', kernels.coalesce as never],
     ['firstInvalidIndex', addon.firstInvalidIndex as never],
     ['kernels', addon.kernels as never],

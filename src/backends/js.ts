@@ -5,6 +5,7 @@
 // norms follow the eight-lane order described in native/renorm.cc.
 import { KERNEL_ARRAYS, copyOf, guardAsyncCall, isShared, refuseOverlaps } from '../async-guard.js';
 import type { Backend, BagModeCode, KernelIndices, KernelName, OptimizerScalars, OutputHolder } from '../backend.js';
+import { initFillJs } from '../init.js';
 
 function firstInvalidIndex(indices: KernelIndices, rows: number): number {
   if (indices instanceof BigInt64Array) {
@@ -497,6 +498,10 @@ const kernels = {
   bagMaxBackward: checked('bagMaxBackward', bagMaxBackward),
   bagWeightGrad: checked('bagWeightGrad', bagWeightGrad),
   optimizerUpdate: checked('optimizerUpdate', optimizerUpdate),
+  initFill: checked('initFill', (out: Float32Array, params: Float64Array, start: number): number => {
+    initFillJs(out, params, start);
+    return -1;
+  }),
   coalesce: checked('coalesce', coalesce),
 };
 

@@ -21,7 +21,7 @@ type AsyncKernels = { [K in Exclude<KernelName, 'firstInvalidIndex'>]: (...args:
 export interface TierKernels
   extends Pick<
     Backend,
-    'gather' | 'scatterAdd' | 'renorm' | 'bagForward' | 'bagScatterAdd' | 'bagMaxBackward' | 'bagWeightGrad' | 'optimizerUpdate' | 'coalesce'
+    'gather' | 'scatterAdd' | 'renorm' | 'bagForward' | 'bagScatterAdd' | 'bagMaxBackward' | 'bagWeightGrad' | 'optimizerUpdate' | 'initFill' | 'coalesce'
   > {
   readonly tier: SimdTier;
   /** The same kernels run on a background thread (libuv's pool): each resolves to its result. */
@@ -42,6 +42,8 @@ export interface NativeAddon {
   mapFile(path: string): ArrayBuffer;
   /** `bytes` zeroed bytes, huge pages requested, as an ArrayBuffer unmapped when collected. */
   allocateZeroed(bytes: number): ArrayBuffer;
+  /** Huge pages requested for the whole 2 MiB blocks of a buffer not yet written; whether the kernel took it. */
+  adviseHugePages(buffer: ArrayBuffer): boolean;
   /** What the addon did to glibc's malloc settings when it loaded (native/malloc_tuning.h). */
   mallocTuning(): string;
   /**
@@ -91,6 +93,7 @@ export function createNativeBackend(tier: SimdTier | ''): Backend {
     bagMaxBackward: kernels.bagMaxBackward,
     bagWeightGrad: kernels.bagWeightGrad,
     optimizerUpdate: kernels.optimizerUpdate,
+    initFill: kernels.initFill,
     coalesce: kernels.coalesce,
     callAsync: ([name, args]) =>
       name === 'firstInvalidIndex'
