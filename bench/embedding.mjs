@@ -13,15 +13,18 @@
 //              steps) next to the same calls in PyTorch, when installed                (torch.mjs)
 //   io         loading speed (MB/s) of a 200,000 × 300 table from word2vec text and binary, GloVe,
 //              safetensors and .npy files, against fs.readFileSync and memcpy (io.mjs)
+//   init       creating an initialized table (new Embedding with each init kind, Embedding.create,
+//              the TS backend) at 10^5 × 300 and 10^6 × 128, next to torch's nn.Embedding and
+//              nn.init, when installed, and a fill-bandwidth reference (init.mjs)
 // The alternatives (naive loops, tfjs calls, tfjs's gradient cost model) are in alternatives.mjs;
 // the speed-up chart (SVG) in chart.mjs.
 //
-//   npm run bench                      full run, all suites (about 3 to 4 minutes; 4 more with PyTorch)
+//   npm run bench                      full run, all suites (about 3 to 4 minutes; 6 more with PyTorch)
 //   npm run bench -- --quick           reduced sampling and bag shapes (about a minute; 1.5 more with PyTorch)
 //   npm run bench -- --json out.json   also write every figure as JSON, and out.svg (the chart)
 //   npm run bench -- --tiers           also time each SIMD tier the CPU runs (native fwd/bwd)
 //   npm run bench -- --shapes S1,tiny  only some shapes (Embedding S1..S4,tiny; bags L20-D64, ...)
-//   npm run bench -- --suite train     only one suite (embedding, bag, train, io or all)
+//   npm run bench -- --suite train     only one suite (embedding, bag, train, io, torch, init or all)
 //   NN_EMBEDDING_SIMD=avx2 npm run bench   the tier the default (native) layers use
 //   NN_EMBEDDING_THREADS=4 npm run bench   the "all threads" count
 //
@@ -70,6 +73,7 @@ import { BAG_SHAPES, QUICK_BAG_SHAPES, runBagSuite } from './embedding-bag.mjs';
 import { runTrainSuite } from './train.mjs';
 import { runIoSuite } from './io.mjs';
 import { runTorchSuite } from './torch.mjs';
+import { runInitSuite } from './init.mjs';
 import { chartGroups, speedupChart } from './chart.mjs';
 
 const require = createRequire(import.meta.url);
@@ -472,8 +476,8 @@ function embeddingGoals(results, threads) {
 const started = now();
 const args = parseArgs(process.argv.slice(2));
 
-// --shapes names shapes of the embedding and bag suites; each runs the ones it knows. The train
-// and io suites have no shapes: each runs with its --suite name or all, but not when --shapes
+// --shapes names shapes of the embedding and bag suites; each runs the ones it knows. The train,
+// io and init suites have no shapes: each runs with its --suite name or all, but not when --shapes
 // picks a subset.
 // --quick without --shapes runs a reduced set of bag shapes.
 let embeddingShapes = SHAPES;
@@ -490,7 +494,8 @@ const runBag = (args.suite === 'all' || args.suite === 'bag') && bagShapes.lengt
 const runTrain = args.suite === 'train' || (args.suite === 'all' && args.shapes === null);
 const runIo = args.suite === 'io' || (args.suite === 'all' && args.shapes === null);
 const runTorch = args.suite === 'torch' || args.suite === 'all';
-if (!runEmbedding && !runBag && !runTrain && !runIo && !runTorch) throw new Error(`--shapes ${args.shapes.join(',')} selects no shape of --suite ${args.suite}\n${usage()}`);
+const runInit = args.suite === 'init' || (args.suite === 'all' && args.shapes === null);
+if (!runEmbedding && !runBag && !runTrain && !runIo && !runTorch && !runInit) throw new Error(`--shapes ${args.shapes.join(',')} selects no shape of --suite ${args.suite}\n${usage()}`);
 
 if (getBackend() !== 'native') {
   const why = getCapabilities().nativeError;
@@ -522,7 +527,7 @@ console.log(
     (tfjs ? `@tensorflow/tfjs ${tfjsLoad.version} (backend ${tfjsLoad.backend}, prod mode)` : `no tfjs: ${tfjsLoad.error}`) +
     ', native memcpy reference',
 );
-const suiteNames = [runEmbedding && 'embedding', runBag && 'bag', runTrain && 'train', runIo && 'io', runTorch && 'torch'].filter(Boolean);
+const suiteNames = [runEmbedding && 'embedding', runBag && 'bag', runTrain && 'train', runIo && 'io', runTorch && 'torch', runInit && 'init'].filter(Boolean);
 console.log(`  suites: ${suiteNames.join(', ')}` + (args.quick && args.shapes === null && runBag ? ` (--quick: bag shapes ${bagShapes.map((s) => s.name).join(', ')})` : ''));
 
 const context = { args, capabilities, reference, tiers, tierBackends, threads, tfjs, gradModel };
@@ -531,6 +536,7 @@ let bag = null;
 let train = null;
 let io = null;
 let torch = null;
+let init = null;
 if (runEmbedding) {
   console.log('');
   console.log('Embedding: forward (gather) and dense backward (scatter-add)');
@@ -555,6 +561,11 @@ if (runIo) {
 if (runTorch) {
   console.log('');
   torch = runTorchSuite(context);
+  collect();
+}
+if (runInit) {
+  console.log('');
+  init = await runInitSuite(context);
 }
 
 const runtimeSeconds = secondsSince(started);
@@ -565,6 +576,7 @@ const parts = [
   train && `train ${train.seconds.toFixed(1)} s`,
   io && `io ${io.seconds.toFixed(1)} s`,
   torch && `torch ${torch.seconds.toFixed(1)} s`,
+  init && `init ${init.seconds.toFixed(1)} s`,
 ].filter(Boolean);
 console.log(`total ${runtimeSeconds.toFixed(1)} s (${parts.join(', ')}; peak RSS ${peakRssGiB().toFixed(2)} GiB)`);
 
@@ -572,7 +584,8 @@ if (args.json !== null) {
   const svgPath = args.json.endsWith('.json') ? `${args.json.slice(0, -'.json'.length)}.svg` : `${args.json}.svg`;
   // Schema 2: the top-level fields are the Embedding suite's (empty when it did not run); the
   // EmbeddingBag suite is under `bag`, the training-step suite under `train`, the loading-speed
-  // suite under `io`, the PyTorch suite under `torch` (each null when it did not run). Variant keys: native (1 thread), nativeMT
+  // suite under `io`, the PyTorch suite under `torch`, the table-initialization suite under `init`
+  // (each null when it did not run). Variant keys: native (1 thread), nativeMT
   // (all threads, when the build has a thread pool and the machine more than one CPU), ts, tfjs,
   // tfjsScatter, naive, ref, tier:<name>.
   const report = {
@@ -603,6 +616,7 @@ if (args.json !== null) {
     train,
     io,
     torch,
+    init,
     chart: svgPath,
     peakRssGiB: peakRssGiB(),
     runtimeSeconds,

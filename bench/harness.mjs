@@ -1,19 +1,19 @@
 // Shared benchmark machinery for bench/embedding.mjs (the entry, Embedding suite),
-// bench/embedding-bag.mjs (EmbeddingBag suite), bench/train.mjs (training steps) and bench/io.mjs
-// (loading speed of the file formats): arguments, seeded data, the interleaved timing loop (sync
-// and awaited) and its statistics, the native thread count, machine information, and table
-// formatting.
+// bench/embedding-bag.mjs (EmbeddingBag suite), bench/train.mjs (training steps), bench/io.mjs
+// (loading speed of the file formats) and bench/init.mjs (table initialization): arguments, seeded
+// data, the interleaved timing loop (sync and awaited) and its statistics, the native thread
+// count, machine information, and table formatting.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
-export const SUITES = ['embedding', 'bag', 'train', 'io', 'torch'];
+export const SUITES = ['embedding', 'bag', 'train', 'io', 'torch', 'init'];
 
 export function usage() {
   return [
-    'usage: node --expose-gc bench/embedding.mjs [--quick] [--tiers] [--json FILE] [--shapes S1,S2,...] [--suite embedding|bag|train|io|torch|all]',
+    'usage: node --expose-gc bench/embedding.mjs [--quick] [--tiers] [--json FILE] [--shapes S1,S2,...] [--suite embedding|bag|train|io|torch|init|all]',
     '  --quick        fewer, shorter samples, a reduced set of bag shapes and a 20,000-row io table',
     '                 (all suites in about a minute)',
     '  --tiers        also time native forward/backward on every SIMD tier the CPU runs (embedding, bag)',
@@ -21,9 +21,10 @@ export function usage() {
     '                 FILE with .svg for .json (FILE.svg if FILE does not end in .json)',
     '  --shapes LIST  comma-separated subset of S1,S2,S3,S4,tiny (Embedding) and',
     '                 L20-D32,L20-D64,L20-D128,L100-D32,L100-D64,L100-D128 (EmbeddingBag);',
-    '                 the train and io suites have no shapes: with --shapes they run only if named by --suite',
-    '  --suite NAME   embedding, bag, train, io, torch or all (default all); torch: the same calls in\n' +
-    '                 PyTorch (bench/torch/bench.py, when a python3 with torch is found)',
+    '                 the train, io and init suites have no shapes: with --shapes they run only if named by --suite',
+    '  --suite NAME   embedding, bag, train, io, torch, init or all (default all); torch: the same calls in\n' +
+    '                 PyTorch (bench/torch/bench.py, when a python3 with torch is found); init: creating\n' +
+    '                 initialized tables (10^5×300, 10^6×128; --quick: 10^5×300) against PyTorch (bench/torch/init.py)',
   ].join('\n');
 }
 
@@ -35,7 +36,7 @@ export function parseArgs(argv) {
     if (flag === '--json') args.json = value;
     else if (flag === '--shapes') args.shapes = splitList(value);
     else {
-      if (value !== 'all' && !SUITES.includes(value)) throw new Error(`--suite must be embedding, bag, train, io, torch or all, got '${value}'\n${usage()}`);
+      if (value !== 'all' && !SUITES.includes(value)) throw new Error(`--suite must be embedding, bag, train, io, torch, init or all, got '${value}'\n${usage()}`);
       args.suite = value;
     }
   };
