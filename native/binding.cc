@@ -812,21 +812,35 @@ Napi::Value InitFill(const Napi::CallbackInfo& info) {
       !get_integer(info, 2, "start", 0, &start)) {
     return env.Undefined();
   }
-  if (params_info.length != 9 || !(params[0] >= 0 && params[0] <= 2) || std::floor(params[0]) != params[0]) {
+  if (params_info.length != 9) {
+    throw_range(info, "params must be a Float64Array of 9 values starting with a kind 0..2");
+    return env.Undefined();
+  }
+  double values[9];  // read once: params may be shared with another thread
+  std::memcpy(values, params, sizeof values);
+  if (!(values[0] >= 0 && values[0] <= 2) || std::floor(values[0]) != values[0]) {
     throw_range(info, "params must be a Float64Array of 9 values starting with a kind 0..2");
     return env.Undefined();
   }
   for (int k = 1; k <= 2; ++k) {
-    if (!(params[k] >= 0 && params[k] <= 4294967295.0) || std::floor(params[k]) != params[k]) {
+    if (!(values[k] >= 0 && values[k] <= 4294967295.0) || std::floor(values[k]) != values[k]) {
       throw_range(info, "params[1] and params[2] (the keys) must be integers in [0, 2^32)");
       return env.Undefined();
     }
   }
+  if (static_cast<uint64_t>(start) + static_cast<uint64_t>(out_length) > (uint64_t{1} << 53)) {
+    throw_range(info, "start + out.length must be at most 2^53");
+    return env.Undefined();
+  }
   nne::InitParams p{};
-  p.kind = static_cast<nne::InitKind>(static_cast<int>(params[0]));
-  p.k0 = static_cast<uint32_t>(params[1]);
-  p.k1 = static_cast<uint32_t>(params[2]);
-  for (int k = 0; k < 6; ++k) p.p[k] = static_cast<float>(params[3 + k]);
+  p.kind = static_cast<nne::InitKind>(static_cast<int>(values[0]));
+  p.k0 = static_cast<uint32_t>(values[1]);
+  p.k1 = static_cast<uint32_t>(values[2]);
+  for (int k = 0; k < 6; ++k) {
+    // Beyond float's range the cast is undefined: clamp to +-infinity as IEEE rounding would (NaN stays NaN).
+    const double v = values[3 + k];
+    p.p[k] = v > 3.4028234663852886e38 ? INFINITY : v < -3.4028234663852886e38 ? -INFINITY : static_cast<float>(v);
+  }
   const Kernels& kernels = bound_kernels(info);
   const uint64_t first = static_cast<uint64_t>(start);
   return finish(call, [=]() -> int64_t {

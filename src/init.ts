@@ -91,6 +91,10 @@ export function planInit(where: string, name: string, spec: unknown, rows: numbe
   const field = (f: string) => `${name}.${f}`;
   const [k0, k1] = seedKeys(seed);
   const kernel = (k: number, ...p: number[]): InitPlan => {
+    // The kernels compute in float32: a parameter beyond its range would fill the table with infinities.
+    if (!p.every((x) => Number.isFinite(Math.fround(x)))) {
+      throw new RangeError(`${where}: ${name} of kind '${String(kind)}' needs parameters within float32's range (|x| < 3.4e38, and b - a too), got ${JSON.stringify(spec)}`);
+    }
     const params = new Float64Array(9);
     params[0] = k;
     params[1] = k0;
@@ -136,7 +140,7 @@ export function planInit(where: string, name: string, spec: unknown, rows: numbe
 /** Fills `array` (its elements start, start + 1, ... of the stream) as `plan` says, on the backend in use. */
 export function fillWithPlan(array: Float32Array, plan: InitPlan, fresh: boolean): void {
   if (plan.fill === 'constant') {
-    if (!(fresh && plan.value === 0)) array.fill(plan.value);
+    if (!(fresh && Object.is(plan.value, 0))) array.fill(plan.value); // a fresh table is +0 already
     return;
   }
   currentBackend().initFill(array, plan.params, 0);
@@ -352,6 +356,9 @@ const pairResult = new Float64Array(2);
  * (Math.fround) whose latency a single pair's dependency chain would wait for.
  */
 export function initFillJs(out: Float32Array, params: Float64Array, start: number): void {
+  if (!(Number.isInteger(start) && start >= 0 && start <= 2 ** 53 - out.length)) {
+    throw new RangeError(`initFill: start must be an integer >= 0 with start + out.length at most 2^53, got ${start}`);
+  }
   const kind = params[0]!;
   const k0 = params[1]! | 0; // int32 from here: the same low 32 bits
   const k1 = params[2]! | 0;

@@ -53,6 +53,10 @@ function select(): Selection {
   if (threads !== '' && !(/^\d+$/.test(threads) && validThreads(Number(threads)))) {
     throw new RangeError(`NN_EMBEDDING_THREADS must be an integer from 1 to ${MAX_THREADS}, got '${threads}'`);
   }
+  const malloc = environment('NN_EMBEDDING_MALLOC');
+  if (malloc !== '' && malloc !== 'default') {
+    throw new RangeError(`NN_EMBEDDING_MALLOC must be 'default' (or unset), got '${malloc}'`);
+  }
   if (requested === 'js') return { backend: jsBackend, nativeError: 'NN_EMBEDDING_BACKEND=js' };
   let addonError: unknown;
   try {

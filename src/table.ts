@@ -65,8 +65,12 @@ export const TABLE_OPTION_NAMES = [
   'seed',
 ] as const;
 
-/** Tables at least this large get huge pages requested (native): see newTable. */
-const HUGE_PAGE_TABLE_BYTES = 4 << 20;
+/**
+ * Tables at least this large get huge pages requested (native): see newTable. It is glibc's mmap
+ * threshold as the addon sets it (native/malloc_tuning.h): smaller tables come from the shared
+ * heap, whose memory may be touched already and stays the heap's after the table is freed.
+ */
+const HUGE_PAGE_TABLE_BYTES = 32 << 20;
 
 /**
  * A zeroed table for a layer to initialize: a plain Float32Array, which V8 frees when it is
@@ -90,7 +94,7 @@ export function deferredInit<T extends object>(where: string, options: T | undef
   if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
     throw new TypeError(`${where}: options must be an object, got ${describe(options)}`);
   }
-  if (options !== undefined && 'weight' in options) {
+  if (options !== undefined && (options as { weight?: unknown }).weight !== undefined) {
     throw new TypeError(`${where}: options.weight is not accepted (use the constructor to adopt a table)`);
   }
   return { ...options, [DEFER_INIT]: true } as T;
@@ -320,7 +324,7 @@ export abstract class EmbeddingTable {
       if (opts.seed !== undefined) {
         throw new TypeError(`${where}: options.seed has no effect with options.weight (the table is not initialized)`);
       }
-      if (opts.init !== undefined) {
+      if (opts.init !== undefined && opts.init !== null) {
         throw new TypeError(`${where}: options.init has no effect with options.weight (the table is adopted as it is)`);
       }
       this.weight = checkFloat32Array(where, 'options.weight', opts.weight, size, 'numEmbeddings * embeddingDim');

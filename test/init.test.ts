@@ -60,6 +60,17 @@ describe('seeded tables are the same bits everywhere', () => {
     expect(sha256(a)).not.toBe(sha256(c));
   });
 
+  it('a start with start + length above 2^53 is refused by both backends, nothing written', () => {
+    const params = Float64Array.of(1, 1, 2, 0, 1, 0, 0, 0, 0);
+    for (const [name, backend] of allBackends()) {
+      const out = new Float32Array(3).fill(7);
+      expect(() => backend.initFill(out, params, 2 ** 53 - 2), name).toThrow(RangeError);
+      expect(() => backend.initFill(out, params, -1), name).toThrow(RangeError);
+      expect(Array.from(out), name).toEqual([7, 7, 7]);
+      expect(backend.initFill(new Float32Array(2), params, 2 ** 53 - 2), name).toBe(-1);
+    }
+  });
+
   it('any start and length: a window equals the same elements of a longer fill, across the 2^32 counter boundary too', () => {
     for (const kind of [0, 1, 2]) {
       const [k0, k1] = seedKeys(99);
@@ -164,6 +175,7 @@ describe('distributions (10^6 values each)', () => {
 
   it('constant and zeros', () => {
     expect(new Embedding(30, 7, { init: { kind: 'constant', value: -2.5 } }).weight.every((x) => x === -2.5)).toBe(true);
+    expect(new Embedding(3, 2, { init: { kind: 'constant', value: -0 } }).weight.every((x) => Object.is(x, -0))).toBe(true);
     expect(new Embedding(30, 7, { init: { kind: 'zeros' } }).weight.every((x) => Object.is(x, 0))).toBe(true);
   });
 });
@@ -203,6 +215,10 @@ describe('the init option', () => {
     expectThrow(make({ kind: 'constant', value: Infinity }), RangeError, /options\.init\.value must be finite/);
     expectThrow(make({ kind: 'normal', a: 1 }), TypeError, /unknown option 'a' \(expected one of kind, mean, std\)/);
     expectThrow(() => new Embedding(4, 3, { init: { kind: 'zeros' }, weight: new Float32Array(12) }), TypeError, /options\.init has no effect with options\.weight/);
+    // Parameters beyond float32's range would fill the table with infinities (torch refuses them too).
+    expectThrow(make({ kind: 'uniform', a: -3e38, b: 3e38 }), RangeError, /needs parameters within float32's range/);
+    expectThrow(make({ kind: 'normal', std: 1e39 }), RangeError, /needs parameters within float32's range/);
+    expectThrow(() => init.uniform_(new Float32Array(2), { a: -3e38, b: 3e38 }), RangeError, /init\.uniform_: options of kind 'uniform' needs parameters within float32's range/);
   });
 });
 
@@ -259,6 +275,7 @@ describe('Embedding.create / EmbeddingBag.create', () => {
     expect(bag.mode).toBe('sum');
     expectSameBits(bag.weight, new EmbeddingBag(100, 8, { mode: 'sum', init: { kind: 'uniform' }, seed: 5 }).weight);
     expect((await Embedding.create(5, 2, { init: { kind: 'constant', value: 2 } })).weight.every((x) => x === 2)).toBe(true);
+    expect((await Embedding.create(5, 2, { weight: undefined, seed: 1 } as never)).weight.length).toBe(10);
   });
 
   it('reject bad arguments with the constructor errors', async () => {

@@ -146,6 +146,16 @@ console.log(JSON.stringify({ malloc: m.getCapabilities().malloc, faults: (proces
     expect(kept.faults).toBeGreaterThan(Math.max(16, 4 * tuned.faults));
   });
 
+  it('NN_EMBEDDING_MALLOC takes only "default": anything else is an error at first use', () => {
+    const result = spawnSync(process.execPath, ['-e', "require('nn-embedding').getBackend()"], {
+      cwd: root,
+      env: { ...process.env, NN_EMBEDDING_MALLOC: 'off' },
+      encoding: 'utf8',
+    });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/NN_EMBEDDING_MALLOC must be 'default' \(or unset\), got 'off'/);
+  });
+
   it.runIf(nativeAvailable && glibc)("are left alone when the process sets glibc's malloc options itself", () => {
     expect(run({ MALLOC_TRIM_THRESHOLD_: '1000000' }).malloc).toBe('default (the process sets MALLOC_TRIM_THRESHOLD_)');
     expect(run({ MALLOC_MMAP_THRESHOLD_: '1000000' }).malloc).toBe('default (the process sets MALLOC_MMAP_THRESHOLD_)');
