@@ -20,7 +20,7 @@
 // Tables made from a seed before this generator (xoshiro128** + Math.log/cos/sin) differ.
 import { currentBackend } from './loader.js';
 import { randomSeed } from './random.js';
-import { checkInteger, checkOptions, describe } from './validate.js';
+import { checkFloat32Array, checkInteger, checkOptions, describe } from './validate.js';
 
 /** What the layers' `init` option and the init.* functions accept (torch.nn.init's defaults). */
 export type InitSpec =
@@ -164,14 +164,9 @@ function mix32i(x: number): number {
   return x ^ (x >>> 16);
 }
 
-/** lowbias32 (Chris Wellons' integer hash): a bijection of 32-bit words. */
+/** lowbias32 (Chris Wellons' integer hash): a bijection of 32-bit words, as an unsigned value. */
 function mix32(x: number): number {
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x7feb352d);
-  x ^= x >>> 15;
-  x = Math.imul(x, 0x846ca68b | 0);
-  x ^= x >>> 16;
-  return x >>> 0;
+  return mix32i(x) >>> 0;
 }
 
 /** Phi(x), the standard normal CDF, in double (erf by its Taylor series or erfc's continued fraction). */
@@ -382,8 +377,8 @@ export function initFillJs(out: Float32Array, params: Float64Array, start: numbe
       for (; c + 3 < blockEnd; c += 4, lo = (lo + 4) | 0, j += 4) {
         const loA = lo;
         const loB = (lo + 2) | 0;
-      const aA = mix32((mix32((loA + k0) >>> 0) ^ hiKey) >>> 0);
-      const bA = mix32((mix32((loA + 1 + k0) >>> 0) ^ hiKey) >>> 0);
+      const aA = mix32i(mix32i((loA + k0) | 0) ^ hiKey);
+      const bA = mix32i(mix32i((loA + 1 + k0) | 0) ^ hiKey);
       const vA = (aA >>> 8) + 1;
       const eA = 32 - Math.clz32(vA);
       const mA = vA * POW2_NEG[eA]!;
@@ -429,8 +424,8 @@ export function initFillJs(out: Float32Array, params: Float64Array, start: numbe
       let snA = qA & 1 ? cA : sA;
       if ((qA + 1) & 2) csA = -csA;
       if (qA & 2) snA = -snA;
-      const aB = mix32((mix32((loB + k0) >>> 0) ^ hiKey) >>> 0);
-      const bB = mix32((mix32((loB + 1 + k0) >>> 0) ^ hiKey) >>> 0);
+      const aB = mix32i(mix32i((loB + k0) | 0) ^ hiKey);
+      const bB = mix32i(mix32i((loB + 1 + k0) | 0) ^ hiKey);
       const vB = (aB >>> 8) + 1;
       const eB = 32 - Math.clz32(vB);
       const mB = vB * POW2_NEG[eB]!;
@@ -523,13 +518,8 @@ function seedOf(where: string, options: Seeded | undefined): number {
   return options?.seed === undefined ? randomSeed() : checkInteger(where, 'options.seed', options.seed, 0);
 }
 
-function target(where: string, array: unknown): Float32Array {
-  if (!(array instanceof Float32Array)) throw new TypeError(`${where}: array must be a Float32Array, got ${describe(array)}`);
-  return array;
-}
-
 function run(where: string, array: unknown, spec: Record<string, unknown>, options: Seeded | undefined, shape?: readonly [number, number]): Float32Array {
-  const out = target(where, array);
+  const out = checkFloat32Array(where, 'array', array);
   const [rows, cols] = shape ?? [out.length, 1];
   const plan = planInit(where, 'options', spec, rows, cols, spec.kind === 'constant' || spec.kind === 'zeros' ? 0 : seedOf(where, options));
   fillWithPlan(out, plan, false);
@@ -586,14 +576,14 @@ export const init = {
   xavierUniform_(array: Float32Array, options: { shape: readonly [number, number]; gain?: number; seed?: number }): Float32Array {
     const where = 'init.xavierUniform_';
     const o = checked(where, options ?? {}, ['shape', 'gain', 'seed'])!;
-    const shape = shapeOf(where, target(where, array), o.shape);
+    const shape = shapeOf(where, checkFloat32Array(where, 'array', array), o.shape);
     return run(where, array, { kind: 'xavierUniform', ...pick(o, ['gain']) }, o as Seeded, shape);
   },
   /** N(0, std²), std = gain * sqrt(2 / (fan_in + fan_out)), for a [rows, cols] weight (fan_in = cols). */
   xavierNormal_(array: Float32Array, options: { shape: readonly [number, number]; gain?: number; seed?: number }): Float32Array {
     const where = 'init.xavierNormal_';
     const o = checked(where, options ?? {}, ['shape', 'gain', 'seed'])!;
-    const shape = shapeOf(where, target(where, array), o.shape);
+    const shape = shapeOf(where, checkFloat32Array(where, 'array', array), o.shape);
     return run(where, array, { kind: 'xavierNormal', ...pick(o, ['gain']) }, o as Seeded, shape);
   },
   /** Every element = value. */
