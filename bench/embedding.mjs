@@ -43,6 +43,7 @@ import { dirname } from 'node:path';
 
 import {
   BATCHES,
+  EMBEDDING_SHAPES,
   SEED,
   collect,
   fillQuick,
@@ -50,6 +51,7 @@ import {
   fmtUs,
   fmtX,
   gc,
+  indexBatches,
   machineInfo,
   measure,
   measureAsync,
@@ -58,7 +60,6 @@ import {
   parseArgs,
   peakRssGiB,
   printGoals,
-  prng,
   rotating,
   sameFloats,
   secondsSince,
@@ -83,13 +84,7 @@ const { withBackend } = require('../dist/loader.js');
 const { jsBackend } = require('../dist/backends/js.js');
 const { createNativeBackend, loadAddon } = require('../dist/backends/native.js');
 
-const SHAPES = [
-  { name: 'S1', rows: 10_000, dim: 64, batch: 4_096 },
-  { name: 'S2', rows: 1_000_000, dim: 128, batch: 16_384 },
-  { name: 'S3', rows: 100_000, dim: 16, batch: 65_536 },
-  { name: 'S4', rows: 50_000, dim: 300, batch: 1_024 },
-  { name: 'tiny', rows: 1_000, dim: 32, batch: 8 },
-];
+const SHAPES = EMBEDDING_SHAPES;
 
 const FORMULAS = {
   forwardBytes: 'B*D*4 (rows read) + B*D*4 (out written) + B*4 (int32 indices read)',
@@ -108,18 +103,6 @@ const FORMULAS = {
 
 // ---------------------------------------------------------------------------------------------
 // Embedding suite
-
-function indexBatches(shape, seed) {
-  const next = prng(seed);
-  const batches = [];
-  for (let b = 0; b < BATCHES; b++) {
-    const indices = new Int32Array(shape.batch);
-    // rows <= 2^20 here, so the bias of a 32-bit modulo is negligible.
-    for (let i = 0; i < indices.length; i++) indices[i] = next() % shape.rows;
-    batches.push(indices);
-  }
-  return batches;
-}
 
 /** k calls awaited one after the other, each on the next batch. */
 function rotatingAsync(batches, call) {
@@ -160,7 +143,7 @@ async function runEmbeddingSuite({ args, shapes, capabilities, reference, tiers,
     const { rows, dim, batch } = shape;
     const t0 = now();
     const weight = fillQuick(new Float32Array(rows * dim), SEED + shapeNumber);
-    const batches = indexBatches(shape, SEED * 31 + shapeNumber);
+    const batches = indexBatches(shape.rows, shape.batch, SEED * 31 + shapeNumber);
     const out = new Float32Array(batch * dim);
     const gradOutput = fillQuick(new Float32Array(batch * dim), SEED * 17 + shapeNumber);
 

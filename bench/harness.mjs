@@ -78,6 +78,28 @@ export function prng(seed) {
   };
 }
 
+/** The Embedding suite's shapes (also the PyTorch suite's forward shapes). */
+export const EMBEDDING_SHAPES = [
+  { name: 'S1', rows: 10_000, dim: 64, batch: 4_096 },
+  { name: 'S2', rows: 1_000_000, dim: 128, batch: 16_384 },
+  { name: 'S3', rows: 100_000, dim: 16, batch: 65_536 },
+  { name: 'S4', rows: 50_000, dim: 300, batch: 1_024 },
+  { name: 'tiny', rows: 1_000, dim: 32, batch: 8 },
+];
+
+/** BATCHES batches of `batch` uniform int32 indices in [0, rows), seeded. */
+export function indexBatches(rows, batch, seed) {
+  const next = prng(seed);
+  const batches = [];
+  for (let b = 0; b < BATCHES; b++) {
+    const indices = new Int32Array(batch);
+    // rows <= 2^20 in the suites, so the bias of a 32-bit modulo is negligible.
+    for (let i = 0; i < batch; i++) indices[i] = next() % rows;
+    batches.push(indices);
+  }
+  return batches;
+}
+
 /** Fills with values in [-1, 1): a random 64K block, then doubled copies (values do not matter for speed). */
 export function fillQuick(array, seed) {
   const next = prng(seed);

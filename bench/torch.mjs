@@ -33,7 +33,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 
-import { BATCHES, SEED, collect, fillQuick, fmtUs, fmtX, measure, now, printGoals, prng, rotating, secondsSince, table } from './harness.mjs';
+import { BATCHES, EMBEDDING_SHAPES, SEED, collect, fillQuick, fmtUs, fmtX, indexBatches, measure, now, printGoals, rotating, secondsSince, table } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const { Embedding, SGD, Adagrad, SparseAdam, applyOptimizerInBackward } = require('../dist/index.js');
@@ -41,13 +41,6 @@ const { Embedding, SGD, Adagrad, SparseAdam, applyOptimizerInBackward } = requir
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SCRIPT = join(HERE, 'torch', 'bench.py');
 
-export const FORWARD_SHAPES = [
-  { name: 'S1', rows: 10_000, dim: 64, batch: 4_096 },
-  { name: 'S2', rows: 1_000_000, dim: 128, batch: 16_384 },
-  { name: 'S3', rows: 100_000, dim: 16, batch: 65_536 },
-  { name: 'S4', rows: 50_000, dim: 300, batch: 1_024 },
-  { name: 'tiny', rows: 1_000, dim: 32, batch: 8 },
-];
 const STEP_ROWS = [10_000, 1_000_000];
 const STEP_DIM = 64;
 const STEP_BATCH = 16_384;
@@ -66,19 +59,10 @@ export function findTorch() {
   return { error: `not installed (${tried.join('; ')})` };
 }
 
-function indexBatches(rows, batch, seed) {
-  const next = prng(seed);
-  return Array.from({ length: BATCHES }, () => {
-    const indices = new Int32Array(batch);
-    for (let i = 0; i < batch; i++) indices[i] = next() % rows;
-    return indices;
-  });
-}
-
 /** The suite's cases: { id, kind, label, shape, rows, dim, batch, optimizer?, seed }. */
 function suiteCases(args) {
   const cases = [];
-  const shapes = args.shapes === null ? FORWARD_SHAPES : FORWARD_SHAPES.filter((s) => args.shapes.includes(s.name));
+  const shapes = args.shapes === null ? EMBEDDING_SHAPES : EMBEDDING_SHAPES.filter((s) => args.shapes.includes(s.name));
   for (const [n, s] of shapes.entries()) {
     for (const kind of ['fwd', 'fwdOut', 'fwdBwd']) {
       cases.push({ id: `${kind}-${s.name}`, kind, torchKind: kind, shape: s.name, rows: s.rows, dim: s.dim, batch: s.batch, seed: SEED * 37 + n });

@@ -37,11 +37,11 @@ import {
   fmtUs,
   fmtX,
   gc,
+  indexBatches,
   measure,
   now,
   peakRssGiB,
   printGoals,
-  prng,
   rotating,
   sameFloats,
   secondsSince,
@@ -88,18 +88,6 @@ export const TRAIN_FORMULAS = {
   naive: `SGD rows only: ${NAIVE_FORMULAS.sgdStep}`,
   tfjs: TFJS_FORMULAS.trainStep,
 };
-
-function indexBatches(rows, seed) {
-  const next = prng(seed);
-  const batches = [];
-  for (let b = 0; b < BATCHES; b++) {
-    const indices = new Int32Array(BATCH);
-    // rows <= 2^20, so the bias of a 32-bit modulo is negligible.
-    for (let i = 0; i < BATCH; i++) indices[i] = next() % rows;
-    batches.push(indices);
-  }
-  return batches;
-}
 
 /** A layer and its optimizer for one step kind on the current backend, with a step function that times its phases. */
 function trainer(kind, rows, weight, out, gradOutput) {
@@ -178,7 +166,7 @@ export function runTrainSuite({ args, capabilities, reference, threads, gradMode
         rows,
         {
           weight: fillQuick(new Float32Array(rows * DIM), SEED * 23 + n),
-          batches: indexBatches(rows, SEED * 29 + n),
+          batches: indexBatches(rows, BATCH, SEED * 29 + n),
           out: new Float32Array(BATCH * DIM),
           gradOutput,
         },
