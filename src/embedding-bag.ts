@@ -49,7 +49,7 @@ export class EmbeddingBag extends EmbeddingTable {
   readonly mode: BagMode;
   readonly includeLastOffset: boolean;
   /** Offsets of the last fixed-length call, reused while the bag length and count repeat. */
-  #fixedOffsets: Uint32Array | null = null;
+  private _fixedOffsets: Uint32Array | null = null;
 
   constructor(numEmbeddings: number, embeddingDim: number, options?: EmbeddingBagOptions) {
     const where = 'EmbeddingBag';
@@ -102,7 +102,7 @@ export class EmbeddingBag extends EmbeddingTable {
    */
   forward(indices: IndexArray, offsets: BagOffsets, perSampleWeights?: Float32Array | null, out?: Float32Array): Float32Array {
     const where = 'EmbeddingBag.forward';
-    return this.run(where, this.forwardAccess, () => this.#forward(where, indices, offsets, perSampleWeights, out));
+    return this.run(where, this.forwardAccess, () => this._forward(where, indices, offsets, perSampleWeights, out));
   }
 
   /**
@@ -122,7 +122,7 @@ export class EmbeddingBag extends EmbeddingTable {
         checkNoOverlap(where, 'out', viewOrNull(out), name, viewOrNull(value));
       }
       const later = this.maxNorm !== null; // renorm first, then the reduction
-      return this.#forward(
+      return this._forward(
         where,
         heldIndices(indices, later),
         heldIndices(offsets, later),
@@ -132,7 +132,7 @@ export class EmbeddingBag extends EmbeddingTable {
     });
   }
 
-  *#forward(
+  private *_forward(
     where: string,
     indices: IndexArray,
     offsets: BagOffsets,
@@ -140,8 +140,8 @@ export class EmbeddingBag extends EmbeddingTable {
     out: Float32Array | OutputHolder | undefined,
   ): Plan<Float32Array> {
     const kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
-    const bags = this.#bags(where, offsets, kernelIndices.length);
-    const weights = this.#perSampleWeights(where, perSampleWeights, kernelIndices.length);
+    const bags = this._bags(where, offsets, kernelIndices.length);
+    const weights = this._perSampleWeights(where, perSampleWeights, kernelIndices.length);
     const length = bags.numBags * this.embeddingDim;
     if (out === undefined) {
       out = kernelOutput(length);
@@ -176,7 +176,7 @@ export class EmbeddingBag extends EmbeddingTable {
     perSampleWeights?: Float32Array | null,
   ): Float32Array | null {
     const where = 'EmbeddingBag.backward';
-    return this.run(where, 'write', () => this.#backward(where, indices, offsets, gradOutput, perSampleWeights));
+    return this.run(where, 'write', () => this._backward(where, indices, offsets, gradOutput, perSampleWeights));
   }
 
   /** backward() with its kernels on a background thread (native backend). */
@@ -190,11 +190,11 @@ export class EmbeddingBag extends EmbeddingTable {
     return this.runAsync(where, 'write', () => {
       checkNoOverlap(where, 'indices', viewOrNull(indices), 'grad', this.denseGrad); // before the copies hide them
       checkNoOverlap(where, 'offsets', viewOrNull(offsets), 'grad', this.denseGrad);
-      return this.#backward(where, heldIndices(indices), heldIndices(offsets), heldArray(where, 'gradOutput', gradOutput), heldArray(where, 'perSampleWeights', perSampleWeights));
+      return this._backward(where, heldIndices(indices), heldIndices(offsets), heldArray(where, 'gradOutput', gradOutput), heldArray(where, 'perSampleWeights', perSampleWeights));
     });
   }
 
-  *#backward(
+  private *_backward(
     where: string,
     indices: IndexArray,
     offsets: BagOffsets,
@@ -202,10 +202,10 @@ export class EmbeddingBag extends EmbeddingTable {
     perSampleWeights: Float32Array | null | undefined,
   ): Plan<Float32Array | null> {
     let kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
-    const bags = this.#bags(where, offsets, kernelIndices.length);
+    const bags = this._bags(where, offsets, kernelIndices.length);
     const dim = this.embeddingDim;
     checkFloat32Array(where, 'gradOutput', gradOutput, bags.numBags * dim, 'numBags * embeddingDim');
-    const weights = this.#perSampleWeights(where, perSampleWeights, kernelIndices.length);
+    const weights = this._perSampleWeights(where, perSampleWeights, kernelIndices.length);
     // Read in TypeScript (entry scales, sparse rows) as well as by the kernels.
     kernelIndices = stableCopy(kernelIndices);
     yield* this.checkIndices(where, kernelIndices);
@@ -220,13 +220,13 @@ export class EmbeddingBag extends EmbeddingTable {
 
     const update = this.inBackwardUpdate;
     if (update !== undefined) {
-      const scale = this.#entryScales(kernelIndices, bags, weights);
+      const scale = this._entryScales(kernelIndices, bags, weights);
       yield* update({ indices: kernelIndices, source: gradOutput, offsets: bags.offsets, numBags: bags.numBags, scale, skipRow });
       return weightsGrad;
     }
 
     if (this.sparse) {
-      const scale = this.#entryScales(kernelIndices, bags, weights);
+      const scale = this._entryScales(kernelIndices, bags, weights);
       const rows = this.sparseTarget(kernelIndices.length);
       const rowAt = rowReader(kernelIndices);
       forEachEntry(bags, kernelIndices.length, (i, bag) => {
@@ -243,7 +243,7 @@ export class EmbeddingBag extends EmbeddingTable {
     if (this.mode === 'max') {
       yield ['bagMaxBackward', [this.weight, grad, dim, kernelIndices, bags.offsets, bags.numBags, gradOutput, skipRow]];
     } else {
-      const scale = this.#entryScales(kernelIndices, bags, weights);
+      const scale = this._entryScales(kernelIndices, bags, weights);
       yield ['bagScatterAdd', [grad, dim, kernelIndices, bags.offsets, bags.numBags, gradOutput, scale, skipRow]];
     }
     this.denseGrad = grad;
@@ -255,7 +255,7 @@ export class EmbeddingBag extends EmbeddingTable {
    * perSampleWeights[i], divided by the row's count in this call (scaleGradByFreq), divided by the
    * bag's non-padding entry count (mean). Null when every scale is 1.
    */
-  #entryScales(indices: KernelIndices, bags: Bags, weights: Float32Array | null): Float32Array | null {
+  private _entryScales(indices: KernelIndices, bags: Bags, weights: Float32Array | null): Float32Array | null {
     const mean = this.mode === 'mean';
     if (weights === null && !this.scaleGradByFreq && !mean) return null;
     const scale = new Float32Array(indices.length);
@@ -278,18 +278,18 @@ export class EmbeddingBag extends EmbeddingTable {
   }
 
   /** The bags of a call: offsets validated and as a Uint32Array (a view when possible), and their count. */
-  #bags(where: string, offsets: BagOffsets, count: number): Bags {
+  private _bags(where: string, offsets: BagOffsets, count: number): Bags {
     if (typeof offsets === 'number') {
       const length = checkInteger(where, 'offsets (a bag length)', offsets, 1);
       if (count % length !== 0) {
         throw new RangeError(`${where}: indices.length = ${count} is not a multiple of the bag length ${length}`);
       }
       const numBags = count / length;
-      const cached = this.#fixedOffsets;
+      const cached = this._fixedOffsets;
       if (cached === null || cached.length !== numBags || (numBags > 1 && cached[1] !== length)) {
-        this.#fixedOffsets = Uint32Array.from({ length: numBags }, (_, b) => b * length);
+        this._fixedOffsets = Uint32Array.from({ length: numBags }, (_, b) => b * length);
       }
-      return { offsets: this.#fixedOffsets!, numBags };
+      return { offsets: this._fixedOffsets!, numBags };
     }
     const values = toOffsetArray(where, offsets, count);
     const n = values.length;
@@ -317,7 +317,7 @@ export class EmbeddingBag extends EmbeddingTable {
     return { offsets: values, numBags: this.includeLastOffset ? n - 1 : n };
   }
 
-  #perSampleWeights(where: string, weights: Float32Array | null | undefined, count: number): Float32Array | null {
+  private _perSampleWeights(where: string, weights: Float32Array | null | undefined, count: number): Float32Array | null {
     if (weights === undefined || weights === null) return null;
     checkFloat32Array(where, 'perSampleWeights', weights, count, 'indices.length');
     if (this.mode !== 'sum') {

@@ -19,7 +19,7 @@ export type { IndexArray } from './validate.js';
 
 export class Embedding extends EmbeddingTable {
   /** Per-occurrence scale for scaleGradByFreq, reused between calls. */
-  #scale: Float32Array | null = null;
+  private _scale: Float32Array | null = null;
 
   constructor(numEmbeddings: number, embeddingDim: number, options?: EmbeddingOptions) {
     const where = 'Embedding';
@@ -54,10 +54,10 @@ export class Embedding extends EmbeddingTable {
    */
   forward(indices: IndexArray, out?: Float32Array): Float32Array {
     const where = 'Embedding.forward';
-    if (this.maxNorm !== null) return this.run(where, 'write', () => this.#forward(where, indices, out));
-    // The plain lookup, the per-call-overhead path, without a plan: the same steps as #forward.
+    if (this.maxNorm !== null) return this.run(where, 'write', () => this._forward(where, indices, out));
+    // The plain lookup, the per-call-overhead path, without a plan: the same steps as _forward.
     this.checkAccess(where, 'read');
-    const [kernelIndices, output] = this.#forwardArguments(where, indices, out);
+    const [kernelIndices, output] = this._forwardArguments(where, indices, out);
     this.throwIfBad(where, kernelIndices, this.backend.gather(this.weight, this.embeddingDim, kernelIndices, output));
     return output;
   }
@@ -72,7 +72,7 @@ export class Embedding extends EmbeddingTable {
       checkNoOverlap(where, 'out', viewOrNull(out), 'indices', viewOrNull(indices)); // before the copy hides it
       // With maxNorm, renorm runs first and the gather after it: the gather's indices must be held.
       // Without out, the backend allocates the output (an OutputHolder): it stays transferable.
-      return this.#forward(where, heldIndices(indices, this.maxNorm !== null), heldArray(where, 'out', out) ?? {});
+      return this._forward(where, heldIndices(indices, this.maxNorm !== null), heldArray(where, 'out', out) ?? {});
     });
   }
 
@@ -83,7 +83,7 @@ export class Embedding extends EmbeddingTable {
    * (applyOptimizerInBackward), the update is applied instead, and no gradient is kept.
    */
   backward(indices: IndexArray, gradOutput: Float32Array): void {
-    this.run('Embedding.backward', 'write', () => this.#backward('Embedding.backward', indices, gradOutput));
+    this.run('Embedding.backward', 'write', () => this._backward('Embedding.backward', indices, gradOutput));
   }
 
   /** backward() with its kernels on a background thread (native backend). */
@@ -93,12 +93,12 @@ export class Embedding extends EmbeddingTable {
       checkNoOverlap(where, 'indices', viewOrNull(indices), 'grad', this.denseGrad); // before the copy hides it
       // The plain dense backward is one kernel; the other paths read the indices again later.
       const later = this.freeze || this.sparse || this.scaleGradByFreq || this.inBackwardUpdate !== undefined;
-      return this.#backward(where, heldIndices(indices, later), heldArray(where, 'gradOutput', gradOutput));
+      return this._backward(where, heldIndices(indices, later), heldArray(where, 'gradOutput', gradOutput));
     });
   }
 
-  *#forward(where: string, indices: IndexArray, out: Float32Array | OutputHolder | undefined): Plan<Float32Array> {
-    const [kernelIndices, output] = this.#forwardArguments(where, indices, out);
+  private *_forward(where: string, indices: IndexArray, out: Float32Array | OutputHolder | undefined): Plan<Float32Array> {
+    const [kernelIndices, output] = this._forwardArguments(where, indices, out);
     // Refused by the gather kernel too, but only after maxNorm has renormalized the table.
     if (output instanceof Float32Array) checkNoOverlap(where, 'out', output, 'indices', kernelIndices);
     yield* this.renormLookedUp(where, kernelIndices);
@@ -107,7 +107,7 @@ export class Embedding extends EmbeddingTable {
   }
 
   /** forward()'s arguments checked: the kernels' indices and the output array (or holder, async). */
-  #forwardArguments<O extends Float32Array | OutputHolder>(where: string, indices: IndexArray, out: O | undefined): [KernelIndices, O | Float32Array] {
+  private _forwardArguments<O extends Float32Array | OutputHolder>(where: string, indices: IndexArray, out: O | undefined): [KernelIndices, O | Float32Array] {
     const kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
     const length = kernelIndices.length * this.embeddingDim;
     if (out === undefined) return [kernelIndices, kernelOutput(length)];
@@ -117,7 +117,7 @@ export class Embedding extends EmbeddingTable {
     return [kernelIndices, out];
   }
 
-  *#backward(where: string, indices: IndexArray, gradOutput: Float32Array): Plan<void> {
+  private *_backward(where: string, indices: IndexArray, gradOutput: Float32Array): Plan<void> {
     let kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
     const dim = this.embeddingDim;
     checkFloat32Array(where, 'gradOutput', gradOutput, kernelIndices.length * dim, 'indices.length * embeddingDim');
@@ -129,26 +129,26 @@ export class Embedding extends EmbeddingTable {
     }
     if (this.freeze) return;
     if (update !== undefined) {
-      const scale = this.scaleGradByFreq ? this.#frequencyScale(kernelIndices) : null;
+      const scale = this.scaleGradByFreq ? this._frequencyScale(kernelIndices) : null;
       yield* update({ indices: kernelIndices, source: gradOutput, offsets: null, numBags: 0, scale, skipRow: this.paddingIdx ?? -1 });
       return;
     }
     if (this.sparse) {
-      this.#appendSparseRows(kernelIndices, gradOutput);
+      this._appendSparseRows(kernelIndices, gradOutput);
       return;
     }
     const grad = this.gradTarget();
     checkNoOverlap(where, 'gradOutput', gradOutput, 'grad', grad);
-    const scale = this.scaleGradByFreq ? this.#frequencyScale(kernelIndices) : null;
+    const scale = this.scaleGradByFreq ? this._frequencyScale(kernelIndices) : null;
     const bad = yield ['scatterAdd', [grad, dim, kernelIndices, gradOutput, scale, this.paddingIdx ?? -1]];
     this.throwIfBad(where, kernelIndices, bad);
     this.denseGrad = grad;
   }
 
   /** scale[i] = float(1 / count of indices[i] in this call), as torch's scale_grad_by_freq. */
-  #frequencyScale(indices: KernelIndices): Float32Array {
-    if (this.#scale === null || this.#scale.length < indices.length) this.#scale = new Float32Array(indices.length);
-    const scale = this.#scale.subarray(0, indices.length);
+  private _frequencyScale(indices: KernelIndices): Float32Array {
+    if (this._scale === null || this._scale.length < indices.length) this._scale = new Float32Array(indices.length);
+    const scale = this._scale.subarray(0, indices.length);
     this.withCounts(indices, (countOf) => {
       for (let i = 0; i < indices.length; i++) scale[i] = 1 / countOf(i);
     });
@@ -156,7 +156,7 @@ export class Embedding extends EmbeddingTable {
   }
 
   /** Appends the rows of this call, in input order, padding entries left out. */
-  #appendSparseRows(indices: KernelIndices, gradOutput: Float32Array): void {
+  private _appendSparseRows(indices: KernelIndices, gradOutput: Float32Array): void {
     const rows = this.sparseTarget(indices.length);
     const padding = this.paddingIdx;
     if (padding === null) {

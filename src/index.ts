@@ -1,3 +1,7 @@
+// The public API. Its declarations use ES2020's types (BigInt64Array, generators, iterables); the
+// reference below keeps them in the emitted index.d.ts, so that projects compiled for an older
+// target or lib (TypeScript 5's default is ES5) can still type-check against it.
+/// <reference lib="es2020" preserve="true" />
 export { Embedding } from './embedding.js';
 export { EmbeddingBag } from './embedding-bag.js';
 export type { BagMode, BagOffsets, EmbeddingBagOptions } from './embedding-bag.js';
@@ -19,8 +23,8 @@ export type {
   SparseAdamOptions,
   Trainable,
 } from './optim.js';
-export { FileFormatError } from './io/files.js';
-export type { Progress, ProgressCallback } from './io/files.js';
+export { FileFormatError } from './io/common.js';
+export type { Progress, ProgressCallback } from './io/common.js';
 export { SafetensorsFile, openSafetensors, saveSafetensors } from './io/safetensors.js';
 export type { FloatDtype, SafetensorsTensorInfo, TensorToWrite, WriteDtype } from './io/safetensors.js';
 export { readNpy, saveNpy } from './io/npy.js';

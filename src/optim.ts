@@ -46,7 +46,7 @@ interface HeldGradient {
 /** Per-table work buffers, kept between steps: for summing duplicate rows, and one row. */
 class Scratch {
   /** Row -> its slot among the distinct rows of the current step; -1 between steps. */
-  #slots: Int32Array | null = null;
+  private _slots: Int32Array | null = null;
   rows = new Uint32Array(0);
   values = new Float32Array(0);
   readonly row: Float32Array;
@@ -56,20 +56,20 @@ class Scratch {
   }
 
   get slots(): Int32Array {
-    this.#slots ??= new Int32Array(this.numRows).fill(-1);
-    return this.#slots;
+    this._slots ??= new Int32Array(this.numRows).fill(-1);
+    return this._slots;
   }
 
   /** `length` copies of float(value), kept between steps (refilled when the value changes). */
   constantScale(length: number, value: number): Float32Array {
-    if (this.#constant.length < length || this.#constantValue !== value) {
-      this.#constant = new Float32Array(Math.max(length, this.#constant.length)).fill(value);
-      this.#constantValue = value;
+    if (this._constant.length < length || this._constantValue !== value) {
+      this._constant = new Float32Array(Math.max(length, this._constant.length)).fill(value);
+      this._constantValue = value;
     }
-    return this.#constant.subarray(0, length);
+    return this._constant.subarray(0, length);
   }
-  #constant = new Float32Array(0);
-  #constantValue = Number.NaN;
+  private _constant = new Float32Array(0);
+  private _constantValue = Number.NaN;
 
   reserve(entries: number): void {
     if (this.rows.length >= entries) return;
@@ -132,16 +132,16 @@ function checkBetas(where: string, value: unknown): [number, number] {
 
 abstract class TableOptimizer implements Optimizer {
   readonly tables: readonly EmbeddingTable[];
-  readonly #states: TableState[];
-  readonly #scratch = new Map<EmbeddingTable, Scratch>();
-  readonly #access = new AsyncAccess('optimizer');
+  private readonly _states: TableState[];
+  private readonly _scratch = new Map<EmbeddingTable, Scratch>();
+  private readonly _access = new AsyncAccess('optimizer');
   /** Updates applied in a layer's backward now running (async ones span awaits). */
-  #updatesInBackward = 0;
+  private _updatesInBackward = 0;
 
   protected constructor(readonly name: string, params: unknown, stateNames: readonly string[]) {
     const tables = checkParams(name, params);
     this.tables = tables;
-    this.#states = tables.map(() => ({ step: 0, buffers: Object.fromEntries(stateNames.map((n) => [n, null])) }));
+    this._states = tables.map(() => ({ step: 0, buffers: Object.fromEntries(stateNames.map((n) => [n, null])) }));
   }
 
   /** The options as given to the constructor, with defaults filled in (for stateDict). */
@@ -169,8 +169,8 @@ abstract class TableOptimizer implements Optimizer {
   /** Updates every non-frozen table that has a gradient. */
   step(): void {
     const where = `${this.name}.step`;
-    this.#checkStep(where);
-    this.tables.forEach((table, index) => runPlan(backendOf(table), this.#stepTable(table, index)));
+    this._checkStep(where);
+    this.tables.forEach((table, index) => runPlan(backendOf(table), this._stepTable(table, index)));
   }
 
   /**
@@ -179,7 +179,7 @@ abstract class TableOptimizer implements Optimizer {
    */
   async stepAsync(): Promise<void> {
     const where = `${this.name}.stepAsync`;
-    this.#checkStep(where);
+    this._checkStep(where);
     const held = this.tables.map((table): HeldGradient => {
       const { dense, sparse } = keptGradients(table);
       heldArray(where, 'weight', table.weight);
@@ -188,9 +188,9 @@ abstract class TableOptimizer implements Optimizer {
         sparse: sparse === null ? null : { indices: heldIndices(sparse.indices), values: heldArray(where, 'sparseGrad.values', sparse.values) },
       };
     });
-    const releases = [this.#access.acquire('write'), ...this.tables.map((table) => accessOf(table).acquire('write'))];
+    const releases = [this._access.acquire('write'), ...this.tables.map((table) => accessOf(table).acquire('write'))];
     try {
-      for (const [index, table] of this.tables.entries()) await runPlanAsync(backendOf(table), this.#stepTable(table, index, held[index]));
+      for (const [index, table] of this.tables.entries()) await runPlanAsync(backendOf(table), this._stepTable(table, index, held[index]));
     } finally {
       for (const release of releases) release();
     }
@@ -202,9 +202,9 @@ abstract class TableOptimizer implements Optimizer {
   }
 
   /** Everything that can make a step fail, checked before any table changes. */
-  #checkStep(where: string): void {
-    this.#access.check(where, 'write');
-    this.#checkNoUpdateInBackward(where);
+  private _checkStep(where: string): void {
+    this._access.check(where, 'write');
+    this._checkNoUpdateInBackward(where);
     this.tables.forEach((table, index) => {
       accessOf(table).check(where, 'write');
       table.checkKept(where);
@@ -218,22 +218,22 @@ abstract class TableOptimizer implements Optimizer {
    * A table's update. `held`: its gradient as stepAsync took hold of it when called (sparse
    * indices copied, arrays pinned), since JavaScript runs between the updates of the tables.
    */
-  *#stepTable(table: EmbeddingTable, index: number, held?: HeldGradient): Plan<void> {
+  private *_stepTable(table: EmbeddingTable, index: number, held?: HeldGradient): Plan<void> {
     if (table.freeze) return;
     if (table.sparse) {
       const grad = held === undefined ? keptGradients(table).sparse : held.sparse;
       if (grad !== null) {
-        yield* this.#applyRows(table, index, { indices: grad.indices, source: grad.values, offsets: null, numBags: 0, scale: null, skipRow: -1 });
+        yield* this._applyRows(table, index, { indices: grad.indices, source: grad.values, offsets: null, numBags: 0, scale: null, skipRow: -1 });
       }
       return;
     }
     const grad = held === undefined ? keptGradients(table).dense : held.dense;
     if (grad === null) return;
-    const state = this.#states[index]!;
+    const state = this._states[index]!;
     if (this.countsSteps) state.step += 1;
     const scalars = this.scalars(state, false); // before buffers(): SGD reads whether its buffer exists
     const [s0, s1, s2] = this.buffers(table, state);
-    yield ['optimizerUpdate', [scalars, table.weight, grad, s0, s1, s2, null, table.embeddingDim, this.#scratchOf(table).row]];
+    yield ['optimizerUpdate', [scalars, table.weight, grad, s0, s1, s2, null, table.embeddingDim, this._scratchOf(table).row]];
   }
 
   /**
@@ -246,9 +246,9 @@ abstract class TableOptimizer implements Optimizer {
   }
 
   /** One sparse update: sum duplicate rows of the entries, then update those rows only. */
-  *#applyRows(table: EmbeddingTable, index: number, entries: EntryRows): Plan<void> {
+  private *_applyRows(table: EmbeddingTable, index: number, entries: EntryRows): Plan<void> {
     const dim = table.embeddingDim;
-    const scratch = this.#scratchOf(table);
+    const scratch = this._scratchOf(table);
     const multiplier = this.perEntryMultiplier();
     if (multiplier !== null) {
       // The scatter-add kernel, straight into the table: w[row] += f(multiplier) * g per entry.
@@ -256,7 +256,7 @@ abstract class TableOptimizer implements Optimizer {
       const scaled = entries.scale === null ? null : scaledEntries(entries, dim, scratch);
       const { indices, source, offsets, numBags, skipRow } = scaled ?? entries;
       const scale = scratch.constantScale(indices.length, multiplier);
-      if (this.countsSteps) this.#states[index]!.step += 1;
+      if (this.countsSteps) this._states[index]!.step += 1;
       yield offsets === null
         ? ['scatterAdd', [table.weight, dim, indices, source, scale, skipRow]]
         : ['bagScatterAdd', [table.weight, dim, indices, offsets, numBags, source, scale, skipRow]];
@@ -265,7 +265,7 @@ abstract class TableOptimizer implements Optimizer {
     scratch.reserve(Math.max(entries.indices.length, 1));
     const { indices, source, offsets, numBags, scale, skipRow } = entries;
     const distinct = yield ['coalesce', [indices, dim, source, offsets, numBags, scale, skipRow, scratch.slots, scratch.rows, scratch.values]];
-    const state = this.#states[index]!;
+    const state = this._states[index]!;
     if (this.countsSteps) state.step += 1;
     const scalars = this.scalars(state, true);
     const [s0, s1, s2] = this.buffers(table, state);
@@ -273,11 +273,11 @@ abstract class TableOptimizer implements Optimizer {
     yield ['optimizerUpdate', [scalars, table.weight, scratch.values.subarray(0, distinct * dim), s0, s1, s2, rows, dim, scratch.row]];
   }
 
-  #scratchOf(table: EmbeddingTable): Scratch {
-    let scratch = this.#scratch.get(table);
+  private _scratchOf(table: EmbeddingTable): Scratch {
+    let scratch = this._scratch.get(table);
     if (scratch === undefined) {
       scratch = new Scratch(table.numEmbeddings, table.embeddingDim);
-      this.#scratch.set(table, scratch);
+      this._scratch.set(table, scratch);
     }
     return scratch;
   }
@@ -285,7 +285,7 @@ abstract class TableOptimizer implements Optimizer {
   /** Applies this optimizer in each table's backward (see applyOptimizerInBackward). */
   attachToBackward(): void {
     this.tables.forEach((table, index) => {
-      setInBackwardUpdate(table, (entries) => this.#applyRowsHeld(table, index, entries));
+      setInBackwardUpdate(table, (entries) => this._applyRowsHeld(table, index, entries));
     });
   }
 
@@ -295,31 +295,31 @@ abstract class TableOptimizer implements Optimizer {
    * or replacing state that a kernel is updating. Updates of different tables may overlap (each
    * layer admits one writer at a time).
    */
-  *#applyRowsHeld(table: EmbeddingTable, index: number, entries: EntryRows): Plan<void> {
-    this.#access.check(`${table.constructor.name}.backward (${this.name} applied in backward)`, 'write');
-    this.#updatesInBackward += 1;
+  private *_applyRowsHeld(table: EmbeddingTable, index: number, entries: EntryRows): Plan<void> {
+    this._access.check(`${table.constructor.name}.backward (${this.name} applied in backward)`, 'write');
+    this._updatesInBackward += 1;
     try {
-      yield* this.#applyRows(table, index, entries);
+      yield* this._applyRows(table, index, entries);
     } finally {
-      this.#updatesInBackward -= 1;
+      this._updatesInBackward -= 1;
     }
   }
 
-  /** Throws while an update applied in a layer's backward is in flight (see #applyRowsHeld). */
-  #checkNoUpdateInBackward(where: string): void {
-    if (this.#updatesInBackward > 0) {
+  /** Throws while an update applied in a layer's backward is in flight (see _applyRowsHeld). */
+  private _checkNoUpdateInBackward(where: string): void {
+    if (this._updatesInBackward > 0) {
       throw new Error(`${where}: this optimizer is in use by an unfinished async backward that applies it; await it first`);
     }
   }
 
   /** Step counts and state buffers, copied, so training can stop and resume bit-identically. */
   stateDict(): OptimizerStateDict {
-    this.#access.check(`${this.name}.stateDict`, 'read');
-    this.#checkNoUpdateInBackward(`${this.name}.stateDict`);
+    this._access.check(`${this.name}.stateDict`, 'read');
+    this._checkNoUpdateInBackward(`${this.name}.stateDict`);
     return {
       optimizer: this.name,
       options: { ...this.options },
-      tables: this.#states.map((state) => ({
+      tables: this._states.map((state) => ({
         step: state.step,
         buffers: Object.fromEntries(
           Object.entries(state.buffers)
@@ -337,8 +337,8 @@ abstract class TableOptimizer implements Optimizer {
    */
   loadStateDict(dict: OptimizerStateDict): void {
     const where = `${this.name}.loadStateDict`;
-    this.#access.check(where, 'write');
-    this.#checkNoUpdateInBackward(where);
+    this._access.check(where, 'write');
+    this._checkNoUpdateInBackward(where);
     if (dict === null || typeof dict !== 'object') throw new TypeError(`${where}: expected a state dict of ${this.name}, got ${describe(dict)}`);
     const optimizer: unknown = dict.optimizer;
     const tables: unknown = dict.tables;
@@ -358,7 +358,7 @@ abstract class TableOptimizer implements Optimizer {
       if (savedBuffers !== undefined && prototype !== Object.prototype && prototype !== null) {
         throw new TypeError(`${at}.buffers must be a plain object of Float32Arrays (or absent), got ${describe(savedBuffers)}`);
       }
-      const known = this.#states[index]!.buffers;
+      const known = this._states[index]!.buffers;
       const buffers: Record<string, Float32Array | null> = Object.fromEntries(Object.keys(known).map((name) => [name, null]));
       for (const [name, buffer] of Object.entries(savedBuffers ?? {})) {
         if (!Object.prototype.hasOwnProperty.call(known, name)) throw new TypeError(`${at} has an unknown buffer '${name}'`);
@@ -374,7 +374,7 @@ abstract class TableOptimizer implements Optimizer {
     });
     // Commit: assignments only, nothing here can throw.
     loaded.forEach((next, index) => {
-      this.#states[index] = next;
+      this._states[index] = next;
     });
   }
 

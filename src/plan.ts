@@ -45,25 +45,25 @@ export async function runPlanAsync<T>(backend: Backend, plan: Plan<T>): Promise<
  * object: any number of asynchronous readers, or one writer. A call that conflicts throws.
  */
 export class AsyncAccess {
-  #readers = 0;
-  #writer = false;
+  private _readers = 0;
+  private _writer = false;
 
   constructor(readonly what: string) {}
 
   check(where: string, access: 'read' | 'write'): void {
-    if (this.#writer || (access === 'write' && this.#readers > 0)) {
+    if (this._writer || (access === 'write' && this._readers > 0)) {
       throw new Error(
-        `${where}: this ${this.what} is in use by an unfinished async call that ${this.#writer ? 'changes it' : 'reads it'}; await it first`,
+        `${where}: this ${this.what} is in use by an unfinished async call that ${this._writer ? 'changes it' : 'reads it'}; await it first`,
       );
     }
   }
 
   acquire(access: 'read' | 'write'): () => void {
-    if (access === 'write') this.#writer = true;
-    else this.#readers += 1;
+    if (access === 'write') this._writer = true;
+    else this._readers += 1;
     return () => {
-      if (access === 'write') this.#writer = false;
-      else this.#readers -= 1;
+      if (access === 'write') this._writer = false;
+      else this._readers -= 1;
     };
   }
 }

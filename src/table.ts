@@ -105,7 +105,7 @@ export class SparseRows {
   indices = new Int32Array(64);
   values: Float32Array;
   rows = 0;
-  #view: SparseGrad | null = null;
+  private _view: SparseGrad | null = null;
 
   constructor(readonly dim: number) {
     this.values = new Float32Array(64 * dim);
@@ -134,7 +134,7 @@ export class SparseRows {
     }
     this.values.set(source.subarray(start * this.dim, (start + count) * this.dim), this.rows * this.dim);
     this.rows += count;
-    this.#view = null;
+    this._view = null;
   }
 
   /** Appends one row: scale * source[sourceRow] (a copy when scale is null). */
@@ -149,21 +149,21 @@ export class SparseRows {
       for (let j = 0; j < dim; j++) this.values[to + j] = scale * source[from + j];
     }
     this.rows += 1;
-    this.#view = null;
+    this._view = null;
   }
 
   /** Empties the storage for reuse (nothing handed out may still view it). */
   clear(): void {
     this.rows = 0;
-    this.#view = null;
+    this._view = null;
   }
 
   view(): SparseGrad {
-    this.#view ??= {
+    this._view ??= {
       indices: this.indices.subarray(0, this.rows),
       values: this.values.subarray(0, this.rows * this.dim),
     };
-    return this.#view;
+    return this._view;
   }
 }
 
@@ -272,14 +272,14 @@ export abstract class EmbeddingTable {
    * training step allocates nothing in steady state. Storage the user was handed is never reused:
    * a gradient handed out is never overwritten by a later call.
    */
-  #spareDense: Float32Array | null = null;
-  #spareSparse: SparseRows | null = null;
-  #denseHandedOut = false;
-  #sparseHandedOut = false;
+  private _spareDense: Float32Array | null = null;
+  private _spareSparse: SparseRows | null = null;
+  private _denseHandedOut = false;
+  private _sparseHandedOut = false;
   /** One bit per row for renorm's "each distinct row once"; allocated on the first maxNorm lookup. */
-  #renormSeen: Uint8Array | null = null;
+  private _renormSeen: Uint8Array | null = null;
   /** Occurrence counts for scaleGradByFreq, all zero between calls. */
-  #counts: Int32Array | null = null;
+  private _counts: Int32Array | null = null;
 
   /** Validates the table's size and options (`opts` already checked for unknown keys). */
   protected constructor(where: string, numEmbeddings: number, embeddingDim: number, opts: Partial<EmbeddingOptions>) {
@@ -337,7 +337,7 @@ export abstract class EmbeddingTable {
         deferredInits.set(this, plan);
       } else {
         fillWithPlan(this.weight, plan, true);
-        this.#zeroPaddingRow();
+        this._zeroPaddingRow();
       }
     }
     this.backend = currentBackend();
@@ -345,7 +345,7 @@ export abstract class EmbeddingTable {
     accesses.set(this, new AsyncAccess('layer'));
   }
 
-  #zeroPaddingRow(): void {
+  private _zeroPaddingRow(): void {
     if (this.paddingIdx !== null) this.weight.fill(0, this.paddingIdx * this.embeddingDim, (this.paddingIdx + 1) * this.embeddingDim);
   }
 
@@ -356,7 +356,7 @@ export abstract class EmbeddingTable {
     deferredInits.delete(this);
     if (plan.fill === 'kernel') await this.backend.callAsync(['initFill', [this.weight, plan.params, 0]]);
     else fillWithPlan(this.weight, plan, true);
-    this.#zeroPaddingRow();
+    this._zeroPaddingRow();
   }
 
   /** Runs a method's plan now, unless an unfinished async call conflicts with it. */
@@ -411,14 +411,14 @@ export abstract class EmbeddingTable {
 
   /** The dense gradient: null before the first backward() and after zeroGrad(). */
   get grad(): Float32Array | null {
-    if (this.denseGrad !== null) this.#denseHandedOut = true;
+    if (this.denseGrad !== null) this._denseHandedOut = true;
     return this.denseGrad;
   }
 
   /** The sparse gradient (sparse layers): null before the first backward() and after zeroGrad(). */
   get sparseGrad(): SparseGrad | null {
     if (this.sparseRows === null) return null;
-    this.#sparseHandedOut = true;
+    this._sparseHandedOut = true;
     return this.sparseRows.view();
   }
 
@@ -428,12 +428,12 @@ export abstract class EmbeddingTable {
    */
   zeroGrad(): void {
     accessOf(this).check(`${this.constructor.name}.zeroGrad`, 'write');
-    if (this.denseGrad !== null && !this.#denseHandedOut) this.#spareDense = this.denseGrad;
-    if (this.sparseRows !== null && !this.#sparseHandedOut) this.#spareSparse = this.sparseRows;
+    if (this.denseGrad !== null && !this._denseHandedOut) this._spareDense = this.denseGrad;
+    if (this.sparseRows !== null && !this._sparseHandedOut) this._spareSparse = this.sparseRows;
     this.denseGrad = null;
     this.sparseRows = null;
-    this.#denseHandedOut = false;
-    this.#sparseHandedOut = false;
+    this._denseHandedOut = false;
+    this._sparseHandedOut = false;
   }
 
   static {
@@ -451,8 +451,8 @@ export abstract class EmbeddingTable {
   protected *renormLookedUp(where: string, indices: KernelIndices): Plan<void> {
     if (this.maxNorm === null) return;
     checkNoOverlap(where, 'indices', indices, 'weight', this.weight);
-    this.#renormSeen ??= new Uint8Array(Math.ceil(this.numEmbeddings / 8));
-    const bad = yield ['renorm', [this.weight, this.embeddingDim, indices, this.maxNorm, this.normType, this.#renormSeen]];
+    this._renormSeen ??= new Uint8Array(Math.ceil(this.numEmbeddings / 8));
+    const bad = yield ['renorm', [this.weight, this.embeddingDim, indices, this.maxNorm, this.normType, this._renormSeen]];
     this.throwIfBad(where, indices, bad);
   }
 
@@ -469,15 +469,15 @@ export abstract class EmbeddingTable {
   /** The dense gradient to accumulate into: the existing one, or a zeroed one (not yet kept). */
   protected gradTarget(): Float32Array {
     if (this.denseGrad !== null) return this.denseGrad;
-    const spare = this.#spareDense;
-    this.#spareDense = null;
+    const spare = this._spareDense;
+    this._spareDense = null;
     if (spare !== null && spare.length === this.numEmbeddings * this.embeddingDim) return spare.fill(0);
     return new Float32Array(this.numEmbeddings * this.embeddingDim);
   }
 
   /** counts[row] = occurrences of row in indices, for the duration of use(); zeroed again after. */
   protected withCounts<T>(indices: KernelIndices, use: (countOf: (i: number) => number) => T): T {
-    const counts = (this.#counts ??= new Int32Array(this.numEmbeddings));
+    const counts = (this._counts ??= new Int32Array(this.numEmbeddings));
     const rowAt = rowReader(indices);
     for (let i = 0; i < indices.length; i++) counts[rowAt(i)]!++;
     try {
@@ -488,9 +488,9 @@ export abstract class EmbeddingTable {
   }
 
   protected sparseTarget(extraRows: number): SparseRows {
-    if (this.sparseRows === null && this.#spareSparse !== null) {
-      this.sparseRows = this.#spareSparse;
-      this.#spareSparse = null;
+    if (this.sparseRows === null && this._spareSparse !== null) {
+      this.sparseRows = this._spareSparse;
+      this._spareSparse = null;
       this.sparseRows.clear();
     }
     const rows = (this.sparseRows ??= new SparseRows(this.embeddingDim));

@@ -1,8 +1,8 @@
-// What every file format here shares: the error a bad file gets, writing through a temporary file
-// renamed into place, reading a file in chunks, and mapping a file into memory (native addon) or
-// reading it whole (fallback). Every reader here reads regular files only: anything else (a FIFO,
-// a directory, a socket, a device) is refused before it is opened, so a FIFO with no writer can
-// never leave a read waiting forever.
+// What every file format here shares: the error a bad file gets (common.ts), writing through a
+// temporary file renamed into place, reading a file in chunks, and mapping a file into memory
+// (native addon) or reading it whole (fallback). Every reader here reads regular files only:
+// anything else (a FIFO, a directory, a socket, a device) is refused before it is opened, so a
+// FIFO with no writer can never leave a read waiting forever.
 import { constants as bufferConstants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { type Stats, constants as fsConstants, promises as fsp } from 'node:fs';
@@ -10,27 +10,9 @@ import path from 'node:path';
 
 import { currentBackend } from '../loader.js';
 import { loadAddon } from '../backends/native.js';
+import { FileFormatError } from './common.js';
 
-/** A file that cannot be read as the format it was read as: names the file and what is wrong. */
-export class FileFormatError extends Error {
-  override name = 'FileFormatError';
-  constructor(
-    readonly file: string,
-    readonly reason: string,
-  ) {
-    super(`${file}: ${reason}`);
-  }
-}
-
-/** Progress of a long read or write, reported through an onProgress callback. */
-export interface Progress {
-  /** Bytes of the file read (or written) so far. */
-  bytes: number;
-  /** The file's size (for a write: the size it will have). */
-  totalBytes: number;
-}
-
-export type ProgressCallback = (progress: Progress) => void;
+export { FileFormatError, type Progress, type ProgressCallback } from './common.js';
 
 /** Chunk size for streamed reads and writes: large enough that per-call costs vanish. */
 export const CHUNK_BYTES = 8 << 20;

@@ -46,7 +46,7 @@ export interface SafetensorsTensorInfo {
 
 /** An opened safetensors file: its header, validated, and its tensors read as float32 on demand. */
 export class SafetensorsFile {
-  readonly #buffer: ArrayBuffer;
+  private readonly _buffer: ArrayBuffer;
 
   /** @internal use openSafetensors */
   constructor(
@@ -57,7 +57,7 @@ export class SafetensorsFile {
     /** True when the file is mapped into memory (native addon), false when it was read. */
     readonly mapped: boolean,
   ) {
-    this.#buffer = buffer;
+    this._buffer = buffer;
   }
 
   /** The names of the tensors, in file order. */
@@ -80,10 +80,10 @@ export class SafetensorsFile {
       throw new RangeError(`${this.file}: no tensor named '${name}' (tensors: ${this.names.map((n) => `'${n}'`).join(', ') || 'none'})`);
     }
     const count = tensor.shape.reduce((a, b) => a * b, 1);
-    const bytes = new Uint8Array(this.#buffer, tensor.fileOffset, tensor.byteLength);
+    const bytes = new Uint8Array(this._buffer, tensor.fileOffset, tensor.byteLength);
     switch (tensor.dtype) {
       case 'F32':
-        if (tensor.fileOffset % 4 === 0) return new Float32Array(this.#buffer, tensor.fileOffset, count);
+        if (tensor.fileOffset % 4 === 0) return new Float32Array(this._buffer, tensor.fileOffset, count);
         return new Float32Array(bytes.slice().buffer);
       case 'F16': {
         const out = new Float32Array(count);
@@ -96,7 +96,7 @@ export class SafetensorsFile {
         return out;
       }
       case 'F64': {
-        const doubles = tensor.fileOffset % 8 === 0 ? new Float64Array(this.#buffer, tensor.fileOffset, count) : new Float64Array(bytes.slice().buffer);
+        const doubles = tensor.fileOffset % 8 === 0 ? new Float64Array(this._buffer, tensor.fileOffset, count) : new Float64Array(bytes.slice().buffer);
         return Float32Array.from(doubles);
       }
       default:

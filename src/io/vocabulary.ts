@@ -64,13 +64,13 @@ export function vocabularyOfDistinct(tokens: string[], options: VocabularyOption
  * both (one entry).
  */
 export class Vocabulary {
-  readonly #tokens: readonly string[];
-  /** The tokens given, in order (#tokens without the reserved entries). */
-  readonly #given: readonly string[];
-  /** Position of each given token in #given (its index is that plus the reserved entries); built when first needed. */
-  #positions: Map<string, number> | null;
+  private readonly _tokens: readonly string[];
+  /** The tokens given, in order (_tokens without the reserved entries). */
+  private readonly _given: readonly string[];
+  /** Position of each given token in _given (its index is that plus the reserved entries); built when first needed. */
+  private _positions: Map<string, number> | null;
   /** The reserved entries inserted before the given tokens, and their indices. */
-  readonly #reserved: Map<string, number>;
+  private readonly _reserved: Map<string, number>;
   /** The index encode() gives tokens outside the vocabulary, or null. */
   readonly unknownIndex: number | null;
   /** The padding entry's index (an embedding's paddingIdx), or null. */
@@ -111,10 +111,10 @@ export class Vocabulary {
     if (given.length + reserved.size > MAX_VOCABULARY_SIZE) {
       throw new RangeError(`${where}: ${given.length} tokens and ${reserved.size} reserved entries are more than a vocabulary holds (${MAX_VOCABULARY_SIZE})`);
     }
-    this.#given = Object.freeze(given);
-    this.#tokens = reserved.size === 0 ? this.#given : Object.freeze([...reserved.keys(), ...given]);
-    this.#positions = positions;
-    this.#reserved = reserved;
+    this._given = Object.freeze(given);
+    this._tokens = reserved.size === 0 ? this._given : Object.freeze([...reserved.keys(), ...given]);
+    this._positions = positions;
+    this._reserved = reserved;
     // Without building the positions of an adopted list.
     const indexOf = (token: string): number => reserved.get(token) ?? (positions?.get(token) ?? given.indexOf(token)) + reserved.size;
     this.unknownIndex = unknown === undefined ? null : indexOf(unknown);
@@ -122,47 +122,47 @@ export class Vocabulary {
   }
 
   /** The positions map, built on first use for an adopted token list. */
-  #lookup(): Map<string, number> {
-    if (this.#positions === null) {
+  private _lookup(): Map<string, number> {
+    if (this._positions === null) {
       const positions = new Map<string, number>();
-      this.#given.forEach((token, i) => positions.set(token, i));
-      this.#positions = positions;
+      this._given.forEach((token, i) => positions.set(token, i));
+      this._positions = positions;
     }
-    return this.#positions;
+    return this._positions;
   }
 
   /** The number of tokens, reserved entries included. */
   get size(): number {
-    return this.#tokens.length;
+    return this._tokens.length;
   }
 
   /** The tokens in index order (a frozen array, not a copy). */
   get tokens(): readonly string[] {
-    return this.#tokens;
+    return this._tokens;
   }
 
   get unknownToken(): string | null {
-    return this.unknownIndex === null ? null : this.#tokens[this.unknownIndex]!;
+    return this.unknownIndex === null ? null : this._tokens[this.unknownIndex]!;
   }
 
   get paddingToken(): string | null {
-    return this.paddingIndex === null ? null : this.#tokens[this.paddingIndex]!;
+    return this.paddingIndex === null ? null : this._tokens[this.paddingIndex]!;
   }
 
   /** The token's index, or -1 when it is not in the vocabulary. */
   indexOf(token: string): number {
-    const position = this.#lookup().get(token);
-    if (position !== undefined) return position + this.#reserved.size;
-    return this.#reserved.get(token) ?? -1;
+    const position = this._lookup().get(token);
+    if (position !== undefined) return position + this._reserved.size;
+    return this._reserved.get(token) ?? -1;
   }
 
   has(token: string): boolean {
-    return this.#lookup().has(token) || this.#reserved.has(token);
+    return this._lookup().has(token) || this._reserved.has(token);
   }
 
   tokenAt(index: number): string {
     checkIndex('Vocabulary.tokenAt', 'index', index, this.size);
-    return this.#tokens[index]!;
+    return this._tokens[index]!;
   }
 
   /**
@@ -210,7 +210,7 @@ export class Vocabulary {
     for (let i = 0; i < indices.length; i++) {
       const index = indices[i];
       checkIndex(where, `indices[${i}]`, index, this.size);
-      tokens[i] = this.#tokens[index!]!;
+      tokens[i] = this._tokens[index!]!;
     }
     return tokens;
   }
@@ -220,7 +220,7 @@ export class Vocabulary {
    * "unknown":token|null,"padding":token|null}, through a temporary file renamed into place.
    */
   async save(file: string): Promise<void> {
-    const tokens = this.#tokens;
+    const tokens = this._tokens;
     await writeFileAtomic(file, async (sink) => {
       await sink.writeText(`{"format":${JSON.stringify(JSON_FORMAT)},"version":1,"tokens":[`);
       for (let start = 0; start < tokens.length; start += TOKENS_PER_WRITE) {

@@ -25,7 +25,8 @@ import { isUtf8 } from 'node:buffer';
 
 import { Embedding } from '../embedding.js';
 import { checkBoolean, checkInteger, checkOptions, describe } from '../validate.js';
-import { CHUNK_BYTES, type ChunkReader, FileFormatError, type FileSink, type ProgressCallback, allocateTable, openChunkReader, writeFileAtomic } from './files.js';
+import { type ProgressCallback } from './common.js';
+import { CHUNK_BYTES, type ChunkReader, FileFormatError, type FileSink, allocateTable, openChunkReader, writeFileAtomic } from './files.js';
 import { MAX_VOCABULARY_SIZE, Vocabulary, vocabularyOfDistinct } from './vocabulary.js';
 
 // ---------------------------------------------------------------------------------------------
