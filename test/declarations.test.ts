@@ -26,7 +26,7 @@ import {
   type Capabilities, type IndexArray, type OptimizerStateDict, type Progress, type SparseGrad, type WordVectors,
 } from 'nn-embedding';
 
-const ids: IndexArray = new BigInt64Array([1n, 2n]);
+const ids: IndexArray = new BigInt64Array(2);
 const emb = new Embedding(10, 4, { paddingIdx: 0, seed: 1, init: { kind: 'uniform', a: -1, b: 1 } });
 const out: Float32Array = emb.forward(ids);
 emb.backward(ids, out);
