@@ -19,6 +19,7 @@ import {
   checkInteger,
   checkNoOverlap,
   checkOptions,
+  defineReadonly,
   stableCopy,
   describe,
   toKernelIndices,
@@ -46,8 +47,9 @@ interface Bags {
 }
 
 export class EmbeddingBag extends EmbeddingTable {
-  readonly mode: BagMode;
-  readonly includeLastOffset: boolean;
+  // Read-only at run time too, as the table's properties (defineReadonly).
+  declare readonly mode: BagMode;
+  declare readonly includeLastOffset: boolean;
   /** Offsets of the last fixed-length call, reused while the bag length and count repeat. */
   private _fixedOffsets: Uint32Array | null = null;
 
@@ -55,16 +57,18 @@ export class EmbeddingBag extends EmbeddingTable {
     const where = 'EmbeddingBag';
     const opts = checkOptions<EmbeddingBagOptions>(where, options, OPTION_NAMES);
     super(where, numEmbeddings, embeddingDim, opts);
+    let mode: BagMode;
     if (opts.mode === undefined) {
-      this.mode = 'mean';
+      mode = 'mean';
     } else if (typeof opts.mode !== 'string') {
       throw new TypeError(`${where}: options.mode must be 'sum', 'mean' or 'max', got ${describe(opts.mode)}`);
     } else if (!MODES.includes(opts.mode)) {
       throw new RangeError(`${where}: options.mode must be 'sum', 'mean' or 'max', got ${describe(opts.mode)}`);
     } else {
-      this.mode = opts.mode;
+      mode = opts.mode;
     }
-    this.includeLastOffset = checkBoolean(where, 'options.includeLastOffset', opts.includeLastOffset, false);
+    const includeLastOffset = checkBoolean(where, 'options.includeLastOffset', opts.includeLastOffset, false);
+    defineReadonly<EmbeddingBag>(this, { mode, includeLastOffset });
     if (this.mode === 'max' && this.sparse) {
       throw new RangeError(`${where}: mode 'max' does not support options.sparse (as in torch)`);
     }

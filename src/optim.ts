@@ -14,7 +14,7 @@ import { AsyncAccess, runPlan, runPlanAsync } from './plan.js';
 import type { Embedding } from './embedding.js';
 import type { EmbeddingBag } from './embedding-bag.js';
 import { type EmbeddingTable, type EntryRows, type SparseGrad, accessOf, backendOf, forEachEntry, isEmbeddingTable, keptGradients, rowReader, setInBackwardUpdate } from './table.js';
-import { checkBoolean, checkOptions, describe } from './validate.js';
+import { checkBoolean, checkOptions, defineReadonly, describe } from './validate.js';
 
 export type Trainable = Embedding | EmbeddingBag;
 
@@ -131,16 +131,19 @@ function checkBetas(where: string, value: unknown): [number, number] {
 }
 
 abstract class TableOptimizer implements Optimizer {
-  readonly tables: readonly EmbeddingTable[];
+  // This class's and its subclasses' public properties are read-only at run time too (defineReadonly).
+  declare readonly name: string;
+  /** The layers given, in order (a frozen copy of the params array). */
+  declare readonly tables: readonly EmbeddingTable[];
   private readonly _states: TableState[];
   private readonly _scratch = new Map<EmbeddingTable, Scratch>();
   private readonly _access = new AsyncAccess('optimizer');
   /** Updates applied in a layer's backward now running (async ones span awaits). */
   private _updatesInBackward = 0;
 
-  protected constructor(readonly name: string, params: unknown, stateNames: readonly string[]) {
+  protected constructor(name: string, params: unknown, stateNames: readonly string[]) {
     const tables = checkParams(name, params);
-    this.tables = tables;
+    defineReadonly<TableOptimizer>(this, { name, tables: Object.freeze([...tables]) });
     this._states = tables.map(() => ({ step: 0, buffers: Object.fromEntries(stateNames.map((n) => [n, null])) }));
   }
 
@@ -434,25 +437,26 @@ export interface SGDOptions {
 /** torch.optim.SGD. Sparse gradients are accepted without momentum and weight decay, as in torch. */
 export class SGD extends TableOptimizer {
   protected override readonly countsSteps = false;
-  readonly lr: number;
-  readonly momentum: number;
-  readonly dampening: number;
-  readonly weightDecay: number;
-  readonly nesterov: boolean;
+  declare readonly lr: number;
+  declare readonly momentum: number;
+  declare readonly dampening: number;
+  declare readonly weightDecay: number;
+  declare readonly nesterov: boolean;
 
   constructor(params: Trainable[], options: SGDOptions) {
     super('SGD', params, ['momentumBuffer']);
     const where = 'SGD';
     if (options === undefined) throw new TypeError(`${where}: options.lr is required`);
     const o = checkOptions<SGDOptions>(where, options, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']);
-    this.lr = checkNumber(where, 'lr', o.lr, undefined, nonNegative, 'a non-negative number');
-    this.momentum = checkNumber(where, 'momentum', o.momentum, 0, nonNegative, 'a non-negative number');
-    this.dampening = checkNumber(where, 'dampening', o.dampening, 0, Number.isFinite, 'a finite number');
-    this.weightDecay = checkNumber(where, 'weightDecay', o.weightDecay, 0, nonNegative, 'a non-negative number');
-    this.nesterov = checkBoolean(where, 'options.nesterov', o.nesterov, false);
-    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+    const lr = checkNumber(where, 'lr', o.lr, undefined, nonNegative, 'a non-negative number');
+    const momentum = checkNumber(where, 'momentum', o.momentum, 0, nonNegative, 'a non-negative number');
+    const dampening = checkNumber(where, 'dampening', o.dampening, 0, Number.isFinite, 'a finite number');
+    const weightDecay = checkNumber(where, 'weightDecay', o.weightDecay, 0, nonNegative, 'a non-negative number');
+    const nesterov = checkBoolean(where, 'options.nesterov', o.nesterov, false);
+    if (nesterov && (momentum <= 0 || dampening !== 0)) {
       throw new RangeError(`${where}: nesterov needs a positive momentum and zero dampening (as in torch)`);
     }
+    defineReadonly<SGD>(this, { lr, momentum, dampening, weightDecay, nesterov });
     this.checkTables();
   }
 
@@ -499,21 +503,23 @@ export interface AdagradOptions {
 
 /** torch.optim.Adagrad. Sparse gradients are accepted without weight decay, as in torch. */
 export class Adagrad extends TableOptimizer {
-  readonly lr: number;
-  readonly lrDecay: number;
-  readonly weightDecay: number;
-  readonly initialAccumulatorValue: number;
-  readonly eps: number;
+  declare readonly lr: number;
+  declare readonly lrDecay: number;
+  declare readonly weightDecay: number;
+  declare readonly initialAccumulatorValue: number;
+  declare readonly eps: number;
 
   constructor(params: Trainable[], options?: AdagradOptions) {
     super('Adagrad', params, ['sum']);
     const where = 'Adagrad';
     const o = checkOptions<AdagradOptions>(where, options, ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps']);
-    this.lr = checkNumber(where, 'lr', o.lr, 0.01, nonNegative, 'a non-negative number');
-    this.lrDecay = checkNumber(where, 'lrDecay', o.lrDecay, 0, nonNegative, 'a non-negative number');
-    this.weightDecay = checkNumber(where, 'weightDecay', o.weightDecay, 0, nonNegative, 'a non-negative number');
-    this.initialAccumulatorValue = checkNumber(where, 'initialAccumulatorValue', o.initialAccumulatorValue, 0, nonNegative, 'a non-negative number');
-    this.eps = checkNumber(where, 'eps', o.eps, 1e-10, nonNegative, 'a non-negative number');
+    defineReadonly<Adagrad>(this, {
+      lr: checkNumber(where, 'lr', o.lr, 0.01, nonNegative, 'a non-negative number'),
+      lrDecay: checkNumber(where, 'lrDecay', o.lrDecay, 0, nonNegative, 'a non-negative number'),
+      weightDecay: checkNumber(where, 'weightDecay', o.weightDecay, 0, nonNegative, 'a non-negative number'),
+      initialAccumulatorValue: checkNumber(where, 'initialAccumulatorValue', o.initialAccumulatorValue, 0, nonNegative, 'a non-negative number'),
+      eps: checkNumber(where, 'eps', o.eps, 1e-10, nonNegative, 'a non-negative number'),
+    });
     this.checkTables();
   }
 
@@ -546,20 +552,22 @@ export interface AdamOptions {
 }
 
 abstract class AdamFamily extends TableOptimizer {
-  readonly lr: number;
-  readonly betas: [number, number];
-  readonly eps: number;
-  readonly weightDecay: number;
-  readonly amsgrad: boolean;
+  declare readonly lr: number;
+  declare readonly betas: [number, number];
+  declare readonly eps: number;
+  declare readonly weightDecay: number;
+  declare readonly amsgrad: boolean;
 
   protected constructor(name: string, params: Trainable[], options: AdamOptions | undefined, defaultWeightDecay: number) {
     super(name, params, ['expAvg', 'expAvgSq', 'maxExpAvgSq']);
     const o = checkOptions<AdamOptions>(name, options, ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad']);
-    this.lr = checkNumber(name, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number');
-    this.betas = checkBetas(name, o.betas);
-    this.eps = checkNumber(name, 'eps', o.eps, 1e-8, nonNegative, 'a non-negative number');
-    this.weightDecay = checkNumber(name, 'weightDecay', o.weightDecay, defaultWeightDecay, nonNegative, 'a non-negative number');
-    this.amsgrad = checkBoolean(name, 'options.amsgrad', o.amsgrad, false);
+    defineReadonly<AdamFamily>(this, {
+      lr: checkNumber(name, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number'),
+      betas: checkBetas(name, o.betas),
+      eps: checkNumber(name, 'eps', o.eps, 1e-8, nonNegative, 'a non-negative number'),
+      weightDecay: checkNumber(name, 'weightDecay', o.weightDecay, defaultWeightDecay, nonNegative, 'a non-negative number'),
+      amsgrad: checkBoolean(name, 'options.amsgrad', o.amsgrad, false),
+    });
     this.checkTables();
   }
 
@@ -631,17 +639,19 @@ export interface SparseAdamOptions {
 /** torch.optim.SparseAdam: lazy moments, updated only for the rows a step touches (sparse gradients only). */
 export class SparseAdam extends TableOptimizer {
   protected override readonly sparseOnly = true;
-  readonly lr: number;
-  readonly betas: [number, number];
-  readonly eps: number;
+  declare readonly lr: number;
+  declare readonly betas: [number, number];
+  declare readonly eps: number;
 
   constructor(params: Trainable[], options?: SparseAdamOptions) {
     super('SparseAdam', params, ['expAvg', 'expAvgSq']);
     const where = 'SparseAdam';
     const o = checkOptions<SparseAdamOptions>(where, options, ['lr', 'betas', 'eps']);
-    this.lr = checkNumber(where, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number');
-    this.betas = checkBetas(where, o.betas);
-    this.eps = checkNumber(where, 'eps', o.eps, 1e-8, nonNegative, 'a non-negative number');
+    defineReadonly<SparseAdam>(this, {
+      lr: checkNumber(where, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number'),
+      betas: checkBetas(where, o.betas),
+      eps: checkNumber(where, 'eps', o.eps, 1e-8, nonNegative, 'a non-negative number'),
+    });
     this.checkTables();
   }
 
@@ -679,17 +689,19 @@ export interface RowWiseAdagradOptions {
  * sparse gradients. Defaults as TorchRec's: lr 0.01, eps 1e-10.
  */
 export class RowWiseAdagrad extends TableOptimizer {
-  readonly lr: number;
-  readonly eps: number;
-  readonly weightDecay: number;
+  declare readonly lr: number;
+  declare readonly eps: number;
+  declare readonly weightDecay: number;
 
   constructor(params: Trainable[], options?: RowWiseAdagradOptions) {
     super('RowWiseAdagrad', params, ['sum']);
     const where = 'RowWiseAdagrad';
     const o = checkOptions<RowWiseAdagradOptions>(where, options, ['lr', 'eps', 'weightDecay']);
-    this.lr = checkNumber(where, 'lr', o.lr, 0.01, nonNegative, 'a non-negative number');
-    this.eps = checkNumber(where, 'eps', o.eps, 1e-10, nonNegative, 'a non-negative number');
-    this.weightDecay = checkNumber(where, 'weightDecay', o.weightDecay, 0, nonNegative, 'a non-negative number');
+    defineReadonly<RowWiseAdagrad>(this, {
+      lr: checkNumber(where, 'lr', o.lr, 0.01, nonNegative, 'a non-negative number'),
+      eps: checkNumber(where, 'eps', o.eps, 1e-10, nonNegative, 'a non-negative number'),
+      weightDecay: checkNumber(where, 'weightDecay', o.weightDecay, 0, nonNegative, 'a non-negative number'),
+    });
     this.checkTables();
   }
 

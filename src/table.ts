@@ -17,6 +17,7 @@ import {
   checkInteger,
   checkNoOverlap,
   checkOptions,
+  defineReadonly,
   describe,
   indexRangeError,
 } from './validate.js';
@@ -253,15 +254,16 @@ export function setInBackwardUpdate(table: EmbeddingTable, update: InBackwardUpd
 }
 
 export abstract class EmbeddingTable {
-  readonly numEmbeddings: number;
-  readonly embeddingDim: number;
-  readonly paddingIdx: number | null;
-  readonly maxNorm: number | null;
-  readonly normType: number;
-  readonly scaleGradByFreq: boolean;
-  readonly sparse: boolean;
-  readonly freeze: boolean;
-  readonly weight: Float32Array;
+  // Set once by the constructor, read-only at run time too (defineReadonly: assigning one throws).
+  declare readonly numEmbeddings: number;
+  declare readonly embeddingDim: number;
+  declare readonly paddingIdx: number | null;
+  declare readonly maxNorm: number | null;
+  declare readonly normType: number;
+  declare readonly scaleGradByFreq: boolean;
+  declare readonly sparse: boolean;
+  declare readonly freeze: boolean;
+  declare readonly weight: Float32Array;
 
   protected readonly backend: Backend;
   protected denseGrad: Float32Array | null = null;
@@ -283,43 +285,47 @@ export abstract class EmbeddingTable {
 
   /** Validates the table's size and options (`opts` already checked for unknown keys). */
   protected constructor(where: string, numEmbeddings: number, embeddingDim: number, opts: Partial<EmbeddingOptions>) {
-    this.numEmbeddings = checkInteger(where, 'numEmbeddings', numEmbeddings, 1);
-    this.embeddingDim = checkInteger(where, 'embeddingDim', embeddingDim, 1);
+    checkInteger(where, 'numEmbeddings', numEmbeddings, 1);
+    checkInteger(where, 'embeddingDim', embeddingDim, 1);
     const size = numEmbeddings * embeddingDim;
     if (size > 2 ** 32) {
       throw new RangeError(
         `${where}: numEmbeddings * embeddingDim = ${size} exceeds the largest Float32Array (2^32 elements)`,
       );
     }
-    this.paddingIdx = normalizePaddingIdx(where, opts.paddingIdx, numEmbeddings);
+    const paddingIdx = normalizePaddingIdx(where, opts.paddingIdx, numEmbeddings);
+    let maxNorm: number | null;
     if (opts.maxNorm === undefined || opts.maxNorm === null) {
-      this.maxNorm = null;
+      maxNorm = null;
     } else if (typeof opts.maxNorm !== 'number') {
       throw new TypeError(`${where}: options.maxNorm must be a number or null, got ${describe(opts.maxNorm)}`);
     } else if (!(opts.maxNorm > 0 && Number.isFinite(opts.maxNorm))) {
       throw new RangeError(`${where}: options.maxNorm must be a positive finite number, got ${describe(opts.maxNorm)}`);
     } else {
-      this.maxNorm = opts.maxNorm;
+      maxNorm = opts.maxNorm;
     }
+    let normType: number;
     if (opts.normType === undefined) {
-      this.normType = 2;
+      normType = 2;
     } else if (typeof opts.normType !== 'number') {
       throw new TypeError(`${where}: options.normType must be a number, got ${describe(opts.normType)}`);
     } else if (!(opts.normType > 0)) {
       throw new RangeError(`${where}: options.normType must be > 0 (Infinity allowed), got ${describe(opts.normType)}`);
     } else {
-      this.normType = opts.normType;
+      normType = opts.normType;
     }
-    this.scaleGradByFreq = checkBoolean(where, 'options.scaleGradByFreq', opts.scaleGradByFreq, false);
-    this.sparse = checkBoolean(where, 'options.sparse', opts.sparse, false);
-    this.freeze = checkBoolean(where, 'options.freeze', opts.freeze, false);
-    if (this.sparse && this.scaleGradByFreq) {
+    const scaleGradByFreq = checkBoolean(where, 'options.scaleGradByFreq', opts.scaleGradByFreq, false);
+    const sparse = checkBoolean(where, 'options.sparse', opts.sparse, false);
+    const freeze = checkBoolean(where, 'options.freeze', opts.freeze, false);
+    if (sparse && scaleGradByFreq) {
       throw new RangeError(`${where}: options.sparse and options.scaleGradByFreq cannot both be true (as in torch)`);
     }
-    if (this.sparse && numEmbeddings > 2 ** 31) {
+    if (sparse && numEmbeddings > 2 ** 31) {
       throw new RangeError(`${where}: a sparse layer has at most 2^31 rows (SparseGrad.indices is an Int32Array)`);
     }
 
+    let weight: Float32Array;
+    let plan: InitPlan | null = null;
     if (opts.weight !== undefined) {
       if (opts.seed !== undefined) {
         throw new TypeError(`${where}: options.seed has no effect with options.weight (the table is not initialized)`);
@@ -327,16 +333,19 @@ export abstract class EmbeddingTable {
       if (opts.init !== undefined && opts.init !== null) {
         throw new TypeError(`${where}: options.init has no effect with options.weight (the table is adopted as it is)`);
       }
-      this.weight = checkFloat32Array(where, 'options.weight', opts.weight, size, 'numEmbeddings * embeddingDim');
-      checkFixedLength(where, 'options.weight', this.weight);
+      weight = checkFloat32Array(where, 'options.weight', opts.weight, size, 'numEmbeddings * embeddingDim');
+      checkFixedLength(where, 'options.weight', weight);
     } else {
       const seed = opts.seed === undefined ? randomSeed() : checkInteger(where, 'options.seed', opts.seed, 0);
-      const plan = planInit(where, 'options.init', opts.init ?? { kind: 'normal' }, numEmbeddings, embeddingDim, seed);
-      this.weight = newTable(size);
+      plan = planInit(where, 'options.init', opts.init ?? { kind: 'normal' }, numEmbeddings, embeddingDim, seed);
+      weight = newTable(size);
+    }
+    defineReadonly<EmbeddingTable>(this, { numEmbeddings, embeddingDim, paddingIdx, maxNorm, normType, scaleGradByFreq, sparse, freeze, weight });
+    if (plan !== null) {
       if ((opts as { [DEFER_INIT]?: boolean })[DEFER_INIT] === true) {
         deferredInits.set(this, plan);
       } else {
-        fillWithPlan(this.weight, plan, true);
+        fillWithPlan(weight, plan, true);
         this._zeroPaddingRow();
       }
     }

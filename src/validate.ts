@@ -83,6 +83,18 @@ export function checkFloat32Array(
 }
 
 /**
+ * Sets a public object's `readonly` properties: own, enumerable, not writable, not configurable.
+ * Assigning one then throws a TypeError in strict-mode code (ES modules, classes, 'use strict')
+ * instead of silently replacing what the object was built and validated with; reading one stays a
+ * plain property load. The class declares them with `declare readonly` (no field is emitted).
+ */
+export function defineReadonly<T extends object>(target: T, values: Partial<T>): void {
+  for (const key of Object.keys(values) as (keyof T & string)[]) {
+    Object.defineProperty(target, key, { value: values[key], enumerable: true, writable: false, configurable: false });
+  }
+}
+
+/**
  * Refuses an array over a resizable ArrayBuffer or a growable SharedArrayBuffer for an array the
  * package keeps (a table): its length could change between calls. A call's own arguments need no
  * such check: their length cannot change during a synchronous call, and async calls refuse

@@ -1,15 +1,18 @@
 // What the file formats' public declarations share: the error a bad file gets and the progress
 // callback. Kept apart from files.ts, which uses Node's fs, so that the package's .d.ts files need
 // no @types/node in the projects that import them.
+import { defineReadonly } from '../validate.js';
 
 /** A file that cannot be read as the format it was read as: names the file and what is wrong. */
 export class FileFormatError extends Error {
   override name = 'FileFormatError';
-  constructor(
-    readonly file: string,
-    readonly reason: string,
-  ) {
+  // Read-only at run time too (defineReadonly).
+  declare readonly file: string;
+  declare readonly reason: string;
+
+  constructor(file: string, reason: string) {
     super(`${file}: ${reason}`);
+    defineReadonly<FileFormatError>(this, { file, reason });
   }
 }
 

@@ -5,6 +5,7 @@
 // reference implementation does (offsets contiguous, covering the whole buffer, sizes matching
 // shapes) before anything is allocated, then maps the file (native addon) so opening is immediate
 // and F32 tensors are views of the mapping; F16 and BF16 are converted to float32 on read.
+import { defineReadonly } from '../validate.js';
 import { FileFormatError, mapOrReadFile, openForReading, writeFileAtomic } from './files.js';
 import { bfloat16ToFloat, floatTo16, halfToFloat } from './half.js';
 
@@ -46,17 +47,23 @@ export interface SafetensorsTensorInfo {
 
 /** An opened safetensors file: its header, validated, and its tensors read as float32 on demand. */
 export class SafetensorsFile {
+  // Read-only at run time too (defineReadonly).
+  declare readonly file: string;
+  declare readonly metadata: Readonly<Record<string, string>>;
+  declare readonly tensors: readonly SafetensorsTensorInfo[];
+  /** True when the file is mapped into memory (native addon), false when it was read. */
+  declare readonly mapped: boolean;
   private readonly _buffer: ArrayBuffer;
 
   /** @internal use openSafetensors */
   constructor(
-    readonly file: string,
-    readonly metadata: Readonly<Record<string, string>>,
-    readonly tensors: readonly SafetensorsTensorInfo[],
+    file: string,
+    metadata: Readonly<Record<string, string>>,
+    tensors: readonly SafetensorsTensorInfo[],
     buffer: ArrayBuffer,
-    /** True when the file is mapped into memory (native addon), false when it was read. */
-    readonly mapped: boolean,
+    mapped: boolean,
   ) {
+    defineReadonly<SafetensorsFile>(this, { file, metadata, tensors, mapped });
     this._buffer = buffer;
   }
 

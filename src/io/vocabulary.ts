@@ -3,7 +3,7 @@
 // of one token per line (the vocab.txt that tokenizers and word-vector tools write).
 import { constants as bufferConstants, isUtf8 } from 'node:buffer';
 
-import { checkOptions, describe } from '../validate.js';
+import { checkOptions, defineReadonly, describe } from '../validate.js';
 import { FileFormatError, openForReading, writeFileAtomic } from './files.js';
 
 export interface VocabularyOptions {
@@ -71,10 +71,10 @@ export class Vocabulary {
   private _positions: Map<string, number> | null;
   /** The reserved entries inserted before the given tokens, and their indices. */
   private readonly _reserved: Map<string, number>;
-  /** The index encode() gives tokens outside the vocabulary, or null. */
-  readonly unknownIndex: number | null;
-  /** The padding entry's index (an embedding's paddingIdx), or null. */
-  readonly paddingIndex: number | null;
+  /** The index encode() gives tokens outside the vocabulary, or null. Read-only at run time too (defineReadonly). */
+  declare readonly unknownIndex: number | null;
+  /** The padding entry's index (an embedding's paddingIdx), or null. Read-only at run time too. */
+  declare readonly paddingIndex: number | null;
 
   constructor(tokens: Iterable<string>, options?: VocabularyOptions) {
     const where = 'Vocabulary';
@@ -117,8 +117,10 @@ export class Vocabulary {
     this._reserved = reserved;
     // Without building the positions of an adopted list.
     const indexOf = (token: string): number => reserved.get(token) ?? (positions?.get(token) ?? given.indexOf(token)) + reserved.size;
-    this.unknownIndex = unknown === undefined ? null : indexOf(unknown);
-    this.paddingIndex = padding === undefined ? null : indexOf(padding);
+    defineReadonly<Vocabulary>(this, {
+      unknownIndex: unknown === undefined ? null : indexOf(unknown),
+      paddingIndex: padding === undefined ? null : indexOf(padding),
+    });
   }
 
   /** The positions map, built on first use for an adopted token list. */
