@@ -17,7 +17,7 @@ import { openEmbedding, saveEmbedding } from './io/layers.js';
 import { readNpy, saveNpy } from './io/npy.js';
 import type { SafetensorsFile, WriteDtype } from './io/safetensors.js';
 import { Vocabulary } from './io/vocabulary.js';
-import { countWordVectors, loadFastText, loadGloVe, loadWord2Vec, saveGloVe, saveWord2Vec } from './io/word-vectors.js';
+import { countWordVectors, isWord2VecBinary, loadFastText, loadGloVe, loadWord2Vec, saveGloVe, saveWord2Vec } from './io/word-vectors.js';
 
 export const FORMATS = ['word2vec', 'word2vec-binary', 'glove', 'fasttext', 'safetensors', 'npy'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -28,9 +28,9 @@ const USAGE = `usage:
   nn-embedding bench [options]            run the benchmark (nn-embedding bench --help)
 
 formats: ${FORMATS.join(', ')}
-  IN's format is read from its content (and .bin for word2vec-binary); OUT's from its extension:
-  .safetensors, .npy, .bin (word2vec-binary), .vec (fasttext), .txt (word2vec text; --to glove
-  for GloVe's header-less text).
+  IN's format is read from its content (word2vec's binary form from .bin, else as loadWord2Vec
+  sniffs it); OUT's from its extension: .safetensors, .npy, .bin (word2vec-binary), .vec
+  (fasttext), .txt (word2vec text; --to glove for GloVe's header-less text).
 
 convert options:
   --from FORMAT      IN's format, instead of detecting it
@@ -92,8 +92,12 @@ function integerOption(value: string | true | undefined, name: string): number |
   return Number(value);
 }
 
-/** A file's format from its first bytes (and, for word2vec's binary form, its extension). */
-export async function detectFormat(file: string): Promise<Format> {
+/**
+ * A file's format from its first bytes; a word2vec file is binary or text as loadWord2Vec decides
+ * without options.binary (by the name: .bin, .txt; else by the line after the header, read with
+ * wordsWithSpaces as given), and fastText when it is named .vec.
+ */
+export async function detectFormat(file: string, wordsWithSpaces = false): Promise<Format> {
   let head: Buffer;
   let size: number;
   const fh = await openForReading(file);
@@ -108,8 +112,8 @@ export async function detectFormat(file: string): Promise<Format> {
   if (head.length >= 9 && head[8] === 0x7b && head.readBigUInt64LE(0) <= BigInt(size - 8)) return 'safetensors';
   const firstLine = head.toString('latin1').split('\n', 1)[0]!;
   if (/^\s*\d+\s+\d+\s*$/.test(firstLine)) {
-    if (file.endsWith('.bin')) return 'word2vec-binary';
-    return file.endsWith('.vec') ? 'fasttext' : 'word2vec';
+    if (path.extname(file).toLowerCase() === '.vec') return 'fasttext';
+    return (await isWord2VecBinary(file, wordsWithSpaces)) ? 'word2vec-binary' : 'word2vec';
   }
   if (size === 0) throw new FileFormatError(file, 'the file is empty');
   return 'glove';
@@ -169,7 +173,7 @@ interface Table {
 async function readTable(
   file: string,
   format: Format,
-  options: { limit?: number; prefix?: string; wordsWithSpaces?: boolean },
+  options: { limit?: number; prefix?: string; wordsWithSpaces?: boolean; formatGiven?: boolean },
 ): Promise<Table> {
   const bar = progressBar(`reading ${path.basename(file)}`);
   const wordOptions = {
@@ -189,12 +193,14 @@ async function readTable(
         return { weight: array.data, rows: array.shape[0], dim: array.shape[1], vocabulary: null, layer: null, dtype: array.descr, safetensors: null };
       }
       default: {
+        // A detected format is the one loadWord2Vec detects itself, whose errors then say why; --from is its options.binary.
+        const binary = options.formatGiven ? { binary: format === 'word2vec-binary' } : {};
         const loaded =
           format === 'glove'
             ? await loadGloVe(file, wordOptions)
             : format === 'fasttext'
               ? await loadFastText(file, wordOptions)
-              : await loadWord2Vec(file, { ...wordOptions, binary: format === 'word2vec-binary' });
+              : await loadWord2Vec(file, { ...wordOptions, ...binary });
         const { embedding, vocabulary } = loaded;
         return {
           weight: embedding.weight,
@@ -228,9 +234,9 @@ async function convert(argv: readonly string[]): Promise<void> {
   if (dtype !== undefined && to !== 'safetensors') throw new UsageError('--dtype applies to safetensors output only');
   if (path.resolve(input) === path.resolve(output)) throw new UsageError('IN and OUT are the same file');
   const vocabFlag = flags.get('vocab') as string | undefined;
-  const from = fromOption ?? (await detectFormat(input));
-  if (limit !== undefined && !isWordFormat(from)) throw new UsageError('--limit applies to word-vector inputs only');
   const wordsWithSpaces = flags.has('words-with-spaces');
+  const from = fromOption ?? (await detectFormat(input, wordsWithSpaces));
+  if (limit !== undefined && !isWordFormat(from)) throw new UsageError('--limit applies to word-vector inputs only');
   if (wordsWithSpaces && (!isWordFormat(from) || from === 'word2vec-binary')) throw new UsageError('--words-with-spaces applies to text word-vector inputs only');
 
   // Check what the output needs before the (possibly long) read.
@@ -241,7 +247,12 @@ async function convert(argv: readonly string[]): Promise<void> {
     vocabulary = await Vocabulary.load(vocabFile);
   }
   const started = Date.now();
-  const table = await readTable(input, from, { ...(limit !== undefined ? { limit } : {}), ...(prefix !== undefined ? { prefix } : {}), wordsWithSpaces });
+  const table = await readTable(input, from, {
+    ...(limit !== undefined ? { limit } : {}),
+    ...(prefix !== undefined ? { prefix } : {}),
+    wordsWithSpaces,
+    formatGiven: fromOption !== undefined,
+  });
   vocabulary ??= table.vocabulary;
   if (vocabulary !== null && vocabulary.size !== table.rows) {
     throw new Error(`the vocabulary has ${vocabulary.size} words but ${input} has ${table.rows} rows`);
@@ -280,14 +291,17 @@ async function info(argv: readonly string[]): Promise<void> {
   if (positional.length !== 1) throw new UsageError('info needs one FILE');
   const file = positional[0]!;
   const show = integerOption(flags.get('rows'), 'rows') ?? 3;
-  const format = formatOption(flags.get('from'), 'from') ?? (await detectFormat(file));
+  const fromOption = formatOption(flags.get('from'), 'from');
+  const wordsWithSpaces = flags.has('words-with-spaces');
+  const format = fromOption ?? (await detectFormat(file, wordsWithSpaces));
   const prefix = flags.get('prefix') as string | undefined;
   const size = (await fsp.stat(file)).size;
   const words = isWordFormat(format);
   const table = await readTable(file, format, {
     ...(words ? { limit: show } : {}),
     ...(prefix !== undefined ? { prefix } : {}),
-    wordsWithSpaces: flags.has('words-with-spaces'),
+    wordsWithSpaces,
+    formatGiven: fromOption !== undefined,
   });
   const rows = words ? await countWordVectors(file, format === 'glove' ? 'glove' : 'word2vec') : table.rows;
   const result: Record<string, unknown> = { file, format, bytes: size, rows, dim: table.dim, dtype: table.dtype };

@@ -1169,6 +1169,25 @@ export function loadFastText(file: string, options?: LoadWordVectorsOptions): Pr
   return loadWord2VecFile('loadFastText', file, options, true);
 }
 
+/**
+ * Whether loadWord2Vec without options.binary reads `file` as word2vec binary: by the name (.bin
+ * binary; .txt and .vec text), else by the content (binary unless the line after the header is a
+ * word and the declared number of values). For the command line, which names a file's format
+ * before it reads it.
+ */
+export async function isWord2VecBinary(file: string, wordsWithSpaces = false): Promise<boolean> {
+  const extension = path.extname(file).toLowerCase();
+  if (extension === '.bin') return true;
+  if (extension === '.txt' || extension === '.vec') return false;
+  const reader = await openChunkReader(file, 1 << 16);
+  try {
+    const chunk = await readUntil(reader, await reader.next(), (c) => c.indexOf(10) >= 0 || c.length > 64);
+    return !(await sniffText(reader, chunk, parseHeader(chunk, failFor(file, '')), wordsWithSpaces)).text;
+  } finally {
+    await reader.close();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // GloVe
 

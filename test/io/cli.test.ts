@@ -1,7 +1,7 @@
 // The nn-embedding command: convert between every pair of formats without changing a bit, info,
 // usage errors; and, as a process, quiet output when stderr is not a terminal.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
@@ -153,6 +153,46 @@ describe('nn-embedding info', () => {
     r = await run('info', path.join(fixtures, 'numpy-f4.npy'));
     expect(r.out).toMatch(/rows\s+37/);
     expect(r.out).toMatch(/dtype\s+<f4/);
+  });
+});
+
+describe('word2vec binary or text without a telling extension', () => {
+  it('info and convert sniff the content, as loadWord2Vec does', async () => {
+    const { copyFileSync } = await import('node:fs');
+    const binary = path.join(dir, 'vectors.w2v');
+    copyFileSync(path.join(fixtures, 'w2v-c-binary.bin'), binary);
+    const expected = await loadWord2Vec(path.join(fixtures, 'w2v-c-binary.bin'));
+
+    let r = await run('info', binary, '--json', '--rows', '2');
+    expect(r.code, r.err).toBe(0);
+    const described = JSON.parse(r.out) as { format: string; rows: number; dim: number; dtype: string; firstRows: { word: string }[] };
+    expect([described.format, described.rows, described.dim, described.dtype]).toEqual(['word2vec-binary', 292, 12, 'float32']);
+    expect(described.firstRows.map((row) => row.word)).toEqual(expected.vocabulary.tokens.slice(0, 2));
+
+    const out = path.join(dir, 'sniffed.safetensors');
+    r = await run('convert', binary, out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/vectors.w2v \(word2vec-binary\) -> .*sniffed.safetensors \(safetensors\): 292 x 12/);
+    expectSameBits((await loadEmbedding(out)).weight, expected.embedding.weight);
+    expect((await Vocabulary.load(path.join(dir, 'sniffed.vocab.json'))).tokens).toEqual(expected.vocabulary.tokens);
+
+    // A text file without extension stays text; --from still decides, and its error says so.
+    const text = path.join(dir, 'vectors-text');
+    copyFileSync(path.join(fixtures, 'w2v-c-text.txt'), text);
+    r = await run('info', text);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/format\s+word2vec\n/);
+    r = await run('info', binary, '--from', 'word2vec');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/vectors.w2v: .*read as word2vec text/);
+
+    // A truncated binary file: the error names the sniffed format and why, not an option never given.
+    const truncated = path.join(dir, 'truncated.w2v');
+    writeFileSync(truncated, readFileSync(binary).subarray(0, 200));
+    r = await run('info', truncated);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/truncated.w2v: .*read as word2vec binary because the line after the header is not a word/);
+    expect(r.err).not.toMatch(/options.binary says/);
   });
 });
 
