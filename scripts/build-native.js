@@ -1,37 +1,52 @@
 #!/usr/bin/env node
-// npm's install step for nn-embedding. It never fails the install because of the addon:
-//   1. a prebuild for this platform (prebuilds/) or an existing build that loads: done;
-//   2. else build from source with node-gyp (needs python3, make and a C++17 compiler);
-//   3. else print one line and carry on: the pure-TypeScript backend serves.
+// Builds the native addon from source, for a platform the package has no prebuild for (macOS,
+// Windows, musl Linux, other architectures) or after changing native/. Run by
+// `npx nn-embedding build-native` in a project that installed the package, or from a clone.
+// Needs python3, make and a C++17 compiler (node-gyp's requirements). Exits 0 when the addon built
+// and loads (node-gyp-build then prefers it to any prebuild), 1 with the reason otherwise.
+//
+// The package has no install script on purpose: npm 11 warns about every dependency's install
+// script, and on linux-x64/arm64 (glibc) the prebuild makes one unnecessary.
 'use strict';
 const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 
-function loads() {
+/** node-gyp: the one npm hands its scripts, else npm's bundled copy, else one on the PATH. */
+function nodeGyp() {
+  const candidates = [
+    process.env.npm_config_node_gyp,
+    path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  ];
   try {
-    require('node-gyp-build')(root);
-    return null;
-  } catch (error) {
-    return error;
+    candidates.push(require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] }));
+  } catch {
+    // not installed next to the package
   }
+  const found = candidates.find((file) => file && fs.existsSync(file));
+  return found ? { command: process.execPath, args: [found, 'rebuild'] } : { command: 'node-gyp', args: ['rebuild'] };
 }
 
-if (loads() === null) process.exit(0);
-
-// npm tells lifecycle scripts where its bundled node-gyp is; otherwise use one on the PATH.
-const nodeGyp = process.env.npm_config_node_gyp;
-const command = nodeGyp ? process.execPath : 'node-gyp';
-const args = nodeGyp ? [nodeGyp, 'rebuild'] : ['rebuild'];
-const build = spawnSync(command, args, { cwd: root, encoding: 'utf8', shell: !nodeGyp && process.platform === 'win32' });
-const loadError = build.status === 0 ? loads() : null;
-if (build.status === 0 && loadError === null) process.exit(0);
-
+const { command, args } = nodeGyp();
+console.log(`nn-embedding: building the native addon in ${root} (${path.basename(args[0] === 'rebuild' ? command : args[0])} rebuild)`);
+const build = spawnSync(command, args, { cwd: root, encoding: 'utf8', shell: command === 'node-gyp' && process.platform === 'win32' });
 const output = `${build.stdout ?? ''}\n${build.stderr ?? ''}`;
-const reason =
-  build.error?.message ??
-  (build.status !== 0
-    ? (output.split('\n').reverse().find((line) => /error/i.test(line)) ?? `node-gyp exited with ${build.status}`).trim()
-    : loadError.message);
-console.log(`nn-embedding: native addon unavailable (${reason.slice(0, 200)}); using the pure-TypeScript backend`);
+if (build.error || build.status !== 0) {
+  const reason =
+    build.error?.code === 'ENOENT'
+      ? 'node-gyp was not found (it comes with npm; or npm install -g node-gyp)'
+      : (build.error?.message ?? output.split('\n').reverse().find((line) => /error/i.test(line))?.trim() ?? `node-gyp exited with ${build.status}`);
+  process.stderr.write(output.split('\n').slice(-30).join('\n'));
+  console.error(`\nnn-embedding: the source build failed: ${reason.slice(0, 300)}`);
+  console.error('It needs python3, make and a C++17 compiler (g++ 8+, clang 7+, or MSVC 2019+ on Windows).');
+  process.exit(1);
+}
+try {
+  const addon = require('node-gyp-build')(root);
+  console.log(`nn-embedding: built and loaded; SIMD tiers this CPU runs: ${JSON.stringify(addon.cpuFeatures())}`);
+} catch (error) {
+  console.error(`nn-embedding: the build finished but the addon does not load: ${error.message}`);
+  process.exit(1);
+}

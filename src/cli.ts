@@ -26,6 +26,8 @@ const USAGE = `usage:
   nn-embedding convert IN OUT [options]   convert a table between formats
   nn-embedding info FILE [options]        format, rows, dimension, dtype and a few rows
   nn-embedding bench [options]            run the benchmark (nn-embedding bench --help)
+  nn-embedding build-native               build the native addon from source, for platforms
+                                          without a prebuild (python3, make, a C++17 compiler)
 
 formats: ${FORMATS.join(', ')}
   IN's format is read from its content (word2vec's binary form from .bin, else as loadWord2Vec
@@ -344,6 +346,14 @@ function bench(argv: readonly string[]): number {
   return child.status ?? 1;
 }
 
+function buildNative(argv: readonly string[]): number {
+  if (argv.length > 0) throw new UsageError('build-native takes no arguments');
+  const entry = path.join(__dirname, '..', 'scripts', 'build-native.js');
+  const child = spawnSync(process.execPath, [entry], { stdio: 'inherit' });
+  if (child.error) throw child.error;
+  return child.status ?? 1;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -356,6 +366,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       case 'bench':
         return bench(rest);
+      case 'build-native':
+        return buildNative(rest);
       case undefined:
         process.stderr.write(USAGE);
         return 2;

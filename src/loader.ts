@@ -74,7 +74,39 @@ function select(): Selection {
       cause: addonError,
     });
   }
+  warnFallback(message);
   return { backend: jsBackend, nativeError: message };
+}
+
+/** The code of the one warning a process gets when the addon cannot be used (README: Install). */
+export const FALLBACK_WARNING_CODE = 'NN_EMBEDDING_NATIVE_UNAVAILABLE';
+
+/**
+ * Says, once per process (or worker), that the addon could not be used, why, and what to do: the
+ * TypeScript backend is several times slower, which a user must not have to discover. Not called
+ * when NN_EMBEDDING_BACKEND=js chose the TypeScript backend deliberately.
+ */
+function warnFallback(reason: string): void {
+  const platform = `${process.platform}-${process.arch}`;
+  const prebuilt = platform === 'linux-x64' || platform === 'linux-arm64';
+  const firstLine = reason.split('\n')[0]!.slice(0, 300);
+  let cause: string;
+  if (!/No native build was found/.test(reason)) cause = `the addon failed to load: ${firstLine}`;
+  else if (!prebuilt) cause = `no addon for ${platform}: the package ships prebuilds for linux-x64 and linux-arm64 (glibc) only, and none was built from source here`;
+  else if (isMusl()) cause = `no addon for ${platform} with musl: the package's prebuilds are for glibc, and none was built from source here`;
+  else cause = `no addon was found: the ${platform} prebuild is missing from the installed package (its prebuilds/ folder was removed, or it was packed without it)`;
+  process.emitWarning(
+    `nn-embedding: ${cause}. Using the pure-TypeScript backend, several times slower. ` +
+      'To build the addon from source (python3, make and a C++17 compiler): npx nn-embedding build-native. ' +
+      'To choose the TypeScript backend deliberately, and silence this warning: NN_EMBEDDING_BACKEND=js.',
+    { code: FALLBACK_WARNING_CODE },
+  );
+}
+
+function isMusl(): boolean {
+  if (process.platform !== 'linux') return false;
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return report?.header?.glibcVersionRuntime === undefined;
 }
 
 /** The most threads setNumThreads accepts (native/thread_pool.h kMaxThreads). */
@@ -87,13 +119,20 @@ function validThreads(n: number): boolean {
 /**
  * Sets how many threads the native kernels split large calls over: n - 1 pool threads plus the
  * calling thread. The pool is process-wide (shared by worker_threads) and starts with the first
- * call large enough to split; a new size applies from the next such call. Throws a RangeError
- * unless n is an integer from 1 to 256. The TypeScript backend accepts and ignores it.
+ * call large enough to split; a new size applies from the next such call. Throws a TypeError
+ * unless n is a number, and a RangeError unless it is an integer from 1 to 256. The TypeScript backend accepts and ignores it.
  */
 export function setNumThreads(n: number): void {
+  if (typeof n !== 'number') {
+    const value: unknown = n;
+    const got =
+      value === null || value === undefined
+        ? String(value)
+        : `${typeof value} ${typeof value === 'string' ? `'${value}'` : typeof value === 'bigint' ? `${value}n` : typeof value === 'object' ? Object.prototype.toString.call(value) : String(value)}`;
+    throw new TypeError(`setNumThreads: n must be a number, got ${got}`);
+  }
   if (!validThreads(n)) {
-    const got = typeof n === 'number' ? String(n) : `${typeof n} ${typeof n === 'string' ? `'${n}'` : String(n as unknown)}`;
-    throw new RangeError(`setNumThreads: n must be an integer from 1 to ${MAX_THREADS}, got ${got}`);
+    throw new RangeError(`setNumThreads: n must be an integer from 1 to ${MAX_THREADS}, got ${n}`);
   }
   if (currentBackend().name === 'native') loadAddon().setNumThreads(n);
 }

@@ -1,6 +1,7 @@
 // The package as a user loads it: the built dist/ through require() and import, and the
 // environment variables that choose the backend, each in a fresh Node process.
 import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -80,16 +81,37 @@ describe('the built package', () => {
     const copy = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
     execFileSync('cp', ['-r', path.join(root, 'dist'), path.join(root, 'package.json'), copy]);
     execFileSync('ln', ['-s', path.join(root, 'node_modules'), path.join(copy, 'node_modules')]);
-    const code = `const m = require(${JSON.stringify(copy)}); console.log(JSON.stringify(m.getCapabilities()));`;
-    const fallback = node(code, {});
-    expect(fallback.stderr).toBe('');
-    const capabilities = JSON.parse(fallback.stdout);
-    expect(capabilities.backend).toBe('js');
-    expect(capabilities.nativeError).toMatch(/No native build was found/);
-    const strict = node(code, { NN_EMBEDDING_BACKEND: 'native' });
-    expect(strict.status).not.toBe(0);
-    expect(strict.stderr).toMatch(/NN_EMBEDDING_BACKEND=native but the native addon failed to load/);
-    execFileSync('rm', ['-rf', copy]);
+    // Several uses, and getCapabilities twice: still one warning.
+    const code = `const m = require(${JSON.stringify(copy)});
+      new m.Embedding(3, 2).forward([1]); new m.EmbeddingBag(3, 2).forward([1], [0]); m.getCapabilities();
+      console.log(JSON.stringify(m.getCapabilities()));`;
+    try {
+      const fallback = node(code, {});
+      const capabilities = JSON.parse(fallback.stdout);
+      expect(capabilities.backend).toBe('js');
+      expect(capabilities.nativeError).toMatch(/No native build was found/);
+      const warnings = fallback.stderr.match(/\[NN_EMBEDDING_NATIVE_UNAVAILABLE\] Warning: /g) ?? [];
+      expect(warnings).toHaveLength(1);
+      expect(fallback.stderr).toMatch(/no addon was found/);
+      expect(fallback.stderr).toMatch(/npx nn-embedding build-native/);
+      expect(fallback.stderr).toMatch(/NN_EMBEDDING_BACKEND=js/);
+      // The deliberate choice warns nothing; so does an ignored warning code.
+      expect(node(code, { NN_EMBEDDING_BACKEND: 'js' }).stderr).toBe('');
+      const strict = node(code, { NN_EMBEDDING_BACKEND: 'native' });
+      expect(strict.status).not.toBe(0);
+      expect(strict.stderr).toMatch(/NN_EMBEDDING_BACKEND=native but the native addon failed to load/);
+
+      // A prebuild that is there but does not load (here: not an ELF file) says so.
+      const folder = path.join(copy, 'prebuilds', `${process.platform}-${process.arch}`);
+      execFileSync('mkdir', ['-p', folder]);
+      fs.writeFileSync(path.join(folder, 'nn-embedding.glibc.node'), 'not a shared object');
+      const broken = node(code, {});
+      expect(JSON.parse(broken.stdout).backend).toBe('js');
+      expect(broken.stderr.match(/\[NN_EMBEDDING_NATIVE_UNAVAILABLE\]/g) ?? []).toHaveLength(1);
+      expect(broken.stderr).toMatch(/the addon failed to load: .*(invalid ELF header|too short)/);
+    } finally {
+      execFileSync('rm', ['-rf', copy]);
+    }
   });
 
   it.runIf(nativeAvailable)('loads in worker threads alongside the main thread', () => {

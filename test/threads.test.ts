@@ -45,12 +45,17 @@ describe('setNumThreads / getNumThreads', () => {
     }
   });
 
-  it('rejects anything else with a RangeError, changing nothing', () => {
+  it('rejects other numbers with a RangeError and other kinds with a TypeError, changing nothing', () => {
     setNumThreads(2);
-    for (const bad of [0, -1, 1.5, 257, NaN, Infinity, '2', null, undefined, 2n]) {
-      expectThrow(() => setNumThreads(bad as number), RangeError, /setNumThreads: n must be an integer from 1 to 256, got /);
+    for (const bad of [0, -1, 1.5, 257, NaN, Infinity]) {
+      expectThrow(() => setNumThreads(bad), RangeError, /setNumThreads: n must be an integer from 1 to 256, got /);
     }
-    expectThrow(() => setNumThreads('2' as unknown as number), RangeError, /got string '2'/);
+    for (const bad of ['2', null, undefined, 2n, true, { valueOf: () => 2 }]) {
+      expectThrow(() => setNumThreads(bad as number), TypeError, /setNumThreads: n must be a number, got /);
+    }
+    expectThrow(() => setNumThreads('2' as unknown as number), TypeError, /got string '2'/);
+    expectThrow(() => setNumThreads(null as unknown as number), TypeError, /got null$/);
+    expectThrow(() => setNumThreads(2n as unknown as number), TypeError, /got bigint 2n/);
     expect(getNumThreads()).toBe(native ? 2 : 1);
   });
 
