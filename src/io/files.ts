@@ -14,6 +14,21 @@ import { FileFormatError } from './common.js';
 
 export { FileFormatError, type Progress, type ProgressCallback } from './common.js';
 
+/**
+ * A word, token or field of a file quoted for an error message: in double quotes, as JSON writes
+ * strings, with every control character (C0, DEL and C1) and lone surrogate escaped as \uXXXX, and
+ * cut to `maxChars` characters (then ending in …). Text read from a file is decoded as UTF-8
+ * first, by the caller: never shown as its bytes read as latin1.
+ */
+export function quoteText(text: string, maxChars = 100): string {
+  // 4 * maxChars code units hold at least 2 * maxChars characters: enough to tell a cut.
+  const characters = Array.from(text.length > 4 * maxChars ? text.slice(0, 4 * maxChars) : text);
+  const cut = characters.length > maxChars;
+  const quoted = JSON.stringify(cut ? characters.slice(0, maxChars).join('') : text);
+  const escaped = quoted.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return cut ? `${escaped.slice(0, -1)}…"` : escaped;
+}
+
 /** Chunk size for streamed reads and writes: large enough that per-call costs vanish. */
 export const CHUNK_BYTES = 8 << 20;
 

@@ -4,7 +4,7 @@
 import { constants as bufferConstants, isUtf8 } from 'node:buffer';
 
 import { checkOptions, defineReadonly, describe } from '../validate.js';
-import { FileFormatError, openForReading, writeFileAtomic } from './files.js';
+import { FileFormatError, openForReading, quoteText, writeFileAtomic } from './files.js';
 
 export interface VocabularyOptions {
   /** The token that stands for words outside the vocabulary; encode() maps them to its index. */
@@ -99,7 +99,7 @@ export class Vocabulary {
         if (typeof token !== 'string') throw new TypeError(`${where}: tokens[${i}] must be a string, got ${describe(token)}`);
         const earlier = positions.get(token);
         if (earlier !== undefined) {
-          throw new RangeError(`${where}: token ${JSON.stringify(token)} appears twice, at positions ${earlier} and ${i}`);
+          throw new RangeError(`${where}: token ${quoteText(token)} appears twice, at positions ${earlier} and ${i}`);
         }
         positions.set(token, i);
       }
@@ -180,7 +180,7 @@ export class Vocabulary {
     if (unknownToken !== undefined) {
       unknownIndex = this.indexOf(unknownToken);
       if (unknownIndex < 0) {
-        throw new RangeError(`${where}: options.unknown = ${JSON.stringify(unknownToken)} is not in the vocabulary`);
+        throw new RangeError(`${where}: options.unknown = ${quoteText(unknownToken)} is not in the vocabulary`);
       }
     }
     if (!Array.isArray(tokens)) throw new TypeError(`${where}: tokens must be an array of strings, got ${describe(tokens)}`);
@@ -195,7 +195,7 @@ export class Vocabulary {
         indices[i] = unknownIndex;
       } else {
         throw new RangeError(
-          `${where}: tokens[${i}] = ${JSON.stringify(token)} is not in the vocabulary (give options.unknown, or build the vocabulary with an unknown token)`,
+          `${where}: tokens[${i}] = ${quoteText(token)} is not in the vocabulary (give options.unknown, or build the vocabulary with an unknown token)`,
         );
       }
     }
@@ -320,14 +320,14 @@ function vocabularyFromJson(file: string, bytes: Buffer): Vocabulary {
     const token = tokens[i];
     if (typeof token !== 'string') throw bad(`tokens[${i}] is ${describe(token)}, expected a string`);
     const earlier = positions.get(token);
-    if (earlier !== undefined) throw bad(`token ${JSON.stringify(token)} appears twice, at tokens[${earlier}] and tokens[${i}]`);
+    if (earlier !== undefined) throw bad(`token ${quoteText(token)} appears twice, at tokens[${earlier}] and tokens[${i}]`);
     positions.set(token, i);
   }
   const special = (key: 'unknown' | 'padding'): string | undefined => {
     const value = json[key];
     if (value === null || value === undefined) return undefined;
     if (typeof value !== 'string') throw bad(`"${key}" is ${describe(value)}, expected a token or null`);
-    if (!positions.has(value)) throw bad(`"${key}" is ${JSON.stringify(value)}, which is not among the tokens`);
+    if (!positions.has(value)) throw bad(`"${key}" is ${quoteText(value)}, which is not among the tokens`);
     return value;
   };
   const unknown = special('unknown');
@@ -348,7 +348,7 @@ function vocabularyFromLines(file: string, bytes: Buffer): Vocabulary {
     if (line > MAX_VOCABULARY_SIZE) throw new FileFormatError(file, `more than ${MAX_VOCABULARY_SIZE} lines, the most tokens a vocabulary holds`);
     const token = bytes.toString('utf8', start, end);
     const earlier = lines.get(token);
-    if (earlier !== undefined) throw new FileFormatError(file, `line ${line}: token ${JSON.stringify(token)} already appeared on line ${earlier}`);
+    if (earlier !== undefined) throw new FileFormatError(file, `line ${line}: token ${quoteText(token)} already appeared on line ${earlier}`);
     lines.set(token, line);
     tokens.push(token);
     start = next;

@@ -26,7 +26,7 @@ import { isUtf8 } from 'node:buffer';
 import { Embedding } from '../embedding.js';
 import { checkBoolean, checkInteger, checkOptions, describe } from '../validate.js';
 import { type ProgressCallback } from './common.js';
-import { CHUNK_BYTES, type ChunkReader, FileFormatError, type FileSink, allocateTable, openChunkReader, writeFileAtomic } from './files.js';
+import { CHUNK_BYTES, type ChunkReader, FileFormatError, type FileSink, allocateTable, openChunkReader, quoteText, writeFileAtomic } from './files.js';
 import { MAX_VOCABULARY_SIZE, Vocabulary, vocabularyOfDistinct } from './vocabulary.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -475,7 +475,7 @@ class TableBuilder {
 
   /** The error for the next record's word, bytes [start, end) of chunk, which record `earlier` has. */
   duplicateError(chunk: Buffer, start: number, end: number, earlier: number): FileFormatError {
-    return this.failAfterWords(`${this.placeOf(this.#count)}: the word ${JSON.stringify(chunk.toString('utf8', start, end))} already appeared in ${this.placeOf(earlier)}`);
+    return this.failAfterWords(`${this.placeOf(this.#count)}: the word ${quoteText(chunk.toString('utf8', start, end))} already appeared in ${this.placeOf(earlier)}`);
   }
 
   /**
@@ -598,11 +598,11 @@ function reportProgress(settings: LoadSettings, bytes: number, totalBytes: numbe
   settings.onProgress?.({ bytes, totalBytes });
 }
 
-/** Up to 40 characters of text from `start` to the next whitespace, for messages. */
+/** The text from `start` to the next whitespace, decoded as UTF-8 and quoted (up to 40 characters), for messages. */
 function fieldText(chunk: Buffer, start: number): string {
   let end = start;
-  while (end < chunk.length && end - start < 40 && !isSpaceByte(chunk[end]!)) end++;
-  return JSON.stringify(chunk.toString('latin1', start, end));
+  while (end < chunk.length && end - start < 200 && !isSpaceByte(chunk[end]!)) end++;
+  return quoteText(chunk.toString('utf8', start, end), 40);
 }
 
 /** Where the first field of the line at `start` ends (at a space, tab, '\r' or '\n'), as TextParser reads it. */
@@ -958,7 +958,7 @@ function parseHeader(chunk: Buffer, fail: FailFunction): Header {
   const line = chunk.toString('latin1', 0, lineEnd);
   const match = /^(?:\xef\xbb\xbf)?[ \t]*(\d{1,16})[ \t]+(\d{1,16})[ \t]*\r?$/.exec(line);
   if (match === null) {
-    throw fail(`the first line must be the header "<words> <dimension>" (two positive integers), found ${JSON.stringify(line.slice(0, 40))}`);
+    throw fail(`the first line must be the header "<words> <dimension>" (two positive integers), found ${quoteText(chunk.toString('utf8', 0, Math.min(lineEnd, 200)), 40)}`);
   }
   const words = Number(match[1]);
   const dim = Number(match[2]);
@@ -1324,7 +1324,7 @@ function checkTable(where: string, vocabulary: unknown, table: unknown): { words
   const words = vocabulary.tokens;
   for (let i = 0; i < words.length; i++) {
     if (words[i] === '' || /[ \t\n\v\f\r]/.test(words[i]!)) {
-      throw new Error(`${where}: token ${i} (${JSON.stringify(words[i])}) cannot be written: word vector files separate words with whitespace, so words must be non-empty and contain none`);
+      throw new Error(`${where}: token ${i} (${quoteText(words[i]!)}) cannot be written: word vector files separate words with whitespace, so words must be non-empty and contain none`);
     }
   }
   return { words, weight, rows, dim };
@@ -1343,7 +1343,7 @@ function checkSaveOptions(where: string, options: unknown, names: readonly strin
 function checkFiniteRow(where: string, words: readonly string[], weight: Float32Array, row: number, dim: number): void {
   for (let j = row * dim; j < (row + 1) * dim; j++) {
     if (!Number.isFinite(weight[j]!)) {
-      throw new RangeError(`${where}: row ${row} (${JSON.stringify(words[row])}), value ${j - row * dim + 1} is ${weight[j]}: only finite values can be written`);
+      throw new RangeError(`${where}: row ${row} (${quoteText(words[row]!)}), value ${j - row * dim + 1} is ${weight[j]}: only finite values can be written`);
     }
   }
 }

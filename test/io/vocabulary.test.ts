@@ -179,6 +179,16 @@ describe('Vocabulary save and load', () => {
     await expectFormatError('utf8.txt', Buffer.from([0x61, 0x0a, 0x62, 0xff, 0x0a]), /line 2 is not valid UTF-8/);
   });
 
+  it('shows tokens in messages as UTF-8 text, control characters (C0, DEL, C1) escaped', async () => {
+    const token = 'нач\x01а\x7fле\u0085';
+    const shown = '"нач\\u0001а\\u007fле\\u0085"';
+    const escaped = shown.replace(/[\\]/g, '\\$&');
+    expectThrow(() => new Vocabulary(['a', token, token]), RangeError, new RegExp(`token ${escaped} appears twice, at positions 1 and 2`));
+    await expectFormatError('utf8-duplicate.txt', `a\n${token}\n${token}\n`, new RegExp(`line 3: token ${escaped} already appeared on line 2`));
+    await expectFormatError('utf8-duplicate.json', JSON.stringify({ format: 'nn-embedding-vocabulary', version: 1, tokens: [token, token], unknown: null, padding: null }), new RegExp(`token ${escaped} appears twice`));
+    expectThrow(() => new Vocabulary(['a']).encode([token]), RangeError, new RegExp(`tokens\\[0\\] = ${escaped} is not in the vocabulary`));
+  });
+
   it('rejects malformed JSON vocabularies, saying what is wrong', async () => {
     const valid = { format: 'nn-embedding-vocabulary', version: 1, tokens: ['a', 'b'], unknown: null, padding: null };
     const json = (change: object): string => JSON.stringify({ ...valid, ...change });

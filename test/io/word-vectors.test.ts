@@ -870,4 +870,19 @@ describe('malformed files get a FileFormatError naming the file, the place and t
     for (const [name, content, reason] of cases) await expectFormatError(name, content, reason, (file) => loadGloVe(file));
     await expectFormatError('glove-wide.txt', `a${' 0'.repeat((1 << 20) + 1)}\n`, /line 1 has more than 1048576 values/, (file) => loadGloVe(file));
   });
+
+  it('words and fields in messages are decoded as UTF-8, control characters escaped, long ones cut', async () => {
+    const glove = (file: string) => loadGloVe(file);
+    // "начале" with a control character, DEL and a C1 control (U+0085) in it, in every format.
+    const word = 'нач\x01а\x7fле\u0085';
+    const shown = /"нач\\u0001а\\u007fле\\u0085"/;
+    await expectFormatError('utf8-duplicate.txt', `2 1\n${word} 1\n${word} 2\n`, new RegExp(`line 3: the word ${shown.source} already appeared in line 2`));
+    await expectFormatError('utf8-duplicate-glove.txt', `${word} 1\nb 2\n${word} 3\n`, new RegExp(`line 3: the word ${shown.source} already appeared in line 1`), glove);
+    await expectFormatError('utf8-duplicate.bin', binaryFile([word, word], [[1], [2]], 'gensim'), new RegExp(`record 2: the word ${shown.source} already appeared in record 1`));
+    // Fields that are not numbers, and a header that is not one: not their bytes read as latin1.
+    await expectFormatError('utf8-value.txt', 'a 1 2\nначале 3 мир\n', /line 2, value 2: "мир" is not a number/, glove);
+    await expectFormatError('utf8-spaced.txt', 'на чале 1 2\n', /line 1, value 1: "чале" is not a number/, glove);
+    await expectFormatError('utf8-header.vec', 'начале 1 2\n', /the first line must be the header .*, found "начале 1 2"/, (file) => loadFastText(file));
+    await expectFormatError('utf8-long-value.txt', `a 1\nb ${'ж'.repeat(100)}\n`, new RegExp(`line 2, value 1: "${'ж'.repeat(40)}…" is not a number`), glove);
+  });
 });
