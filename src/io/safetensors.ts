@@ -6,7 +6,7 @@
 // shapes) before anything is allocated, then maps the file (native addon) so opening is immediate
 // and F32 tensors are views of the mapping; F16 and BF16 are converted to float32 on read.
 import { defineReadonly } from '../validate.js';
-import { FileFormatError, mapOrReadFile, openForReading, writeFileAtomic } from './files.js';
+import { FileFormatError, mapOrReadFile, openForReading, quoteText, writeFileAtomic } from './files.js';
 import { bfloat16ToFloat, floatTo16, halfToFloat } from './half.js';
 
 /** Bytes per element of each dtype the format defines (sub-byte float types are not supported). */
@@ -230,6 +230,46 @@ function firstDuplicateKey(text: string): string | null {
   return null;
 }
 
+/** Bytes read from the start of a file whose first 8 cannot be a header length, to tell what it is. */
+const SNIFF_BYTES = 1 << 16;
+const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** The reason for a file that does not start as safetensors: what it looks like, when that can be told, else `detail`. */
+function notSafetensors(head: Buffer, detail: string): string {
+  return `not a safetensors file: ${lookalike(head) ?? detail}`;
+}
+
+/**
+ * What a file's first bytes look like when they are not a safetensors header: another format this
+ * package reads (and the function that reads it), an archive or pickle from torch.save, compressed
+ * data, text; or null when nothing can be told.
+ */
+function lookalike(head: Buffer): string | null {
+  const startsWith = (...bytes: number[]): boolean => bytes.every((byte, i) => head[i] === byte);
+  const fromTorch = 'save the state dict with safetensors.torch.save_file in Python';
+  if (startsWith(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59)) return 'it looks like a .npy file; use readNpy';
+  if (startsWith(0x50, 0x4b, 0x03, 0x04)) return `it looks like a zip archive, as torch.save writes (.pt, .pth); ${fromTorch}`;
+  if (head[0] === 0x80 && head[1]! >= 2 && head[1]! <= 5) return `it looks like a Python pickle, as older torch.save versions write; ${fromTorch}`;
+  if (startsWith(0x1f, 0x8b)) return 'it is gzip-compressed; decompress it first';
+  // Text: the first line (of the bytes read) is UTF-8 without control characters but tabs.
+  const newline = head.indexOf(10);
+  let line = head.toString('utf8', 0, newline < 0 ? head.length : newline).replace(/^\ufeff/, '').replace(/\r$/, '');
+  if (newline < 0 && head.length === SNIFF_BYTES) line = line.replace(/\ufffd{1,3}$/, ''); // a character cut at the end
+  if (line.trim() === '' || line.includes('\ufffd') || /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/.test(line)) return null;
+  if (/^\s*\d+\s+\d+\s*$/.test(line)) {
+    return `it looks like word2vec text or binary (line 1 is ${quoteText(line.trim(), 40)}, a "<words> <dimension>" header); use loadWord2Vec (loadFastText for .vec files)`;
+  }
+  const fields = line.trim().split(/[ \t]+/);
+  if (newline < 0 && head.length === SNIFF_BYTES) fields.pop(); // maybe cut
+  if (fields.length >= 2 && fields.slice(1).every((field) => NUMBER.test(field))) {
+    return `it looks like GloVe text (line 1 is a word and ${fields.length - 1} numbers); use loadGloVe`;
+  }
+  if (line.trimStart().startsWith('{')) {
+    return line.includes('"nn-embedding-vocabulary"') ? 'it looks like a saved Vocabulary; use Vocabulary.load' : 'it looks like JSON text';
+  }
+  return `it looks like text (line 1 is ${quoteText(line, 40)})`;
+}
+
 /** Opens a safetensors file: reads and validates its header, then maps (or reads) the file. */
 export async function openSafetensors(file: string): Promise<SafetensorsFile> {
   checkLittleEndianHost();
@@ -239,14 +279,16 @@ export async function openSafetensors(file: string): Promise<SafetensorsFile> {
   let fileSize: number;
   try {
     fileSize = (await fh.stat()).size;
-    if (fileSize < 8) throw new FileFormatError(file, `not a valid safetensors file: ${fileSize} bytes, shorter than the 8-byte header length`);
-    const prefix = Buffer.alloc(8);
-    await fh.read(prefix, 0, 8, 0);
-    const declared = prefix.readBigUInt64LE(0);
+    // The first bytes: the header length, or, when they cannot be one, what else the file looks like.
+    const head = Buffer.alloc(Math.min(fileSize, SNIFF_BYTES));
+    const { bytesRead: headBytes } = await fh.read(head, 0, head.length, 0);
+    if (fileSize < 8) throw new FileFormatError(file, notSafetensors(head.subarray(0, headBytes), `${fileSize} bytes, shorter than the 8-byte header length`));
+    const declared = head.readBigUInt64LE(0);
     if (declared > BigInt(Math.min(MAX_HEADER_BYTES, fileSize - 8))) {
+      const limit = declared > BigInt(MAX_HEADER_BYTES) ? `the format's limit of ${MAX_HEADER_BYTES} bytes` : `the ${fileSize - 8} bytes after them`;
       throw new FileFormatError(
         file,
-        `not a valid safetensors file: the header length ${declared} exceeds ${declared > BigInt(MAX_HEADER_BYTES) ? `the format's limit of ${MAX_HEADER_BYTES} bytes` : `the ${fileSize - 8} bytes after it`}`,
+        notSafetensors(head.subarray(0, headBytes), `its first 8 bytes, read as the header length, give ${declared}, more than ${limit} (the file has ${fileSize} bytes)`),
       );
     }
     headerBytes = Number(declared);

@@ -238,11 +238,43 @@ describe('malformed safetensors files', () => {
     const prefix = Buffer.alloc(16);
     prefix.writeBigUInt64LE(2n ** 63n);
     writeFileSync(huge, prefix);
-    await expectFormatError(huge, /exceeds the format's limit/);
+    await expectFormatError(huge, /not a safetensors file: its first 8 bytes, read as the header length, give 9223372036854775808, more than the format's limit of 100000000 bytes \(the file has 16 bytes\)/);
     const past = path.join(dir, 'past.safetensors');
     prefix.writeBigUInt64LE(100n);
     writeFileSync(past, prefix);
-    await expectFormatError(past, /exceeds the 8 bytes after it/);
+    await expectFormatError(past, /its first 8 bytes, read as the header length, give 100, more than the 8 bytes after them/);
+  });
+
+  it('says what a file that is not safetensors looks like, and what reads it', async () => {
+    const { copyFileSync } = await import('node:fs');
+    const write = (name: string, content: string | Uint8Array): string => {
+      const file = path.join(dir, name);
+      writeFileSync(file, content);
+      return file;
+    };
+    const copy = (fixture: string, name: string): string => {
+      const file = path.join(dir, name);
+      copyFileSync(path.join(fixtures, fixture), file);
+      return file;
+    };
+    const cases: [string, RegExp][] = [
+      [copy('numpy-f4.npy', 'table.safetensors'), /not a safetensors file: it looks like a \.npy file; use readNpy$/],
+      [copy('w2v-c-text.txt', 'w2v-text.safetensors'), /not a safetensors file: it looks like word2vec text or binary \(line 1 is "292 12", a "<words> <dimension>" header\); use loadWord2Vec/],
+      [copy('w2v-c-binary.bin', 'w2v-binary.safetensors'), /it looks like word2vec text or binary .*; use loadWord2Vec/],
+      [write('glove.safetensors', 'the 0.418 0.24968 -0.41242\nof 0.70853 0.57088 -0.4716\n'), /not a safetensors file: it looks like GloVe text \(line 1 is a word and 3 numbers\); use loadGloVe$/],
+      [write('glove-long.safetensors', `w${' 0.123456'.repeat(10_000)}\n`), /it looks like GloVe text \(line 1 is a word and \d+ numbers\); use loadGloVe$/],
+      [write('text.safetensors', 'начале\x01 and more\nnext\n'), /its first 8 bytes, read as the header length, give \d+, more than/],
+      [write('words.safetensors', 'начале\nnext\n'), /not a safetensors file: it looks like text \(line 1 is "начале"\)$/],
+      [write('vocab.safetensors', JSON.stringify({ format: 'nn-embedding-vocabulary', version: 1, tokens: ['a'], unknown: null, padding: null })), /it looks like a saved Vocabulary; use Vocabulary\.load$/],
+      [write('torch.safetensors', Buffer.from('PK\x03\x04archive/data.pkl.....', 'latin1')), /it looks like a zip archive, as torch\.save writes \(\.pt, \.pth\); save the state dict with safetensors\.torch\.save_file in Python$/],
+      [write('gzip.safetensors', Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2])), /it is gzip-compressed; decompress it first$/],
+      [write('tiny.safetensors', 'a 1\n'), /not a safetensors file: it looks like GloVe text/],
+      [write('random.safetensors', Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 97 + 13) & 0xff))), /not a safetensors file: its first 8 bytes, read as the header length, give \d+, more than the format's limit of 100000000 bytes \(the file has 64 bytes\)$/],
+    ];
+    for (const [file, reason] of cases) {
+      await expectFormatError(file, reason);
+      await expect(loadEmbedding(file), path.basename(file)).rejects.toThrow(reason);
+    }
   });
 
   it('rejects headers that are not a JSON object of valid entries', async () => {
