@@ -14,12 +14,15 @@
 // distinct ASCII words (w0, w1, ..., w199999), one in 500 a UTF-8 word ("слово499").
 // Every loader's table must equal the generated one bit for bit (checked on the warm-up call).
 //
-// Files: generated once into os.tmpdir()/nn-embedding-bench-io/<rows>x<dim>/ and reused while the
-// manifest there (manifest.json, written last, recording each file's size and writer) matches;
-// every file is written through a temporary name renamed into place, so an interrupted generation
-// is never reused. The library's writers write them (saveWord2Vec, saveGloVe, saveEmbedding,
-// saveNpy: about 16 s for each full-size text file on the machine this was written on; every
-// generation time is printed).
+// Files: a cache, generated once into os.tmpdir()/nn-embedding-bench-io/<rows>x<dim>/ (about
+// 1.7 GB full size, 170 MB --quick) and reused by later runs while the manifest there
+// (manifest.json, written last, recording each file's size and writer) matches; each run prints the
+// folder and its size, and `node bench/io.mjs --clean-cache` deletes it (`--help` says where it
+// is). Every file is written through a temporary name renamed into place, so an interrupted
+// generation is never reused, and the temporary files of a generation that fails or is
+// interrupted (SIGINT, SIGTERM) are removed. The library's writers write them (saveWord2Vec,
+// saveGloVe, saveEmbedding, saveNpy: about 16 s for each full-size text file on the machine this
+// was written on; every generation time is printed).
 // Full sizes need ~2 GB; with less than 4 GB free on the temp file system the full run uses the
 // --quick sizes (said so in the output).
 //
@@ -230,6 +233,47 @@ function cacheComplete({ rows, dim }) {
   const dir = path.join(CACHE_ROOT, `${rows}x${dim}`);
   const manifest = readManifest(dir, rows, dim);
   return fileSpecs().every((s) => cached(dir, manifest, s));
+}
+
+/**
+ * Removes, while files are being generated, the temporary files this process leaves in `dir` when
+ * a write fails or the process is interrupted: writeAtomicSync's `NAME.PID.tmp` and the library
+ * writers' `.NAME.PID.RANDOM.tmp`. On SIGINT or SIGTERM it removes them and then lets the signal
+ * end the process as it would have. Returns the function that removes them and the handlers.
+ */
+function removeTemporariesOnExit(dir) {
+  const ours = (name) => name.endsWith('.tmp') && name.includes(`.${process.pid}.`);
+  const remove = () => {
+    let names = [];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const name of names.filter(ours)) fs.rmSync(path.join(dir, name), { force: true });
+  };
+  const onSignal = (signal) => {
+    remove();
+    stop();
+    process.kill(process.pid, signal);
+  };
+  const stop = () => {
+    process.off('exit', remove);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  process.on('exit', remove);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    remove();
+    stop();
+  };
+}
+
+/** The bytes of the files in `dir`. */
+function folderBytes(dir) {
+  return fs.readdirSync(dir).reduce((sum, name) => sum + fs.statSync(path.join(dir, name)).size, 0);
 }
 
 async function generate(dir, manifest, spec, data) {
@@ -484,12 +528,18 @@ export async function runIoSuite({ args }) {
   const specs = fileSpecs();
   const generation = {};
   t0 = now();
-  for (const spec of specs) {
-    const reused = cached(dir, manifest, spec);
-    if (!reused) await generate(dir, manifest, spec, data);
-    generation[spec.key] = { ...manifest.files[spec.key], cached: reused };
+  const cleanUp = removeTemporariesOnExit(dir);
+  try {
+    for (const spec of specs) {
+      const reused = cached(dir, manifest, spec);
+      if (!reused) await generate(dir, manifest, spec, data);
+      generation[spec.key] = { ...manifest.files[spec.key], cached: reused };
+    }
+  } finally {
+    cleanUp();
   }
   const generationSeconds = secondsSince(t0);
+  console.log(`  files cached in ${dir} (${fmtMB(folderBytes(dir))} MB, kept for later runs; node bench/io.mjs --clean-cache deletes them)`);
   collect();
   const files = {};
   const listFiles = () => {
@@ -692,8 +742,30 @@ export async function runIoSuite({ args }) {
 
 }
 
-// Child mode: node bench/io.mjs --child '<task JSON>' prints the task's result as JSON.
-if (process.argv[1] && path.resolve(process.argv[1]) === THIS_FILE && process.argv[2] === '--child') {
-  const result = await childMain(JSON.parse(process.argv[3]));
-  process.stdout.write(JSON.stringify(result) + '\n');
+// Run directly: node bench/io.mjs --help | --clean-cache; and the child mode the suite uses,
+// node bench/io.mjs --child '<task JSON>', which prints the task's result as JSON.
+if (process.argv[1] && path.resolve(process.argv[1]) === THIS_FILE) {
+  const command = process.argv[2];
+  if (command === '--child') {
+    const result = await childMain(JSON.parse(process.argv[3]));
+    process.stdout.write(JSON.stringify(result) + '\n');
+  } else if (command === '--clean-cache') {
+    const existed = fs.existsSync(CACHE_ROOT);
+    fs.rmSync(CACHE_ROOT, { recursive: true, force: true });
+    console.log(existed ? `removed ${CACHE_ROOT}` : `nothing to remove: no ${CACHE_ROOT}`);
+  } else {
+    console.log(
+      [
+        'The loading-speed suite of the benchmark: node --expose-gc bench/embedding.mjs --suite io [--quick]',
+        `Its files are a cache in ${CACHE_ROOT}/<rows>x<dim>/ (${IO_SIZES.full.rows}x${IO_SIZES.full.dim}: about 1.7 GB;`,
+        `--quick, ${IO_SIZES.quick.rows}x${IO_SIZES.quick.dim}: about 170 MB), generated by the first run and reused by later ones.`,
+        '  node bench/io.mjs --clean-cache   delete the cache',
+        '  node bench/io.mjs --help          this text',
+      ].join('\n'),
+    );
+    if (command !== undefined && command !== '--help' && command !== '-h') {
+      console.error(`unknown argument '${command}'`);
+      process.exitCode = 2;
+    }
+  }
 }
