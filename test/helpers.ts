@@ -19,6 +19,16 @@ export function expectSameBits(actual: Float32Array | null | undefined, expected
   }
 }
 
+/** expectSameBits, or both missing: actual is null (undefined) exactly where expected is. */
+export function expectSameBitsOrMissing(
+  actual: Float32Array | null | undefined,
+  expected: Float32Array | null | undefined,
+  what = 'values',
+): void {
+  if (expected === null || expected === undefined) expect(actual, what).toBe(expected);
+  else expectSameBits(actual, expected, what);
+}
+
 /** Element-wise closeness: |a - b| <= atol + rtol * |b|. */
 export function expectClose(actual: Float32Array | null | undefined, expected: ArrayLike<number>, rtol: number, atol: number, what = 'values'): void {
   expect(actual, `${what} is missing`).toBeInstanceOf(Float32Array);
