@@ -18,28 +18,7 @@
 // tfjs's segment ids (the bag of every index) are made from the offsets before timing.
 import { createRequire } from 'node:module';
 
-import {
-  BATCHES,
-  SEED,
-  fillQuick,
-  fmtSeconds,
-  fmtUs,
-  fmtX,
-  collect,
-  gc,
-  measure,
-  nativeVariants,
-  now,
-  peakRssGiB,
-  printGoals,
-  prng,
-  rotating,
-  sameFloats,
-  secondsSince,
-  table,
-  comparisonCells,
-  comparisonHeaders,
-} from './harness.mjs';
+import { BATCHES, SEED, fillQuick, fmtSeconds, fmtUs, fmtX, collect, gc, measure, nativeVariants, now, peakRssGiB, printGoals, prng, rotating, sameFloats, secondsSince, table, comparisonCells, comparisonHeaders } from './harness.mjs';
 import { NAIVE_FORMULAS, TFJS_FORMULAS, naiveBagBackward, naiveBagForward, tfjsOps } from './alternatives.mjs';
 
 const require = createRequire(import.meta.url);
@@ -123,8 +102,8 @@ export function runBagSuite({ args, shapes, capabilities, reference, tiers, tier
     : { sampleTargetMs: 5, warmupMs: 50, minSamples: 5, maxSamples: 41, budgetMs: 250 };
   // The JavaScript alternatives take up to ~0.2 s per call here: fewer samples, bounded by time.
   const SLOW = args.quick ? { minSamples: 3, maxSamples: 5, budgetMs: 100, warmupCalls: 1 } : { minSamples: 5, maxSamples: 21, budgetMs: 250, warmupCalls: 2 };
-  const one = () => threads.set(1);
-  const MT = threads.counts.length > 1;
+  const one = threads.single;
+  const MT = threads.multi;
   const ops = tfjs ? tfjsOps(tfjs) : null;
   console.log('EmbeddingBag: forward (sum, mean, weighted sum; max* extra) and dense backward (sum, mean, weighted sum)');
   console.log(

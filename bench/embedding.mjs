@@ -41,34 +41,7 @@ import { createRequire } from 'node:module';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-import {
-  BATCHES,
-  EMBEDDING_SHAPES,
-  SEED,
-  collect,
-  fillQuick,
-  fmtSeconds,
-  fmtUs,
-  fmtX,
-  gc,
-  indexBatches,
-  machineInfo,
-  measure,
-  measureAsync,
-  nativeVariants,
-  now,
-  parseArgs,
-  peakRssGiB,
-  printGoals,
-  rotating,
-  sameFloats,
-  secondsSince,
-  table,
-  threadControl,
-  usage,
-  comparisonCells,
-  comparisonHeaders,
-} from './harness.mjs';
+import { BATCHES, EMBEDDING_SHAPES, SEED, collect, fillQuick, fmtSeconds, fmtUs, fmtX, gc, indexBatches, machineInfo, measure, measureAsync, nativeVariants, now, parseArgs, peakRssGiB, printGoals, rotating, sameFloats, secondsSince, table, threadControl, usage, comparisonCells, comparisonHeaders } from './harness.mjs';
 import { NAIVE_FORMULAS, TFJS_FORMULAS, loadTfjs, naiveGather, naiveScatterAdd, tfjsGradModel, tfjsOps } from './alternatives.mjs';
 import { BAG_SHAPES, QUICK_BAG_SHAPES, runBagSuite } from './embedding-bag.mjs';
 import { runTrainSuite } from './train.mjs';
@@ -127,8 +100,8 @@ async function runEmbeddingSuite({ args, shapes, capabilities, reference, tiers,
   // tfjs's gather gradient runs only where the model estimates one call within this budget (the
   // model overestimates small tables: the tiny shape's ~0.1 s call is estimated at 0.2-0.3 s).
   const GRAD_BUDGET_S = 1;
-  const one = () => threads.set(1);
-  const MT = threads.counts.length > 1;
+  const one = threads.single;
+  const MT = threads.multi;
   console.log(
     `  int32 indices, ${BATCHES} seeded batches rotated; sample ≈ ${SETTINGS.sampleTargetMs} ms, ` +
       `${SETTINGS.minSamples}..${SETTINGS.maxSamples} samples, ≤ ~${SETTINGS.budgetMs} ms per variant ` +
@@ -474,11 +447,21 @@ if (args.shapes !== null) {
 }
 const runEmbedding = (args.suite === 'all' || args.suite === 'embedding') && embeddingShapes.length > 0;
 const runBag = (args.suite === 'all' || args.suite === 'bag') && bagShapes.length > 0;
-const runTrain = args.suite === 'train' || (args.suite === 'all' && args.shapes === null);
-const runIo = args.suite === 'io' || (args.suite === 'all' && args.shapes === null);
-const runTorch = args.suite === 'torch' || args.suite === 'all';
-const runInit = args.suite === 'init' || (args.suite === 'all' && args.shapes === null);
-if (!runEmbedding && !runBag && !runTrain && !runIo && !runTorch && !runInit) throw new Error(`--shapes ${args.shapes.join(',')} selects no shape of --suite ${args.suite}\n${usage()}`);
+const unshaped = (name) => args.suite === name || (args.suite === 'all' && args.shapes === null);
+// The suites in run (and report) order, each false when it does not run, else its runner.
+const suites = {
+  embedding: runEmbedding && ((context) => {
+    console.log('Embedding: forward (gather) and dense backward (scatter-add)');
+    return runEmbeddingSuite({ ...context, shapes: embeddingShapes });
+  }),
+  bag: runBag && ((context) => runBagSuite({ ...context, shapes: bagShapes })),
+  train: unshaped('train') && runTrainSuite,
+  io: unshaped('io') && runIoSuite,
+  torch: (args.suite === 'torch' || args.suite === 'all') && runTorchSuite,
+  init: unshaped('init') && runInitSuite,
+};
+const suiteNames = Object.keys(suites).filter((name) => suites[name]);
+if (suiteNames.length === 0) throw new Error(`--shapes ${args.shapes.join(',')} selects no shape of --suite ${args.suite}\n${usage()}`);
 
 if (getBackend() !== 'native') {
   const why = getCapabilities().nativeError;
@@ -510,57 +493,23 @@ console.log(
     (tfjs ? `@tensorflow/tfjs ${tfjsLoad.version} (backend ${tfjsLoad.backend}, prod mode)` : `no tfjs: ${tfjsLoad.error}`) +
     ', native memcpy reference',
 );
-const suiteNames = [runEmbedding && 'embedding', runBag && 'bag', runTrain && 'train', runIo && 'io', runTorch && 'torch', runInit && 'init'].filter(Boolean);
 console.log(`  suites: ${suiteNames.join(', ')}` + (args.quick && args.shapes === null && runBag ? ` (--quick: bag shapes ${bagShapes.map((s) => s.name).join(', ')})` : ''));
 
 const context = { args, capabilities, reference, tiers, tierBackends, threads, tfjs, gradModel };
-let embedding = null;
-let bag = null;
-let train = null;
-let io = null;
-let torch = null;
-let init = null;
-if (runEmbedding) {
+// Each suite's report (null when it did not run); a collection after each frees its tables.
+const reports = {};
+for (const [name, run] of Object.entries(suites)) {
+  reports[name] = null;
+  if (!run) continue;
   console.log('');
-  console.log('Embedding: forward (gather) and dense backward (scatter-add)');
-  embedding = await runEmbeddingSuite({ ...context, shapes: embeddingShapes });
+  reports[name] = await run(context);
   collect();
 }
-if (runBag) {
-  console.log('');
-  bag = runBagSuite({ ...context, shapes: bagShapes });
-  collect();
-}
-if (runTrain) {
-  console.log('');
-  train = runTrainSuite(context);
-  collect();
-}
-if (runIo) {
-  console.log('');
-  io = await runIoSuite(context);
-  collect();
-}
-if (runTorch) {
-  console.log('');
-  torch = runTorchSuite(context);
-  collect();
-}
-if (runInit) {
-  console.log('');
-  init = await runInitSuite(context);
-}
+const { embedding, bag, train, io, torch, init } = reports;
 
 const runtimeSeconds = secondsSince(started);
 console.log('');
-const parts = [
-  embedding && `embedding ${embedding.seconds.toFixed(1)} s`,
-  bag && `bag ${bag.seconds.toFixed(1)} s`,
-  train && `train ${train.seconds.toFixed(1)} s`,
-  io && `io ${io.seconds.toFixed(1)} s`,
-  torch && `torch ${torch.seconds.toFixed(1)} s`,
-  init && `init ${init.seconds.toFixed(1)} s`,
-].filter(Boolean);
+const parts = suiteNames.map((name) => `${name} ${reports[name].seconds.toFixed(1)} s`);
 console.log(`total ${runtimeSeconds.toFixed(1)} s (${parts.join(', ')}; peak RSS ${peakRssGiB().toFixed(2)} GiB)`);
 
 if (args.json !== null) {

@@ -158,24 +158,11 @@ function quantile(sorted, q) {
  */
 export function measure(variants, s) {
   const state = initialState(variants, s);
-  for (const v of state) {
-    v.started = now();
-    for (;;) {
-      v.before?.();
-      const t0 = now();
-      v.run(v.chunk);
-      if (warmedUp(v, Number(now() - t0))) break;
-    }
-  }
-  for (let round = 0; !state.every(done); round++) {
-    for (let j = 0; j < state.length; j++) {
-      const v = state[(round + j) % state.length];
-      if (done(v)) continue;
-      v.before?.();
-      const t0 = now();
-      v.run(v.k);
-      sampled(v, now() - t0);
-    }
+  for (const [v, k] of schedule(state)) {
+    v.before?.();
+    const t0 = now();
+    v.run(k);
+    v.lastNs = now() - t0;
   }
   return statistics(state);
 }
@@ -183,32 +170,39 @@ export function measure(variants, s) {
 /** measure() for variants whose run(k) makes k calls awaited one after the other (a promise). */
 export async function measureAsync(variants, s) {
   const state = initialState(variants, s);
+  for (const [v, k] of schedule(state)) {
+    v.before?.();
+    const t0 = now();
+    await v.run(k);
+    v.lastNs = now() - t0;
+  }
+  return statistics(state);
+}
+
+/**
+ * The runs of one measurement, as [variant, k] for the caller to time into variant.lastNs: each
+ * variant warmed up in turn, then sampled in rounds whose order rotates, until every one is done.
+ */
+function* schedule(state) {
   for (const v of state) {
     v.started = now();
-    for (;;) {
-      v.before?.();
-      const t0 = now();
-      await v.run(v.chunk);
-      if (warmedUp(v, Number(now() - t0))) break;
-    }
+    do yield [v, v.chunk];
+    while (!warmedUp(v, Number(v.lastNs)));
   }
   for (let round = 0; !state.every(done); round++) {
     for (let j = 0; j < state.length; j++) {
       const v = state[(round + j) % state.length];
       if (done(v)) continue;
-      v.before?.();
-      const t0 = now();
-      await v.run(v.k);
-      sampled(v, now() - t0);
+      yield [v, v.k];
+      sampled(v, v.lastNs);
     }
   }
-  return statistics(state);
 }
 
 function initialState(variants, shared) {
   return variants.map((v) => {
     const s = { warmupCalls: 3, ...shared, ...(v.settings ?? {}) };
-    return { ...v, s, budgetNs: BigInt(Math.round(s.budgetMs * 1e6)), k: 1, chunk: 1, calls: 0, started: 0n, samples: [], spentNs: 0n };
+    return { ...v, s, budgetNs: BigInt(Math.round(s.budgetMs * 1e6)), k: 1, chunk: 1, calls: 0, started: 0n, lastNs: 0n, samples: [], spentNs: 0n };
   });
 }
 
@@ -263,8 +257,9 @@ export function timeOnce(fn) {
 /**
  * The native thread count, when the package has a thread pool (setNumThreads / getNumThreads):
  * `all` is the default count (NN_EMBEDDING_THREADS, else the CPUs available), read before the
- * benchmark changes it. `counts` is [1, all] when all > 1, else [1]. `set(n)` is a no-op without
- * the pool (the native kernels then run on the calling thread: 1 thread).
+ * benchmark changes it. `counts` is [1, all] when all > 1, else [1]; `multi` says whether there
+ * is an all-threads count to time. `set(n)` is a no-op without the pool (the native kernels then
+ * run on the calling thread: 1 thread); `single` sets 1, the `before` of single-threaded variants.
  */
 export function threadControl(lib) {
   const available = typeof lib.setNumThreads === 'function' && typeof lib.getNumThreads === 'function';
@@ -273,8 +268,12 @@ export function threadControl(lib) {
     available,
     all,
     counts: all > 1 ? [1, all] : [1],
+    multi: all > 1,
     set: (n) => {
       if (available) lib.setNumThreads(n);
+    },
+    single: () => {
+      if (available) lib.setNumThreads(1);
     },
     restore: () => {
       if (available) lib.setNumThreads(all);
@@ -293,8 +292,8 @@ export function threadControl(lib) {
  * `nativeMT` at all threads; run is the same function (the same layer), only the count differs.
  */
 export function nativeVariants(threads, run) {
-  const variants = [{ key: 'native', before: () => threads.set(1), run }];
-  if (threads.counts.length > 1) variants.push({ key: 'nativeMT', before: () => threads.set(threads.all), run });
+  const variants = [{ key: 'native', before: threads.single, run }];
+  if (threads.multi) variants.push({ key: 'nativeMT', before: () => threads.set(threads.all), run });
   return variants;
 }
 

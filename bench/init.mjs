@@ -296,7 +296,7 @@ export async function runInitSuite({ args, threads }) {
   const started = now();
   const shapes = args.quick ? INIT_SHAPES.filter((s) => QUICK_SHAPES.includes(s.name)) : INIT_SHAPES;
   const settings = Object.fromEntries(shapes.map((s) => [s.name, args.quick ? QUICK_RUNS : s.runs])); // per shape
-  const MT = threads.counts.length > 1;
+  const MT = threads.multi;
   const all = threads.all;
   const torch = findTorch();
   console.log('Table initialization: new Embedding(N, D, { init, seed }) and Embedding.create, next to PyTorch\'s nn.Embedding and nn.init (fresh memory)');
@@ -481,7 +481,7 @@ export async function runInitSuite({ args, threads }) {
 function initGoals(results, threads, haveTorch) {
   const goals = [];
   const find = (kind, shape) => results.find((r) => r.kind === kind && r.shape === shape);
-  const MT = threads.counts.length > 1;
+  const MT = threads.multi;
   const na = (goal, shape, text) => ({ goal, shape, value: null, met: null, text });
 
   {

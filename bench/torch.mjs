@@ -242,7 +242,7 @@ export function runTorchSuite({ args, threads }) {
     return { id: c.id, call: LABELS[c.kind], kind: c.kind, shape: c.shape, rows: c.rows, dim: c.dim, batch: c.batch, optimizer: c.optimizer ?? null, threads: perThreads, arrayBufferBytesPerCall: mine.arrayBufferBytes };
   });
   const [one, all] = [threads.counts[0], threads.counts[threads.counts.length - 1]];
-  const MT = threads.counts.length > 1;
+  const MT = threads.multi;
   console.log('');
   console.log(
     table(

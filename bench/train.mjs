@@ -28,25 +28,7 @@
 // of the table and as much per table-shaped state): a working set a large L3 may partly hold.
 import { createRequire } from 'node:module';
 
-import {
-  BATCHES,
-  SEED,
-  collect,
-  fillQuick,
-  fmtSeconds,
-  fmtUs,
-  fmtX,
-  gc,
-  indexBatches,
-  measure,
-  now,
-  peakRssGiB,
-  printGoals,
-  rotating,
-  sameFloats,
-  secondsSince,
-  table,
-} from './harness.mjs';
+import { BATCHES, SEED, collect, fillQuick, fmtSeconds, fmtUs, fmtX, gc, indexBatches, measure, now, peakRssGiB, printGoals, rotating, sameFloats, secondsSince, table } from './harness.mjs';
 import { NAIVE_FORMULAS, TFJS_FORMULAS, naiveSgdStep } from './alternatives.mjs';
 
 const require = createRequire(import.meta.url);
@@ -142,9 +124,9 @@ export function runTrainSuite({ args, capabilities, reference, threads, gradMode
   const SETTINGS = args.quick
     ? { sampleTargetMs: 4, warmupMs: 0, minSamples: 5, maxSamples: 11, budgetMs: 100 }
     : { sampleTargetMs: 20, warmupMs: 0, minSamples: 7, maxSamples: 41, budgetMs: 400 };
-  const one = () => threads.set(1);
+  const one = threads.single;
   const all = () => threads.set(threads.all);
-  const MT = threads.counts.length > 1;
+  const MT = threads.multi;
   const backends = MT ? ['native', 'nativeMT', 'ts'] : ['native', 'ts'];
   const cases = CASES.filter((c) => !(args.quick && c.extra));
   console.log('Training step: sparse forward + backward + optimizer update, and the update fused into backward');

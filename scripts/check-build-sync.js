@@ -28,7 +28,8 @@ const gypSources = [...makefile.matchAll(/\$\(obj\)\.target\/\$\(TARGET\)\/(nati
 const cmakeDir = path.join(root, 'build-cmake');
 execFileSync('cmake', ['-S', root, '-B', cmakeDir], { stdio: 'ignore' });
 const commands = JSON.parse(fs.readFileSync(path.join(cmakeDir, 'compile_commands.json'), 'utf8'));
-const kernelCommands = commands.filter((c) => c.file.includes(`${path.sep}native${path.sep}`) && !c.file.includes('tests'));
+// native/tests/ by its full path: the checkout's own path may hold 'tests' (a worktree named wt-tests).
+const kernelCommands = commands.filter((c) => c.file.includes(`${path.sep}native${path.sep}`) && !c.file.includes(`${path.sep}native${path.sep}tests${path.sep}`));
 const cmakeSources = kernelCommands.map((c) => path.relative(root, c.file));
 
 function sameList(what, a, aName, b, bName) {

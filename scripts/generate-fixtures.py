@@ -60,6 +60,25 @@ torch.set_num_threads(1)
 CASES = []
 
 
+def write_fixture(path, cases):
+    """Writes one fixture file: the cases (their names unique) as compact JSON on one line."""
+    names = [c["name"] for c in cases]
+    assert len(names) == len(set(names))
+    doc = {"generator": "scripts/generate-fixtures.py", "torch": torch.__version__, "cases": cases}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=None, separators=(",", ":"), allow_nan=False)
+        f.write("\n")
+    print("wrote %s: %d cases" % (os.path.relpath(path), len(cases)))
+
+
+def report_quirks(quirks, hits, width):
+    """Prints the cases that pin each modelled quirk; fails if a quirk is pinned by none."""
+    for q in quirks:
+        print("quirk %-*s pinned by %d case(s): %s" % (width, q, len(hits[q]), ", ".join(hits[q][:6])))
+        assert hits[q], ("fixture does not catch quirk", q)
+
+
 def rng_for(name):
     return np.random.default_rng([0x454D4244, zlib.crc32(name.encode("utf-8"))])
 
@@ -337,20 +356,12 @@ def std_sort_perm(keys):
     def swap(i, j):
         a[i], a[j] = a[j], a[i]
 
-    def move_median_to_first(result, x, y, z):
+    def move_median_to_first(result, x, y, z):  # the same comparisons, in the same order
         if lt(a[x], a[y]):
-            if lt(a[y], a[z]):
-                swap(result, y)
-            elif lt(a[x], a[z]):
-                swap(result, z)
-            else:
-                swap(result, x)
-        elif lt(a[x], a[z]):
-            swap(result, x)
-        elif lt(a[y], a[z]):
-            swap(result, z)
+            median = y if lt(a[y], a[z]) else z if lt(a[x], a[z]) else x
         else:
-            swap(result, y)
+            median = x if lt(a[x], a[z]) else z if lt(a[y], a[z]) else y
+        swap(result, median)
 
     def unguarded_partition(first, last, pivot):
         while True:
@@ -956,17 +967,8 @@ def main_bag():
                       "psw": signed_weights(rng, ix)})
     run_bag_case(name, n, d, "sum", steps)
 
-    names = [c["name"] for c in BAG_CASES]
-    assert len(names) == len(set(names))
-    for q in PINNED_QUIRKS:
-        print("quirk %-20s pinned by %d case(s): %s" % (q, len(QUIRK_HITS[q]), ", ".join(QUIRK_HITS[q][:6])))
-        assert QUIRK_HITS[q], ("fixture does not catch quirk", q)
-
-    doc = {"generator": "scripts/generate-fixtures.py", "torch": torch.__version__, "cases": BAG_CASES}
-    with open(BAG_OUT_PATH, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=None, separators=(",", ":"), allow_nan=False)
-        f.write("\n")
-    print("wrote %s: %d cases" % (os.path.relpath(BAG_OUT_PATH), len(BAG_CASES)))
+    report_quirks(PINNED_QUIRKS, QUIRK_HITS, 20)
+    write_fixture(BAG_OUT_PATH, BAG_CASES)
 
 
 
@@ -1449,17 +1451,8 @@ def main_optim():
         steps = optim_steps(name, n, counts, pad=norm_padding(pidx, n), triple=triple)
         run_optim_case(name, optimizer, options, n, d, steps, sparse=sparse, padding_idx=pidx)
 
-    names = [c["name"] for c in OPTIM_CASES]
-    assert len(names) == len(set(names))
-    for q in OPTIM_PINNED_QUIRKS:
-        print("quirk %-24s pinned by %d case(s): %s" % (q, len(OPTIM_QUIRK_HITS[q]), ", ".join(OPTIM_QUIRK_HITS[q][:6])))
-        assert OPTIM_QUIRK_HITS[q], ("fixture does not catch quirk", q)
-
-    doc = {"generator": "scripts/generate-fixtures.py", "torch": torch.__version__, "cases": OPTIM_CASES}
-    with open(OPTIM_OUT_PATH, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=None, separators=(",", ":"), allow_nan=False)
-        f.write("\n")
-    print("wrote %s: %d cases" % (os.path.relpath(OPTIM_OUT_PATH), len(OPTIM_CASES)))
+    report_quirks(OPTIM_PINNED_QUIRKS, OPTIM_QUIRK_HITS, 24)
+    write_fixture(OPTIM_OUT_PATH, OPTIM_CASES)
 
 
 def main():
@@ -1547,15 +1540,7 @@ def main():
     assert all(7 in s for s in steps)
     run_case(name, n, 33, steps, padding_idx=7, scale_grad_by_freq=True)
 
-    names = [c["name"] for c in CASES]
-    assert len(names) == len(set(names))
-
-    doc = {"generator": "scripts/generate-fixtures.py", "torch": torch.__version__, "cases": CASES}
-    os.makedirs(os.path.dirname(OUT_PATH), exist_ok=True)
-    with open(OUT_PATH, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=None, separators=(",", ":"), allow_nan=False)
-        f.write("\n")
-    print("wrote %s: %d cases" % (os.path.relpath(OUT_PATH), len(CASES)))
+    write_fixture(OUT_PATH, CASES)
 
     main_bag()
     main_optim()

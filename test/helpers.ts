@@ -1,6 +1,9 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { expect } from 'vitest';
 
 import type { IndexArray } from '../src/index.js';
+import { FileFormatError } from '../src/io/files.js';
 
 /** The backend this test process was started for (see vitest.config.ts). */
 export const expectedBackend = process.env.NN_EMBEDDING_BACKEND === 'js' ? 'js' : 'native';
@@ -17,6 +20,16 @@ export function expectSameBits(actual: Float32Array | null | undefined, expected
       expect.fail(`${what}[${i}]: got ${actual![i]}, expected ${expected[i]} (bits ${a[i]} vs ${b[i]})`);
     }
   }
+}
+
+/** expectSameBits, or both missing: actual is null (undefined) exactly where expected is. */
+export function expectSameBitsOrMissing(
+  actual: Float32Array | null | undefined,
+  expected: Float32Array | null | undefined,
+  what = 'values',
+): void {
+  if (expected === null || expected === undefined) expect(actual, what).toBe(expected);
+  else expectSameBits(actual, expected, what);
 }
 
 /** Element-wise closeness: |a - b| <= atol + rtol * |b|. */
@@ -91,6 +104,30 @@ export function expectSameCoalesced(
 }
 
 export type Thrown = new (...args: never[]) => Error;
+
+/** `content` written to `name` in `dir`; the file's path. */
+export function writeTestFile(dir: string, name: string, content: string | Uint8Array): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, content);
+  return file;
+}
+
+/** What the promise rejects with, or null when it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+}
+
+/** The load rejects with a FileFormatError whose message starts a sentence with the file's path and matches reason. */
+export async function expectFileFormatError(load: Promise<unknown>, file: string, reason: RegExp, label = file): Promise<Error> {
+  const error = await rejection(load);
+  expect(error, `${label}: expected a FileFormatError`).toBeInstanceOf(FileFormatError);
+  expect((error as Error).message, label).toContain(`${file}: `);
+  expect((error as Error).message, label).toMatch(reason);
+  return error as Error;
+}
 
 /** fn throws an error of this type whose message matches. */
 export function expectThrow(fn: () => unknown, type: Thrown, message: RegExp): void {

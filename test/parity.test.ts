@@ -9,7 +9,7 @@ import type { Backend } from '../src/backend.js';
 import { jsBackend } from '../src/backends/js.js';
 import { Embedding, EmbeddingBag, type EmbeddingBagOptions, type EmbeddingOptions, getBackend } from '../src/index.js';
 import { currentBackend, withBackend } from '../src/loader.js';
-import { INDEX_KINDS, asIndexArray, expectClose, expectSameBits, randomTable, rng } from './helpers.js';
+import { INDEX_KINDS, asIndexArray, expectClose, expectSameBits, expectSameBitsOrMissing, randomTable, rng } from './helpers.js';
 
 const DIMS = [1, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 300];
 const NORM_TYPES = [1, 2, Infinity, 3, 0.5];
@@ -116,6 +116,16 @@ function runBag(backend: Backend, c: BagCase) {
   return { layer, results };
 }
 
+type Compare = (actual: Float32Array | null | undefined, expected: Float32Array | null | undefined, what: string) => void;
+
+/** The state two layers (Embedding or EmbeddingBag) reached: table, dense and sparse gradients. */
+function expectSameLayerState(a: Embedding | EmbeddingBag, b: Embedding | EmbeddingBag, same: Compare) {
+  same(a.weight, b.weight, 'weight');
+  same(a.grad, b.grad, 'grad');
+  expect(a.sparseGrad?.indices ?? null).toEqual(b.sparseGrad?.indices ?? null);
+  same(a.sparseGrad?.values, b.sparseGrad?.values, 'sparseGrad.values');
+}
+
 describe.runIf(getBackend() === 'native')('native and TypeScript backends agree', () => {
   it('on random tables, batches and options', () => {
     const native = currentBackend();
@@ -124,16 +134,12 @@ describe.runIf(getBackend() === 'native')('native and TypeScript backends agree'
         const a = run(native, c);
         const b = run(jsBackend, c);
         const exact = c.maxNorm === undefined || [1, 2, Infinity].includes(c.normType);
-        const same = (x: Float32Array | null | undefined, y: Float32Array | null | undefined, what: string) => {
-          if (y === null || y === undefined) return expect(x ?? null).toBeNull();
-          if (exact) expectSameBits(x, y, what);
+        const same: Compare = (x, y, what) => {
+          if (exact || y === null || y === undefined) expectSameBitsOrMissing(x, y, what);
           else expectClose(x, y, 1e-6, 1e-7, what);
         };
         a.outputs.forEach((output, step) => same(output, b.outputs[step], `output ${step}`));
-        same(a.layer.weight, b.layer.weight, 'weight');
-        same(a.layer.grad, b.layer.grad, 'grad');
-        expect(a.layer.sparseGrad?.indices ?? null).toEqual(b.layer.sparseGrad?.indices ?? null);
-        same(a.layer.sparseGrad?.values, b.layer.sparseGrad?.values, 'sparseGrad.values');
+        expectSameLayerState(a.layer, b.layer, same);
       }),
       { numRuns: 300, seed: 20261128 },
     );
@@ -179,14 +185,9 @@ describe.runIf(getBackend() === 'native')('native and TypeScript backends agree'
         const b = runBag(jsBackend, c);
         a.results.forEach((step, k) => {
           expectSameBits(step.output, b.results[k]!.output, `output ${k}`);
-          if (b.results[k]!.weightsGrad === null) expect(step.weightsGrad).toBeNull();
-          else expectSameBits(step.weightsGrad, b.results[k]!.weightsGrad!, `perSampleWeights grad ${k}`);
+          expectSameBitsOrMissing(step.weightsGrad, b.results[k]!.weightsGrad, `perSampleWeights grad ${k}`);
         });
-        expectSameBits(a.layer.weight, b.layer.weight, 'weight');
-        if (b.layer.grad === null) expect(a.layer.grad).toBeNull();
-        else expectSameBits(a.layer.grad, b.layer.grad, 'grad');
-        expect(a.layer.sparseGrad?.indices ?? null).toEqual(b.layer.sparseGrad?.indices ?? null);
-        if (b.layer.sparseGrad) expectSameBits(a.layer.sparseGrad!.values, b.layer.sparseGrad.values, 'sparseGrad.values');
+        expectSameLayerState(a.layer, b.layer, expectSameBitsOrMissing);
       }),
       { numRuns: 300, seed: 3003 },
     );
@@ -229,10 +230,7 @@ describe.runIf(getBackend() === 'native')('native and TypeScript backends agree'
           expect(native.optimizerUpdate(scalars, a.weight, grad, a.s0, a.s1, a.s2, touched, dim, scratch())).toBe(-1);
           expect(jsBackend.optimizerUpdate(scalars, b.weight, grad, b.s0, b.s1, b.s2, touched, dim, scratch())).toBe(-1);
           expectSameBits(a.weight, b.weight, `weight (rule ${rule})`);
-          for (const k of ['s0', 's1', 's2'] as const) {
-            if (b[k] === null) expect(a[k]).toBeNull();
-            else expectSameBits(a[k], b[k]!, `${k} (rule ${rule})`);
-          }
+          for (const k of ['s0', 's1', 's2'] as const) expectSameBitsOrMissing(a[k], b[k], `${k} (rule ${rule})`);
           // Coalescing the entries of a batch, by entry or by bag, with and without a scale.
           const count = Math.floor(next() * 40);
           const indices = Int32Array.from({ length: count }, () => Math.floor(next() * rows));

@@ -1,12 +1,11 @@
 // .npy: round trips, files written by numpy itself, and malformed headers.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { Embedding } from '../../src/index.js';
-import { FileFormatError } from '../../src/io/files.js';
 import { readNpy, saveNpy } from '../../src/io/npy.js';
-import { expectedBackend, expectSameBits } from '../helpers.js';
+import { expectFileFormatError, expectedBackend, expectSameBits, writeTestFile } from '../helpers.js';
 import { strayTemporaryFiles, temporaryDirectory } from './tmp.js';
 
 const dir = temporaryDirectory();
@@ -22,15 +21,8 @@ function npyBytes(header: string, data: Uint8Array, version = 1): Buffer {
 }
 
 async function expectFormatError(name: string, bytes: Uint8Array, reason: RegExp): Promise<void> {
-  const file = path.join(dir, name);
-  writeFileSync(file, bytes);
-  const error = await readNpy(file).then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error, name).toBeInstanceOf(FileFormatError);
-  expect((error as Error).message).toContain(file);
-  expect((error as Error).message).toMatch(reason);
+  const file = writeTestFile(dir, name, bytes);
+  await expectFileFormatError(readNpy(file), file, reason, name);
 }
 
 describe('.npy round trips', () => {

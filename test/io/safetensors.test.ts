@@ -5,11 +5,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { Embedding, EmbeddingBag } from '../../src/index.js';
-import { FileFormatError } from '../../src/io/files.js';
 import { floatBitsToBfloat16, floatBitsToHalf } from '../../src/io/half.js';
 import { loadEmbedding, loadEmbeddingBag, saveEmbedding } from '../../src/io/layers.js';
 import { openSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
-import { expectedBackend, expectSameBits, randomTable } from '../helpers.js';
+import { expectFileFormatError, expectedBackend, expectSameBits, randomTable } from '../helpers.js';
 import { strayTemporaryFiles, temporaryDirectory } from './tmp.js';
 
 const dir = temporaryDirectory();
@@ -27,13 +26,7 @@ function writeRaw(name: string, header: unknown, data: Uint8Array = new Uint8Arr
 }
 
 async function expectFormatError(file: string, reason: RegExp): Promise<void> {
-  const error = await openSafetensors(file).then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(FileFormatError);
-  expect((error as Error).message).toContain(file);
-  expect((error as Error).message).toMatch(reason);
+  await expectFileFormatError(openSafetensors(file), file, reason);
 }
 
 describe('safetensors round trips', () => {

@@ -5,23 +5,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { FileFormatError } from '../../src/io/files.js';
 import { Vocabulary } from '../../src/io/vocabulary.js';
-import { expectThrow } from '../helpers.js';
+import { expectFileFormatError, expectThrow, writeTestFile } from '../helpers.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'nn-embedding-vocabulary-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function expectFormatError(name: string, content: string | Uint8Array, reason: RegExp): Promise<void> {
-  const file = path.join(dir, name);
-  writeFileSync(file, content);
-  const error = await Vocabulary.load(file).then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error, name).toBeInstanceOf(FileFormatError);
-  expect((error as Error).message).toContain(file);
-  expect((error as Error).message).toMatch(reason);
+  const file = writeTestFile(dir, name, content);
+  await expectFileFormatError(Vocabulary.load(file), file, reason, name);
 }
 
 describe('Vocabulary', () => {
@@ -159,9 +151,7 @@ describe('Vocabulary save and load', () => {
       ['no-final-newline.txt', 'the\ncat\r\nsat'],
       ['bom.txt', '\ufeffthe\ncat\nsat'],
     ] as const) {
-      const file = path.join(dir, name);
-      writeFileSync(file, content);
-      const loaded = await Vocabulary.load(file);
+      const loaded = await Vocabulary.load(writeTestFile(dir, name, content));
       expect(loaded.tokens, name).toEqual(['the', 'cat', 'sat']);
     }
     const spaced = path.join(dir, 'spaced.txt');

@@ -2,7 +2,7 @@
 // files written by the original word2vec C tool, hand-written files in both line-ending styles,
 // gensim's binary layout, chunk boundaries at every position, exact decimal rounding at float32
 // midpoints, the shortest decimal writer, options, progress, and every validation error.
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ import {
   saveGloVe,
   saveWord2Vec,
 } from '../../src/io/word-vectors.js';
-import { expectSameBits, rng } from '../helpers.js';
+import { expectFileFormatError, expectSameBits, rejection, rng, writeTestFile } from '../helpers.js';
 import { withChunkBytes } from './chunk-size.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'nn-embedding-word-vectors-'));
@@ -28,9 +28,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const fixtures = path.join(__dirname, '..', 'fixtures', 'interop');
 
 function fileAt(name: string, content?: string | Uint8Array): string {
-  const file = path.join(dir, name);
-  if (content !== undefined) writeFileSync(file, content);
-  return file;
+  return content === undefined ? path.join(dir, name) : writeTestFile(dir, name, content);
 }
 
 function bitsOf(values: ArrayLike<number>): Float32Array {
@@ -80,10 +78,7 @@ function wordsFor(rows: number): string[] {
 }
 
 async function formatError(load: Promise<unknown>): Promise<Error> {
-  const error = await load.then(
-    () => null,
-    (e: unknown) => e,
-  );
+  const error = await rejection(load);
   expect(error, 'expected the load to fail').toBeInstanceOf(FileFormatError);
   return error as Error;
 }
@@ -91,10 +86,7 @@ async function formatError(load: Promise<unknown>): Promise<Error> {
 /** Each promise rejects with an error of its type whose message matches. */
 async function expectRejections(cases: [Promise<unknown>, typeof TypeError | typeof RangeError, RegExp][]): Promise<void> {
   for (const [promise, type, message] of cases) {
-    const error = await promise.then(
-      () => null,
-      (e: unknown) => e,
-    );
+    const error = await rejection(promise);
     expect(error).toBeInstanceOf(type);
     expect((error as Error).message).toMatch(message);
   }
@@ -108,9 +100,7 @@ async function expectFormatError(
   load: (file: string) => Promise<unknown> = (file) => loadWord2Vec(file),
 ): Promise<void> {
   const file = fileAt(name, content);
-  const error = await formatError(load(file));
-  expect(error.message, name).toContain(`${file}: `);
-  expect(error.message, name).toMatch(reason);
+  await expectFileFormatError(load(file), file, reason, name);
 }
 
 function expectSameVectors(actual: WordVectors, expected: WordVectors): void {
@@ -224,25 +214,24 @@ describe('files written by the original word2vec C tool', () => {
     text_bits: number[][];
   };
 
-  it('reads its text output (6 decimals, a space before each newline): the float32 nearest to each field', async () => {
-    for (const name of ['w2v-c-text.txt', 'w2v-c-text']) {
+  /** The fixture, copied under each name (with its extension, and without: sniffed), loads as expected. */
+  async function expectLoads(fixture: string, names: string[], bits: number[][]): Promise<void> {
+    for (const name of names) {
       const file = path.join(dir, name);
-      copyFileSync(path.join(fixtures, 'w2v-c-text.txt'), file);
+      copyFileSync(path.join(fixtures, fixture), file);
       const { vocabulary, embedding } = await loadWord2Vec(file);
       expect(vocabulary.tokens).toEqual(expected.words);
       expect([embedding.numEmbeddings, embedding.embeddingDim]).toEqual([expected.rows, expected.dim]);
-      expectSameBits(embedding.weight, bitsOf(expected.text_bits.flat()), name);
+      expectSameBits(embedding.weight, bitsOf(bits.flat()), name);
     }
+  }
+
+  it('reads its text output (6 decimals, a space before each newline): the float32 nearest to each field', async () => {
+    await expectLoads('w2v-c-text.txt', ['w2v-c-text.txt', 'w2v-c-text'], expected.text_bits);
   });
 
   it('reads its binary output (a newline after each record), by extension and by sniffing', async () => {
-    for (const name of ['w2v-c-binary.bin', 'w2v-c-binary']) {
-      const file = path.join(dir, name);
-      copyFileSync(path.join(fixtures, 'w2v-c-binary.bin'), file);
-      const { vocabulary, embedding } = await loadWord2Vec(file);
-      expect(vocabulary.tokens).toEqual(expected.words);
-      expectSameBits(embedding.weight, bitsOf(expected.binary_bits.flat()), name);
-    }
+    await expectLoads('w2v-c-binary.bin', ['w2v-c-binary.bin', 'w2v-c-binary'], expected.binary_bits);
   });
 
   it('writes its binary output byte for byte', async () => {

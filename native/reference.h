@@ -1,0 +1,320 @@
+// Reference implementations of the kernels in kernels.h: each operation written from its
+// definition there, one element at a time, with no vectors, no threads and no prefetching. They
+// are the oracle the fast kernels are tested against bit for bit (native/tests/), as FBGEMM keeps
+// RefImplementations beside its kernels. They follow the same arithmetic recipe as every tier
+// (float32 operations in the documented order, no fused multiply-add, norms and dots accumulated
+// in double in eight lanes striped by element position and reduced by a fixed tree), so equal
+// bits are the expectation, not an approximation.
+//
+// Header-only and inline: the kernel library does not link them, and they need no entry in
+// binding.gyp.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "kernels.h"
+
+namespace nne {
+namespace reference {
+
+// The fixed reduction tree of the eight double lanes (element j goes to lane j % 8).
+inline double reduce_lanes(const double lanes[8]) {
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+// dot(a, b) over dim elements, each product taken in double, in the eight-lane order.
+inline double lane_dot(const float* a, const float* b, int64_t dim) {
+  double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t j = 0; j < dim; ++j) lanes[j % 8] += static_cast<double>(a[j]) * static_cast<double>(b[j]);
+  return reduce_lanes(lanes);
+}
+
+// max |x| over the row, in double; a NaN never compares greater, so it is skipped, as fmax
+// skips it. Spelled as a comparison: GCC 12 for aarch64 crashes vectorizing an fmax reduction
+// over floats widened to double (see renorm.cc).
+inline double max_abs_norm(const float* row, int64_t dim) {
+  double largest = 0;
+  for (int64_t j = 0; j < dim; ++j) {
+    const double x = std::fabs(static_cast<double>(row[j]));
+    if (x > largest) largest = x;
+  }
+  return largest;
+}
+
+// (sum |x|^p)^(1/p) through pow(), in element order.
+inline double general_p_norm(const float* row, int64_t dim, double p) {
+  double sum = 0;
+  for (int64_t j = 0; j < dim; ++j) sum += std::pow(std::fabs(static_cast<double>(row[j])), p);
+  return std::pow(sum, 1.0 / p);
+}
+
+// The p-norm of a row as renorm.cc defines it: p = 1 and 2 in the eight-lane order, infinity as
+// the largest magnitude, any other p through pow().
+inline double norm(const float* row, int64_t dim, double p) {
+  if (p == 1.0 || p == 2.0) {
+    double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t j = 0; j < dim; ++j) {
+      const double x = row[j];
+      lanes[j % 8] += p == 2.0 ? x * x : std::fabs(x);
+    }
+    const double sum = reduce_lanes(lanes);
+    return p == 2.0 ? std::sqrt(sum) : sum;
+  }
+  if (std::isinf(p)) return max_abs_norm(row, dim);
+  return general_p_norm(row, dim, p);
+}
+
+// destination += scale * source (product rounded first), or a plain add when scale is null.
+inline void add_row(float* destination, const float* source, const float* scale, int64_t dim) {
+  for (int64_t j = 0; j < dim; ++j) {
+    if (scale != nullptr) {
+      const float product = *scale * source[j];
+      destination[j] = destination[j] + product;
+    } else {
+      destination[j] = destination[j] + source[j];
+    }
+  }
+}
+
+// GatherFn.
+template <class Index>
+void gather(const float* weight, int64_t dim, const Index* indices, int64_t count, float* out) {
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t row = static_cast<int64_t>(indices[i]);
+    for (int64_t j = 0; j < dim; ++j) out[i * dim + j] = weight[row * dim + j];
+  }
+}
+
+// ScatterAddFn.
+template <class Index>
+void scatter_add(float* grad, int64_t dim, const Index* indices, int64_t count, const float* grad_output,
+                 const float* scale, int64_t skip_row) {
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t row = static_cast<int64_t>(indices[i]);
+    if (row == skip_row) continue;
+    add_row(grad + row * dim, grad_output + i * dim, scale != nullptr ? scale + i : nullptr, dim);
+  }
+}
+
+// RenormFn, without the caller's bitmap: each distinct row once, in first-occurrence order.
+template <class Index>
+void renorm(float* weight, int64_t dim, const Index* indices, int64_t count, double max_norm, double norm_type) {
+  std::vector<bool> done;
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t row = static_cast<int64_t>(indices[i]);
+    if (static_cast<int64_t>(done.size()) <= row) done.resize(static_cast<size_t>(row) + 1, false);
+    if (done[static_cast<size_t>(row)]) continue;
+    done[static_cast<size_t>(row)] = true;
+    float* values = weight + row * dim;
+    const float row_norm = static_cast<float>(norm(values, dim, norm_type));
+    if (row_norm > max_norm) {
+      const float scale = static_cast<float>(max_norm / (static_cast<double>(row_norm) + 1e-7));
+      for (int64_t j = 0; j < dim; ++j) values[j] = values[j] * scale;
+    }
+  }
+}
+
+// BagForwardFn.
+template <class Index>
+void bag_forward(const float* weight, int64_t dim, const Index* indices, const Bags& bags,
+                 const float* per_sample_weights, BagMode mode, int64_t skip_row, float* out) {
+  for (int64_t b = 0; b < bags.num_bags; ++b) {
+    for (int64_t j = 0; j < dim; ++j) {
+      float acc = 0.0f;
+      int64_t entries = 0;
+      for (int64_t i = bags.begin(b); i < bags.end(b); ++i) {
+        const int64_t row = static_cast<int64_t>(indices[i]);
+        if (row == skip_row) continue;
+        const float x = weight[row * dim + j];
+        if (mode == BagMode::max) {
+          if (entries == 0 || x > acc) acc = x;
+        } else if (per_sample_weights != nullptr) {
+          const float product = per_sample_weights[i] * x;
+          acc = acc + product;
+        } else {
+          acc = acc + x;
+        }
+        ++entries;
+      }
+      if (mode == BagMode::mean && entries > 0) acc = acc / static_cast<float>(entries);
+      out[b * dim + j] = acc;
+    }
+  }
+}
+
+// BagScatterAddFn.
+template <class Index>
+void bag_scatter_add(float* grad, int64_t dim, const Index* indices, const Bags& bags, const float* grad_output,
+                     const float* scale, int64_t skip_row) {
+  for (int64_t b = 0; b < bags.num_bags; ++b) {
+    for (int64_t i = bags.begin(b); i < bags.end(b); ++i) {
+      const int64_t row = static_cast<int64_t>(indices[i]);
+      if (row == skip_row) continue;
+      add_row(grad + row * dim, grad_output + b * dim, scale != nullptr ? scale + i : nullptr, dim);
+    }
+  }
+}
+
+// BagMaxBackwardFn: each feature's gradient to the first entry that holds the bag's maximum.
+template <class Index>
+void bag_max_backward(const float* weight, float* grad, int64_t dim, const Index* indices, const Bags& bags,
+                      const float* grad_output, int64_t skip_row) {
+  for (int64_t b = 0; b < bags.num_bags; ++b) {
+    for (int64_t j = 0; j < dim; ++j) {
+      int64_t winner = -1;
+      float best = 0.0f;
+      for (int64_t i = bags.begin(b); i < bags.end(b); ++i) {
+        const int64_t row = static_cast<int64_t>(indices[i]);
+        if (row == skip_row) continue;
+        const float x = weight[row * dim + j];
+        if (winner < 0 || x > best) {
+          winner = row;
+          best = x;
+        }
+      }
+      if (winner >= 0) {
+        float& g = grad[winner * dim + j];
+        g = g + grad_output[b * dim + j];
+      }
+    }
+  }
+}
+
+// BagWeightGradFn.
+template <class Index>
+void bag_weight_grad(const float* weight, int64_t dim, const Index* indices, const Bags& bags,
+                     const float* grad_output, int64_t skip_row, float* out) {
+  for (int64_t b = 0; b < bags.num_bags; ++b) {
+    for (int64_t i = bags.begin(b); i < bags.end(b); ++i) {
+      const int64_t row = static_cast<int64_t>(indices[i]);
+      out[i] = row == skip_row ? 0.0f : static_cast<float>(lane_dot(grad_output + b * dim, weight + row * dim, dim));
+    }
+  }
+}
+
+// One float32 operation at a time, in torch.optim's order: n elements of one rule other than
+// rowwise_adagrad. dense: Adagrad's dense form (lr * g / std) rather than the sparse one
+// (lr * (g / std)).
+inline void optimizer_elements(const OptimizerScalars& s, float* w, const float* g_in, float* s0, float* s1,
+                               float* s2, int64_t n, bool dense) {
+  for (int64_t j = 0; j < n; ++j) {
+    float p = w[j];
+    float g = g_in[j];
+    switch (s.rule) {
+      case OptimizerRule::sgd: {
+        if (s.weight_decay != 0.0f) { const float t = s.weight_decay * p; g = g + t; }
+        if (s0 != nullptr) {
+          float buf;
+          if (s.first_step) buf = g;
+          else { const float x = s0[j] * s.a; const float y = s.b * g; buf = x + y; }
+          s0[j] = buf;
+          if (s.nesterov) { const float t = s.a * buf; g = g + t; } else g = buf;
+        }
+        const float t = s.lr * g;
+        w[j] = p + t;
+        break;
+      }
+      case OptimizerRule::adagrad: {
+        if (s.weight_decay != 0.0f) { const float t = s.weight_decay * p; g = g + t; }
+        const float sq = g * g;
+        const float sum = s0[j] + sq;
+        s0[j] = sum;
+        const float std = std::sqrt(sum) + s.eps;
+        float t;
+        if (dense) { const float u = s.lr * g; t = u / std; } else { const float q = g / std; t = s.lr * q; }
+        w[j] = p + t;
+        break;
+      }
+      case OptimizerRule::adam: {
+        if (s.decay != 1.0f) p = p * s.decay;
+        if (s.weight_decay != 0.0f) { const float t = s.weight_decay * p; g = g + t; }
+        const float m1 = s0[j] * s.a; const float m2 = s.one_minus_a * g; const float m = m1 + m2;
+        const float v1 = s1[j] * s.b; const float v2 = s.one_minus_b * g; const float v3 = v2 * g; float v = v1 + v3;
+        s0[j] = m;
+        s1[j] = v;
+        if (s2 != nullptr) { v = s2[j] > v ? s2[j] : v; s2[j] = v; }
+        const float root = std::sqrt(v); const float scaled = root / s.c; const float denom = scaled + s.eps;
+        const float u = s.lr * m; const float t = u / denom;
+        w[j] = p + t;
+        break;
+      }
+      case OptimizerRule::sparse_adam: {
+        const float old_m = s0[j], old_v = s1[j];
+        const float dm = g - old_m; const float um = dm * s.one_minus_a; const float m = um + old_m;
+        const float sq = g * g; const float dv = sq - old_v; const float uv = dv * s.one_minus_b; const float v = uv + old_v;
+        s0[j] = m;
+        s1[j] = v;
+        const float denom = std::sqrt(v) + s.eps; const float q = m / denom; const float t = s.lr * q;
+        w[j] = p + t;
+        break;
+      }
+      case OptimizerRule::rowwise_adagrad:
+        break;
+    }
+  }
+}
+
+// Row-wise Adagrad on one row: g' = g + weight_decay * w; h += mean(g'^2) (in the eight-lane
+// order, in double); w -= float(lr / (sqrt(h) + eps)) * g'.
+inline void rowwise_adagrad_row(const OptimizerScalars& s, float* w, const float* g_in, float* h, int64_t dim) {
+  std::vector<float> g(static_cast<size_t>(dim));
+  for (int64_t j = 0; j < dim; ++j) {
+    float x = g_in[j];
+    if (s.weight_decay != 0.0f) { const float t = s.weight_decay * w[j]; x = x + t; }
+    g[static_cast<size_t>(j)] = x;
+  }
+  const double sum = lane_dot(g.data(), g.data(), dim);
+  const float updated = *h + static_cast<float>(sum / static_cast<double>(dim));
+  *h = updated;
+  const float multiplier = static_cast<float>(s.lr_double / (std::sqrt(static_cast<double>(updated)) + s.eps_double));
+  for (int64_t j = 0; j < dim; ++j) { const float t = multiplier * g[static_cast<size_t>(j)]; w[j] = w[j] - t; }
+}
+
+// OptimizerUpdateFn (no scratch): rows null is the dense update of the whole table.
+inline void optimizer_update(const OptimizerScalars& s, float* weight, const float* grad, float* state0,
+                             float* state1, float* state2, const uint32_t* rows, int64_t num_rows, int64_t dim) {
+  for (int64_t k = 0; k < num_rows; ++k) {
+    const int64_t row = rows != nullptr ? static_cast<int64_t>(rows[k]) : k;
+    const int64_t at = row * dim;
+    if (s.rule == OptimizerRule::rowwise_adagrad) {
+      rowwise_adagrad_row(s, weight + at, grad + k * dim, state0 + row, dim);
+    } else {
+      optimizer_elements(s, weight + at, grad + k * dim, state0 != nullptr ? state0 + at : nullptr,
+                         state1 != nullptr ? state1 + at : nullptr, state2 != nullptr ? state2 + at : nullptr, dim,
+                         rows == nullptr);
+    }
+  }
+}
+
+// CoalesceFn, without the slots: rows in first-occurrence order, each the float32 sum in entry
+// order of scale[i] * its source row (the first entry's product stands as it is).
+template <class Index>
+int64_t coalesce(const Index* indices, int64_t count, int64_t dim, const float* source, const Bags* bags,
+                 const float* scale, int64_t skip_row, uint32_t* out_rows, float* out_values) {
+  std::vector<int64_t> order;
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t row = static_cast<int64_t>(indices[i]);
+    if (row == skip_row) continue;
+    int64_t bag = 0;
+    if (bags != nullptr) while (bag + 1 < bags->num_bags && i >= bags->end(bag)) ++bag;
+    const float* src = source + (bags != nullptr ? bag : i) * dim;
+    size_t slot = 0;
+    while (slot < order.size() && order[slot] != row) ++slot;
+    const bool first = slot == order.size();
+    if (first) {
+      order.push_back(row);
+      out_rows[slot] = static_cast<uint32_t>(row);
+    }
+    float* acc = out_values + static_cast<int64_t>(slot) * dim;
+    for (int64_t j = 0; j < dim; ++j) {
+      const float x = (scale != nullptr ? scale[i] : 1.0f) * src[j];
+      acc[j] = first ? x : acc[j] + x;
+    }
+  }
+  return static_cast<int64_t>(order.size());
+}
+
+}  // namespace reference
+}  // namespace nne
