@@ -287,70 +287,124 @@ function erfinv(x: number): number {
 }
 
 /**
- * One pair (2k, 2k + 1) of the normal stream, k's low word lo: result = [r cos, r sin], before mean
- * and std. The statements of its three polynomials (log, sin, cos) are interleaved: each step is a
- * float32 rounding (Math.fround) whose latency one polynomial's dependency chain would wait for.
+ * Two pairs of the normal stream, (2k, 2k + 1) at low word loA and the pair at loB (same high
+ * word): result = [r cos, r sin] of each, before mean and std; a single pair (the ends of a range)
+ * is asked for as loB = loA. The one place a pair is computed, as two independent chains in one
+ * body: each step is a float32 rounding (Math.fround) whose latency one chain alone waits for,
+ * and V8 does not inline a function this large, so one pair per call loses the overlap (1.01-1.47x
+ * the time of this form for Embedding(1e6, 128), issue 13's A/B).
  */
-function normalPair(lo: number, hiKey: number, k0: number, result: Float64Array): void {
-  lo |= 0;
+function normalPairs(loA: number, loB: number, hiKey: number, k0: number, result: Float64Array): void {
+  loA |= 0;
+  loB |= 0;
   hiKey |= 0;
   k0 |= 0;
-  const a = mix32i(mix32i((lo + k0) | 0) ^ hiKey);
-  const b = mix32i(mix32i((lo + 1 + k0) | 0) ^ hiKey);
-  const v = (a >>> 8) + 1;
-  const e = 32 - Math.clz32(v);
-  const m = v * POW2_NEG[e]!;
-  let x: number, g: number;
-  if (m < SQRTHF) {
-    g = e - 25;
-    x = F(F(m + m) - 1);
+  const aA = mix32i(mix32i((loA + k0) | 0) ^ hiKey);
+  const bA = mix32i(mix32i((loA + 1 + k0) | 0) ^ hiKey);
+  const vA = (aA >>> 8) + 1;
+  const eA = 32 - Math.clz32(vA);
+  const mA = vA * POW2_NEG[eA]!;
+  let xA: number, gA: number;
+  if (mA < SQRTHF) {
+    gA = eA - 25;
+    xA = F(F(mA + mA) - 1);
   } else {
-    g = e - 24;
-    x = F(m - 1);
+    gA = eA - 24;
+    xA = F(mA - 1);
   }
-  const z = F(x * x);
-  let p = F(F(L0 * x) + L1);
-  const w = b >>> 8;
-  const f = (w & 0x3fffff) * TWO_M22;
-  const f2 = F(f * f);
-  let s = F(F(S11 * f2) + S9);
-  let c = F(F(C12 * f2) + C10);
-  p = F(F(p * x) + L2);
-  s = F(F(s * f2) + S7);
-  c = F(F(c * f2) + C8);
-  p = F(F(p * x) + L3);
-  s = F(F(s * f2) + S5);
-  c = F(F(c * f2) + C6);
-  p = F(F(p * x) + L4);
-  s = F(F(s * f2) + S3);
-  c = F(F(c * f2) + C4);
-  p = F(F(p * x) + L5);
-  s = F(F(s * f2) + S1);
-  c = F(F(c * f2) + C2);
-  p = F(F(p * x) + L6);
-  s = F(s * f);
-  c = F(F(c * f2) + 1);
-  p = F(F(p * x) + L7);
-  p = F(F(p * x) + L8);
-  let y = F(F(p * x) * z);
-  y = F(y + F(LE1 * g));
-  y = F(y + F(-0.5 * z));
-  const ln = F(F(x + y) + F(LE2 * g));
-  const r = F(Math.sqrt(F(-2 * ln)));
-  const q = w >>> 22;
-  let cs = q & 1 ? s : c;
-  let sn = q & 1 ? c : s;
-  if ((q + 1) & 2) cs = -cs;
-  if (q & 2) sn = -sn;
-  result[0] = F(r * cs);
-  result[1] = F(r * sn);
+  const zA = F(xA * xA);
+  let pA = F(F(L0 * xA) + L1);
+  const wA = bA >>> 8;
+  const fA = (wA & 0x3fffff) * TWO_M22;
+  const f2A = F(fA * fA);
+  let sA = F(F(S11 * f2A) + S9);
+  let cA = F(F(C12 * f2A) + C10);
+  pA = F(F(pA * xA) + L2);
+  sA = F(F(sA * f2A) + S7);
+  cA = F(F(cA * f2A) + C8);
+  pA = F(F(pA * xA) + L3);
+  sA = F(F(sA * f2A) + S5);
+  cA = F(F(cA * f2A) + C6);
+  pA = F(F(pA * xA) + L4);
+  sA = F(F(sA * f2A) + S3);
+  cA = F(F(cA * f2A) + C4);
+  pA = F(F(pA * xA) + L5);
+  sA = F(F(sA * f2A) + S1);
+  cA = F(F(cA * f2A) + C2);
+  pA = F(F(pA * xA) + L6);
+  sA = F(sA * fA);
+  cA = F(F(cA * f2A) + 1);
+  pA = F(F(pA * xA) + L7);
+  pA = F(F(pA * xA) + L8);
+  let yA = F(F(pA * xA) * zA);
+  yA = F(yA + F(LE1 * gA));
+  yA = F(yA + F(-0.5 * zA));
+  const lnA = F(F(xA + yA) + F(LE2 * gA));
+  const rA = F(Math.sqrt(F(-2 * lnA)));
+  const qA = wA >>> 22;
+  let csA = qA & 1 ? sA : cA;
+  let snA = qA & 1 ? cA : sA;
+  if ((qA + 1) & 2) csA = -csA;
+  if (qA & 2) snA = -snA;
+  const aB = mix32i(mix32i((loB + k0) | 0) ^ hiKey);
+  const bB = mix32i(mix32i((loB + 1 + k0) | 0) ^ hiKey);
+  const vB = (aB >>> 8) + 1;
+  const eB = 32 - Math.clz32(vB);
+  const mB = vB * POW2_NEG[eB]!;
+  let xB: number, gB: number;
+  if (mB < SQRTHF) {
+    gB = eB - 25;
+    xB = F(F(mB + mB) - 1);
+  } else {
+    gB = eB - 24;
+    xB = F(mB - 1);
+  }
+  const zB = F(xB * xB);
+  let pB = F(F(L0 * xB) + L1);
+  const wB = bB >>> 8;
+  const fB = (wB & 0x3fffff) * TWO_M22;
+  const f2B = F(fB * fB);
+  let sB = F(F(S11 * f2B) + S9);
+  let cB = F(F(C12 * f2B) + C10);
+  pB = F(F(pB * xB) + L2);
+  sB = F(F(sB * f2B) + S7);
+  cB = F(F(cB * f2B) + C8);
+  pB = F(F(pB * xB) + L3);
+  sB = F(F(sB * f2B) + S5);
+  cB = F(F(cB * f2B) + C6);
+  pB = F(F(pB * xB) + L4);
+  sB = F(F(sB * f2B) + S3);
+  cB = F(F(cB * f2B) + C4);
+  pB = F(F(pB * xB) + L5);
+  sB = F(F(sB * f2B) + S1);
+  cB = F(F(cB * f2B) + C2);
+  pB = F(F(pB * xB) + L6);
+  sB = F(sB * fB);
+  cB = F(F(cB * f2B) + 1);
+  pB = F(F(pB * xB) + L7);
+  pB = F(F(pB * xB) + L8);
+  let yB = F(F(pB * xB) * zB);
+  yB = F(yB + F(LE1 * gB));
+  yB = F(yB + F(-0.5 * zB));
+  const lnB = F(F(xB + yB) + F(LE2 * gB));
+  const rB = F(Math.sqrt(F(-2 * lnB)));
+  const qB = wB >>> 22;
+  let csB = qB & 1 ? sB : cB;
+  let snB = qB & 1 ? cB : sB;
+  if ((qB + 1) & 2) csB = -csB;
+  if (qB & 2) snB = -snB;
+  result[0] = F(rA * csA);
+  result[1] = F(rA * snA);
+  result[2] = F(rB * csB);
+  result[3] = F(rB * snB);
 }
 
-const pairResult = new Float64Array(2);
+const pairResult = new Float64Array(4);
 
 /**
  * out[j] = element start + j of the stream params describes (kind, k0, k1, six floats: see
- * native/kernels.h InitParams). The same bits as every native tier.
+ * native/kernels.h InitParams). The same bits as every native tier. The normal stream's pairs are
+ * computed two at a time (normalPairs).
  */
 export function initFillJs(out: Float32Array, params: Float64Array, start: number): void {
   if (!(Number.isInteger(start) && start >= 0 && start <= 2 ** 53 - out.length)) {
@@ -365,7 +419,7 @@ export function initFillJs(out: Float32Array, params: Float64Array, start: numbe
   if (kind === INIT_KERNEL_KINDS.normal) {
     let c = start - (start % 2); // the first pair's even counter
     if (c < start && n > 0) {
-      normalPair(c % 0x100000000, Math.floor(c / 0x100000000) ^ k1, k0, pairResult);
+      normalPairs(c % 0x100000000, c % 0x100000000, Math.floor(c / 0x100000000) ^ k1, k0, pairResult);
       out[0] = F(p0 + F(p1 * pairResult[1]!));
       c += 2;
     }
@@ -376,14 +430,21 @@ export function initFillJs(out: Float32Array, params: Float64Array, start: numbe
       const blockEnd = Math.min(end, (hi + 1) * 0x100000000);
       let lo = (c - hi * 0x100000000) | 0; // int32 bits of the low word
       let j = c - start;
+      for (; c + 3 < blockEnd; c += 4, lo = (lo + 4) | 0, j += 4) {
+        normalPairs(lo, lo + 2, hiKey, k0, pairResult);
+        out[j] = F(p0 + F(p1 * pairResult[0]!));
+        out[j + 1] = F(p0 + F(p1 * pairResult[1]!));
+        out[j + 2] = F(p0 + F(p1 * pairResult[2]!));
+        out[j + 3] = F(p0 + F(p1 * pairResult[3]!));
+      }
       for (; c + 1 < blockEnd; c += 2, lo = (lo + 2) | 0, j += 2) {
-        normalPair(lo, hiKey, k0, pairResult);
+        normalPairs(lo, lo, hiKey, k0, pairResult);
         out[j] = F(p0 + F(p1 * pairResult[0]!));
         out[j + 1] = F(p0 + F(p1 * pairResult[1]!));
       }
     }
     if (c < end) {
-      normalPair(c % 0x100000000, Math.floor(c / 0x100000000) ^ k1, k0, pairResult);
+      normalPairs(c % 0x100000000, c % 0x100000000, Math.floor(c / 0x100000000) ^ k1, k0, pairResult);
       out[c - start] = F(p0 + F(p1 * pairResult[0]!));
     }
     return;
