@@ -1,11 +1,11 @@
 // GloVe: the survey pass (dimension and line count) and the loader.
 import { describe } from '../../validate.js';
 import { openChunkReader } from '../files.js';
+import { parseHeader, readUntil } from './header.js';
 import { MAX_DIM, checkLoadOptions, readSettings } from './settings.js';
 import { type FailFunction, TableBuilder, checkTableSize, failFor, reportProgress } from './table-builder.js';
 import { TextParser, parseTextFile } from './text.js';
 import type { LoadWordVectorsOptions, WordVectors } from './types.js';
-import { parseHeader, readUntil } from './word2vec.js';
 
 /**
  * The first pass over a GloVe file: the dimension (fields of the first line - 1) and the number

@@ -25,18 +25,18 @@ export class TableBuilder {
   readonly words: string[] = [];
   readonly reservedRows: number;
   /** Every word's bytes, each followed by the separator (which no word contains). */
-  #wordBytes = Buffer.allocUnsafe(1 << 16);
-  #wordBytesUsed = 0;
-  /** Where word i's bytes end in #wordBytes (its separator follows). */
-  readonly #wordEnds: Int32Array;
+  private wordBytes = Buffer.allocUnsafe(1 << 16);
+  private wordBytesUsed = 0;
+  /** Where word i's bytes end in wordBytes (its separator follows). */
+  private readonly wordEnds: Int32Array;
   /** Record number + 1 of the word hashed to each slot, 0 for none. */
-  readonly #slots: Int32Array;
+  private readonly slots: Int32Array;
   /** The slot of the word added last. */
-  #lastSlot = 0;
-  /** Words added (#wordEnds filled), and the first of them not decoded into `words` yet. */
-  #count = 0;
+  private lastSlot = 0;
+  /** Words added (wordEnds filled), and the first of them not decoded into `words` yet. */
+  private count = 0;
   /** OR of the undecoded words' bytes: below 128 means ASCII. */
-  #undecodedHigh = 0;
+  private undecodedHigh = 0;
 
   constructor(
     readonly dim: number,
@@ -56,19 +56,19 @@ export class TableBuilder {
     this.reservedRows = reservedRows(settings);
     this.weight = allocateTable((this.reservedRows + capacity) * dim);
     this.weightBytes = Buffer.from(this.weight.buffer, this.weight.byteOffset, this.weight.byteLength);
-    this.#wordEnds = new Int32Array(capacity);
+    this.wordEnds = new Int32Array(capacity);
     // At most 3/4 full, a power of two (at least one slot stays empty, so probing ends).
-    this.#slots = new Int32Array(Math.min(2 ** 31, 2 ** Math.ceil(Math.log2((capacity * 4) / 3 + 1))));
+    this.slots = new Int32Array(Math.min(2 ** 31, 2 ** Math.ceil(Math.log2((capacity * 4) / 3 + 1))));
   }
 
   /** Records stored so far. */
   get rows(): number {
-    return this.#count;
+    return this.count;
   }
 
   /** Element offset of the next record's row. */
   get nextRowOffset(): number {
-    return (this.reservedRows + this.#count) * this.dim;
+    return (this.reservedRows + this.count) * this.dim;
   }
 
   /** Adds the next record's word, bytes [start, end) of chunk (`high`: their OR); throws for a duplicate. */
@@ -79,7 +79,7 @@ export class TableBuilder {
 
   /** The error for the next record's word, bytes [start, end) of chunk, which record `earlier` has. */
   duplicateError(chunk: Buffer, start: number, end: number, earlier: number): FileFormatError {
-    return this.failAfterWords(`${this.placeOf(this.#count)}: the word ${quoteText(chunk.toString('utf8', start, end))} already appeared in ${this.placeOf(earlier)}`);
+    return this.failAfterWords(`${this.placeOf(this.count)}: the word ${quoteText(chunk.toString('utf8', start, end))} already appeared in ${this.placeOf(earlier)}`);
   }
 
   /**
@@ -88,14 +88,14 @@ export class TableBuilder {
    */
   addWordIfNew(chunk: Buffer, start: number, end: number, high: number): number {
     const length = end - start;
-    if (this.#wordBytesUsed + length + 1 > this.#wordBytes.length) {
-      const grown = Buffer.allocUnsafe(Math.max(2 * this.#wordBytes.length, this.#wordBytesUsed + length + 1));
-      this.#wordBytes.copy(grown, 0, 0, this.#wordBytesUsed);
-      this.#wordBytes = grown;
+    if (this.wordBytesUsed + length + 1 > this.wordBytes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * this.wordBytes.length, this.wordBytesUsed + length + 1));
+      this.wordBytes.copy(grown, 0, 0, this.wordBytesUsed);
+      this.wordBytes = grown;
     }
     // Copy the bytes and hash them (FNV-1a) in one pass.
-    const bytes = this.#wordBytes;
-    const wordStart = this.#wordBytesUsed;
+    const bytes = this.wordBytes;
+    const wordStart = this.wordBytesUsed;
     let at = wordStart;
     let hash = 0x811c9dc5;
     for (let k = start; k < end; k++) {
@@ -103,49 +103,49 @@ export class TableBuilder {
       bytes[at++] = c;
       hash = Math.imul(hash ^ c, 16777619);
     }
-    const slots = this.#slots;
+    const slots = this.slots;
     const mask = slots.length - 1;
     let slot = hash & mask;
     for (let other = slots[slot]!; other !== 0; other = slots[slot]!) {
-      const otherStart = other === 1 ? 0 : this.#wordEnds[other - 2]! + 1;
-      if (this.#wordEnds[other - 1]! - otherStart === length && bytes.compare(bytes, wordStart, at, otherStart, otherStart + length) === 0) return other - 1;
+      const otherStart = other === 1 ? 0 : this.wordEnds[other - 2]! + 1;
+      if (this.wordEnds[other - 1]! - otherStart === length && bytes.compare(bytes, wordStart, at, otherStart, otherStart + length) === 0) return other - 1;
       slot = (slot + 1) & mask;
     }
-    slots[slot] = this.#count + 1;
-    this.#lastSlot = slot;
+    slots[slot] = this.count + 1;
+    this.lastSlot = slot;
     bytes[at] = this.separator;
-    this.#wordEnds[this.#count++] = at;
-    this.#wordBytesUsed = at + 1;
-    this.#undecodedHigh |= high;
+    this.wordEnds[this.count++] = at;
+    this.wordBytesUsed = at + 1;
+    this.undecodedHigh |= high;
     return -1;
   }
 
   /**
    * Takes back the word added last (before flushWords decoded it). Emptying its slot keeps every
    * other word findable: it was added after them, so no other word's probe passed its slot.
-   * (#undecodedHigh keeps its bytes: at worst, ASCII words get checked as UTF-8.)
+   * (undecodedHigh keeps its bytes: at worst, ASCII words get checked as UTF-8.)
    */
   removeLastWord(): void {
-    this.#slots[this.#lastSlot] = 0;
-    const last = --this.#count;
-    this.#wordBytesUsed = last === 0 ? 0 : this.#wordEnds[last - 1]! + 1;
+    this.slots[this.lastSlot] = 0;
+    const last = --this.count;
+    this.wordBytesUsed = last === 0 ? 0 : this.wordEnds[last - 1]! + 1;
   }
 
   /** Decodes the words added since the last call into `words`; throws for one that is not UTF-8 (the first). */
   flushWords(): void {
     const first = this.words.length;
-    if (first === this.#count) return;
-    const start = first === 0 ? 0 : this.#wordEnds[first - 1]! + 1;
-    const bytes = this.#wordBytes.subarray(start, this.#wordEnds[this.#count - 1]);
-    const ascii = this.#undecodedHigh < 128;
+    if (first === this.count) return;
+    const start = first === 0 ? 0 : this.wordEnds[first - 1]! + 1;
+    const bytes = this.wordBytes.subarray(start, this.wordEnds[this.count - 1]);
+    const ascii = this.undecodedHigh < 128;
     if (!ascii && !isUtf8(bytes)) {
       for (let i = first; ; i++) {
-        const wordStart = i === 0 ? 0 : this.#wordEnds[i - 1]! + 1;
-        if (!isUtf8(this.#wordBytes.subarray(wordStart, this.#wordEnds[i]))) throw this.fail(`${this.placeOf(i)}: the word is not valid UTF-8`);
-        this.words.push(this.#wordBytes.toString('utf8', wordStart, this.#wordEnds[i]));
+        const wordStart = i === 0 ? 0 : this.wordEnds[i - 1]! + 1;
+        if (!isUtf8(this.wordBytes.subarray(wordStart, this.wordEnds[i]))) throw this.fail(`${this.placeOf(i)}: the word is not valid UTF-8`);
+        this.words.push(this.wordBytes.toString('utf8', wordStart, this.wordEnds[i]));
       }
     }
-    this.#undecodedHigh = 0;
+    this.undecodedHigh = 0;
     const words = this.words;
     for (const word of bytes.toString(ascii ? 'latin1' : 'utf8').split(this.separator === 10 ? '\n' : ' ')) words.push(word);
   }

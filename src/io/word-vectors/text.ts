@@ -10,7 +10,7 @@ import { type FailFunction, TableBuilder, fieldText, firstFieldEnd, reportProgre
  * every one of them.
  *
  * A line is read as its first field (the word) and D values. Where that fails (a duplicate word,
- * a value that is not a number or out of range, values left over), #readSplit takes the line
+ * a value that is not a number or out of range, values left over), readSplit takes the line
  * over: on a line with more than D values, with options.wordsWithSpaces it reads the last D
  * fields as the values and the rest as the word, without that option it throws the error saying
  * so; on other lines it throws the first reading's error. Lines of a word and D values, all of
@@ -20,11 +20,11 @@ export class TextParser {
   /** Line number of the next line. */
   line: number;
   /** The first blank line seen while records remained to be read, or 0. */
-  #blankLine = 0;
-  /** Why the first reading of a line failed, and where (for #readSplit). */
-  #failure: 'duplicate' | 'not a number' | 'out of range' | 'too many values' = 'too many values';
+  private blankLine = 0;
+  /** Why the first reading of a line failed, and where (for readSplit). */
+  private failure: 'duplicate' | 'not a number' | 'out of range' | 'too many values' = 'too many values';
   /** The value's position (not a number, out of range), or the earlier record with the word (duplicate). */
-  #failedAt = 0;
+  private failedAt = 0;
 
   readonly fail: FailFunction;
 
@@ -68,15 +68,15 @@ export class TextParser {
       if (c === 32 || c === 9 || c === 13 || c === 10) {
         while ((c = chunk[p]!) === 32 || c === 9 || c === 13) p++;
         if (c !== 10) throw this.fail(`line ${this.line} starts with whitespace (an empty word)`);
-        if (this.#blankLine === 0) this.#blankLine = this.line;
+        if (this.blankLine === 0) this.blankLine = this.line;
         p++;
         this.line++;
         continue;
       }
       if (this.complete) throw this.fail(`line ${this.line}: unexpected data after the ${builder.rows} records expected`);
-      if (this.#blankLine !== 0) throw this.fail(`line ${this.#blankLine} is empty`);
+      if (this.blankLine !== 0) throw this.fail(`line ${this.blankLine} is empty`);
       // The word: up to a space or tab (with wordsWithSpaces, maybe only its first part: a
-      // duplicate then may be the start of a longer word, and #readSplit decides).
+      // duplicate then may be the start of a longer word, and readSplit decides).
       const lineStart = p;
       let high = 0;
       while ((c = chunk[p]!) > 32 || (c !== 32 && c !== 9 && c !== 10 && c !== 13)) {
@@ -85,12 +85,12 @@ export class TextParser {
       }
       if (p - lineStart > MAX_WORD_BYTES) throw this.fail(`line ${this.line}: the word is longer than ${MAX_WORD_BYTES} bytes`);
       const base = builder.nextRowOffset;
-      // Values; a failure leaves the loop early (j < dim), a duplicate skips it (j > dim), for #readSplit.
+      // Values; a failure leaves the loop early (j < dim), a duplicate skips it (j > dim), for readSplit.
       let j = 0;
       const earlier = builder.addWordIfNew(chunk, lineStart, p, high);
       if (earlier >= 0) {
-        this.#failure = 'duplicate';
-        this.#failedAt = earlier;
+        this.failure = 'duplicate';
+        this.failedAt = earlier;
         j = dim + 1;
       }
       for (; j < dim; j++) {
@@ -157,8 +157,8 @@ export class TextParser {
           c = chunk[p]!;
         }
         if (digitCount === 0 || !(c === 32 || c === 9 || c === 10 || c === 13)) {
-          this.#failure = 'not a number';
-          this.#failedAt = numberStart;
+          this.failure = 'not a number';
+          this.failedAt = numberStart;
           break;
         }
         let value: number;
@@ -169,8 +169,8 @@ export class TextParser {
           if (!roundsSafely(value)) {
             value = decimalToFloat32(chunk.toString('latin1', numberStart + (negative || chunk[numberStart] === 43 ? 1 : 0), p));
             if (value === Infinity) {
-              this.#failure = 'out of range';
-              this.#failedAt = numberStart;
+              this.failure = 'out of range';
+              this.failedAt = numberStart;
               break;
             }
           }
@@ -182,13 +182,13 @@ export class TextParser {
         if (c === 13) c = chunk[++p]!;
         if (c !== 10) {
           if (chunk[p - 1] === 13) throw this.fail(`line ${this.line}: a carriage return inside the line`);
-          this.#failure = 'too many values';
+          this.failure = 'too many values';
         }
       }
       if (j === dim && c === 10) {
         p++;
       } else {
-        p = this.#readSplit(chunk, lineStart, j);
+        p = this.readSplit(chunk, lineStart, j);
       }
       if (p - lineStart > this.longestLine) throw this.tooLong();
       this.line++;
@@ -196,14 +196,14 @@ export class TextParser {
   }
 
   /**
-   * The line from lineStart, after reading it as a word and D values failed (#failure) at value
+   * The line from lineStart, after reading it as a word and D values failed (failure) at value
    * `failed` (from 0; dim: values were left over; dim + 1: the first field is a duplicate, and was
    * not added): with options.wordsWithSpaces and more than D values, its last D fields are read
    * as the values and the rest is the word (added in place of the first field); the position
    * after the line's '\n' is returned. Otherwise throws: the error saying that the line has too
    * many values (suggesting the option), or the first reading's error.
    */
-  #readSplit(chunk: Buffer, lineStart: number, failed: number): number {
+  private readSplit(chunk: Buffer, lineStart: number, failed: number): number {
     const builder = this.builder;
     const dim = builder.dim;
     const newline = chunk.indexOf(10, lineStart);
@@ -225,9 +225,9 @@ export class TextParser {
     }
     if (fields <= dim + 1) {
       // The first field is the word: the first reading's error stands.
-      if (this.#failure === 'duplicate') throw builder.duplicateError(chunk, lineStart, firstFieldEnd(chunk, lineStart), this.#failedAt);
-      if (this.#failure === 'not a number') throw this.#notANumber(chunk, this.#failedAt, failed);
-      if (this.#failure === 'out of range') throw this.#outOfRange(chunk, this.#failedAt, failed);
+      if (this.failure === 'duplicate') throw builder.duplicateError(chunk, lineStart, firstFieldEnd(chunk, lineStart), this.failedAt);
+      if (this.failure === 'not a number') throw this.notANumber(chunk, this.failedAt, failed);
+      if (this.failure === 'out of range') throw this.outOfRange(chunk, this.failedAt, failed);
       throw this.fail(`line ${this.line} has more than ${dim} values`);
     }
     if (!builder.settings.wordsWithSpaces) {
@@ -235,7 +235,7 @@ export class TextParser {
     }
     if (wordEnd - lineStart > MAX_WORD_BYTES) throw this.fail(`line ${this.line}: the word is longer than ${MAX_WORD_BYTES} bytes`);
     // The first field was added as the word, unless another record has it.
-    if (this.#failure !== 'duplicate') builder.removeLastWord();
+    if (this.failure !== 'duplicate') builder.removeLastWord();
     // The values, each checked as a number of parse()'s syntax, then rounded as parse() rounds:
     // the double nearest the decimal stored as a float32 where that is the float32 nearest it,
     // else the exact conversion.
@@ -247,12 +247,12 @@ export class TextParser {
       const start = p;
       while ((c = chunk[p]!) !== 32 && c !== 9 && c !== 10 && c !== 13) p++;
       const text = chunk.toString('latin1', start, p);
-      if (!NUMBER_FIELD.test(text)) throw this.#notANumber(chunk, start, j);
+      if (!NUMBER_FIELD.test(text)) throw this.notANumber(chunk, start, j);
       const sign = text.charCodeAt(0);
       const digits = sign === 45 || sign === 43 ? text.slice(1) : text;
       const approximate = Number(digits);
       const value = roundsSafely(approximate) ? approximate : decimalToFloat32(digits);
-      if (value === Infinity) throw this.#outOfRange(chunk, start, j);
+      if (value === Infinity) throw this.outOfRange(chunk, start, j);
       weight[base + j] = sign === 45 ? -value : value;
     }
     let high = 0;
@@ -270,17 +270,17 @@ export class TextParser {
     return this.fail(`line ${this.line} is longer than ${this.longestLine} bytes`);
   }
 
-  #outOfRange(chunk: Buffer, start: number, column: number): FileFormatError {
-    return this.fail(`line ${this.line}, value ${column + 1}: ${fieldText(chunk, start)} is outside the float32 range${this.#lineOneNote}`);
+  private outOfRange(chunk: Buffer, start: number, column: number): FileFormatError {
+    return this.fail(`line ${this.line}, value ${column + 1}: ${fieldText(chunk, start)} is outside the float32 range${this.lineOneNote}`);
   }
 
-  #notANumber(chunk: Buffer, start: number, column: number): FileFormatError {
+  private notANumber(chunk: Buffer, start: number, column: number): FileFormatError {
     const text = fieldText(chunk, start);
     const nonFinite = /^"[+-]?(nan|inf|infinity)"$/i.test(text);
-    return this.fail(`line ${this.line}, value ${column + 1}: ${text} is ${nonFinite ? 'not finite' : 'not a number'}${this.#lineOneNote}`);
+    return this.fail(`line ${this.line}, value ${column + 1}: ${text} is ${nonFinite ? 'not finite' : 'not a number'}${this.lineOneNote}`);
   }
 
-  get #lineOneNote(): string {
+  private get lineOneNote(): string {
     return this.line === 1 ? this.dimensionNote : '';
   }
 
