@@ -27,7 +27,8 @@
 //   float-text.ts     decimal <-> float32, exactly (reading as strtof does, writing the shortest)
 //   table-builder.ts  the table being filled, and what the parsers share
 //   text.ts           the text parser ("word v1 ... vD" lines)
-//   word2vec.ts       the header, text or binary, the binary parser, loadWord2Vec, loadFastText
+//   header.ts         the word2vec header line
+//   word2vec.ts       text or binary, the binary parser, loadWord2Vec, loadFastText
 //   glove.ts          GloVe's survey pass and loadGloVe
 //   writers.ts        saveWord2Vec and saveGloVe
 export * from './word-vectors/types.js'; // interfaces only
