@@ -11,7 +11,7 @@
 //   other options             as in Embedding
 import { heldArray, heldIndices } from './async-guard.js';
 import { BAG_MODE_CODES, type KernelIndices, type OutputHolder, type Plan } from './backend.js';
-import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, deferredInit, forEachBag, forEachEntry, kernelOutput, pretrainedArguments, rowReader } from './table.js';
+import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, forEachBag, forEachEntry, kernelOutput, pretrainedArguments, rowReader } from './table.js';
 import {
   type IndexArray,
   checkBoolean,
@@ -81,10 +81,8 @@ export class EmbeddingBag extends EmbeddingTable {
    * new EmbeddingBag(numEmbeddings, embeddingDim, options), with the table's init run without
    * blocking the event loop (native: on the thread pool; TypeScript: in a later task).
    */
-  static async create(numEmbeddings: number, embeddingDim: number, options?: Omit<EmbeddingBagOptions, 'weight'>): Promise<EmbeddingBag> {
-    const layer = new EmbeddingBag(numEmbeddings, embeddingDim, deferredInit('EmbeddingBag.create', options));
-    await layer.initDeferred();
-    return layer;
+  static create(numEmbeddings: number, embeddingDim: number, options?: Omit<EmbeddingBagOptions, 'weight'>): Promise<EmbeddingBag> {
+    return EmbeddingTable.createDeferred('EmbeddingBag.create', options, (o) => new EmbeddingBag(numEmbeddings, embeddingDim, o));
   }
 
   /** torch.nn.EmbeddingBag.from_pretrained: adopts `weights` (no copy); freeze defaults to true. */

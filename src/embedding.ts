@@ -11,7 +11,7 @@
 //   from_pretrained      fromPretrained   freeze defaults to true
 import { heldArray, heldIndices } from './async-guard.js';
 import type { KernelIndices, OutputHolder, Plan } from './backend.js';
-import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, deferredInit, kernelOutput, pretrainedArguments } from './table.js';
+import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, kernelOutput, pretrainedArguments } from './table.js';
 import { type IndexArray, checkFloat32Array, checkNoOverlap, checkOptions, stableCopy, toKernelIndices, viewOrNull } from './validate.js';
 
 export type { EmbeddingOptions, SparseGrad } from './table.js';
@@ -31,10 +31,8 @@ export class Embedding extends EmbeddingTable {
    * the event loop (native: on the thread pool; TypeScript: in a later task). The same table as the
    * constructor gives for the same options and seed. Bad arguments reject with the constructor's error.
    */
-  static async create(numEmbeddings: number, embeddingDim: number, options?: Omit<EmbeddingOptions, 'weight'>): Promise<Embedding> {
-    const layer = new Embedding(numEmbeddings, embeddingDim, deferredInit('Embedding.create', options));
-    await layer.initDeferred();
-    return layer;
+  static create(numEmbeddings: number, embeddingDim: number, options?: Omit<EmbeddingOptions, 'weight'>): Promise<Embedding> {
+    return EmbeddingTable.createDeferred('Embedding.create', options, (o) => new Embedding(numEmbeddings, embeddingDim, o));
   }
 
   /** torch.nn.Embedding.from_pretrained: adopts `weights` (no copy); freeze defaults to true. */

@@ -286,69 +286,125 @@ function erfinv(x: number): number {
   return F(p * x);
 }
 
-/** One pair (2k, 2k + 1) of the normal stream: [r cos, r sin] before mean and std (for the ends of a range). */
-function normalPair(lo: number, hiKey: number, k0: number, result: Float64Array): void {
-  const loX = lo | 0;
+/**
+ * Two pairs of the normal stream, (2k, 2k + 1) at low word loA and the pair at loB (same high
+ * word): result = [r cos, r sin] of each, before mean and std; a single pair (the ends of a range)
+ * is asked for as loB = loA. The one place a pair is computed, as two independent chains in one
+ * body: each step is a float32 rounding (Math.fround) whose latency one chain alone waits for,
+ * and V8 does not inline a function this large, so one pair per call loses the overlap (1.01-1.47x
+ * the time of this form for Embedding(1e6, 128), issue 13's A/B).
+ */
+function normalPairs(loA: number, loB: number, hiKey: number, k0: number, result: Float64Array): void {
+  loA |= 0;
+  loB |= 0;
   hiKey |= 0;
   k0 |= 0;
-      const aX = mix32i(mix32i((loX + k0) | 0) ^ hiKey);
-      const bX = mix32i(mix32i((loX + 1 + k0) | 0) ^ hiKey);
-      const vX = (aX >>> 8) + 1;
-      const eX = 32 - Math.clz32(vX);
-      const mX = vX * POW2_NEG[eX]!;
-      let xX: number, gX: number;
-      if (mX < SQRTHF) {
-        gX = eX - 25;
-        xX = F(F(mX + mX) - 1);
-      } else {
-        gX = eX - 24;
-        xX = F(mX - 1);
-      }
-      const zX = F(xX * xX);
-      let pX = F(F(L0 * xX) + L1);
-      const wX = bX >>> 8;
-      const fX = (wX & 0x3fffff) * TWO_M22;
-      const f2X = F(fX * fX);
-      let sX = F(F(S11 * f2X) + S9);
-      let cX = F(F(C12 * f2X) + C10);
-      pX = F(F(pX * xX) + L2);
-      sX = F(F(sX * f2X) + S7);
-      cX = F(F(cX * f2X) + C8);
-      pX = F(F(pX * xX) + L3);
-      sX = F(F(sX * f2X) + S5);
-      cX = F(F(cX * f2X) + C6);
-      pX = F(F(pX * xX) + L4);
-      sX = F(F(sX * f2X) + S3);
-      cX = F(F(cX * f2X) + C4);
-      pX = F(F(pX * xX) + L5);
-      sX = F(F(sX * f2X) + S1);
-      cX = F(F(cX * f2X) + C2);
-      pX = F(F(pX * xX) + L6);
-      sX = F(sX * fX);
-      cX = F(F(cX * f2X) + 1);
-      pX = F(F(pX * xX) + L7);
-      pX = F(F(pX * xX) + L8);
-      let yX = F(F(pX * xX) * zX);
-      yX = F(yX + F(LE1 * gX));
-      yX = F(yX + F(-0.5 * zX));
-      const lnX = F(F(xX + yX) + F(LE2 * gX));
-      const rX = F(Math.sqrt(F(-2 * lnX)));
-      const qX = wX >>> 22;
-      let csX = qX & 1 ? sX : cX;
-      let snX = qX & 1 ? cX : sX;
-      if ((qX + 1) & 2) csX = -csX;
-      if (qX & 2) snX = -snX;
-  result[0] = F(rX * csX);
-  result[1] = F(rX * snX);
+  const aA = mix32i(mix32i((loA + k0) | 0) ^ hiKey);
+  const bA = mix32i(mix32i((loA + 1 + k0) | 0) ^ hiKey);
+  const vA = (aA >>> 8) + 1;
+  const eA = 32 - Math.clz32(vA);
+  const mA = vA * POW2_NEG[eA]!;
+  let xA: number, gA: number;
+  if (mA < SQRTHF) {
+    gA = eA - 25;
+    xA = F(F(mA + mA) - 1);
+  } else {
+    gA = eA - 24;
+    xA = F(mA - 1);
+  }
+  const zA = F(xA * xA);
+  let pA = F(F(L0 * xA) + L1);
+  const wA = bA >>> 8;
+  const fA = (wA & 0x3fffff) * TWO_M22;
+  const f2A = F(fA * fA);
+  let sA = F(F(S11 * f2A) + S9);
+  let cA = F(F(C12 * f2A) + C10);
+  pA = F(F(pA * xA) + L2);
+  sA = F(F(sA * f2A) + S7);
+  cA = F(F(cA * f2A) + C8);
+  pA = F(F(pA * xA) + L3);
+  sA = F(F(sA * f2A) + S5);
+  cA = F(F(cA * f2A) + C6);
+  pA = F(F(pA * xA) + L4);
+  sA = F(F(sA * f2A) + S3);
+  cA = F(F(cA * f2A) + C4);
+  pA = F(F(pA * xA) + L5);
+  sA = F(F(sA * f2A) + S1);
+  cA = F(F(cA * f2A) + C2);
+  pA = F(F(pA * xA) + L6);
+  sA = F(sA * fA);
+  cA = F(F(cA * f2A) + 1);
+  pA = F(F(pA * xA) + L7);
+  pA = F(F(pA * xA) + L8);
+  let yA = F(F(pA * xA) * zA);
+  yA = F(yA + F(LE1 * gA));
+  yA = F(yA + F(-0.5 * zA));
+  const lnA = F(F(xA + yA) + F(LE2 * gA));
+  const rA = F(Math.sqrt(F(-2 * lnA)));
+  const qA = wA >>> 22;
+  let csA = qA & 1 ? sA : cA;
+  let snA = qA & 1 ? cA : sA;
+  if ((qA + 1) & 2) csA = -csA;
+  if (qA & 2) snA = -snA;
+  const aB = mix32i(mix32i((loB + k0) | 0) ^ hiKey);
+  const bB = mix32i(mix32i((loB + 1 + k0) | 0) ^ hiKey);
+  const vB = (aB >>> 8) + 1;
+  const eB = 32 - Math.clz32(vB);
+  const mB = vB * POW2_NEG[eB]!;
+  let xB: number, gB: number;
+  if (mB < SQRTHF) {
+    gB = eB - 25;
+    xB = F(F(mB + mB) - 1);
+  } else {
+    gB = eB - 24;
+    xB = F(mB - 1);
+  }
+  const zB = F(xB * xB);
+  let pB = F(F(L0 * xB) + L1);
+  const wB = bB >>> 8;
+  const fB = (wB & 0x3fffff) * TWO_M22;
+  const f2B = F(fB * fB);
+  let sB = F(F(S11 * f2B) + S9);
+  let cB = F(F(C12 * f2B) + C10);
+  pB = F(F(pB * xB) + L2);
+  sB = F(F(sB * f2B) + S7);
+  cB = F(F(cB * f2B) + C8);
+  pB = F(F(pB * xB) + L3);
+  sB = F(F(sB * f2B) + S5);
+  cB = F(F(cB * f2B) + C6);
+  pB = F(F(pB * xB) + L4);
+  sB = F(F(sB * f2B) + S3);
+  cB = F(F(cB * f2B) + C4);
+  pB = F(F(pB * xB) + L5);
+  sB = F(F(sB * f2B) + S1);
+  cB = F(F(cB * f2B) + C2);
+  pB = F(F(pB * xB) + L6);
+  sB = F(sB * fB);
+  cB = F(F(cB * f2B) + 1);
+  pB = F(F(pB * xB) + L7);
+  pB = F(F(pB * xB) + L8);
+  let yB = F(F(pB * xB) * zB);
+  yB = F(yB + F(LE1 * gB));
+  yB = F(yB + F(-0.5 * zB));
+  const lnB = F(F(xB + yB) + F(LE2 * gB));
+  const rB = F(Math.sqrt(F(-2 * lnB)));
+  const qB = wB >>> 22;
+  let csB = qB & 1 ? sB : cB;
+  let snB = qB & 1 ? cB : sB;
+  if ((qB + 1) & 2) csB = -csB;
+  if (qB & 2) snB = -snB;
+  result[0] = F(rA * csA);
+  result[1] = F(rA * snA);
+  result[2] = F(rB * csB);
+  result[3] = F(rB * snB);
 }
 
-const pairResult = new Float64Array(2);
+const pairResult = new Float64Array(4);
 
 /**
  * out[j] = element start + j of the stream params describes (kind, k0, k1, six floats: see
  * native/kernels.h InitParams). The same bits as every native tier. The normal stream's pairs are
- * computed two at a time, their statements interleaved: each step is a float32 rounding
- * (Math.fround) whose latency a single pair's dependency chain would wait for.
+ * computed two at a time (normalPairs).
  */
 export function initFillJs(out: Float32Array, params: Float64Array, start: number): void {
   if (!(Number.isInteger(start) && start >= 0 && start <= 2 ** 53 - out.length)) {
@@ -363,7 +419,7 @@ export function initFillJs(out: Float32Array, params: Float64Array, start: numbe
   if (kind === INIT_KERNEL_KINDS.normal) {
     let c = start - (start % 2); // the first pair's even counter
     if (c < start && n > 0) {
-      normalPair(c % 0x100000000, Math.floor(c / 0x100000000) ^ k1, k0, pairResult);
+      normalPairs(c % 0x100000000, c % 0x100000000, Math.floor(c / 0x100000000) ^ k1, k0, pairResult);
       out[0] = F(p0 + F(p1 * pairResult[1]!));
       c += 2;
     }
@@ -375,115 +431,20 @@ export function initFillJs(out: Float32Array, params: Float64Array, start: numbe
       let lo = (c - hi * 0x100000000) | 0; // int32 bits of the low word
       let j = c - start;
       for (; c + 3 < blockEnd; c += 4, lo = (lo + 4) | 0, j += 4) {
-        const loA = lo;
-        const loB = (lo + 2) | 0;
-      const aA = mix32i(mix32i((loA + k0) | 0) ^ hiKey);
-      const bA = mix32i(mix32i((loA + 1 + k0) | 0) ^ hiKey);
-      const vA = (aA >>> 8) + 1;
-      const eA = 32 - Math.clz32(vA);
-      const mA = vA * POW2_NEG[eA]!;
-      let xA: number, gA: number;
-      if (mA < SQRTHF) {
-        gA = eA - 25;
-        xA = F(F(mA + mA) - 1);
-      } else {
-        gA = eA - 24;
-        xA = F(mA - 1);
-      }
-      const zA = F(xA * xA);
-      let pA = F(F(L0 * xA) + L1);
-      const wA = bA >>> 8;
-      const fA = (wA & 0x3fffff) * TWO_M22;
-      const f2A = F(fA * fA);
-      let sA = F(F(S11 * f2A) + S9);
-      let cA = F(F(C12 * f2A) + C10);
-      pA = F(F(pA * xA) + L2);
-      sA = F(F(sA * f2A) + S7);
-      cA = F(F(cA * f2A) + C8);
-      pA = F(F(pA * xA) + L3);
-      sA = F(F(sA * f2A) + S5);
-      cA = F(F(cA * f2A) + C6);
-      pA = F(F(pA * xA) + L4);
-      sA = F(F(sA * f2A) + S3);
-      cA = F(F(cA * f2A) + C4);
-      pA = F(F(pA * xA) + L5);
-      sA = F(F(sA * f2A) + S1);
-      cA = F(F(cA * f2A) + C2);
-      pA = F(F(pA * xA) + L6);
-      sA = F(sA * fA);
-      cA = F(F(cA * f2A) + 1);
-      pA = F(F(pA * xA) + L7);
-      pA = F(F(pA * xA) + L8);
-      let yA = F(F(pA * xA) * zA);
-      yA = F(yA + F(LE1 * gA));
-      yA = F(yA + F(-0.5 * zA));
-      const lnA = F(F(xA + yA) + F(LE2 * gA));
-      const rA = F(Math.sqrt(F(-2 * lnA)));
-      const qA = wA >>> 22;
-      let csA = qA & 1 ? sA : cA;
-      let snA = qA & 1 ? cA : sA;
-      if ((qA + 1) & 2) csA = -csA;
-      if (qA & 2) snA = -snA;
-      const aB = mix32i(mix32i((loB + k0) | 0) ^ hiKey);
-      const bB = mix32i(mix32i((loB + 1 + k0) | 0) ^ hiKey);
-      const vB = (aB >>> 8) + 1;
-      const eB = 32 - Math.clz32(vB);
-      const mB = vB * POW2_NEG[eB]!;
-      let xB: number, gB: number;
-      if (mB < SQRTHF) {
-        gB = eB - 25;
-        xB = F(F(mB + mB) - 1);
-      } else {
-        gB = eB - 24;
-        xB = F(mB - 1);
-      }
-      const zB = F(xB * xB);
-      let pB = F(F(L0 * xB) + L1);
-      const wB = bB >>> 8;
-      const fB = (wB & 0x3fffff) * TWO_M22;
-      const f2B = F(fB * fB);
-      let sB = F(F(S11 * f2B) + S9);
-      let cB = F(F(C12 * f2B) + C10);
-      pB = F(F(pB * xB) + L2);
-      sB = F(F(sB * f2B) + S7);
-      cB = F(F(cB * f2B) + C8);
-      pB = F(F(pB * xB) + L3);
-      sB = F(F(sB * f2B) + S5);
-      cB = F(F(cB * f2B) + C6);
-      pB = F(F(pB * xB) + L4);
-      sB = F(F(sB * f2B) + S3);
-      cB = F(F(cB * f2B) + C4);
-      pB = F(F(pB * xB) + L5);
-      sB = F(F(sB * f2B) + S1);
-      cB = F(F(cB * f2B) + C2);
-      pB = F(F(pB * xB) + L6);
-      sB = F(sB * fB);
-      cB = F(F(cB * f2B) + 1);
-      pB = F(F(pB * xB) + L7);
-      pB = F(F(pB * xB) + L8);
-      let yB = F(F(pB * xB) * zB);
-      yB = F(yB + F(LE1 * gB));
-      yB = F(yB + F(-0.5 * zB));
-      const lnB = F(F(xB + yB) + F(LE2 * gB));
-      const rB = F(Math.sqrt(F(-2 * lnB)));
-      const qB = wB >>> 22;
-      let csB = qB & 1 ? sB : cB;
-      let snB = qB & 1 ? cB : sB;
-      if ((qB + 1) & 2) csB = -csB;
-      if (qB & 2) snB = -snB;
-        out[j] = F(p0 + F(p1 * F(rA * csA)));
-        out[j + 1] = F(p0 + F(p1 * F(rA * snA)));
-        out[j + 2] = F(p0 + F(p1 * F(rB * csB)));
-        out[j + 3] = F(p0 + F(p1 * F(rB * snB)));
+        normalPairs(lo, lo + 2, hiKey, k0, pairResult);
+        out[j] = F(p0 + F(p1 * pairResult[0]!));
+        out[j + 1] = F(p0 + F(p1 * pairResult[1]!));
+        out[j + 2] = F(p0 + F(p1 * pairResult[2]!));
+        out[j + 3] = F(p0 + F(p1 * pairResult[3]!));
       }
       for (; c + 1 < blockEnd; c += 2, lo = (lo + 2) | 0, j += 2) {
-        normalPair(lo, hiKey, k0, pairResult);
+        normalPairs(lo, lo, hiKey, k0, pairResult);
         out[j] = F(p0 + F(p1 * pairResult[0]!));
         out[j + 1] = F(p0 + F(p1 * pairResult[1]!));
       }
     }
     if (c < end) {
-      normalPair(c % 0x100000000, Math.floor(c / 0x100000000) ^ k1, k0, pairResult);
+      normalPairs(c % 0x100000000, c % 0x100000000, Math.floor(c / 0x100000000) ^ k1, k0, pairResult);
       out[c - start] = F(p0 + F(p1 * pairResult[0]!));
     }
     return;

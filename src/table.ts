@@ -91,7 +91,7 @@ export const DEFER_INIT: unique symbol = Symbol('nn-embedding.deferInit');
 const deferredInits = new WeakMap<EmbeddingTable, InitPlan>();
 
 /** A create()'s options for the constructor: checked as an object, with the init deferred. */
-export function deferredInit<T extends object>(where: string, options: T | undefined): T {
+function deferredInit<T extends object>(where: string, options: T | undefined): T {
   if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
     throw new TypeError(`${where}: options must be an object, got ${describe(options)}`);
   }
@@ -358,8 +358,23 @@ export abstract class EmbeddingTable {
     if (this.paddingIdx !== null) this.weight.fill(0, this.paddingIdx * this.embeddingDim, (this.paddingIdx + 1) * this.embeddingDim);
   }
 
+  /**
+   * A layer's static create(): its constructor (`construct`) given the options with the init
+   * deferred, then the init run without blocking the event loop (native: on the thread pool;
+   * TypeScript: in a later task). Bad arguments reject with the constructor's error.
+   */
+  protected static async createDeferred<L extends EmbeddingTable, O extends object>(
+    where: string,
+    options: O | undefined,
+    construct: (options: O) => L,
+  ): Promise<L> {
+    const layer = construct(deferredInit(where, options));
+    await layer.initDeferred();
+    return layer;
+  }
+
   /** The init of a layer built with DEFER_INIT, on the thread pool (native) or in a later task (TypeScript). */
-  protected async initDeferred(): Promise<void> {
+  private async initDeferred(): Promise<void> {
     const plan = deferredInits.get(this);
     if (plan === undefined) return;
     deferredInits.delete(this);

@@ -3,7 +3,9 @@
 // alive, and (native) an event loop that keeps running while a long call works.
 import { describe, expect, it } from 'vitest';
 
+import { BAG_MODE_CODES } from '../src/backend.js';
 import { Adam, Embedding, EmbeddingBag, RowWiseAdagrad, SGD, SparseAdam, applyOptimizerInBackward, getBackend } from '../src/index.js';
+import { currentBackend } from '../src/loader.js';
 import { expectSameBits, randomIndices, randomTable } from './helpers.js';
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
@@ -141,14 +143,49 @@ describe('errors and the in-flight guard', () => {
     expect(optimizer.stateDict().tables[0]!.step).toBe(1);
   });
 
-  it('keeps the buffers of a call alive when JavaScript drops them', async () => {
-    const layer = new Embedding(20_000, 64, { seed: 3 });
-    const expected = layer.forward(Int32Array.from(randomIndices(50_000, 20_000, 1)));
-    const pending = layer.forwardAsync(Int32Array.from(randomIndices(50_000, 20_000, 1)), new Float32Array(50_000 * 64));
+  // What an async kernel call reads must outlive every JavaScript reference to it: here nothing
+  // but the call itself refers to the table it reads (no layer, no plan), and the test collects
+  // garbage while the call runs. On the native backend only the binding's references (KernelWork's
+  // keep-alive) hold the table; without them it is collected mid-call, which the WeakRef shows.
+  it('an async kernel call keeps alive the arrays only it refers to, until it settles', async () => {
     const gc = (globalThis as { gc?: () => void }).gc;
     expect(gc, 'vitest.config.mts runs the tests with --expose-gc').toBeTypeOf('function');
-    gc!();
-    expectSameBits(await pending, expected);
+    const rows = 100_000;
+    const dim = 64;
+    const numBags = 1000;
+    const indices = Int32Array.from({ length: 4_000_000 }, (_, i) => (i * 2654435761) % rows);
+    const offsets = Uint32Array.from({ length: numBags }, (_, b) => b * (indices.length / numBags));
+    const expected = new Float32Array(numBags * dim);
+    const backend = currentBackend();
+    backend.bagForward(randomTable(rows, dim, 5), dim, indices, offsets, numBags, null, BAG_MODE_CODES.sum, -1, expected);
+    const out = new Float32Array(numBags * dim);
+    // The table exists only inside this function and the call: its one lasting reference is weak.
+    const start = (): [WeakRef<Float32Array>, Promise<number>] => {
+      const weight = randomTable(rows, dim, 5);
+      return [new WeakRef(weight), backend.callAsync(['bagForward', [weight, dim, indices, offsets, numBags, null, BAG_MODE_CODES.sum, -1, out]])];
+    };
+    const [table, pending] = start();
+    let settled = false;
+    void pending.then(() => (settled = true));
+    let collections = 0;
+    let collectedMidCall = false;
+    while (!settled) {
+      await new Promise((resolve) => setImmediate(resolve)); // a new job: the WeakRef no longer holds it
+      gc!();
+      collections++;
+      if (!settled && table.deref() === undefined) collectedMidCall = true;
+    }
+    expect(collectedMidCall, 'the table was collected while the call still read it').toBe(false);
+    await pending;
+    expectSameBits(out, expected);
+    // Not a test that cannot fail: once the call has settled, nothing holds the table, and the
+    // same collection frees it.
+    for (let i = 0; i < 20 && table.deref() !== undefined; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc!();
+    }
+    expect(table.deref(), 'the table outlived the call').toBeUndefined();
+    if (getBackend() === 'native') expect(collections, 'the call ended before a collection ran during it').toBeGreaterThan(1);
   });
 });
 

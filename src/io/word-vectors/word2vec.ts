@@ -1,0 +1,226 @@
+// word2vec: text or binary chosen, the binary records, and the loaders (word2vec, fastText).
+import path from 'node:path';
+
+import { describe } from '../../validate.js';
+import { type ChunkReader, openChunkReader } from '../files.js';
+import { LITTLE_ENDIAN } from './float-text.js';
+import { type Header, parseHeader, readUntil } from './header.js';
+import { type LoadSettings, MAX_WORD_BYTES, checkLoadOptions, maxLineBytes, readSettings } from './settings.js';
+import { type FailFunction, TableBuilder, checkTableSize, failFor, isSpaceByte, reportProgress } from './table-builder.js';
+import { NUMBER_FIELD, TextParser, parseTextFile } from './text.js';
+import type { LoadWord2VecOptions, LoadWordVectorsOptions, WordVectors } from './types.js';
+
+/**
+ * Whether the record after the header reads as text: a line of a word and `dim` numbers (with
+ * wordsWithSpaces, of at least one field and then `dim` numbers). Reads until that line's end (at
+ * most the longest line a text file may have).
+ */
+async function sniffText(reader: ChunkReader, chunk: Buffer, header: Header, wordsWithSpaces: boolean): Promise<{ text: boolean; chunk: Buffer }> {
+  const longest = maxLineBytes(header.dim);
+  chunk = await readUntil(reader, chunk, (c) => c.indexOf(10, header.bytes) >= 0 || c.length - header.bytes > longest);
+  let end = chunk.indexOf(10, header.bytes);
+  if (end < 0) {
+    if (!reader.atEnd) return { text: false, chunk };
+    end = chunk.length;
+  }
+  const fields = chunk.toString('latin1', header.bytes, end).split(/[ \t]+/);
+  if (fields[fields.length - 1] === '' || fields[fields.length - 1] === '\r') fields.pop();
+  else fields[fields.length - 1] = fields[fields.length - 1]!.replace(/\r$/, '');
+  const text =
+    (wordsWithSpaces ? fields.length > header.dim : fields.length === header.dim + 1) &&
+    fields[0] !== '' &&
+    fields.slice(-header.dim).every((field) => NUMBER_FIELD.test(field));
+  return { text, chunk };
+}
+
+/** Parses binary records "word " + 4 * dim bytes (whitespace before a word skipped) from `first` on. */
+async function parseBinaryFile(
+  reader: ChunkReader,
+  first: Buffer,
+  firstOffset: number,
+  builder: TableBuilder,
+  declared: number,
+  settings: LoadSettings,
+): Promise<void> {
+  const fail: FailFunction = (reason) => builder.failAfterWords(reason);
+  const dim = builder.dim;
+  const vectorBytes = 4 * dim;
+  const bits = new Uint32Array(builder.weight.buffer, builder.weight.byteOffset, builder.weight.length);
+  const limited = builder.capacity < declared;
+  let chunk = first;
+  let chunkOffset = firstOffset;
+  for (;;) {
+    const end = chunk.length;
+    const final = reader.atEnd;
+    let p = 0;
+    while (builder.rows < builder.capacity) {
+      const record = builder.rows + 1;
+      while (p < end && chunk[p]! >= 9 && chunk[p]! <= 13) p++;
+      const wordStart = p;
+      let high = 0;
+      let c = 0;
+      while (p < end && (c = chunk[p]!) !== 32 && p - wordStart <= MAX_WORD_BYTES) {
+        high |= c;
+        p++;
+      }
+      if (p - wordStart > MAX_WORD_BYTES) {
+        throw fail(`record ${record} (byte ${chunkOffset + wordStart}): no space after ${MAX_WORD_BYTES} bytes of word`);
+      }
+      if (p + 1 + vectorBytes > end) {
+        if (final) {
+          const where = wordStart < end ? ` (record ${record} at byte ${chunkOffset + wordStart} is incomplete)` : '';
+          throw fail(`truncated: the header declares ${declared} records, found ${builder.rows}${where}`);
+        }
+        // Read on from the word (the whitespace before it is done with).
+        p = wordStart;
+        break;
+      }
+      if (p === wordStart) throw fail(`record ${record} (byte ${chunkOffset + wordStart}): empty word`);
+      const row = builder.nextRowOffset;
+      builder.addWord(chunk, wordStart, p, high);
+      chunk.copy(builder.weightBytes, row * 4, p + 1, p + 1 + vectorBytes);
+      if (!LITTLE_ENDIAN) swapFloat32Bytes(builder.weightBytes, row * 4, dim);
+      const bad = firstNonFinite(bits, row, row + dim);
+      if (bad >= 0) throw fail(`record ${record} (byte ${chunkOffset + wordStart}), value ${bad - row + 1} is ${builder.weight[bad]} (not finite)`);
+      p += 1 + vectorBytes;
+    }
+    if (builder.rows === builder.capacity) {
+      builder.flushWords();
+      if (limited) return;
+      // Only whitespace may follow the records.
+      for (;;) {
+        while (p < chunk.length && isSpaceByte(chunk[p]!)) p++;
+        if (p < chunk.length) throw fail(`unexpected data at byte ${chunkOffset + p}, after the ${declared} records the header declares`);
+        if (reader.atEnd) return;
+        reportProgress(settings, reader.position, reader.size);
+        chunkOffset += chunk.length;
+        chunk = await reader.next();
+        p = 0;
+      }
+    }
+    builder.flushWords();
+    reportProgress(settings, reader.position, reader.size);
+    const carry = chunk.subarray(p);
+    chunkOffset += p;
+    chunk = await reader.next(carry);
+  }
+}
+
+/** Index of the first non-finite float32 in bits[start, end) (exponent bits all ones), else -1. */
+function firstNonFinite(bits: Uint32Array, start: number, end: number): number {
+  // Branch-free first: (x & 0x7fffffff) + 2^23 reaches 2^31, the sign bit of the OR, exactly for those.
+  let any = 0;
+  for (let j = start; j < end; j++) any |= (bits[j]! & 0x7fffffff) + 0x800000;
+  if (any >= 0) return -1;
+  for (let j = start; j < end; j++) if ((bits[j]! & 0x7f800000) === 0x7f800000) return j;
+  return -1;
+}
+
+export function swapFloat32Bytes(bytes: Uint8Array, start: number, count: number): void {
+  for (let i = start; i < start + 4 * count; i += 4) {
+    const a = bytes[i]!;
+    const b = bytes[i + 1]!;
+    bytes[i] = bytes[i + 3]!;
+    bytes[i + 1] = bytes[i + 2]!;
+    bytes[i + 2] = b;
+    bytes[i + 3] = a;
+  }
+}
+
+async function loadWord2VecFile(where: string, file: string, options: unknown, forceText: boolean): Promise<WordVectors> {
+  const settings = checkLoadOptions(where, options, forceText ? [] : ['binary']);
+  if (typeof file !== 'string') throw new TypeError(`${where}: file must be a string, got ${describe(file)}`);
+  // Text or binary: from the options or the name, else (undefined) from the content, below.
+  let binary: boolean | undefined;
+  let note = '';
+  const extension = path.extname(file).toLowerCase();
+  if (forceText) {
+    binary = false;
+  } else if (settings.binary !== undefined) {
+    binary = settings.binary;
+    note = `read as word2vec ${binary ? 'binary' : 'text'}, as options.binary says`;
+  } else if (extension === '.bin') {
+    binary = true;
+    note = 'read as word2vec binary because the name ends in .bin; pass binary: false to read it as text';
+  } else if (extension === '.txt' || extension === '.vec') {
+    binary = false;
+    note = `read as word2vec text because the name ends in ${extension}; pass binary: true to read it as binary`;
+  }
+  const refuseWordsWithSpaces = (): RangeError =>
+    new RangeError(`${where}: options.wordsWithSpaces applies to text files, but ${file} is ${note} (a binary record's word ends at its first space)`);
+  if (binary === true && settings.wordsWithSpaces) throw refuseWordsWithSpaces();
+  const reader = await openChunkReader(file, readSettings.chunkBytes);
+  try {
+    let chunk = await readUntil(reader, await reader.next(), (c) => c.indexOf(10) >= 0 || c.length > 64);
+    const header = parseHeader(chunk, failFor(file, ''));
+    const { words, dim } = header;
+    if (binary === undefined) {
+      const sniffed = await sniffText(reader, chunk, header, settings.wordsWithSpaces);
+      chunk = sniffed.chunk;
+      binary = !sniffed.text;
+      const record = settings.wordsWithSpaces ? 'a word and then the declared number of values' : 'a word and the declared number of values';
+      note = binary
+        ? `read as word2vec binary because the line after the header is not ${record}; pass binary: false to read it as text`
+        : `read as word2vec text because the line after the header is ${record}; pass binary: true to read it as binary`;
+      if (binary && settings.wordsWithSpaces) throw refuseWordsWithSpaces();
+    }
+    const fail = failFor(file, note);
+    // Refuse sizes the file cannot hold before allocating: a binary record takes at least
+    // "w " + 4 * dim bytes; a text line "w" + dim times " 0", and '\n' but on the last line.
+    const available = reader.size - header.bytes;
+    const needed = binary ? words * (4 * dim + 2) : words * (2 * dim + 2) - 1;
+    if (needed > available) {
+      throw fail(
+        `the header declares ${words} words of dimension ${dim}, which take at least ${needed} bytes, but only ${available} bytes follow the header`,
+      );
+    }
+    const placeOf = binary ? (record: number) => `record ${record + 1}` : (record: number) => `line ${record + 2}`;
+    checkTableSize(fail, words, dim, settings);
+    const builder = new TableBuilder(dim, Math.min(words, settings.limit), settings, placeOf, fail, binary ? 32 : 10);
+    const rest = chunk.subarray(header.bytes);
+    if (binary) {
+      await parseBinaryFile(reader, rest, header.bytes, builder, words, settings);
+    } else {
+      const parser = new TextParser(builder, 2, builder.capacity < words);
+      await parseTextFile(reader, rest, parser, settings);
+      parser.finish(`the header declares ${words} words`);
+    }
+    reportProgress(settings, reader.size, reader.size);
+    return builder.finish();
+  } finally {
+    await reader.close();
+  }
+}
+
+/**
+ * Reads a word2vec file, text or binary (see options.binary for how the format is chosen): the C
+ * tool's output (a '\n' after each binary record) and gensim's (none) alike. Words keep the
+ * file's order; rows are the file's float32 values, text rounded to nearest as strtof does.
+ */
+export function loadWord2Vec(file: string, options?: LoadWord2VecOptions): Promise<WordVectors> {
+  return loadWord2VecFile('loadWord2Vec', file, options, false);
+}
+
+/** Reads a fastText .vec file: the word2vec text format (header "V D", then a word and D values per line). */
+export function loadFastText(file: string, options?: LoadWordVectorsOptions): Promise<WordVectors> {
+  return loadWord2VecFile('loadFastText', file, options, true);
+}
+
+/**
+ * Whether loadWord2Vec without options.binary reads `file` as word2vec binary: by the name (.bin
+ * binary; .txt and .vec text), else by the content (binary unless the line after the header is a
+ * word and the declared number of values). For the command line, which names a file's format
+ * before it reads it.
+ */
+export async function isWord2VecBinary(file: string, wordsWithSpaces = false): Promise<boolean> {
+  const extension = path.extname(file).toLowerCase();
+  if (extension === '.bin') return true;
+  if (extension === '.txt' || extension === '.vec') return false;
+  const reader = await openChunkReader(file, 1 << 16);
+  try {
+    const chunk = await readUntil(reader, await reader.next(), (c) => c.indexOf(10) >= 0 || c.length > 64);
+    return !(await sniffText(reader, chunk, parseHeader(chunk, failFor(file, '')), wordsWithSpaces)).text;
+  } finally {
+    await reader.close();
+  }
+}
