@@ -7,6 +7,12 @@
 //
 // Kernel functions return -1 on success, or the position of the first index outside the
 // table, in which case nothing was written.
+//
+// Each kernel entry point reads its arguments through Args (a declarative reader: argument k as
+// a given kind, the first error thrown and the rest skipped), then runs its kernel. The entry
+// points are listed once, in kKernelEntries, and the addon reports that list (kernelNames) and
+// the optimizer scalars' slots (optimizerScalarSlots, optimizer_slots.h) for the TypeScript side
+// to check its own against (test/kernel-lists.test.ts).
 #include <napi.h>
 
 #include <atomic>
@@ -16,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <functional>
+#include <iterator>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -23,6 +30,7 @@
 #include "kernels.h"
 #include "malloc_tuning.h"
 #include "map_file.h"
+#include "optimizer_slots.h"
 #include "simd.h"
 #include "thread_pool.h"
 
@@ -86,7 +94,9 @@ std::atomic<int64_t> jobs_in_flight{0};
 // bounds what it reads back from it.
 // ---------------------------------------------------------------------------------------------
 
-enum class Access { read, write };
+// How a kernel uses an array argument (as src/async-guard.ts KERNEL_ARRAYS says too): reads it,
+// writes it, or reads it as index-like (what addresses memory: copied under guard 2).
+enum class Use { read, write, index };
 
 constexpr uint32_t type_bit(napi_typedarray_type type) { return 1u << static_cast<unsigned>(type); }
 
@@ -128,8 +138,9 @@ class CallArrays {
   // Argument `position` if it is a typed array whose type is in `types` (a mask of type_bit):
   // recorded for check(), and for an index-like array the pointer is to the copy that both the
   // validation and the kernel read (guard 2). Returns false, throwing nothing, for anything else.
-  bool take(size_t position, const char* name, Access access, bool index_like, uint32_t types,
-            napi_typedarray_type* type, void** data, int64_t* length) {
+  bool take(size_t position, const char* name, Use use, uint32_t types, napi_typedarray_type* type, void** data,
+            int64_t* length) {
+    const bool index_like = use == Use::index;
     napi_env env = info_.Env();
     size_t element_length = 0;
     napi_value buffer;
@@ -142,7 +153,7 @@ class CallArrays {
     }
     const size_t bytes = element_length * element_size(*type);
     entries_[count_] = Entry{name, reinterpret_cast<uintptr_t>(raw), bytes};
-    if (access == Access::write) written_ |= 1u << count_;
+    if (use == Use::write) written_ |= 1u << count_;
     ++count_;
     // Whether the memory is shared matters to index-like arrays (copied if so) and, in async
     // calls, to the others (nothing to pin); a synchronous call need not ask for the rest.
@@ -281,79 +292,241 @@ class CallArrays {
   Napi::Value fresh_array_;
 };
 
-// The TypeError for an argument of the wrong kind, unless take() already threw (a guard's error).
-bool refuse_type(Napi::Env env, const std::string& message) {
-  if (!env.IsExceptionPending()) Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
-  return false;
-}
-
-struct IndexArray {
-  napi_typedarray_type type;
-  const void* data;
-  int64_t length;
-};
-
-// Each getter returns false after throwing a JavaScript exception.
-bool get_float_array(CallArrays& call, size_t position, const char* name, Access access, float** data,
-                     int64_t* length) {
-  napi_typedarray_type type;
-  void* raw;
-  *data = nullptr;
-  if (!call.take(position, name, access, false, type_bit(napi_float32_array), &type, &raw, length)) {
-    return refuse_type(call.info().Env(), std::string(name) + " must be a Float32Array");
-  }
-  *data = static_cast<float*>(raw);
-  return true;
-}
-
-bool get_index_array(CallArrays& call, size_t position, IndexArray* out) {
-  void* raw;
-  constexpr uint32_t kTypes = type_bit(napi_int32_array) | type_bit(napi_uint32_array) | type_bit(napi_bigint64_array);
-  if (call.take(position, "indices", Access::read, true, kTypes, &out->type, &raw, &out->length)) {
-    out->data = raw;
-    return true;
-  }
-  return refuse_type(call.info().Env(), "indices must be an Int32Array, Uint32Array or BigInt64Array");
-}
-
-bool get_integer(const Napi::CallbackInfo& info, size_t position, const char* name, int64_t min,
-                 int64_t* out) {
-  double number;  // napi_get_value_double refuses non-numbers itself: no separate typeof
-  if (napi_get_value_double(info.Env(), info[position], &number) == napi_ok && std::floor(number) == number &&
-      number >= static_cast<double>(min) && number <= kMaxSafeInteger) {
-    *out = static_cast<int64_t>(number);
-    return true;
-  }
-  Napi::RangeError::New(info.Env(), std::string(name) + " must be an integer >= " + std::to_string(min))
-      .ThrowAsJavaScriptException();
-  return false;
-}
-
-bool get_number(const Napi::CallbackInfo& info, size_t position, const char* name, double* out) {
-  const Napi::Value value = info[position];
-  if (!value.IsNumber()) {
-    Napi::TypeError::New(info.Env(), std::string(name) + " must be a number").ThrowAsJavaScriptException();
-    return false;
-  }
-  *out = value.As<Napi::Number>().DoubleValue();
-  return true;
-}
-
-bool throw_range(const Napi::CallbackInfo& info, const std::string& message) {
-  Napi::RangeError::New(info.Env(), message).ThrowAsJavaScriptException();
-  return false;
-}
-
-// A table of `length` floats with rows of `dim`: returns false unless it divides evenly.
-bool check_table(const Napi::CallbackInfo& info, const char* name, int64_t length, int64_t dim) {
-  if (length % dim != 0) return throw_range(info, std::string(name) + " length is not a multiple of dim");
-  return true;
-}
-
 // count rows of dim floats, or -1 when that does not fit in 64 bits (dim >= 1).
 int64_t rows_length(int64_t count, int64_t dim) {
   return count > INT64_MAX / dim ? -1 : count * dim;
 }
+
+// Whether v is an integer in [low, high].
+bool integer_in(double v, double low, double high) { return v >= low && v <= high && std::floor(v) == v; }
+
+// A typed-array argument. Whether it was given is told by the argument, not by the pointer: an
+// empty typed array may report a null data pointer.
+template <class T>
+struct Array {
+  T* data = nullptr;
+  int64_t length = 0;
+  bool present = false;
+};
+
+// The typed array that holds elements of T (the element types the kernels take), and its name.
+template <class T>
+constexpr napi_typedarray_type kArrayType =
+    std::is_same_v<T, float>      ? napi_float32_array
+    : std::is_same_v<T, double>   ? napi_float64_array
+    : std::is_same_v<T, int32_t>  ? napi_int32_array
+    : std::is_same_v<T, uint32_t> ? napi_uint32_array
+                                  : napi_uint8_array;
+
+const char* array_name(napi_typedarray_type type) {
+  switch (type) {
+    case napi_float32_array: return "a Float32Array";
+    case napi_float64_array: return "a Float64Array";
+    case napi_int32_array: return "an Int32Array";
+    case napi_uint32_array: return "a Uint32Array";
+    default: return "a Uint8Array";
+  }
+}
+
+// Indices of any of the three types the kernels take (see with_index_type).
+struct IndexArray {
+  napi_typedarray_type type = napi_int32_array;
+  const void* data = nullptr;
+  int64_t length = 0;
+};
+
+// The indices of a bag kernel and the bags that group them: indices, offsets, numBags.
+struct BagIndices {
+  IndexArray indices;
+  nne::Bags bags;
+};
+
+// Reads a call's arguments, each as a given kind, into the entry point's variables, in the manner
+// of sodium-native's argument macros: argument k as an array, indices, bags, an integer or a
+// number, then checks of what was read. The first argument that is wrong throws its error (a
+// TypeError for the wrong kind, a RangeError for a wrong value or length) and ends the reading:
+// every later read and check does nothing, so an entry point reads and checks in one chain and
+// tests ok() once. Checks take their operands by reference and read them only when everything
+// before was right (a failed read leaves its variable as it was). Arrays are taken through
+// CallArrays (the guards above) in the order they are read, which is argument order. Nothing here
+// allocates unless it throws.
+class Args {
+ public:
+  explicit Args(const Napi::CallbackInfo& info) : call_(info) {}
+
+  bool ok() const { return ok_; }
+  CallArrays& call() { return call_; }
+  const Napi::CallbackInfo& info() const { return call_.info(); }
+
+  // A typed array of T.
+  template <class T>
+  Args& array(size_t k, const char* name, Use use, Array<T>* out) {
+    return typed(k, name, use, false, out);
+  }
+
+  // The same, or absent (out->present false) when the argument is null or undefined.
+  template <class T>
+  Args& optional(size_t k, const char* name, Use use, Array<T>* out) {
+    return typed(k, name, use, true, out);
+  }
+
+  // The same, and when present of `length` elements.
+  template <class T>
+  Args& optional(size_t k, const char* name, Use use, Array<T>* out, const int64_t& length) {
+    typed(k, name, use, true, out);
+    if (ok_ && out->present && out->length != length) return refuse_range(std::string(name) + " has the wrong length");
+    return *this;
+  }
+
+  // A Float64Array of exactly N values, copied into `out` (read once: it may be shared with
+  // another thread); `message` is the RangeError for another length.
+  template <size_t N>
+  Args& values(size_t k, const char* name, double (&out)[N], const char* message) {
+    Array<double> array;
+    typed(k, name, Use::read, false, &array);
+    if (!ok_) return *this;
+    if (array.length != static_cast<int64_t>(N)) return refuse_range(message);
+    std::memcpy(out, array.data, sizeof out);
+    return *this;
+  }
+
+  // An Int32Array, Uint32Array or BigInt64Array of indices.
+  Args& indices(size_t k, IndexArray* out) {
+    constexpr uint32_t kTypes = type_bit(napi_int32_array) | type_bit(napi_uint32_array) | type_bit(napi_bigint64_array);
+    void* data = nullptr;
+    if (!ok_) return *this;
+    if (!call_.take(k, "indices", Use::index, kTypes, &out->type, &data, &out->length)) {
+      return refuse_type("indices must be an Int32Array, Uint32Array or BigInt64Array");
+    }
+    out->data = data;
+    return *this;
+  }
+
+  // An integer in [min, 2^53).
+  Args& integer(size_t k, const char* name, int64_t min, int64_t* out) {
+    if (!ok_) return *this;
+    double number;  // napi_get_value_double refuses non-numbers itself: no separate typeof
+    if (napi_get_value_double(info().Env(), info()[k], &number) == napi_ok && std::floor(number) == number &&
+        number >= static_cast<double>(min) && number <= kMaxSafeInteger) {
+      *out = static_cast<int64_t>(number);
+      return *this;
+    }
+    return refuse_range(std::string(name) + " must be an integer >= " + std::to_string(min));
+  }
+
+  Args& number(size_t k, const char* name, double* out) {
+    if (!ok_) return *this;
+    const Napi::Value value = info()[k];
+    if (!value.IsNumber()) return refuse_type(std::string(name) + " must be a number");
+    *out = value.As<Napi::Number>().DoubleValue();
+    return *this;
+  }
+
+  // indices (argument k), offsets (k + 1) and numBags (k + 2), as bags() reads them.
+  Args& bag_indices(size_t k, BagIndices* out) {
+    return indices(k, &out->indices).bags(k + 1, out->indices.length, &out->bags);
+  }
+
+  // offsets (a Uint32Array, argument k) and numBags (k + 1) over `count` entries: numBags or
+  // numBags + 1 offsets that pass first_invalid_offset. With `present`, offsets may be null or
+  // undefined (then *present is false and numBags is not read).
+  Args& bags(size_t k, const int64_t& count, nne::Bags* out, bool* present = nullptr) {
+    if (!ok_) return *this;
+    if (present != nullptr && !(*present = !absent(k))) return *this;
+    Array<uint32_t> offsets;
+    int64_t num_bags = 0;
+    if (!array(k, "offsets", Use::index, &offsets).integer(k + 1, "numBags", 0, &num_bags).ok()) return *this;
+    if (offsets.length != num_bags && offsets.length != num_bags + 1) {
+      return refuse_range("offsets must have numBags or numBags + 1 entries");
+    }
+    if (nne::first_invalid_offset(offsets.data, offsets.length, count) >= 0) return refuse_range("invalid offsets");
+    *out = nne::Bags{offsets.data, offsets.length, num_bags, count};
+    return *this;
+  }
+
+  // The output, argument k: in an async call a holder object may stand for it, and then `count`
+  // rows of dim floats are allocated (CallArrays::fresh_output); else a Float32Array (check its
+  // length with rows()).
+  Args& output(size_t k, const int64_t& count, const int64_t& dim, Array<float>* out) {
+    if (!ok_) return *this;
+    const int64_t length = rows_length(count, dim);
+    const int fresh = call_.fresh_output(k, length, &out->data);
+    if (fresh < 0) return stop();
+    if (fresh == 0) return array(k, "out", Use::write, out);
+    out->length = length;
+    out->present = true;
+    return *this;
+  }
+
+  // A table (argument k, a Float32Array) of rows of dim floats, and dim (k + 1, an integer >= 1).
+  Args& table(size_t k, const char* name, Use use, Array<float>* table, int64_t* dim) {
+    return array(k, name, use, table).integer(k + 1, "dim", 1, dim).whole_rows(name, *table, *dim);
+  }
+
+  // Checks. A table's length is a multiple of dim (dim read already, so >= 1).
+  Args& whole_rows(const char* name, const Array<float>& table, const int64_t& dim) {
+    if (ok_ && table.length % dim != 0) return refuse_range(std::string(name) + " length is not a multiple of dim");
+    return *this;
+  }
+
+  // An array of `count` rows of dim floats.
+  Args& rows(const Array<float>& array, const int64_t& count, const int64_t& dim, const char* message) {
+    if (ok_ && array.length != rows_length(count, dim)) return refuse_range(message);
+    return *this;
+  }
+
+  // Anything else: condition() must hold.
+  template <class Condition>
+  Args& require(Condition condition, const char* message) {
+    if (ok_ && !condition()) return refuse_range(message);
+    return *this;
+  }
+
+  // For checks that need what the reads produced: throws the RangeError, returns undefined.
+  Napi::Value fail(const std::string& message) {
+    refuse_range(message);
+    return undefined();
+  }
+
+  // What an entry point returns after an error.
+  Napi::Value undefined() const { return info().Env().Undefined(); }
+
+ private:
+  template <class T>
+  Args& typed(size_t k, const char* name, Use use, bool optional, Array<T>* out) {
+    if (!ok_ || (optional && absent(k))) return *this;
+    napi_typedarray_type type;
+    void* data = nullptr;
+    static_assert(std::is_same_v<T, uint8_t> || kArrayType<T> != napi_uint8_array, "no typed array holds T");
+    if (!call_.take(k, name, use, type_bit(kArrayType<T>), &type, &data, &out->length)) {
+      return refuse_type(std::string(name) + " must be " + array_name(kArrayType<T>));
+    }
+    out->data = static_cast<T*>(data);
+    out->present = true;
+    return *this;
+  }
+
+  bool absent(size_t k) const { return info()[k].IsNull() || info()[k].IsUndefined(); }
+
+  Args& stop() {
+    ok_ = false;
+    return *this;
+  }
+
+  // The TypeError for an argument of the wrong kind, unless take() already threw (a guard's error).
+  Args& refuse_type(const std::string& message) {
+    if (!info().Env().IsExceptionPending()) Napi::TypeError::New(info().Env(), message).ThrowAsJavaScriptException();
+    return stop();
+  }
+
+  Args& refuse_range(const std::string& message) {
+    Napi::RangeError::New(info().Env(), message).ThrowAsJavaScriptException();
+    return stop();
+  }
+
+  CallArrays call_;
+  bool ok_ = true;
+};
 
 template <class Fn>
 auto with_index_type(const IndexArray& indices, Fn&& fn) {
@@ -422,10 +595,12 @@ class KernelWork : public Napi::AsyncWorker {
   int64_t result_ = -1;
 };
 
+
 // Applies the guards to the call's arrays, then runs the validated kernel job now, or queues it
 // and returns a Promise, as the function was bound.
 template <class Job>
-Napi::Value finish(CallArrays& call, Job job) {
+Napi::Value finish(Args& args, Job job) {
+  CallArrays& call = args.call();
   Napi::Env env = call.info().Env();
   if (!call.check()) return env.Undefined();
   if (!call.async()) return Napi::Number::New(env, static_cast<double>(job()));
@@ -439,9 +614,9 @@ Napi::Value finish(CallArrays& call, Job job) {
 // bound), after checking every index against [0, rows): returns -1, or the position of the first
 // bad index without running the kernel.
 template <class Kernel>
-Napi::Value run_checked(CallArrays& call, IndexArray indices, int64_t rows, Kernel kernel) {
-  const Kernels& kernels = bound_kernels(call.info());
-  return finish(call, [=]() -> int64_t {
+Napi::Value run_checked(Args& args, IndexArray indices, int64_t rows, Kernel kernel) {
+  const Kernels& kernels = bound_kernels(args.info());
+  return finish(args, [=]() -> int64_t {
     return with_index_type(indices, [&](auto data) -> int64_t {
       using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
       const int64_t position = nne::first_invalid_index(data, indices.length, rows);
@@ -451,348 +626,186 @@ Napi::Value run_checked(CallArrays& call, IndexArray indices, int64_t rows, Kern
   });
 }
 
-// gather(weight, dim, indices, out)
-Napi::Value Gather(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CallArrays call(info);
-  float* weight;
-  float* out;
-  int64_t weight_length, out_length, dim;
+// The kernel entry points: each reads its arguments from the Args it is given (entry() makes it),
+// then runs its kernel (run_checked or finish). Their signatures are the Backend's (src/backend.ts).
+
+// firstInvalidIndex(indices, rows)
+Napi::Value FirstInvalidIndex(Args& args) {
   IndexArray indices;
-  if (!get_float_array(call, 0, "weight", Access::read, &weight, &weight_length) ||
-      !get_integer(info, 1, "dim", 1, &dim) || !get_index_array(call, 2, &indices)) {
-    return env.Undefined();
-  }
-  const int fresh = call.fresh_output(3, rows_length(indices.length, dim), &out);
-  out_length = rows_length(indices.length, dim);
-  if (fresh < 0 || (fresh == 0 && !get_float_array(call, 3, "out", Access::write, &out, &out_length)) ||
-      !check_table(info, "weight", weight_length, dim)) {
-    return env.Undefined();
-  }
-  if (out_length != rows_length(indices.length, dim)) {
-    throw_range(info, "out length must be indices.length * dim");
-    return env.Undefined();
-  }
-  return run_checked(call, indices, weight_length / dim, [=](auto data, const auto& k) {
-    k.gather(weight, dim, data, indices.length, out);
+  int64_t rows = 0;
+  if (!args.indices(0, &indices).integer(1, "rows", 0, &rows).ok()) return args.undefined();
+  return finish(args, [=]() -> int64_t {
+    return with_index_type(indices, [&](auto data) { return nne::first_invalid_index(data, indices.length, rows); });
+  });
+}
+
+// gather(weight, dim, indices, out)
+Napi::Value Gather(Args& args) {
+  Array<float> weight, out;
+  int64_t dim = 0;
+  IndexArray indices;
+  args.table(0, "weight", Use::read, &weight, &dim).indices(2, &indices);
+  args.output(3, indices.length, dim, &out);
+  args.rows(out, indices.length, dim, "out length must be indices.length * dim");
+  if (!args.ok()) return args.undefined();
+  return run_checked(args, indices, weight.length / dim, [=](auto data, const auto& k) {
+    k.gather(weight.data, dim, data, indices.length, out.data);
   });
 }
 
 // scatterAdd(grad, dim, indices, gradOutput, scale | null, skipRow)
-Napi::Value ScatterAdd(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CallArrays call(info);
-  float* grad;
-  float* grad_output;
-  float* scale = nullptr;
-  int64_t grad_length, grad_output_length, scale_length = 0, dim, skip_row;
+Napi::Value ScatterAdd(Args& args) {
+  Array<float> grad, grad_output, scale;
+  int64_t dim = 0, skip_row = 0;
   IndexArray indices;
-  if (!get_float_array(call, 0, "grad", Access::write, &grad, &grad_length) || !get_integer(info, 1, "dim", 1, &dim) ||
-      !get_index_array(call, 2, &indices) ||
-      !get_float_array(call, 3, "gradOutput", Access::read, &grad_output, &grad_output_length) ||
-      !check_table(info, "grad", grad_length, dim)) {
-    return env.Undefined();
-  }
-  // An empty Float32Array may report a null data pointer: whether there is a scale is decided by
-  // the argument, not by the pointer.
-  const bool scaled = !info[4].IsNull() && !info[4].IsUndefined();
-  if (scaled && !get_float_array(call, 4, "scale", Access::read, &scale, &scale_length)) return env.Undefined();
-  if (!get_integer(info, 5, "skipRow", -1, &skip_row)) return env.Undefined();
-  if (grad_output_length != rows_length(indices.length, dim)) {
-    throw_range(info, "gradOutput length must be indices.length * dim");
-    return env.Undefined();
-  }
-  if (scaled && scale_length != indices.length) {
-    throw_range(info, "scale length must be indices.length");
-    return env.Undefined();
-  }
-  return run_checked(call, indices, grad_length / dim, [=](auto data, const auto& k) {
-    k.scatter_add(grad, dim, data, indices.length, grad_output, scale, skip_row);
+  args.table(0, "grad", Use::write, &grad, &dim).indices(2, &indices);
+  args.array(3, "gradOutput", Use::read, &grad_output);
+  args.optional(4, "scale", Use::read, &scale).integer(5, "skipRow", -1, &skip_row);
+  args.rows(grad_output, indices.length, dim, "gradOutput length must be indices.length * dim");
+  args.require([&] { return !scale.present || scale.length == indices.length; }, "scale length must be indices.length");
+  if (!args.ok()) return args.undefined();
+  return run_checked(args, indices, grad.length / dim, [=](auto data, const auto& k) {
+    k.scatter_add(grad.data, dim, data, indices.length, grad_output.data, scale.data, skip_row);
   });
 }
 
 // renorm(weight, dim, indices, maxNorm, normType, seen)
-Napi::Value Renorm(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CallArrays call(info);
-  float* weight;
-  int64_t weight_length, dim;
-  double max_norm, norm_type;
+Napi::Value Renorm(Args& args) {
+  Array<float> weight;
+  Array<uint8_t> seen;
+  int64_t dim = 0;
+  double max_norm = 0, norm_type = 0;
   IndexArray indices;
-  if (!get_float_array(call, 0, "weight", Access::write, &weight, &weight_length) ||
-      !get_integer(info, 1, "dim", 1, &dim) || !get_index_array(call, 2, &indices) ||
-      !get_number(info, 3, "maxNorm", &max_norm) || !get_number(info, 4, "normType", &norm_type) ||
-      !check_table(info, "weight", weight_length, dim)) {
-    return env.Undefined();
-  }
-  napi_typedarray_type seen_type;
-  void* seen_data;
-  int64_t seen_length;
-  if (!call.take(5, "seen", Access::write, false, type_bit(napi_uint8_array), &seen_type, &seen_data, &seen_length)) {
-    refuse_type(env, "seen must be a Uint8Array");
-    return env.Undefined();
-  }
-  const int64_t rows = weight_length / dim;
-  if (seen_length < (rows + 7) / 8) {
-    throw_range(info, "seen must hold one bit per row");
-    return env.Undefined();
-  }
-  return run_checked(call, indices, rows, [=](auto data, const auto& k) {
-    k.renorm(weight, dim, data, indices.length, max_norm, norm_type, static_cast<uint8_t*>(seen_data));
+  args.table(0, "weight", Use::write, &weight, &dim).indices(2, &indices);
+  args.number(3, "maxNorm", &max_norm).number(4, "normType", &norm_type);
+  args.array(5, "seen", Use::write, &seen);
+  args.require([&] { return seen.length >= (weight.length / dim + 7) / 8; }, "seen must hold one bit per row");
+  if (!args.ok()) return args.undefined();
+  return run_checked(args, indices, weight.length / dim, [=](auto data, const auto& k) {
+    k.renorm(weight.data, dim, data, indices.length, max_norm, norm_type, seen.data);
   });
 }
 
-// offsets (Uint32Array) and numBags: offsets.length must be numBags or numBags + 1, and the
-// offsets must pass first_invalid_offset against `count` entries.
-bool get_bags(CallArrays& call, size_t position, int64_t count, nne::Bags* bags) {
-  const Napi::CallbackInfo& info = call.info();
-  napi_typedarray_type type;
-  void* data;
-  int64_t length, num_bags;
-  if (!call.take(position, "offsets", Access::read, true, type_bit(napi_uint32_array), &type, &data, &length)) {
-    return refuse_type(info.Env(), "offsets must be a Uint32Array");
-  }
-  if (!get_integer(info, position + 1, "numBags", 0, &num_bags)) return false;
-  if (length != num_bags && length != num_bags + 1) return throw_range(info, "offsets must have numBags or numBags + 1 entries");
-  const uint32_t* offsets = static_cast<const uint32_t*>(data);
-  if (nne::first_invalid_offset(offsets, length, count) >= 0) return throw_range(info, "invalid offsets");
-  *bags = nne::Bags{offsets, length, num_bags, count};
-  return true;
-}
-
-bool get_optional_float_array(CallArrays& call, size_t position, const char* name, Access access, float** data,
-                              int64_t expected_length) {
-  *data = nullptr;
-  if (call.info()[position].IsNull() || call.info()[position].IsUndefined()) return true;
-  int64_t length;
-  if (!get_float_array(call, position, name, access, data, &length)) return false;
-  if (length != expected_length) return throw_range(call.info(), std::string(name) + " has the wrong length");
-  return true;
-}
-
 // bagForward(weight, dim, indices, offsets, numBags, perSampleWeights | null, mode, skipRow, out)
-Napi::Value BagForward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CallArrays call(info);
-  float* weight;
-  float* out;
-  float* per_sample_weights;
-  int64_t weight_length, out_length, dim, mode, skip_row;
-  IndexArray indices;
-  nne::Bags bags;
-  if (!get_float_array(call, 0, "weight", Access::read, &weight, &weight_length) ||
-      !get_integer(info, 1, "dim", 1, &dim) || !get_index_array(call, 2, &indices) ||
-      !get_bags(call, 3, indices.length, &bags) ||
-      !get_optional_float_array(call, 5, "perSampleWeights", Access::read, &per_sample_weights, indices.length) ||
-      !get_integer(info, 6, "mode", 0, &mode) || !get_integer(info, 7, "skipRow", -1, &skip_row)) {
-    return env.Undefined();
-  }
-  const int fresh = call.fresh_output(8, rows_length(bags.num_bags, dim), &out);
-  out_length = rows_length(bags.num_bags, dim);
-  if (fresh < 0 || (fresh == 0 && !get_float_array(call, 8, "out", Access::write, &out, &out_length)) ||
-      !check_table(info, "weight", weight_length, dim)) {
-    return env.Undefined();
-  }
-  if (mode > 2) {
-    throw_range(info, "mode must be 0 (sum), 1 (mean) or 2 (max)");
-    return env.Undefined();
-  }
-  if (out_length != rows_length(bags.num_bags, dim)) {
-    throw_range(info, "out length must be numBags * dim");
-    return env.Undefined();
-  }
-  return run_checked(call, indices, weight_length / dim, [=](auto data, const auto& k) {
-    k.bag.forward(weight, dim, data, bags, per_sample_weights, static_cast<nne::BagMode>(mode), skip_row, out);
+Napi::Value BagForward(Args& args) {
+  Array<float> weight, per_sample_weights, out;
+  int64_t dim = 0, mode = 0, skip_row = 0;
+  BagIndices in;
+  args.table(0, "weight", Use::read, &weight, &dim).bag_indices(2, &in);
+  args.optional(5, "perSampleWeights", Use::read, &per_sample_weights, in.indices.length);
+  args.integer(6, "mode", 0, &mode).integer(7, "skipRow", -1, &skip_row).output(8, in.bags.num_bags, dim, &out);
+  args.require([&] { return mode <= 2; }, "mode must be 0 (sum), 1 (mean) or 2 (max)");
+  args.rows(out, in.bags.num_bags, dim, "out length must be numBags * dim");
+  if (!args.ok()) return args.undefined();
+  return run_checked(args, in.indices, weight.length / dim, [=](auto data, const auto& k) {
+    k.bag.forward(weight.data, dim, data, in.bags, per_sample_weights.data, static_cast<nne::BagMode>(mode), skip_row,
+                  out.data);
   });
 }
 
 // bagScatterAdd(grad, dim, indices, offsets, numBags, gradOutput, scale | null, skipRow)
-Napi::Value BagScatterAdd(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CallArrays call(info);
-  float* grad;
-  float* grad_output;
-  float* scale;
-  int64_t grad_length, grad_output_length, dim, skip_row;
-  IndexArray indices;
-  nne::Bags bags;
-  if (!get_float_array(call, 0, "grad", Access::write, &grad, &grad_length) || !get_integer(info, 1, "dim", 1, &dim) ||
-      !get_index_array(call, 2, &indices) || !get_bags(call, 3, indices.length, &bags) ||
-      !get_float_array(call, 5, "gradOutput", Access::read, &grad_output, &grad_output_length) ||
-      !get_optional_float_array(call, 6, "scale", Access::read, &scale, indices.length) ||
-      !get_integer(info, 7, "skipRow", -1, &skip_row) || !check_table(info, "grad", grad_length, dim)) {
-    return env.Undefined();
-  }
-  if (grad_output_length != rows_length(bags.num_bags, dim)) {
-    throw_range(info, "gradOutput length must be numBags * dim");
-    return env.Undefined();
-  }
-  return run_checked(call, indices, grad_length / dim, [=](auto data, const auto& k) {
-    k.bag.scatter_add(grad, dim, data, bags, grad_output, scale, skip_row);
+Napi::Value BagScatterAdd(Args& args) {
+  Array<float> grad, grad_output, scale;
+  int64_t dim = 0, skip_row = 0;
+  BagIndices in;
+  args.table(0, "grad", Use::write, &grad, &dim).bag_indices(2, &in);
+  args.array(5, "gradOutput", Use::read, &grad_output).optional(6, "scale", Use::read, &scale, in.indices.length);
+  args.integer(7, "skipRow", -1, &skip_row);
+  args.rows(grad_output, in.bags.num_bags, dim, "gradOutput length must be numBags * dim");
+  if (!args.ok()) return args.undefined();
+  return run_checked(args, in.indices, grad.length / dim, [=](auto data, const auto& k) {
+    k.bag.scatter_add(grad.data, dim, data, in.bags, grad_output.data, scale.data, skip_row);
   });
 }
 
 // bagMaxBackward(weight, grad, dim, indices, offsets, numBags, gradOutput, skipRow)
-Napi::Value BagMaxBackward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CallArrays call(info);
-  float* weight;
-  float* grad;
-  float* grad_output;
-  int64_t weight_length, grad_length, grad_output_length, dim, skip_row;
-  IndexArray indices;
-  nne::Bags bags;
-  if (!get_float_array(call, 0, "weight", Access::read, &weight, &weight_length) ||
-      !get_float_array(call, 1, "grad", Access::write, &grad, &grad_length) || !get_integer(info, 2, "dim", 1, &dim) ||
-      !get_index_array(call, 3, &indices) || !get_bags(call, 4, indices.length, &bags) ||
-      !get_float_array(call, 6, "gradOutput", Access::read, &grad_output, &grad_output_length) ||
-      !get_integer(info, 7, "skipRow", -1, &skip_row) || !check_table(info, "weight", weight_length, dim)) {
-    return env.Undefined();
-  }
-  if (grad_length != weight_length) {
-    throw_range(info, "grad length must equal weight length");
-    return env.Undefined();
-  }
-  if (grad_output_length != rows_length(bags.num_bags, dim)) {
-    throw_range(info, "gradOutput length must be numBags * dim");
-    return env.Undefined();
-  }
-  return run_checked(call, indices, weight_length / dim, [=](auto data, const auto& k) {
-    k.bag.max_backward(weight, grad, dim, data, bags, grad_output, skip_row);
+Napi::Value BagMaxBackward(Args& args) {
+  Array<float> weight, grad, grad_output;
+  int64_t dim = 0, skip_row = 0;
+  BagIndices in;
+  args.array(0, "weight", Use::read, &weight).array(1, "grad", Use::write, &grad).integer(2, "dim", 1, &dim);
+  args.bag_indices(3, &in).array(6, "gradOutput", Use::read, &grad_output).integer(7, "skipRow", -1, &skip_row);
+  args.whole_rows("weight", weight, dim).require([&] { return grad.length == weight.length; }, "grad length must equal weight length");
+  args.rows(grad_output, in.bags.num_bags, dim, "gradOutput length must be numBags * dim");
+  if (!args.ok()) return args.undefined();
+  return run_checked(args, in.indices, weight.length / dim, [=](auto data, const auto& k) {
+    k.bag.max_backward(weight.data, grad.data, dim, data, in.bags, grad_output.data, skip_row);
   });
 }
 
 // bagWeightGrad(weight, dim, indices, offsets, numBags, gradOutput, skipRow, out)
-Napi::Value BagWeightGrad(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CallArrays call(info);
-  float* weight;
-  float* grad_output;
-  float* out;
-  int64_t weight_length, grad_output_length, out_length, dim, skip_row;
-  IndexArray indices;
-  nne::Bags bags;
-  if (!get_float_array(call, 0, "weight", Access::read, &weight, &weight_length) ||
-      !get_integer(info, 1, "dim", 1, &dim) || !get_index_array(call, 2, &indices) ||
-      !get_bags(call, 3, indices.length, &bags) ||
-      !get_float_array(call, 5, "gradOutput", Access::read, &grad_output, &grad_output_length) ||
-      !get_integer(info, 6, "skipRow", -1, &skip_row) ||
-      !get_float_array(call, 7, "out", Access::write, &out, &out_length) ||
-      !check_table(info, "weight", weight_length, dim)) {
-    return env.Undefined();
-  }
-  if (grad_output_length != rows_length(bags.num_bags, dim) || out_length != indices.length) {
-    throw_range(info, "gradOutput must have numBags * dim and out indices.length elements");
-    return env.Undefined();
-  }
-  return run_checked(call, indices, weight_length / dim, [=](auto data, const auto& k) {
-    k.bag.weight_grad(weight, dim, data, bags, grad_output, skip_row, out);
+Napi::Value BagWeightGrad(Args& args) {
+  Array<float> weight, grad_output, out;
+  int64_t dim = 0, skip_row = 0;
+  BagIndices in;
+  args.table(0, "weight", Use::read, &weight, &dim).bag_indices(2, &in);
+  args.array(5, "gradOutput", Use::read, &grad_output).integer(6, "skipRow", -1, &skip_row);
+  args.array(7, "out", Use::write, &out);
+  args.require([&] { return grad_output.length == rows_length(in.bags.num_bags, dim) && out.length == in.indices.length; },
+               "gradOutput must have numBags * dim and out indices.length elements");
+  if (!args.ok()) return args.undefined();
+  return run_checked(args, in.indices, weight.length / dim, [=](auto data, const auto& k) {
+    k.bag.weight_grad(weight.data, dim, data, in.bags, grad_output.data, skip_row, out.data);
   });
 }
 
-// A typed array of one type, or (when optional) null/undefined. Presence is told by the argument,
-// not by the pointer: an empty typed array may report a null data pointer. Returns false after
-// throwing.
-struct Typed {
-  bool present = false;
-  int64_t length = 0;
-};
-
-template <class T>
-bool get_typed(CallArrays& call, size_t position, const char* name, napi_typedarray_type want, bool optional,
-               Access access, bool index_like, T** data, Typed* typed) {
-  *data = nullptr;
-  *typed = Typed{};
-  const Napi::CallbackInfo& info = call.info();
-  if (optional && (info[position].IsNull() || info[position].IsUndefined())) return true;
-  napi_typedarray_type type;
-  void* raw;
-  if (!call.take(position, name, access, index_like, type_bit(want), &type, &raw, &typed->length)) {
-    return refuse_type(info.Env(), std::string(name) + " has the wrong type");
-  }
-  typed->present = true;
-  *data = static_cast<T*>(raw);
-  return true;
-}
-
-// optimizerUpdate(scalars: Float64Array(12), weight, grad, state0, state1, state2, rows | null, dim, scratch)
-// scalars: rule, lr, a, b, c, 1 - a, 1 - b, eps, weightDecay, decay, firstStep, nesterov.
-// rows: a Uint32Array (a table may have up to 2^32 rows).
-// Returns -1, or the position of the first entry of rows outside the table (nothing written).
-Napi::Value OptimizerUpdate(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CallArrays call(info);
-  double* scalars;
-  float *weight, *grad, *state[3], *scratch;
-  uint32_t* rows;
-  Typed scalars_info, state_info[3], rows_info, scratch_info;
-  int64_t weight_length, grad_length, dim;
-  if (!get_typed(call, 0, "scalars", napi_float64_array, false, Access::read, false, &scalars, &scalars_info) ||
-      !get_float_array(call, 1, "weight", Access::write, &weight, &weight_length) ||
-      !get_float_array(call, 2, "grad", Access::read, &grad, &grad_length) ||
-      !get_typed(call, 3, "state0", napi_float32_array, true, Access::write, false, &state[0], &state_info[0]) ||
-      !get_typed(call, 4, "state1", napi_float32_array, true, Access::write, false, &state[1], &state_info[1]) ||
-      !get_typed(call, 5, "state2", napi_float32_array, true, Access::write, false, &state[2], &state_info[2]) ||
-      !get_typed(call, 6, "rows", napi_uint32_array, true, Access::read, true, &rows, &rows_info) ||
-      !get_integer(info, 7, "dim", 1, &dim) ||
-      !get_typed(call, 8, "scratch", napi_float32_array, true, Access::write, false, &scratch, &scratch_info) ||
-      !check_table(info, "weight", weight_length, dim)) {
-    return env.Undefined();
-  }
-  if (scalars_info.length != 12 || !(scalars[0] >= 0 && scalars[0] <= 4) || std::floor(scalars[0]) != scalars[0]) {
-    throw_range(info, "scalars must be a Float64Array of 12 values starting with a rule 0..4");
-    return env.Undefined();
-  }
-  const auto rule = static_cast<nne::OptimizerRule>(static_cast<int>(scalars[0]));
-  const int64_t table_rows = weight_length / dim;
-  const int64_t num_rows = rows_info.present ? rows_info.length : table_rows;
-  if (grad_length != rows_length(num_rows, dim)) {
-    throw_range(info, "grad must hold one row per updated row");
-    return env.Undefined();
-  }
+// optimizerUpdate(scalars, weight, grad, state0, state1, state2, rows | null, dim)
+// scalars: a Float64Array of the values optimizer_slots.h names, in its order. rows: a Uint32Array
+// (a table may have up to 2^32 rows). Returns -1, or the position of the first entry of rows
+// outside the table (nothing written).
+Napi::Value OptimizerUpdate(Args& args) {
+  using Slot = nne::OptimizerSlot;
+  static_assert(nne::kOptimizerSlotCount == 12, "the message below counts the slots");
+  double scalars[nne::kOptimizerSlotCount];
+  Array<float> weight, grad, state[3];
+  Array<uint32_t> rows;
+  int64_t dim = 0;
+  const auto at = [&](Slot slot) { return scalars[static_cast<int>(slot)]; };
+  const char* const kScalarsError = "scalars must be a Float64Array of 12 values starting with a rule 0..4";
+  args.values(0, "scalars", scalars, kScalarsError).array(1, "weight", Use::write, &weight);
+  args.array(2, "grad", Use::read, &grad).optional(3, "state0", Use::write, &state[0]);
+  args.optional(4, "state1", Use::write, &state[1]).optional(5, "state2", Use::write, &state[2]);
+  args.optional(6, "rows", Use::index, &rows).integer(7, "dim", 1, &dim).whole_rows("weight", weight, dim);
+  args.require([&] { return integer_in(at(Slot::rule), 0, 4); }, kScalarsError);
+  if (!args.ok()) return args.undefined();
+  const auto rule = static_cast<nne::OptimizerRule>(static_cast<int>(at(Slot::rule)));
+  const int64_t table_rows = weight.length / dim;
+  const int64_t num_rows = rows.present ? rows.length : table_rows;
+  if (!args.rows(grad, num_rows, dim, "grad must hold one row per updated row").ok()) return args.undefined();
   // Which states each rule reads and writes: 2 = required, 1 = optional, 0 = must be absent.
   static const int kStates[5][3] = {{1, 0, 0}, {2, 0, 0}, {2, 2, 1}, {2, 2, 0}, {2, 0, 0}};
-  const int64_t state_size = rule == nne::OptimizerRule::rowwise_adagrad ? table_rows : weight_length;
+  const int64_t state_size = rule == nne::OptimizerRule::rowwise_adagrad ? table_rows : weight.length;
   for (int k = 0; k < 3; ++k) {
     const int need = kStates[static_cast<int>(rule)][k];
-    const Typed& typed = state_info[k];
-    if ((!typed.present && need == 2) || (typed.present && (need == 0 || typed.length != state_size))) {
-      throw_range(info, "state" + std::to_string(k) + " is missing, unexpected or of the wrong length for this rule");
-      return env.Undefined();
+    if ((!state[k].present && need == 2) || (state[k].present && (need == 0 || state[k].length != state_size))) {
+      return args.fail("state" + std::to_string(k) + " is missing, unexpected or of the wrong length for this rule");
     }
   }
-  if (rule == nne::OptimizerRule::rowwise_adagrad && scratch_info.length < dim) {
-    throw_range(info, "scratch must hold dim floats");
-    return env.Undefined();
-  }
-  if (rows_info.present) {
-    const int64_t bad = nne::first_invalid_index(rows, num_rows, table_rows);
-    if (bad >= 0) return finish(call, [bad]() -> int64_t { return bad; });  // a Promise when async
+  if (rows.present) {
+    const int64_t bad = nne::first_invalid_index(rows.data, num_rows, table_rows);
+    if (bad >= 0) return finish(args, [bad]() -> int64_t { return bad; });  // a Promise when async
   }
   nne::OptimizerScalars s{};
   s.rule = rule;
-  s.lr = static_cast<float>(scalars[1]);
-  s.a = static_cast<float>(scalars[2]);
-  s.b = static_cast<float>(scalars[3]);
-  s.c = static_cast<float>(scalars[4]);
-  s.one_minus_a = static_cast<float>(scalars[5]);
-  s.one_minus_b = static_cast<float>(scalars[6]);
-  s.eps = static_cast<float>(scalars[7]);
-  s.weight_decay = static_cast<float>(scalars[8]);
-  s.decay = static_cast<float>(scalars[9]);
-  s.first_step = scalars[10] != 0;
-  s.nesterov = scalars[11] != 0;
-  s.lr_double = scalars[1];
-  s.eps_double = scalars[7];
+  s.lr = static_cast<float>(at(Slot::lr));
+  s.a = static_cast<float>(at(Slot::a));
+  s.b = static_cast<float>(at(Slot::b));
+  s.c = static_cast<float>(at(Slot::c));
+  s.one_minus_a = static_cast<float>(at(Slot::oneMinusA));
+  s.one_minus_b = static_cast<float>(at(Slot::oneMinusB));
+  s.eps = static_cast<float>(at(Slot::eps));
+  s.weight_decay = static_cast<float>(at(Slot::weightDecay));
+  s.decay = static_cast<float>(at(Slot::decay));
+  s.first_step = at(Slot::firstStep) != 0;
+  s.nesterov = at(Slot::nesterov) != 0;
+  s.lr_double = at(Slot::lr);
+  s.eps_double = at(Slot::eps);
   // A state of zero length (an empty table) is present but has a null pointer: the kernel never
-  // dereferences it, since there are no rows.
-  const Kernels& kernels = bound_kernels(info);
-  float* s0 = state_info[0].present ? state[0] : nullptr;
-  float* s1 = state_info[1].present ? state[1] : nullptr;
-  float* s2 = state_info[2].present ? state[2] : nullptr;
-  const uint32_t* row_list = rows_info.present ? rows : nullptr;
-  return finish(call, [=]() -> int64_t {
-    kernels.optimizer_update(s, weight, grad, s0, s1, s2, row_list, num_rows, dim, scratch);
+  // dereferences it, since there are no rows. No kernel reads scratch any more: it is null.
+  const Kernels& kernels = bound_kernels(args.info());
+  return finish(args, [=]() -> int64_t {
+    kernels.optimizer_update(s, weight.data, grad.data, state[0].data, state[1].data, state[2].data, rows.data, num_rows,
+                             dim, nullptr);
     return -1;
   });
 }
@@ -800,51 +813,31 @@ Napi::Value OptimizerUpdate(const Napi::CallbackInfo& info) {
 // initFill(out, params: Float64Array(9), start): out[j] = element start + j of the seeded stream
 // (kernels.h InitParams). params: kind (0 normal, 1 uniform, 2 truncNormal), k0, k1 (uint32 keys),
 // then six float parameters (rounded to float32 here). start: an integer in [0, 2^53).
-Napi::Value InitFill(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CallArrays call(info);
-  float* out;
-  double* params;
-  int64_t out_length, start;
-  Typed params_info;
-  if (!get_float_array(call, 0, "out", Access::write, &out, &out_length) ||
-      !get_typed(call, 1, "params", napi_float64_array, false, Access::read, false, &params, &params_info) ||
-      !get_integer(info, 2, "start", 0, &start)) {
-    return env.Undefined();
-  }
-  if (params_info.length != 9) {
-    throw_range(info, "params must be a Float64Array of 9 values starting with a kind 0..2");
-    return env.Undefined();
-  }
-  double values[9];  // read once: params may be shared with another thread
-  std::memcpy(values, params, sizeof values);
-  if (!(values[0] >= 0 && values[0] <= 2) || std::floor(values[0]) != values[0]) {
-    throw_range(info, "params must be a Float64Array of 9 values starting with a kind 0..2");
-    return env.Undefined();
-  }
-  for (int k = 1; k <= 2; ++k) {
-    if (!(values[k] >= 0 && values[k] <= 4294967295.0) || std::floor(values[k]) != values[k]) {
-      throw_range(info, "params[1] and params[2] (the keys) must be integers in [0, 2^32)");
-      return env.Undefined();
-    }
-  }
-  if (static_cast<uint64_t>(start) + static_cast<uint64_t>(out_length) > (uint64_t{1} << 53)) {
-    throw_range(info, "start + out.length must be at most 2^53");
-    return env.Undefined();
-  }
+Napi::Value InitFill(Args& args) {
+  Array<float> out;
+  double params[9];
+  int64_t start = 0;
+  const char* const kParamsError = "params must be a Float64Array of 9 values starting with a kind 0..2";
+  args.array(0, "out", Use::write, &out).values(1, "params", params, kParamsError).integer(2, "start", 0, &start);
+  args.require([&] { return integer_in(params[0], 0, 2); }, kParamsError);
+  args.require([&] { return integer_in(params[1], 0, 4294967295.0) && integer_in(params[2], 0, 4294967295.0); },
+               "params[1] and params[2] (the keys) must be integers in [0, 2^32)");
+  args.require([&] { return static_cast<uint64_t>(start) + static_cast<uint64_t>(out.length) <= (uint64_t{1} << 53); },
+               "start + out.length must be at most 2^53");
+  if (!args.ok()) return args.undefined();
   nne::InitParams p{};
-  p.kind = static_cast<nne::InitKind>(static_cast<int>(values[0]));
-  p.k0 = static_cast<uint32_t>(values[1]);
-  p.k1 = static_cast<uint32_t>(values[2]);
+  p.kind = static_cast<nne::InitKind>(static_cast<int>(params[0]));
+  p.k0 = static_cast<uint32_t>(params[1]);
+  p.k1 = static_cast<uint32_t>(params[2]);
   for (int k = 0; k < 6; ++k) {
     // Beyond float's range the cast is undefined: clamp to +-infinity as IEEE rounding would (NaN stays NaN).
-    const double v = values[3 + k];
+    const double v = params[3 + k];
     p.p[k] = v > 3.4028234663852886e38 ? INFINITY : v < -3.4028234663852886e38 ? -INFINITY : static_cast<float>(v);
   }
-  const Kernels& kernels = bound_kernels(info);
+  const Kernels& kernels = bound_kernels(args.info());
   const uint64_t first = static_cast<uint64_t>(start);
-  return finish(call, [=]() -> int64_t {
-    kernels.init_fill(p, out, first, out_length);
+  return finish(args, [=]() -> int64_t {
+    kernels.init_fill(p, out.data, first, out.length);
     return -1;
   });
 }
@@ -852,65 +845,46 @@ Napi::Value InitFill(const Napi::CallbackInfo& info) {
 // coalesce(indices, dim, source, offsets | null, numBags, scale | null, skipRow, slots, outRows, outValues)
 // Returns the number of distinct rows. Indices must lie in [0, slots.length); outRows is a
 // Uint32Array (rows up to 2^32).
-Napi::Value Coalesce(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CallArrays call(info);
+Napi::Value Coalesce(Args& args) {
   IndexArray indices;
-  float *source, *scale, *out_values;
-  int32_t* slots;
-  uint32_t* out_rows;
-  Typed slots_info, out_rows_info;
-  int64_t dim, source_length, skip_row, out_values_length;
-  if (!get_index_array(call, 0, &indices) || !get_integer(info, 1, "dim", 1, &dim) ||
-      !get_float_array(call, 2, "source", Access::read, &source, &source_length) ||
-      !get_optional_float_array(call, 5, "scale", Access::read, &scale, indices.length) ||
-      !get_integer(info, 6, "skipRow", -1, &skip_row) ||
-      !get_typed(call, 7, "slots", napi_int32_array, false, Access::write, false, &slots, &slots_info) ||
-      !get_typed(call, 8, "outRows", napi_uint32_array, false, Access::write, false, &out_rows, &out_rows_info) ||
-      !get_float_array(call, 9, "outValues", Access::write, &out_values, &out_values_length)) {
-    return env.Undefined();
-  }
-  const int64_t slots_length = slots_info.length;
+  Array<float> source, scale, out_values;
+  Array<int32_t> slots;
+  Array<uint32_t> out_rows;
+  int64_t dim = 0, skip_row = 0;
   nne::Bags bags;
-  const bool by_bag = !(info[3].IsNull() || info[3].IsUndefined());
-  if (by_bag && !get_bags(call, 3, indices.length, &bags)) return env.Undefined();
-  const int64_t source_rows = by_bag ? bags.num_bags : indices.length;
+  bool by_bag = false;
+  args.indices(0, &indices).integer(1, "dim", 1, &dim).array(2, "source", Use::read, &source);
+  args.bags(3, indices.length, &bags, &by_bag).optional(5, "scale", Use::read, &scale, indices.length);
+  args.integer(6, "skipRow", -1, &skip_row).array(7, "slots", Use::write, &slots);
+  args.array(8, "outRows", Use::write, &out_rows).array(9, "outValues", Use::write, &out_values);
   // Slots are int32 positions among at most indices.length distinct rows; rows fit outRows' uint32.
-  if (source_length != rows_length(source_rows, dim) || out_rows_info.length < indices.length ||
-      out_values_length < rows_length(indices.length, dim) || indices.length > INT32_MAX ||
-      slots_length > static_cast<int64_t>(UINT32_MAX) + 1) {
-    throw_range(info, "coalesce: slots, source, outRows or outValues has the wrong length");
-    return env.Undefined();
-  }
-  const bool invalid = with_index_type(indices, [&](auto data) {
-    return nne::first_invalid_index(data, indices.length, slots_length) >= 0;
-  });
-  if (invalid) {
-    throw_range(info, "coalesce: an index is outside slots");
-    return env.Undefined();
-  }
-  const Kernels& kernels = bound_kernels(info);
+  args.require(
+      [&] {
+        return source.length == rows_length(by_bag ? bags.num_bags : indices.length, dim) &&
+               out_rows.length >= indices.length && out_values.length >= rows_length(indices.length, dim) &&
+               indices.length <= INT32_MAX && slots.length <= static_cast<int64_t>(UINT32_MAX) + 1;
+      },
+      "coalesce: slots, source, outRows or outValues has the wrong length");
+  args.require(
+      [&] {
+        return with_index_type(indices, [&](auto data) {
+          return nne::first_invalid_index(data, indices.length, slots.length) < 0;
+        });
+      },
+      "coalesce: an index is outside slots");
+  if (!args.ok()) return args.undefined();
+  const Kernels& kernels = bound_kernels(args.info());
   // The job owns copies of everything it reads (it may run after this frame is gone).
-  return finish(call, [=]() -> int64_t {
+  return finish(args, [=]() -> int64_t {
     return with_index_type(indices, [&](auto data) -> int64_t {
       using Index = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
-      return kernels.of<Index>().coalesce(data, indices.length, dim, source, by_bag ? &bags : nullptr, scale, skip_row,
-                                          slots, slots_length, out_rows, out_values);
+      return kernels.of<Index>().coalesce(data, indices.length, dim, source.data, by_bag ? &bags : nullptr,
+                                          scale.data, skip_row, slots.data, slots.length, out_rows.data,
+                                          out_values.data);
     });
   });
 }
 
-// firstInvalidIndex(indices, rows)
-Napi::Value FirstInvalidIndex(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CallArrays call(info);
-  IndexArray indices;
-  int64_t rows;
-  if (!get_index_array(call, 0, &indices) || !get_integer(info, 1, "rows", 0, &rows)) return env.Undefined();
-  const int64_t bad =
-      with_index_type(indices, [&](auto data) { return nne::first_invalid_index(data, indices.length, rows); });
-  return Napi::Number::New(env, static_cast<double>(bad));
-}
 
 // setTransferGuard(markAsUntransferable): the function async calls apply to the ArrayBuffers they
 // use (see CallArrays). The package passes worker_threads.markAsUntransferable when it loads.
@@ -971,9 +945,32 @@ Napi::Value SetTransferGuard(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// kernels(tier): { tier, gather, scatterAdd, renorm } running the named tier ('' for the widest
-// this CPU runs). The functions carry a pointer to the tier's static table, so several tiers can
-// be used side by side and nothing is mutable.
+// Every kernel entry point, in the order of src/backend.ts KERNEL_NAMES. kernels(tier) hands out
+// these, and the addon reports their names (kernelNames), which test/kernel-lists.test.ts compares
+// with that list: a kernel added on one side only fails it.
+template <Napi::Value (*Kernel)(Args&)>
+Napi::Value entry(const Napi::CallbackInfo& info) {
+  Args args(info);
+  return Kernel(args);
+}
+
+struct KernelEntry {
+  const char* name;
+  Napi::Value (*fn)(const Napi::CallbackInfo&);
+};
+constexpr KernelEntry kKernelEntries[] = {
+    {"firstInvalidIndex", entry<FirstInvalidIndex>}, {"gather", entry<Gather>},
+    {"scatterAdd", entry<ScatterAdd>},               {"renorm", entry<Renorm>},
+    {"bagForward", entry<BagForward>},               {"bagScatterAdd", entry<BagScatterAdd>},
+    {"bagMaxBackward", entry<BagMaxBackward>},       {"bagWeightGrad", entry<BagWeightGrad>},
+    {"optimizerUpdate", entry<OptimizerUpdate>},     {"initFill", entry<InitFill>},
+    {"coalesce", entry<Coalesce>},
+};
+
+// kernels(tier): { tier, async, and every kernel of kKernelEntries } running the named tier (''
+// for the widest this CPU runs); async holds the same kernels returning Promises. The functions
+// carry a pointer to the tier's static table, so several tiers can be used side by side and
+// nothing is mutable.
 Napi::Value KernelsForTier(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) {
@@ -1010,21 +1007,7 @@ Napi::Value KernelsForTier(const Napi::CallbackInfo& info) {
   Napi::Object async = Napi::Object::New(env);
   result.Set("tier", nne::tier_name(tier));
   result.Set("async", async);
-  struct Entry {
-    const char* name;
-    Napi::Value (*fn)(const Napi::CallbackInfo&);
-  };
-  static const Entry entries[] = {{"gather", Gather},
-                                  {"scatterAdd", ScatterAdd},
-                                  {"renorm", Renorm},
-                                  {"bagForward", BagForward},
-                                  {"bagScatterAdd", BagScatterAdd},
-                                  {"bagMaxBackward", BagMaxBackward},
-                                  {"bagWeightGrad", BagWeightGrad},
-                                  {"optimizerUpdate", OptimizerUpdate},
-                                  {"initFill", InitFill},
-                                  {"coalesce", Coalesce}};
-  for (const Entry& entry : entries) {
+  for (const KernelEntry& entry : kKernelEntries) {
     result.Set(entry.name, Napi::Function::New(env, entry.fn, entry.name, now));
     async.Set(entry.name, Napi::Function::New(env, entry.fn, entry.name, later));
   }
@@ -1051,12 +1034,10 @@ Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
 // setNumThreads(n): how many threads the kernels split large calls over (thread_pool.h), n an
 // integer in [1, 256]; the pool is process-wide, so this affects every worker_thread too.
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
-  int64_t n;
-  if (!get_integer(info, 0, "n", 1, &n)) return info.Env().Undefined();
-  if (n > nne::kMaxThreads) {
-    throw_range(info, "n must be an integer from 1 to " + std::to_string(nne::kMaxThreads));
-    return info.Env().Undefined();
-  }
+  Args args(info);
+  int64_t n = 0;
+  if (!args.integer(0, "n", 1, &n).ok()) return info.Env().Undefined();
+  if (n > nne::kMaxThreads) return args.fail("n must be an integer from 1 to " + std::to_string(nne::kMaxThreads));
   nne::set_num_threads(static_cast<int>(n));
   return info.Env().Undefined();
 }
@@ -1155,12 +1136,10 @@ Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
 // map_file.h), as an external ArrayBuffer unmapped by its finalizer. bytes: an integer in
 // [0, 2^53); a mapping the system refuses throws an Error.
 Napi::Value AllocateZeroed(const Napi::CallbackInfo& info) {
-  int64_t bytes;
-  if (!get_integer(info, 0, "bytes", 0, &bytes)) return info.Env().Undefined();
-  if (static_cast<uint64_t>(bytes) > static_cast<uint64_t>(SIZE_MAX / 2)) {
-    throw_range(info, "bytes is too large");
-    return info.Env().Undefined();
-  }
+  Args args(info);
+  int64_t bytes = 0;
+  if (!args.integer(0, "bytes", 0, &bytes).ok()) return info.Env().Undefined();
+  if (static_cast<uint64_t>(bytes) > static_cast<uint64_t>(SIZE_MAX / 2)) return args.fail("bytes is too large");
   nne::MappedFile mapped;
   std::string error;
   if (!nne::map_zeroed(static_cast<size_t>(bytes), &mapped, &error)) {
@@ -1179,7 +1158,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nne::tune_malloc_once();
   exports.Set("mallocTuning", Napi::Function::New(env, MallocTuning, "mallocTuning"));
   exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeatures, "cpuFeatures"));
-  exports.Set("firstInvalidIndex", Napi::Function::New(env, FirstInvalidIndex, "firstInvalidIndex"));
   exports.Set("kernels", Napi::Function::New(env, KernelsForTier, "kernels"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
@@ -1187,6 +1165,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("allocateZeroed", Napi::Function::New(env, AllocateZeroed, "allocateZeroed"));
   exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages, "adviseHugePages"));
   exports.Set("setTransferGuard", Napi::Function::New(env, SetTransferGuard, "setTransferGuard"));
+  // What the TypeScript side must agree with (test/kernel-lists.test.ts): the kernel entry points,
+  // and the optimizer scalars' slots (optimizer_slots.h).
+  Napi::Array kernel_names = Napi::Array::New(env);
+  for (uint32_t k = 0; k < std::size(kKernelEntries); ++k) kernel_names.Set(k, kKernelEntries[k].name);
+  Napi::Object slots = Napi::Object::New(env);
+  for (int k = 0; k < nne::kOptimizerSlotCount; ++k) slots.Set(nne::kOptimizerSlotNames[k], k);
+  kernel_names.Freeze();
+  slots.Freeze();
+  exports.Set("kernelNames", kernel_names);
+  exports.Set("optimizerScalarSlots", slots);
   return exports;
 }
 

@@ -81,7 +81,6 @@ export const KERNEL_ARRAYS: { readonly [K in KernelName]: readonly ArrayArgument
     [4, 'state1', 'write'],
     [5, 'state2', 'write'],
     [6, 'rows', 'index'],
-    [8, 'scratch', 'write'],
   ),
   initFill: arrays([0, 'out', 'write'], [1, 'params', 'index']),
   coalesce: arrays(

@@ -16,12 +16,34 @@ export type BagModeCode = (typeof BAG_MODE_CODES)[keyof typeof BAG_MODE_CODES];
 export const OPTIMIZER_RULES = { sgd: 0, adagrad: 1, adam: 2, sparseAdam: 3, rowwiseAdagrad: 4 } as const;
 
 /**
- * The scalars of one optimizer update, in the kernels' order: rule, lr (the signed multiplier:
- * -lr, -clr or -step size; row-wise Adagrad: +lr), a, b, c, 1 - a, 1 - b, eps, weightDecay,
- * decay (AdamW's 1 - lr * wd, else 1), firstStep (0/1), nesterov (0/1). Computed in double; the
- * kernels round each to float once, as torch does with scalar arguments of float32 tensors.
+ * The scalars of one optimizer update, by their position in OptimizerScalars: rule, lr (the
+ * signed multiplier: -lr, -clr or -step size; row-wise Adagrad: +lr), a, b, c, 1 - a, 1 - b, eps,
+ * weightDecay, decay (AdamW's 1 - lr * wd, else 1), firstStep (0/1), nesterov (0/1). The addon
+ * names the same slots (native/optimizer_slots.h) and reports them; test/kernel-lists.test.ts
+ * compares the two.
+ */
+export const OPTIMIZER_SCALARS = {
+  rule: 0, lr: 1, a: 2, b: 3, c: 4, oneMinusA: 5, oneMinusB: 6, eps: 7, weightDecay: 8, decay: 9, firstStep: 10, nesterov: 11,
+} as const;
+export type OptimizerScalarName = keyof typeof OPTIMIZER_SCALARS;
+
+/**
+ * One optimizer update's scalars, OPTIMIZER_SCALARS' slots. Computed in double; the kernels round
+ * each to float once, as torch does with scalar arguments of float32 tensors.
  */
 export type OptimizerScalars = Float64Array;
+
+/** Scalars not given: 0, except the divisor c and AdamW's decay factor, 1 (no effect). */
+const SCALAR_DEFAULTS: Partial<Record<OptimizerScalarName, number>> = { c: 1, decay: 1 };
+
+/** One update's scalars from their names, each in its slot. */
+export function optimizerScalars(values: Partial<Record<OptimizerScalarName, number>> & { rule: number }): OptimizerScalars {
+  const slots = new Float64Array(Object.keys(OPTIMIZER_SCALARS).length);
+  for (const [name, slot] of Object.entries(OPTIMIZER_SCALARS) as [OptimizerScalarName, number][]) {
+    slots[slot] = values[name] ?? SCALAR_DEFAULTS[name] ?? 0;
+  }
+  return slots;
+}
 export const SIMD_TIERS: readonly SimdTier[] = ['scalar', 'avx2', 'avx512', 'neon'];
 
 /**
@@ -33,13 +55,30 @@ export interface OutputHolder {
   out?: Float32Array;
 }
 
-export interface Backend {
-  readonly name: 'native' | 'js';
-  /** Runs a kernel call asynchronously: native on a background thread, TypeScript after the current task. */
-  readonly callAsync: AsyncKernelRunner;
-  /** The instruction-set tier the native kernels run with; null for the TypeScript backend. */
-  readonly simd: SimdTier | null;
+/**
+ * Every kernel, listed once. The kernels' types and both backends' tables are derived from this
+ * list, and the addon reports its own (native/binding.cc kKernelEntries), which
+ * test/kernel-lists.test.ts compares with it: a kernel added on one side only fails that test.
+ */
+export const KERNEL_NAMES = [
+  'firstInvalidIndex',
+  'gather',
+  'scatterAdd',
+  'renorm',
+  'bagForward',
+  'bagScatterAdd',
+  'bagMaxBackward',
+  'bagWeightGrad',
+  'optimizerUpdate',
+  'initFill',
+  'coalesce',
+] as const;
 
+/** The kernels a layer or optimizer calls; each returns -1, a bad position, or a count. */
+export type KernelName = (typeof KERNEL_NAMES)[number];
+
+/** What each kernel computes: the signatures of the names in KERNEL_NAMES. */
+interface KernelSignatures {
   firstInvalidIndex(indices: KernelIndices, rows: number): number;
 
   /** out[i] = weight[indices[i]], rows of `dim` floats. */
@@ -49,28 +88,14 @@ export interface Backend {
    * grad[indices[i]] += scale[i] * gradOutput[i] in order of i (scale null: a plain add), skipping
    * entries equal to skipRow (-1: none). Multiply then add, two float roundings.
    */
-  scatterAdd(
-    grad: Float32Array,
-    dim: number,
-    indices: KernelIndices,
-    gradOutput: Float32Array,
-    scale: Float32Array | null,
-    skipRow: number,
-  ): number;
+  scatterAdd(grad: Float32Array, dim: number, indices: KernelIndices, gradOutput: Float32Array, scale: Float32Array | null, skipRow: number): number;
 
   /**
    * torch.embedding_renorm_: each distinct row of `indices` whose normType-norm exceeds maxNorm is
    * scaled by float(maxNorm / (norm + 1e-7)). `seen` is a zeroed bitmap of ceil(rows / 8) bytes,
    * zeroed again on return.
    */
-  renorm(
-    weight: Float32Array,
-    dim: number,
-    indices: KernelIndices,
-    maxNorm: number,
-    normType: number,
-    seen: Uint8Array,
-  ): number;
+  renorm(weight: Float32Array, dim: number, indices: KernelIndices, maxNorm: number, normType: number, seen: Uint8Array): number;
 
   // EmbeddingBag. Bag b holds entries [offsets[b], end) of indices, end being offsets[b + 1] or,
   // for the last bag when offsets has numBags entries, indices.length. The offsets are valid
@@ -81,77 +106,37 @@ export interface Backend {
    * (first occurrence wins ties) over bag b's entries that are not skipRow; an empty bag is zeros.
    */
   bagForward(
-    weight: Float32Array,
-    dim: number,
-    indices: KernelIndices,
-    offsets: Uint32Array,
-    numBags: number,
-    perSampleWeights: Float32Array | null,
-    mode: BagModeCode,
-    skipRow: number,
-    out: Float32Array | OutputHolder,
+    weight: Float32Array, dim: number, indices: KernelIndices, offsets: Uint32Array, numBags: number,
+    perSampleWeights: Float32Array | null, mode: BagModeCode, skipRow: number, out: Float32Array | OutputHolder,
   ): number;
 
   /** grad[indices[i]] += scale[i] * gradOutput[bag of i] in order of i (scale null: plain add). */
   bagScatterAdd(
-    grad: Float32Array,
-    dim: number,
-    indices: KernelIndices,
-    offsets: Uint32Array,
-    numBags: number,
-    gradOutput: Float32Array,
-    scale: Float32Array | null,
-    skipRow: number,
+    grad: Float32Array, dim: number, indices: KernelIndices, offsets: Uint32Array, numBags: number,
+    gradOutput: Float32Array, scale: Float32Array | null, skipRow: number,
   ): number;
 
   /** grad[row that won feature j of bag b][j] += gradOutput[b][j], the winner found again from weight. */
   bagMaxBackward(
-    weight: Float32Array,
-    grad: Float32Array,
-    dim: number,
-    indices: KernelIndices,
-    offsets: Uint32Array,
-    numBags: number,
-    gradOutput: Float32Array,
-    skipRow: number,
+    weight: Float32Array, grad: Float32Array, dim: number, indices: KernelIndices, offsets: Uint32Array, numBags: number,
+    gradOutput: Float32Array, skipRow: number,
+  ): number;
+
+  /** out[i] = dot(gradOutput[bag of i], weight[indices[i]]) in the eight-lane double order; 0 for skipRow. */
+  bagWeightGrad(
+    weight: Float32Array, dim: number, indices: KernelIndices, offsets: Uint32Array, numBags: number,
+    gradOutput: Float32Array, skipRow: number, out: Float32Array,
   ): number;
 
   /**
    * One optimizer update (native/optimizer_body.h spells out each rule): rows null updates every
    * row from a whole-table grad; else rows[k] of weight and the table-shaped states from grad row
-   * k (row-wise Adagrad: state0 has one value per table row). scratch: dim floats (row-wise).
-   * Returns -1, or the position of the first row outside the table (nothing written).
+   * k (row-wise Adagrad: state0 has one value per table row). Returns -1, or the position of the
+   * first row outside the table (nothing written).
    */
   optimizerUpdate(
-    scalars: OptimizerScalars,
-    weight: Float32Array,
-    grad: Float32Array,
-    state0: Float32Array | null,
-    state1: Float32Array | null,
-    state2: Float32Array | null,
-    rows: Uint32Array | null,
-    dim: number,
-    scratch: Float32Array | null,
-  ): number;
-
-  /**
-   * Sums the rows of entries with the same index, in entry order, into outRows (first-occurrence
-   * order) and outValues; returns the number of distinct rows. Entry i's row is
-   * scale[i] * source[i], or scale[i] * source[bag of i] with offsets; scale null means 1;
-   * entries equal to skipRow are left out. slots: one int32 per table row, all -1, -1 again after.
-   * Indices must be valid.
-   */
-  coalesce(
-    indices: KernelIndices,
-    dim: number,
-    source: Float32Array,
-    offsets: Uint32Array | null,
-    numBags: number,
-    scale: Float32Array | null,
-    skipRow: number,
-    slots: Int32Array,
-    outRows: Uint32Array,
-    outValues: Float32Array,
+    scalars: OptimizerScalars, weight: Float32Array, grad: Float32Array,
+    state0: Float32Array | null, state1: Float32Array | null, state2: Float32Array | null, rows: Uint32Array | null, dim: number,
   ): number;
 
   /**
@@ -161,32 +146,32 @@ export interface Backend {
    */
   initFill(out: Float32Array, params: Float64Array, start: number): number;
 
-  /** out[i] = dot(gradOutput[bag of i], weight[indices[i]]) in the eight-lane double order; 0 for skipRow. */
-  bagWeightGrad(
-    weight: Float32Array,
-    dim: number,
-    indices: KernelIndices,
-    offsets: Uint32Array,
-    numBags: number,
-    gradOutput: Float32Array,
-    skipRow: number,
-    out: Float32Array,
+  /**
+   * Sums the rows of entries with the same index, in entry order, into outRows (first-occurrence
+   * order) and outValues; returns the number of distinct rows. Entry i's row is
+   * scale[i] * source[i], or scale[i] * source[bag of i] with offsets; scale null means 1;
+   * entries equal to skipRow are left out. slots: one int32 per table row, all -1, -1 again after.
+   * Indices must be valid.
+   */
+  coalesce(
+    indices: KernelIndices, dim: number, source: Float32Array, offsets: Uint32Array | null, numBags: number,
+    scale: Float32Array | null, skipRow: number, slots: Int32Array, outRows: Uint32Array, outValues: Float32Array,
   ): number;
 }
 
-/** The kernels a layer or optimizer calls; each returns -1, a bad position, or a count. */
-export type KernelName =
-  | 'firstInvalidIndex'
-  | 'gather'
-  | 'scatterAdd'
-  | 'renorm'
-  | 'bagForward'
-  | 'bagScatterAdd'
-  | 'bagMaxBackward'
-  | 'bagWeightGrad'
-  | 'optimizerUpdate'
-  | 'initFill'
-  | 'coalesce';
+/**
+ * The kernels of KERNEL_NAMES with their signatures. A name listed without a signature, or a
+ * signature whose name is not listed (required to be `never` here), does not compile.
+ */
+export type Kernels = { [K in KernelName]: KernelSignatures[K] } & Record<Exclude<keyof KernelSignatures, KernelName>, never>;
+
+export interface Backend extends Kernels {
+  readonly name: 'native' | 'js';
+  /** Runs a kernel call asynchronously: native on a background thread, TypeScript after the current task. */
+  readonly callAsync: AsyncKernelRunner;
+  /** The instruction-set tier the native kernels run with; null for the TypeScript backend. */
+  readonly simd: SimdTier | null;
+}
 
 /** One kernel call: the kernel's name and its arguments. */
 export type KernelCall = { [K in KernelName]: [K, Parameters<Backend[K]>] }[KernelName];

@@ -9,7 +9,7 @@
 // twin); the scalars each rule needs per step (bias corrections, decayed learning rates) are
 // computed here, in double, as torch computes them in Python.
 import { heldArray, heldIndices } from './async-guard.js';
-import { OPTIMIZER_RULES, type Plan } from './backend.js';
+import { OPTIMIZER_RULES, type Plan, optimizerScalars as scalars } from './backend.js';
 import { AsyncAccess, runPlan, runPlanAsync } from './plan.js';
 import type { Embedding } from './embedding.js';
 import type { EmbeddingBag } from './embedding-bag.js';
@@ -43,17 +43,14 @@ interface HeldGradient {
   sparse: SparseGrad | null;
 }
 
-/** Per-table work buffers, kept between steps: for summing duplicate rows, and one row. */
+/** Per-table work buffers, kept between steps, for summing duplicate rows. */
 class Scratch {
   /** Row -> its slot among the distinct rows of the current step; -1 between steps. */
   private _slots: Int32Array | null = null;
   rows = new Uint32Array(0);
   values = new Float32Array(0);
-  readonly row: Float32Array;
 
-  constructor(readonly numRows: number, readonly dim: number) {
-    this.row = new Float32Array(dim);
-  }
+  constructor(readonly numRows: number, readonly dim: number) {}
 
   get slots(): Int32Array {
     this._slots ??= new Int32Array(this.numRows).fill(-1);
@@ -118,6 +115,19 @@ function checkNumber(where: string, name: string, value: unknown, fallback: numb
 }
 
 const nonNegative = (x: number) => x >= 0 && Number.isFinite(x);
+
+/**
+ * Options that are all non-negative numbers: those named in `defaults` (any other is refused),
+ * each given or its default, checked in that order.
+ */
+function nonNegativeOptions<K extends string>(where: string, options: unknown, defaults: Record<K, number>): Record<K, number> {
+  const o = checkOptions<Partial<Record<K, unknown>>>(where, options, Object.keys(defaults));
+  const values = {} as Record<K, number>;
+  for (const name of Object.keys(defaults) as K[]) {
+    values[name] = checkNumber(where, name, o[name], defaults[name], nonNegative, 'a non-negative number');
+  }
+  return values;
+}
 
 function checkBetas(where: string, value: unknown): [number, number] {
   if (value === undefined) return [0.9, 0.999];
@@ -236,7 +246,7 @@ abstract class TableOptimizer implements Optimizer {
     if (this.countsSteps) state.step += 1;
     const scalars = this.scalars(state, false); // before buffers(): SGD reads whether its buffer exists
     const [s0, s1, s2] = this.buffers(table, state);
-    yield ['optimizerUpdate', [scalars, table.weight, grad, s0, s1, s2, null, table.embeddingDim, this._scratchOf(table).row]];
+    yield ['optimizerUpdate', [scalars, table.weight, grad, s0, s1, s2, null, table.embeddingDim]];
   }
 
   /**
@@ -273,7 +283,7 @@ abstract class TableOptimizer implements Optimizer {
     const scalars = this.scalars(state, true);
     const [s0, s1, s2] = this.buffers(table, state);
     const rows = scratch.rows.subarray(0, distinct);
-    yield ['optimizerUpdate', [scalars, table.weight, scratch.values.subarray(0, distinct * dim), s0, s1, s2, rows, dim, scratch.row]];
+    yield ['optimizerUpdate', [scalars, table.weight, scratch.values.subarray(0, distinct * dim), s0, s1, s2, rows, dim]];
   }
 
   private _scratchOf(table: EmbeddingTable): Scratch {
@@ -409,23 +419,6 @@ function checkParams(where: string, params: unknown): EmbeddingTable[] {
 }
 
 
-function scalars(values: Partial<Record<'rule' | 'lr' | 'a' | 'b' | 'c' | 'oneMinusA' | 'oneMinusB' | 'eps' | 'weightDecay' | 'decay' | 'firstStep' | 'nesterov', number>>): Float64Array {
-  return Float64Array.of(
-    values.rule!,
-    values.lr ?? 0,
-    values.a ?? 0,
-    values.b ?? 0,
-    values.c ?? 1,
-    values.oneMinusA ?? 0,
-    values.oneMinusB ?? 0,
-    values.eps ?? 0,
-    values.weightDecay ?? 0,
-    values.decay ?? 1,
-    values.firstStep ?? 0,
-    values.nesterov ?? 0,
-  );
-}
-
 export interface SGDOptions {
   lr: number;
   momentum?: number;
@@ -511,15 +504,8 @@ export class Adagrad extends TableOptimizer {
 
   constructor(params: Trainable[], options?: AdagradOptions) {
     super('Adagrad', params, ['sum']);
-    const where = 'Adagrad';
-    const o = checkOptions<AdagradOptions>(where, options, ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps']);
-    defineReadonly<Adagrad>(this, {
-      lr: checkNumber(where, 'lr', o.lr, 0.01, nonNegative, 'a non-negative number'),
-      lrDecay: checkNumber(where, 'lrDecay', o.lrDecay, 0, nonNegative, 'a non-negative number'),
-      weightDecay: checkNumber(where, 'weightDecay', o.weightDecay, 0, nonNegative, 'a non-negative number'),
-      initialAccumulatorValue: checkNumber(where, 'initialAccumulatorValue', o.initialAccumulatorValue, 0, nonNegative, 'a non-negative number'),
-      eps: checkNumber(where, 'eps', o.eps, 1e-10, nonNegative, 'a non-negative number'),
-    });
+    const defaults = { lr: 0.01, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10 };
+    defineReadonly<Adagrad>(this, nonNegativeOptions('Adagrad', options, defaults));
     this.checkTables();
   }
 
@@ -695,13 +681,7 @@ export class RowWiseAdagrad extends TableOptimizer {
 
   constructor(params: Trainable[], options?: RowWiseAdagradOptions) {
     super('RowWiseAdagrad', params, ['sum']);
-    const where = 'RowWiseAdagrad';
-    const o = checkOptions<RowWiseAdagradOptions>(where, options, ['lr', 'eps', 'weightDecay']);
-    defineReadonly<RowWiseAdagrad>(this, {
-      lr: checkNumber(where, 'lr', o.lr, 0.01, nonNegative, 'a non-negative number'),
-      eps: checkNumber(where, 'eps', o.eps, 1e-10, nonNegative, 'a non-negative number'),
-      weightDecay: checkNumber(where, 'weightDecay', o.weightDecay, 0, nonNegative, 'a non-negative number'),
-    });
+    defineReadonly<RowWiseAdagrad>(this, nonNegativeOptions('RowWiseAdagrad', options, { lr: 0.01, eps: 1e-10, weightDecay: 0 }));
     this.checkTables();
   }
 

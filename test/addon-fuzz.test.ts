@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
+import { KERNEL_NAMES } from '../src/backend.js';
 import { type NativeAddon, loadAddon } from '../src/backends/native.js';
 import { getBackend } from '../src/index.js';
 
@@ -48,18 +49,10 @@ function detached(): Float32Array {
 describe.runIf(getBackend() === 'native')('the raw addon survives anything', () => {
   const addon: NativeAddon = loadAddon();
   const kernels = addon.kernels('');
+  // Every kernel (KERNEL_NAMES, which test/kernel-lists.test.ts checks against the addon's own
+  // list), and kernels() itself.
   const functions: [string, (...args: unknown[]) => unknown][] = [
-    ['gather', kernels.gather as never],
-    ['scatterAdd', kernels.scatterAdd as never],
-    ['renorm', kernels.renorm as never],
-    ['bagForward', kernels.bagForward as never],
-    ['bagScatterAdd', kernels.bagScatterAdd as never],
-    ['bagMaxBackward', kernels.bagMaxBackward as never],
-    ['bagWeightGrad', kernels.bagWeightGrad as never],
-    ['optimizerUpdate', kernels.optimizerUpdate as never],
-    ['initFill', kernels.initFill as never],
-    ['coalesce', kernels.coalesce as never],
-    ['firstInvalidIndex', addon.firstInvalidIndex as never],
+    ...KERNEL_NAMES.map((name): [string, (...args: unknown[]) => unknown] => [name, kernels[name] as never]),
     ['kernels', addon.kernels as never],
   ];
 

@@ -4,7 +4,7 @@
 // same bits: float32 rounding is reproduced with Math.fround wherever C++ would round, and
 // norms follow the eight-lane order described in native/renorm.cc.
 import { KERNEL_ARRAYS, copyOf, guardAsyncCall, isShared, refuseOverlaps } from '../async-guard.js';
-import type { Backend, BagModeCode, KernelIndices, KernelName, OptimizerScalars, OutputHolder } from '../backend.js';
+import { type Backend, type KernelIndices, type KernelName, type Kernels, KERNEL_NAMES, OPTIMIZER_SCALARS, type OptimizerScalars, type OutputHolder } from '../backend.js';
 import { initFillJs } from '../init.js';
 
 function firstInvalidIndex(indices: KernelIndices, rows: number): number {
@@ -31,56 +31,30 @@ function asNumbers(indices: KernelIndices): Int32Array | Uint32Array | Float64Ar
   return numbers;
 }
 
+/**
+ * What a kernel that reads indices starts with: the indices as numbers once every one is in
+ * [0, tableRows), else the position of the first that is not, for the kernel to return.
+ */
+function checkedRows(indices: KernelIndices, tableRows: number): Int32Array | Uint32Array | Float64Array | number {
+  const bad = firstInvalidIndex(indices, tableRows);
+  return bad >= 0 ? bad : asNumbers(indices);
+}
+
 /** From this row length up, gather copies rows with TypedArray.set (measured: equal at 32, 2x at 64). */
 const GATHER_SET_MIN_DIM = 48;
 
-function gather(weight: Float32Array, dim: number, indices: KernelIndices, out: Float32Array): number {
-  const bad = firstInvalidIndex(indices, weight.length / dim);
-  if (bad >= 0) return bad;
-  const rows = asNumbers(indices);
-  if (dim >= GATHER_SET_MIN_DIM) {
-    // For long rows, TypedArray.set is a memcpy and beats any element loop 2-4x, even with the
-    // subarray view it needs per row; for short rows the view costs more than the copy.
-    for (let i = 0; i < rows.length; i++) {
-      const start = rows[i] * dim;
-      out.set(weight.subarray(start, start + dim), i * dim);
-    }
-    return -1;
-  }
-  for (let i = 0, o = 0; i < rows.length; i++) {
-    const start = rows[i] * dim;
-    const end = start + dim;
-    for (let s = start; s < end; s++, o++) out[o] = weight[s];
-  }
-  return -1;
-}
+const f = Math.fround;
 
-function scatterAdd(
-  grad: Float32Array,
-  dim: number,
-  indices: KernelIndices,
-  gradOutput: Float32Array,
-  scale: Float32Array | null,
-  skipRow: number,
-): number {
-  const bad = firstInvalidIndex(indices, grad.length / dim);
-  if (bad >= 0) return bad;
-  const rows = asNumbers(indices);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i];
-    if (row === skipRow) continue;
-    const start = row * dim;
-    const end = start + dim;
-    let g = i * dim;
-    if (scale === null) {
-      // A sum of two floats computed in double and rounded once to float is the float sum.
-      for (let k = start; k < end; k++, g++) grad[k] = grad[k] + gradOutput[g];
-    } else {
-      const s = scale[i];
-      for (let k = start; k < end; k++, g++) grad[k] = grad[k] + Math.fround(s * gradOutput[g]);
-    }
+/**
+ * target[to + j] += f(s * source[from + j]) for j < dim (s null: a plain add). A sum of two floats
+ * computed in double and rounded once to float is the float sum.
+ */
+function addRow(target: Float32Array, to: number, source: Float32Array, from: number, dim: number, s: number | null): void {
+  if (s === null) {
+    for (let j = 0; j < dim; j++) target[to + j] = target[to + j] + source[from + j];
+  } else {
+    for (let j = 0; j < dim; j++) target[to + j] = target[to + j] + f(s * source[from + j]);
   }
-  return -1;
 }
 
 /**
@@ -133,176 +107,20 @@ function rowNorm(weight: Float32Array, start: number, dim: number, p: number): n
   return Math.pow(sum, 1 / p);
 }
 
-function renorm(
-  weight: Float32Array,
-  dim: number,
-  indices: KernelIndices,
-  maxNorm: number,
-  normType: number,
-  seen: Uint8Array,
-): number {
-  const bad = firstInvalidIndex(indices, weight.length / dim);
-  if (bad >= 0) return bad;
-  const rows = asNumbers(indices);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i];
-    const byte = Math.floor(row / 8);
-    const bit = 1 << (row % 8);
-    if (seen[byte] & bit) continue;
-    seen[byte] |= bit;
-    const start = row * dim;
-    // torch reads the norm back from a float tensor: compare and use it as a float.
-    const norm = Math.fround(rowNorm(weight, start, dim, normType));
-    if (norm > maxNorm) {
-      const scale = Math.fround(maxNorm / (norm + 1e-7));
-      for (let k = start; k < start + dim; k++) weight[k] = weight[k] * scale;
-    }
-  }
-  for (let i = 0; i < rows.length; i++) seen[Math.floor(rows[i] / 8)] = 0;
-  return -1;
-}
-
 /** End of bag b: the next offset, or indices.length for the last bag without a closing offset. */
 function bagEnd(offsets: Uint32Array, b: number, count: number): number {
   return b + 1 < offsets.length ? offsets[b + 1] : count;
 }
 
-function bagForward(
-  weight: Float32Array,
-  dim: number,
-  indices: KernelIndices,
-  offsets: Uint32Array,
-  numBags: number,
-  perSampleWeights: Float32Array | null,
-  mode: BagModeCode,
-  skipRow: number,
-  out: Float32Array,
-): number {
-  const bad = firstInvalidIndex(indices, weight.length / dim);
-  if (bad >= 0) return bad;
-  const rows = asNumbers(indices);
+/** fn(b, i) for each entry i of each bag b, in order of i. */
+function forEachBagEntry(offsets: Uint32Array, numBags: number, count: number, fn: (b: number, i: number) => void): void {
   for (let b = 0; b < numBags; b++) {
-    const o = b * dim;
-    out.fill(0, o, o + dim);
-    const end = bagEnd(offsets, b, rows.length);
-    let entries = 0;
-    for (let i = offsets[b]; i < end; i++) {
-      const row = rows[i];
-      if (row === skipRow) continue;
-      const s = row * dim;
-      if (mode === 2) {
-        if (entries === 0) {
-          for (let j = 0; j < dim; j++) out[o + j] = weight[s + j];
-        } else {
-          for (let j = 0; j < dim; j++) {
-            const x = weight[s + j];
-            if (x > out[o + j]) out[o + j] = x; // strict: the first occurrence wins ties
-          }
-        }
-      } else if (perSampleWeights !== null) {
-        const w = perSampleWeights[i];
-        for (let j = 0; j < dim; j++) out[o + j] = out[o + j] + Math.fround(w * weight[s + j]);
-      } else {
-        for (let j = 0; j < dim; j++) out[o + j] = out[o + j] + weight[s + j];
-      }
-      entries++;
-    }
-    if (mode === 1 && entries > 0) {
-      for (let j = 0; j < dim; j++) out[o + j] = out[o + j] / entries;
-    }
+    const end = bagEnd(offsets, b, count);
+    for (let i = offsets[b]; i < end; i++) fn(b, i);
   }
-  return -1;
 }
 
-function bagScatterAdd(
-  grad: Float32Array,
-  dim: number,
-  indices: KernelIndices,
-  offsets: Uint32Array,
-  numBags: number,
-  gradOutput: Float32Array,
-  scale: Float32Array | null,
-  skipRow: number,
-): number {
-  const bad = firstInvalidIndex(indices, grad.length / dim);
-  if (bad >= 0) return bad;
-  const rows = asNumbers(indices);
-  for (let b = 0; b < numBags; b++) {
-    const g = b * dim;
-    const end = bagEnd(offsets, b, rows.length);
-    for (let i = offsets[b]; i < end; i++) {
-      const row = rows[i];
-      if (row === skipRow) continue;
-      const d = row * dim;
-      if (scale === null) {
-        for (let j = 0; j < dim; j++) grad[d + j] = grad[d + j] + gradOutput[g + j];
-      } else {
-        const s = scale[i];
-        for (let j = 0; j < dim; j++) grad[d + j] = grad[d + j] + Math.fround(s * gradOutput[g + j]);
-      }
-    }
-  }
-  return -1;
-}
-
-function bagMaxBackward(
-  weight: Float32Array,
-  grad: Float32Array,
-  dim: number,
-  indices: KernelIndices,
-  offsets: Uint32Array,
-  numBags: number,
-  gradOutput: Float32Array,
-  skipRow: number,
-): number {
-  const bad = firstInvalidIndex(indices, weight.length / dim);
-  if (bad >= 0) return bad;
-  const rows = asNumbers(indices);
-  for (let b = 0; b < numBags; b++) {
-    const begin = offsets[b];
-    const end = bagEnd(offsets, b, rows.length);
-    for (let j = 0; j < dim; j++) {
-      let winner = -1;
-      let best = 0;
-      for (let i = begin; i < end; i++) {
-        const row = rows[i];
-        if (row === skipRow) continue;
-        const x = weight[row * dim + j];
-        if (winner < 0 || x > best) {
-          winner = row;
-          best = x;
-        }
-      }
-      if (winner >= 0) grad[winner * dim + j] = grad[winner * dim + j] + gradOutput[b * dim + j];
-    }
-  }
-  return -1;
-}
-
-function bagWeightGrad(
-  weight: Float32Array,
-  dim: number,
-  indices: KernelIndices,
-  offsets: Uint32Array,
-  numBags: number,
-  gradOutput: Float32Array,
-  skipRow: number,
-  out: Float32Array,
-): number {
-  const bad = firstInvalidIndex(indices, weight.length / dim);
-  if (bad >= 0) return bad;
-  const rows = asNumbers(indices);
-  for (let b = 0; b < numBags; b++) {
-    const end = bagEnd(offsets, b, rows.length);
-    for (let i = offsets[b]; i < end; i++) {
-      const row = rows[i];
-      out[i] = row === skipRow ? 0 : laneDot(gradOutput, b * dim, weight, row * dim, dim);
-    }
-  }
-  return -1;
-}
-
-const f = Math.fround;
+const S = OPTIMIZER_SCALARS;
 
 /**
  * One update rule over elements [start, start + n) of weight and the states, grad from gradStart;
@@ -314,17 +132,16 @@ function updateSpan(
   start: number,
   grad: Float32Array,
   gradStart: number,
-  state0: Float32Array | null,
-  state1: Float32Array | null,
-  state2: Float32Array | null,
+  states: [Float32Array | null, Float32Array | null, Float32Array | null],
   n: number,
   dense: boolean,
 ): void {
-  const rule = scalars[0];
-  const lr = f(scalars[1]), a = f(scalars[2]), b = f(scalars[3]), c = f(scalars[4]);
-  const oneMinusA = f(scalars[5]), oneMinusB = f(scalars[6]), eps = f(scalars[7]);
-  const weightDecay = f(scalars[8]), decay = f(scalars[9]);
-  const firstStep = scalars[10] !== 0, nesterov = scalars[11] !== 0;
+  const [state0, state1, state2] = states;
+  const rule = scalars[S.rule];
+  const lr = f(scalars[S.lr]), a = f(scalars[S.a]), b = f(scalars[S.b]), c = f(scalars[S.c]);
+  const oneMinusA = f(scalars[S.oneMinusA]), oneMinusB = f(scalars[S.oneMinusB]), eps = f(scalars[S.eps]);
+  const weightDecay = f(scalars[S.weightDecay]), decay = f(scalars[S.decay]);
+  const firstStep = scalars[S.firstStep] !== 0, nesterov = scalars[S.nesterov] !== 0;
   for (let j = 0; j < n; j++) {
     const k = start + j;
     let p = weight[k];
@@ -375,101 +192,212 @@ function updateSpan(
   }
 }
 
-/** FBGEMM's row-wise Adagrad on one row (see native/optimizer_body.h). */
-function updateRowwise(
-  scalars: OptimizerScalars,
-  weight: Float32Array,
-  start: number,
-  grad: Float32Array,
-  gradStart: number,
-  h: Float32Array,
-  row: number,
-  dim: number,
-  scratch: Float32Array,
-): void {
-  const weightDecay = f(scalars[8]);
-  for (let j = 0; j < dim; j++) {
+/**
+ * FBGEMM's row-wise Adagrad on one row (see native/optimizer_body.h). The decayed gradient is
+ * computed twice, for the sum and for the update, the same bits each time: no row buffer.
+ */
+function updateRowwise(scalars: OptimizerScalars, weight: Float32Array, start: number, grad: Float32Array, gradStart: number, h: Float32Array, row: number, dim: number): void {
+  const weightDecay = f(scalars[S.weightDecay]);
+  const decayed = (j: number): number => {
     const g = grad[gradStart + j];
-    scratch[j] = weightDecay !== 0 ? f(g + f(weightDecay * weight[start + j])) : g;
-  }
-  const sum = laneSum(dim, (j) => scratch[j] * scratch[j]);
+    return weightDecay !== 0 ? f(g + f(weightDecay * weight[start + j])) : g;
+  };
+  const sum = laneSum(dim, (j) => decayed(j) * decayed(j));
   const updated = f(h[row] + f(sum / dim));
   h[row] = updated;
-  const multiplier = f(scalars[1] / (Math.sqrt(updated) + scalars[7]));
-  for (let j = 0; j < dim; j++) weight[start + j] = f(weight[start + j] - f(multiplier * scratch[j]));
+  const multiplier = f(scalars[S.lr] / (Math.sqrt(updated) + scalars[S.eps]));
+  for (let j = 0; j < dim; j++) weight[start + j] = f(weight[start + j] - f(multiplier * decayed(j)));
 }
 
-function optimizerUpdate(
-  scalars: OptimizerScalars,
-  weight: Float32Array,
-  grad: Float32Array,
-  state0: Float32Array | null,
-  state1: Float32Array | null,
-  state2: Float32Array | null,
-  rows: Uint32Array | null,
-  dim: number,
-  scratch: Float32Array | null,
-): number {
-  const tableRows = weight.length / dim;
-  if (rows !== null) {
-    const bad = firstInvalidIndex(rows, tableRows);
-    if (bad >= 0) return bad;
-  }
-  const count = rows === null ? tableRows : rows.length;
-  if (scalars[0] === 4) {
-    for (let k = 0; k < count; k++) {
-      const row = rows === null ? k : rows[k];
-      updateRowwise(scalars, weight, row * dim, grad, k * dim, state0!, row, dim, scratch!);
-    }
-  } else if (rows === null) {
-    updateSpan(scalars, weight, 0, grad, 0, state0, state1, state2, weight.length, true);
-  } else {
-    for (let k = 0; k < count; k++) updateSpan(scalars, weight, rows[k] * dim, grad, k * dim, state0, state1, state2, dim, false);
-  }
-  return -1;
-}
+/**
+ * The kernels (their contracts: Kernels in backend.ts). Every one that reads indices checks them
+ * first and returns the position of the first bad one, writing nothing.
+ */
+const implementations: Kernels = {
+  firstInvalidIndex,
 
-function coalesce(
-  indices: KernelIndices,
-  dim: number,
-  source: Float32Array,
-  offsets: Uint32Array | null,
-  numBags: number,
-  scale: Float32Array | null,
-  skipRow: number,
-  slots: Int32Array,
-  outRows: Uint32Array,
-  outValues: Float32Array,
-): number {
-  const rows = asNumbers(indices);
-  let distinct = 0;
-  let bag = 0;
-  for (let i = 0; i < rows.length; i++) {
-    let sourceRow = i;
-    if (offsets !== null) {
-      while (bag + 1 < numBags && i >= bagEnd(offsets, bag, rows.length)) bag++;
-      sourceRow = bag;
+  gather(weight, dim, indices, out) {
+    const rows = checkedRows(indices, weight.length / dim);
+    if (typeof rows === 'number') return rows;
+    const target = out as Float32Array; // an async call's OutputHolder is replaced first (freshOutput)
+    if (dim >= GATHER_SET_MIN_DIM) {
+      // For long rows, TypedArray.set is a memcpy and beats any element loop 2-4x, even with the
+      // subarray view it needs per row; for short rows the view costs more than the copy.
+      for (let i = 0; i < rows.length; i++) {
+        const start = rows[i] * dim;
+        target.set(weight.subarray(start, start + dim), i * dim);
+      }
+      return -1;
     }
-    const row = rows[i];
-    if (row === skipRow) continue;
-    let slot = slots[row];
-    const seen = slot >= 0 && slot < distinct && outRows[slot] === row;
-    if (!seen) {
-      slot = distinct++;
-      slots[row] = slot;
-      outRows[slot] = row;
+    for (let i = 0, o = 0; i < rows.length; i++) {
+      const start = rows[i] * dim;
+      const end = start + dim;
+      for (let s = start; s < end; s++, o++) target[o] = weight[s];
     }
-    const to = slot * dim;
-    const from = sourceRow * dim;
-    const s = scale === null ? 1 : scale[i];
-    for (let j = 0; j < dim; j++) {
-      const x = scale === null ? source[from + j] : f(s * source[from + j]);
-      outValues[to + j] = seen ? outValues[to + j] + x : x;
+    return -1;
+  },
+
+  scatterAdd(grad, dim, indices, gradOutput, scale, skipRow) {
+    const rows = checkedRows(indices, grad.length / dim);
+    if (typeof rows === 'number') return rows;
+    for (let i = 0; i < rows.length; i++) {
+      if (rows[i] !== skipRow) addRow(grad, rows[i] * dim, gradOutput, i * dim, dim, scale === null ? null : scale[i]);
     }
-  }
-  for (let k = 0; k < distinct; k++) slots[outRows[k]] = -1;
-  return distinct;
-}
+    return -1;
+  },
+
+  renorm(weight, dim, indices, maxNorm, normType, seen) {
+    const rows = checkedRows(indices, weight.length / dim);
+    if (typeof rows === 'number') return rows;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      const byte = Math.floor(row / 8);
+      const bit = 1 << (row % 8);
+      if (seen[byte] & bit) continue;
+      seen[byte] |= bit;
+      const start = row * dim;
+      // torch reads the norm back from a float tensor: compare and use it as a float.
+      const norm = Math.fround(rowNorm(weight, start, dim, normType));
+      if (norm > maxNorm) {
+        const scale = Math.fround(maxNorm / (norm + 1e-7));
+        for (let k = start; k < start + dim; k++) weight[k] = weight[k] * scale;
+      }
+    }
+    for (let i = 0; i < rows.length; i++) seen[Math.floor(rows[i] / 8)] = 0;
+    return -1;
+  },
+
+  bagForward(weight, dim, indices, offsets, numBags, perSampleWeights, mode, skipRow, output) {
+    const rows = checkedRows(indices, weight.length / dim);
+    if (typeof rows === 'number') return rows;
+    const out = output as Float32Array; // an async call's OutputHolder is replaced first (freshOutput)
+    for (let b = 0; b < numBags; b++) {
+      const o = b * dim;
+      out.fill(0, o, o + dim);
+      const end = bagEnd(offsets, b, rows.length);
+      let entries = 0;
+      for (let i = offsets[b]; i < end; i++) {
+        const row = rows[i];
+        if (row === skipRow) continue;
+        const s = row * dim;
+        if (mode !== 2) {
+          addRow(out, o, weight, s, dim, perSampleWeights === null ? null : perSampleWeights[i]);
+        } else if (entries === 0) {
+          for (let j = 0; j < dim; j++) out[o + j] = weight[s + j];
+        } else {
+          for (let j = 0; j < dim; j++) {
+            const x = weight[s + j];
+            if (x > out[o + j]) out[o + j] = x; // strict: the first occurrence wins ties
+          }
+        }
+        entries++;
+      }
+      if (mode === 1 && entries > 0) {
+        for (let j = 0; j < dim; j++) out[o + j] = out[o + j] / entries;
+      }
+    }
+    return -1;
+  },
+
+  bagScatterAdd(grad, dim, indices, offsets, numBags, gradOutput, scale, skipRow) {
+    const rows = checkedRows(indices, grad.length / dim);
+    if (typeof rows === 'number') return rows;
+    forEachBagEntry(offsets, numBags, rows.length, (b, i) => {
+      if (rows[i] !== skipRow) addRow(grad, rows[i] * dim, gradOutput, b * dim, dim, scale === null ? null : scale[i]);
+    });
+    return -1;
+  },
+
+  bagMaxBackward(weight, grad, dim, indices, offsets, numBags, gradOutput, skipRow) {
+    const rows = checkedRows(indices, weight.length / dim);
+    if (typeof rows === 'number') return rows;
+    for (let b = 0; b < numBags; b++) {
+      const begin = offsets[b];
+      const end = bagEnd(offsets, b, rows.length);
+      for (let j = 0; j < dim; j++) {
+        let winner = -1;
+        let best = 0;
+        for (let i = begin; i < end; i++) {
+          const row = rows[i];
+          if (row === skipRow) continue;
+          const x = weight[row * dim + j];
+          if (winner < 0 || x > best) {
+            winner = row;
+            best = x;
+          }
+        }
+        if (winner >= 0) grad[winner * dim + j] = grad[winner * dim + j] + gradOutput[b * dim + j];
+      }
+    }
+    return -1;
+  },
+
+  bagWeightGrad(weight, dim, indices, offsets, numBags, gradOutput, skipRow, out) {
+    const rows = checkedRows(indices, weight.length / dim);
+    if (typeof rows === 'number') return rows;
+    forEachBagEntry(offsets, numBags, rows.length, (b, i) => {
+      out[i] = rows[i] === skipRow ? 0 : laneDot(gradOutput, b * dim, weight, rows[i] * dim, dim);
+    });
+    return -1;
+  },
+
+  optimizerUpdate(scalars, weight, grad, state0, state1, state2, rows, dim) {
+    const tableRows = weight.length / dim;
+    if (rows !== null) {
+      const bad = firstInvalidIndex(rows, tableRows);
+      if (bad >= 0) return bad;
+    }
+    const count = rows === null ? tableRows : rows.length;
+    const states: [Float32Array | null, Float32Array | null, Float32Array | null] = [state0, state1, state2];
+    if (scalars[S.rule] === 4) {
+      for (let k = 0; k < count; k++) {
+        const row = rows === null ? k : rows[k];
+        updateRowwise(scalars, weight, row * dim, grad, k * dim, state0!, row, dim);
+      }
+    } else if (rows === null) {
+      updateSpan(scalars, weight, 0, grad, 0, states, weight.length, true);
+    } else {
+      for (let k = 0; k < count; k++) updateSpan(scalars, weight, rows[k] * dim, grad, k * dim, states, dim, false);
+    }
+    return -1;
+  },
+
+  initFill(out, params, start) {
+    initFillJs(out, params, start);
+    return -1;
+  },
+
+  coalesce(indices, dim, source, offsets, numBags, scale, skipRow, slots, outRows, outValues) {
+    const rows = asNumbers(indices);
+    let distinct = 0;
+    let bag = 0;
+    for (let i = 0; i < rows.length; i++) {
+      let sourceRow = i;
+      if (offsets !== null) {
+        while (bag + 1 < numBags && i >= bagEnd(offsets, bag, rows.length)) bag++;
+        sourceRow = bag;
+      }
+      const row = rows[i];
+      if (row === skipRow) continue;
+      let slot = slots[row];
+      const seen = slot >= 0 && slot < distinct && outRows[slot] === row;
+      if (!seen) {
+        slot = distinct++;
+        slots[row] = slot;
+        outRows[slot] = row;
+      }
+      const to = slot * dim;
+      const from = sourceRow * dim;
+      const s = scale === null ? 1 : scale[i];
+      for (let j = 0; j < dim; j++) {
+        const x = scale === null ? source[from + j] : f(s * source[from + j]);
+        outValues[to + j] = seen ? outValues[to + j] + x : x;
+      }
+    }
+    for (let k = 0; k < distinct; k++) slots[outRows[k]] = -1;
+    return distinct;
+  },
+};
 
 /**
  * A kernel behind the checks the native binding makes of its arrays (async-guard.ts): a written
@@ -488,22 +416,8 @@ function checked<F extends (...args: never[]) => number>(name: KernelName, kerne
   }) as unknown as F;
 }
 
-const kernels = {
-  firstInvalidIndex: checked('firstInvalidIndex', firstInvalidIndex),
-  gather: checked('gather', gather),
-  scatterAdd: checked('scatterAdd', scatterAdd),
-  renorm: checked('renorm', renorm),
-  bagForward: checked('bagForward', bagForward),
-  bagScatterAdd: checked('bagScatterAdd', bagScatterAdd),
-  bagMaxBackward: checked('bagMaxBackward', bagMaxBackward),
-  bagWeightGrad: checked('bagWeightGrad', bagWeightGrad),
-  optimizerUpdate: checked('optimizerUpdate', optimizerUpdate),
-  initFill: checked('initFill', (out: Float32Array, params: Float64Array, start: number): number => {
-    initFillJs(out, params, start);
-    return -1;
-  }),
-  coalesce: checked('coalesce', coalesce),
-};
+/** Every kernel of KERNEL_NAMES behind those checks. */
+const kernels = Object.fromEntries(KERNEL_NAMES.map((name) => [name, checked(name, implementations[name])])) as unknown as Kernels;
 
 /** An OutputHolder in place of gather's or bagForward's output: the output allocated, in args. */
 function freshOutput(name: KernelName, args: unknown[]): { holder: OutputHolder; array: Float32Array } | null {

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { markAsUntransferable } from 'node:worker_threads';
 
-import { type Backend, type KernelIndices, type KernelName, type SimdTier, SIMD_TIERS } from '../backend.js';
+import { type Backend, KERNEL_NAMES, type KernelName, type Kernels, type OptimizerScalarName, type SimdTier, SIMD_TIERS } from '../backend.js';
 
 export interface CpuFeatures {
   avx2: boolean;
@@ -15,14 +15,10 @@ export interface CpuFeatures {
   best: SimdTier;
 }
 
-type AsyncKernels = { [K in Exclude<KernelName, 'firstInvalidIndex'>]: (...args: Parameters<Backend[K]>) => Promise<number> };
+type AsyncKernels = { [K in KernelName]: (...args: Parameters<Kernels[K]>) => Promise<number> };
 
 /** The kernels of one SIMD tier, as the addon hands them out, with their asynchronous forms. */
-export interface TierKernels
-  extends Pick<
-    Backend,
-    'gather' | 'scatterAdd' | 'renorm' | 'bagForward' | 'bagScatterAdd' | 'bagMaxBackward' | 'bagWeightGrad' | 'optimizerUpdate' | 'initFill' | 'coalesce'
-  > {
+export interface TierKernels extends Kernels {
   readonly tier: SimdTier;
   /** The same kernels run on a background thread (libuv's pool): each resolves to its result. */
   readonly async: AsyncKernels;
@@ -31,7 +27,10 @@ export interface TierKernels
 /** The addon's exports (native/binding.cc). */
 export interface NativeAddon {
   cpuFeatures(): CpuFeatures;
-  firstInvalidIndex(indices: KernelIndices, rows: number): number;
+  /** The kernels' names, in the order of KERNEL_NAMES (native/binding.cc kKernelEntries). */
+  readonly kernelNames: readonly string[];
+  /** The optimizer scalars' slots, name to position (native/optimizer_slots.h): OPTIMIZER_SCALARS. */
+  readonly optimizerScalarSlots: Readonly<Record<OptimizerScalarName, number>>;
   /** The kernels of a tier ('' for the widest this CPU runs); throws for a tier it cannot run. */
   kernels(tier: SimdTier | ''): TierKernels;
   /** Sizes the process-wide native thread pool (an integer in [1, 256]; checked again here). */
@@ -81,23 +80,15 @@ export function createNativeBackend(tier: SimdTier | ''): Backend {
   }
   const native = loadAddon();
   const kernels = native.kernels(tier);
+  const missing = KERNEL_NAMES.filter((name) => typeof kernels[name] !== 'function');
+  if (missing.length > 0) throw new Error(`the native addon has no kernel ${missing.join(', ')}: it is out of date; rebuild it (npm run build:native)`);
   return {
     name: 'native',
     simd: kernels.tier,
-    firstInvalidIndex: native.firstInvalidIndex,
-    gather: kernels.gather,
-    scatterAdd: kernels.scatterAdd,
-    renorm: kernels.renorm,
-    bagForward: kernels.bagForward,
-    bagScatterAdd: kernels.bagScatterAdd,
-    bagMaxBackward: kernels.bagMaxBackward,
-    bagWeightGrad: kernels.bagWeightGrad,
-    optimizerUpdate: kernels.optimizerUpdate,
-    initFill: kernels.initFill,
-    coalesce: kernels.coalesce,
+    ...(Object.fromEntries(KERNEL_NAMES.map((name) => [name, kernels[name]])) as unknown as Kernels),
     callAsync: ([name, args]) =>
       name === 'firstInvalidIndex'
-        ? Promise.resolve(native.firstInvalidIndex(...args)) // a quick scan: not worth a thread hop
+        ? Promise.resolve(kernels.firstInvalidIndex(...args)) // a quick scan: not worth a thread hop
         : (kernels.async[name] as (...a: unknown[]) => Promise<number>)(...args),
   };
 }
