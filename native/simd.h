@@ -50,6 +50,21 @@
 
 namespace nne {
 
+enum class Access { read, write };
+
+// Asks for every cache line of floats [p, p + n) before they are used: rows of a large table are
+// random and miss every cache level, so the kernels ask for rows a few entries ahead and keep
+// several misses in flight. The one prefetch loop of the kernels.
+template <Access kAccess = Access::read>
+inline void prefetch_floats(const float* p, int64_t n) {
+  const char* bytes = reinterpret_cast<const char*>(p);
+  const int64_t size = n * static_cast<int64_t>(sizeof(float));
+  for (int64_t offset = 0; offset < size; offset += 64) {
+    if (kAccess == Access::write) NNE_PREFETCH_WRITE(bytes + offset);
+    else NNE_PREFETCH(bytes + offset);
+  }
+}
+
 enum class Tier : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3 };
 constexpr int kTierCount = 4;
 
