@@ -19,7 +19,7 @@
 #endif
 
 // A region of functions (templates included) compiled for a tier: used where one kernel body is
-// instantiated once per tier over that tier's vector traits (see embedding_bag.cc).
+// instantiated once per tier over that tier's vector traits (see instantiate_tiers.h).
 #if defined(__clang__)
 #define NNE_BEGIN_TARGET_AVX2 _Pragma("clang attribute push(__attribute__((target(\"avx2,fma\"))), apply_to = function)")
 #define NNE_BEGIN_TARGET_AVX512 \
