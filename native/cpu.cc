@@ -86,28 +86,14 @@ const CpuFeatures& cpu_features() {
   return features;
 }
 
+// A feature is only ever detected on its own architecture (CpuFeatures starts all false).
 bool tier_supported(Tier tier) {
   const CpuFeatures& f = cpu_features();
   switch (tier) {
     case Tier::scalar: return true;
-    case Tier::avx2:
-#if defined(NNE_X86_64)
-      return f.avx2;
-#else
-      return false;
-#endif
-    case Tier::avx512:
-#if defined(NNE_X86_64)
-      return f.avx512;
-#else
-      return false;
-#endif
-    case Tier::neon:
-#if defined(NNE_ARM64)
-      return f.neon;
-#else
-      return false;
-#endif
+    case Tier::avx2: return f.avx2;
+    case Tier::avx512: return f.avx512;
+    case Tier::neon: return f.neon;
   }
   return false;
 }

@@ -1,5 +1,6 @@
 // The EmbeddingBag kernels, written once over a tier's vector traits `Vec` and included by
-// embedding_bag.cc once per tier, inside that tier's namespace and target region. Vec provides:
+// embedding_bag.cc once per tier, inside that tier's namespace and target region
+// (instantiate_tiers.h). The bag scatter-add is scatter-add's (scatter_add_body.h). Vec provides:
 //   V, kWidth, zero, load, store, load_partial(p, n), store_partial(p, v, n) (first n < kWidth
 //   lanes), broadcast, add, mul, div; Mask, greater(a, b) (ordered a > b), select(m, a, b);
 //   I (int32 lanes), ibroadcast, iselect(m, a, b), istore.
@@ -10,13 +11,6 @@
 constexpr int kBlockVectors = 4;
 
 #include "lane_dot.h"
-
-inline void prefetch_block(const float* p, int64_t floats) {
-  const char* bytes = reinterpret_cast<const char*>(p);
-  for (int64_t offset = 0; offset < floats * static_cast<int64_t>(sizeof(float)); offset += 64) {
-    NNE_PREFETCH(bytes + offset);
-  }
-}
 
 // Sum (kWeighted: of per_sample_weights[i] * row) or mean of features [j0, j0 + width) of one bag.
 template <class Index, int kVectors, bool kTail, bool kWeighted, bool kMean>
@@ -29,7 +23,7 @@ inline void sum_block(const float* weight, int64_t dim, const Index* indices, in
   const int64_t width = kVectors * W + (kTail ? tail : 0);
   int64_t entries = 0;
   for (int64_t i = begin; i < end; ++i) {
-    if (i + kPrefetchRows < end) prefetch_block(weight + static_cast<int64_t>(indices[i + kPrefetchRows]) * dim + j0, width);
+    if (i + kPrefetchRows < end) prefetch_floats(weight + static_cast<int64_t>(indices[i + kPrefetchRows]) * dim + j0, width);
     const int64_t row = static_cast<int64_t>(indices[i]);
     if (row == skip_row) continue;
     ++entries;
@@ -67,7 +61,7 @@ inline void max_block(const float* weight, int64_t dim, const Index* indices, in
   bool any = false;
   const int64_t width = kVectors * W + (kTail ? tail : 0);
   for (int64_t i = begin; i < end; ++i) {
-    if (i + kPrefetchRows < end) prefetch_block(weight + static_cast<int64_t>(indices[i + kPrefetchRows]) * dim + j0, width);
+    if (i + kPrefetchRows < end) prefetch_floats(weight + static_cast<int64_t>(indices[i + kPrefetchRows]) * dim + j0, width);
     const int64_t row = static_cast<int64_t>(indices[i]);
     if (row == skip_row) continue;
     const float* src = weight + row * dim + j0;
@@ -196,49 +190,6 @@ void bag_max_backward(const float* weight, float* grad, int64_t dim, const Index
   for (int64_t b = 0; b < bags.num_bags; ++b) {
     for_each_block<MaxBlock<Index>::template At>(j_begin, j_end, weight, dim, indices, bags.begin(b), bags.end(b), skip_row,
                                                  static_cast<float*>(nullptr), grad, grad_output + b * dim);
-  }
-}
-
-// Applies only the entries whose row is in `rows`: the thread pool splits it by destination row.
-// Entries go a block at a time (select_entries, parallel.h), with rows prefetched a few selected
-// entries ahead; the bag of each entry is found by walking the offsets forward.
-template <class Index>
-void bag_scatter_add(float* grad, int64_t dim, const Index* indices, const Bags& bags, const float* grad_output,
-                     const float* scale, int64_t skip_row, RowRange rows) {
-  constexpr int W = Vec::kWidth;
-  const int64_t full = dim - dim % W;
-  const int tail = static_cast<int>(dim - full);
-  // Entries after the last bag's end (include_last_offset with a last offset below count) belong
-  // to no bag.
-  const int64_t count = bags.num_bags > 0 ? bags.end(bags.num_bags - 1) : 0;
-  int32_t selected[kSelectBlock];
-  int64_t b = 0;
-  for (int64_t start = 0; start < count; start += kSelectBlock) {
-    const int n = select_entries(indices, start, count, skip_row, rows, selected);
-    for (int k = 0; k < kPrefetchRows && k < n; ++k) {
-      prefetch_row_for_write(grad + static_cast<int64_t>(indices[start + selected[k]]) * dim, dim);
-    }
-    for (int k = 0; k < n; ++k) {
-      if (k + kPrefetchRows < n) {
-        prefetch_row_for_write(grad + static_cast<int64_t>(indices[start + selected[k + kPrefetchRows]]) * dim, dim);
-      }
-      const int64_t i = start + selected[k];
-      while (i >= bags.end(b)) ++b;
-      const float* src = grad_output + b * dim;
-      float* dst = grad + static_cast<int64_t>(indices[i]) * dim;
-      if (scale != nullptr) {
-        const typename Vec::V s = Vec::broadcast(scale[i]);
-        for (int64_t j = 0; j < full; j += W) Vec::store(dst + j, Vec::add(Vec::load(dst + j), Vec::mul(s, Vec::load(src + j))));
-        if (tail != 0) {
-          Vec::store_partial(dst + full, Vec::add(Vec::load_partial(dst + full, tail), Vec::mul(s, Vec::load_partial(src + full, tail))), tail);
-        }
-      } else {
-        for (int64_t j = 0; j < full; j += W) Vec::store(dst + j, Vec::add(Vec::load(dst + j), Vec::load(src + j)));
-        if (tail != 0) {
-          Vec::store_partial(dst + full, Vec::add(Vec::load_partial(dst + full, tail), Vec::load_partial(src + full, tail)), tail);
-        }
-      }
-    }
   }
 }
 

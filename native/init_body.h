@@ -155,7 +155,7 @@ inline V element_values(const InitParams& p, I lo, uint32_t hi_key) {
   return Vec::min(Vec::max(y, Vec::broadcast(p.p[4])), Vec::broadcast(p.p[5]));
 }
 
-#if defined(NNE_INIT_SCALAR_TIER)
+#if defined(NNE_SCALAR_TIER)
 // One element of the stream, in the scalar tier (the others call it for the ends of a range).
 inline float element(const InitParams& p, uint64_t i) {
   const uint32_t hi_key = static_cast<uint32_t>(i >> 32) ^ p.k1;

@@ -177,6 +177,7 @@ const Kernels& kernels_for(Tier tier);
 // not compiled for this architecture).
 template <class Index> GatherFn<Index> gather_for(Tier tier);
 template <class Index> ScatterAddFn<Index> scatter_add_for(Tier tier);
+template <class Index> BagScatterAddFn<Index> bag_scatter_add_for(Tier tier);  // scatter_add.cc
 template <class Index> RenormFn<Index> renorm_for(Tier tier);
 template <class Index> BagKernels<Index> bag_kernels_for(Tier tier);
 template <class Index> CoalesceFn<Index> coalesce_for(Tier tier);

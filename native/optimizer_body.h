@@ -152,13 +152,6 @@ void update_elements(const OptimizerScalars& s, float* weight, const float* grad
 // row-wise Adagrad from 2.9 to 1.6 ms per 16k rows, and helped every rule).
 constexpr int64_t kPrefetchUpdateRows = 8;
 
-inline void prefetch_floats_for_write(float* p, int64_t floats) {
-  char* bytes = reinterpret_cast<char*>(p);
-  for (int64_t offset = 0; offset < floats * static_cast<int64_t>(sizeof(float)); offset += 64) {
-    NNE_PREFETCH_WRITE(bytes + offset);
-  }
-}
-
 void update_rows(const OptimizerScalars& s, float* weight, const float* grad, float* state0, float* state1,
                  float* state2, const uint32_t* rows, int64_t k_begin, int64_t k_end, int64_t dim, RowRange range) {
   const bool rowwise = s.rule == OptimizerRule::rowwise_adagrad;
@@ -166,10 +159,10 @@ void update_rows(const OptimizerScalars& s, float* weight, const float* grad, fl
     if (rows != nullptr && k + kPrefetchUpdateRows < k_end) {
       const int64_t ahead = rows[k + kPrefetchUpdateRows];
       if (range.contains(ahead)) {
-        prefetch_floats_for_write(weight + ahead * dim, dim);
-        if (state0 != nullptr) prefetch_floats_for_write(state0 + (rowwise ? ahead : ahead * dim), rowwise ? 1 : dim);
-        if (state1 != nullptr) prefetch_floats_for_write(state1 + ahead * dim, dim);
-        if (state2 != nullptr) prefetch_floats_for_write(state2 + ahead * dim, dim);
+        prefetch_floats<Access::write>(weight + ahead * dim, dim);
+        if (state0 != nullptr) prefetch_floats<Access::write>(state0 + (rowwise ? ahead : ahead * dim), rowwise ? 1 : dim);
+        if (state1 != nullptr) prefetch_floats<Access::write>(state1 + ahead * dim, dim);
+        if (state2 != nullptr) prefetch_floats<Access::write>(state2 + ahead * dim, dim);
       }
     }
     const int64_t row = rows != nullptr ? rows[k] : k;

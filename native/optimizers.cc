@@ -9,33 +9,11 @@
 // is the order of first occurrence.
 #include "kernels.h"
 #include "parallel.h"
-#include "vec_traits.h"
+
+#define NNE_TIER_BODY "optimizer_body.h"
+#include "instantiate_tiers.h"
 
 namespace nne {
-
-namespace scalar_tier {
-#include "optimizer_body.h"
-}  // namespace scalar_tier
-
-#if defined(NNE_X86_64)
-NNE_BEGIN_TARGET_AVX2
-namespace avx2_tier {
-#include "optimizer_body.h"
-}  // namespace avx2_tier
-NNE_END_TARGET
-
-NNE_BEGIN_TARGET_AVX512
-namespace avx512_tier {
-#include "optimizer_body.h"
-}  // namespace avx512_tier
-NNE_END_TARGET
-#endif
-
-#if defined(NNE_ARM64)
-namespace neon_tier {
-#include "optimizer_body.h"
-}  // namespace neon_tier
-#endif
 
 namespace {
 
@@ -56,77 +34,33 @@ void optimizer_update_parallel(const OptimizerScalars& s, float* weight, const f
   if (rows == nullptr && !rowwise) {
     constexpr int64_t kAlign = 64;  // elements: whole cache lines per task
     const int64_t n = num_rows * dim;
-    const int64_t tasks = plan_tasks(work, n / kAlign, 4);
-    if (tasks == 1) {
-      kElements(s, weight, grad, state0, state1, state2, 0, n);
-      return;
-    }
-    parallel_for(tasks, [&](int64_t task) {
-      kElements(s, weight, grad, state0, state1, state2, chunk_bound(n, tasks, task, kAlign),
-                chunk_bound(n, tasks, task + 1, kAlign));
+    for_chunks(n, plan_tasks(work, n / kAlign, 4), kAlign, [&](int64_t begin, int64_t end) {
+      kElements(s, weight, grad, state0, state1, state2, begin, end);
     });
     return;
   }
   if (rows == nullptr) {  // a dense row-wise Adagrad step: chunks of rows
-    const int64_t tasks = plan_tasks(work, num_rows, 4);
-    if (tasks == 1) {
-      kRows(s, weight, grad, state0, state1, state2, nullptr, 0, num_rows, dim, kAllRows);
-      return;
-    }
-    parallel_for(tasks, [&](int64_t task) {
-      kRows(s, weight, grad, state0, state1, state2, nullptr, chunk_bound(num_rows, tasks, task, 1),
-            chunk_bound(num_rows, tasks, task + 1, 1), dim, kAllRows);
+    for_chunks(num_rows, plan_tasks(work, num_rows, 4), 1, [&](int64_t begin, int64_t end) {
+      kRows(s, weight, grad, state0, state1, state2, nullptr, begin, end, dim, kAllRows);
     });
     return;
   }
-  const int64_t tasks = plan_tasks(work, num_rows);
-  if (tasks == 1) {
-    kRows(s, weight, grad, state0, state1, state2, rows, 0, num_rows, dim, kAllRows);
-    return;
-  }
-  int64_t bounds[kMaxParts + 1];
-  row_bounds(rows, num_rows, tasks, 1, bounds);
-  parallel_for(tasks, [&](int64_t task) {
-    kRows(s, weight, grad, state0, state1, state2, rows, 0, num_rows, dim, RowRange{bounds[task], bounds[task + 1]});
+  for_row_ranges(rows, num_rows, plan_tasks(work, num_rows), 1, [&](RowRange range) {
+    kRows(s, weight, grad, state0, state1, state2, rows, 0, num_rows, dim, range);
   });
 }
 
 }  // namespace
 
-#define NNE_OPTIMIZER_UPDATE(tier) optimizer_update_parallel<tier::update_elements, tier::update_rows>
-
 OptimizerUpdateFn optimizer_update_for(Tier tier) {
-  switch (tier) {
-    case Tier::scalar: return NNE_OPTIMIZER_UPDATE(scalar_tier);
-#if defined(NNE_X86_64)
-    case Tier::avx2: return NNE_OPTIMIZER_UPDATE(avx2_tier);
-    case Tier::avx512: return NNE_OPTIMIZER_UPDATE(avx512_tier);
-#endif
-#if defined(NNE_ARM64)
-    case Tier::neon: return NNE_OPTIMIZER_UPDATE(neon_tier);
-#endif
-    default: return nullptr;
-  }
-}
+#define NNE_OPTIMIZER_UPDATE(tier_namespace) \
+  optimizer_update_parallel<tier_namespace::update_elements, tier_namespace::update_rows>
+  NNE_SELECT_TIER(tier, NNE_OPTIMIZER_UPDATE)
 #undef NNE_OPTIMIZER_UPDATE
-
-template <class Index>
-CoalesceFn<Index> coalesce_for(Tier tier) {
-  switch (tier) {
-    case Tier::scalar: return scalar_tier::coalesce<Index>;
-#if defined(NNE_X86_64)
-    case Tier::avx2: return avx2_tier::coalesce<Index>;
-    case Tier::avx512: return avx512_tier::coalesce<Index>;
-#endif
-#if defined(NNE_ARM64)
-    case Tier::neon: return neon_tier::coalesce<Index>;
-#endif
-    default: return nullptr;
-  }
 }
 
-template CoalesceFn<int32_t> coalesce_for<int32_t>(Tier);
-template CoalesceFn<uint32_t> coalesce_for<uint32_t>(Tier);
-template CoalesceFn<int64_t> coalesce_for<int64_t>(Tier);
+#define NNE_COALESCE(tier_namespace) tier_namespace::coalesce<Index>
+NNE_INDEX_KERNEL_FOR(CoalesceFn, coalesce_for, NNE_COALESCE)
+#undef NNE_COALESCE
 
 }  // namespace nne

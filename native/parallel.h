@@ -30,6 +30,7 @@ struct RowRange {
   bool contains(int64_t row) const {
     return static_cast<uint64_t>(row - begin) < static_cast<uint64_t>(end - begin);
   }
+  bool all() const { return begin == 0 && end == INT64_MAX; }  // kAllRows
 };
 constexpr RowRange kAllRows{0, INT64_MAX};
 
@@ -53,12 +54,6 @@ inline int select_entries(const Index* indices, int64_t start, int64_t count, in
     n += static_cast<int>(row != skip_row) & static_cast<int>(rows.contains(row));
   }
   return n;
-}
-
-inline void prefetch_row_for_write(float* row, int64_t dim) {
-  char* bytes = reinterpret_cast<char*>(row);
-  const int64_t size = dim * static_cast<int64_t>(sizeof(float));
-  for (int64_t offset = 0; offset < size; offset += 64) NNE_PREFETCH_WRITE(bytes + offset);
 }
 
 // Splits rows into `parts` ranges at quantiles of up to 32 * parts indices sampled evenly from
@@ -115,5 +110,31 @@ inline int64_t chunk_bound(int64_t n, int64_t parts, int64_t part, int64_t align
 
 // Row-range tasks: bounds computed up front on the calling thread, one task per range.
 constexpr int64_t kMaxParts = kMaxThreads;
+
+// Accumulation into shared rows: fn(RowRange) once per task, the ranges at quantiles of the rows
+// named by indices[0, count) with bounds multiples of align; fn(kAllRows) when there is one task.
+template <class Index, class Fn>
+void for_row_ranges(const Index* indices, int64_t count, int64_t tasks, int64_t align, const Fn& fn) {
+  if (tasks == 1) {
+    fn(kAllRows);
+    return;
+  }
+  int64_t bounds[kMaxParts + 1];
+  row_bounds(indices, count, tasks, align, bounds);
+  parallel_for(tasks, [&](int64_t task) { fn(RowRange{bounds[task], bounds[task + 1]}); });
+}
+
+// Independent outputs: fn(begin, end) once per task over [0, n) in contiguous chunks whose inner
+// bounds are multiples of align; fn(0, n) when there is one task.
+template <class Fn>
+void for_chunks(int64_t n, int64_t tasks, int64_t align, const Fn& fn) {
+  if (tasks == 1) {
+    fn(int64_t{0}, n);
+    return;
+  }
+  parallel_for(tasks, [&](int64_t task) {
+    fn(chunk_bound(n, tasks, task, align), chunk_bound(n, tasks, task + 1, align));
+  });
+}
 
 }  // namespace nne

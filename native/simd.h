@@ -1,7 +1,7 @@
-// Instruction-set tiers and the attributes that compile one function for a tier.
-// Every translation unit is compiled for the baseline ISA (x86-64 / armv8-a); only the
-// functions marked with NNE_TARGET_* use wider instructions, and they are only ever
-// called after cpu.cc has confirmed that the CPU and the OS support them.
+// Instruction-set tiers and the regions that compile functions for a tier. Every translation unit
+// is compiled for the baseline ISA (x86-64 / armv8-a); only the functions inside an
+// NNE_BEGIN_TARGET_* region (the kernel bodies, see instantiate_tiers.h) use wider instructions,
+// and they are only ever called after cpu.cc has confirmed that the CPU and the OS support them.
 #pragma once
 
 #include <cstdint>
@@ -9,17 +9,12 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #define NNE_X86_64 1
 #include <immintrin.h>
-#if defined(__GNUC__) || defined(__clang__)
-#define NNE_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#define NNE_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
-#else
-#define NNE_TARGET_AVX2
-#define NNE_TARGET_AVX512
-#endif
 #endif
 
-// A region of functions (templates included) compiled for a tier: used where one kernel body is
-// instantiated once per tier over that tier's vector traits (see embedding_bag.cc).
+// A region of functions (templates included) compiled for a tier. With GCC the AVX-512 region
+// also asks for 512-bit vectors in the loops the compiler vectorizes itself (its generic tuning
+// picks 256): lane_dot.h's double sums, renorm's norms, which were hand-written with 512-bit
+// vectors before, are ~1.5x slower at 256 on a table of 10^6 x 128.
 #if defined(__clang__)
 #define NNE_BEGIN_TARGET_AVX2 _Pragma("clang attribute push(__attribute__((target(\"avx2,fma\"))), apply_to = function)")
 #define NNE_BEGIN_TARGET_AVX512 \
@@ -27,7 +22,8 @@
 #define NNE_END_TARGET _Pragma("clang attribute pop")
 #elif defined(__GNUC__)
 #define NNE_BEGIN_TARGET_AVX2 _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma\")")
-#define NNE_BEGIN_TARGET_AVX512 _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512bw,avx512vl,avx2,fma\")")
+#define NNE_BEGIN_TARGET_AVX512 \
+  _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512bw,avx512vl,avx2,fma,prefer-vector-width=512\")")
 #define NNE_END_TARGET _Pragma("GCC pop_options")
 #else
 #define NNE_BEGIN_TARGET_AVX2
@@ -49,6 +45,21 @@
 #endif
 
 namespace nne {
+
+enum class Access { read, write };
+
+// Asks for every cache line of floats [p, p + n) before they are used: rows of a large table are
+// random and miss every cache level, so the kernels ask for rows a few entries ahead and keep
+// several misses in flight. The one prefetch loop of the kernels.
+template <Access kAccess = Access::read>
+inline void prefetch_floats(const float* p, int64_t n) {
+  const char* bytes = reinterpret_cast<const char*>(p);
+  const int64_t size = n * static_cast<int64_t>(sizeof(float));
+  for (int64_t offset = 0; offset < size; offset += 64) {
+    if (kAccess == Access::write) NNE_PREFETCH_WRITE(bytes + offset);
+    else NNE_PREFETCH(bytes + offset);
+  }
+}
 
 enum class Tier : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3 };
 constexpr int kTierCount = 4;

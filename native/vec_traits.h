@@ -1,6 +1,7 @@
-// Per-tier vector traits: the vocabulary kernel bodies written once over `Vec` use (see
-// embedding_bag_body.h, optimizer_body.h). Each tier's Vec lives in its own namespace, inside that
-// tier's target region; a kernel file includes its body inside the same namespaces and regions.
+// Per-tier vector traits: the vocabulary every kernel body (native/*_body.h) is written in, once.
+// Each tier's Vec lives in its own namespace, inside that tier's target region; a kernel file
+// includes its body inside the same namespaces and regions (instantiate_tiers.h). Partial vectors
+// (load_partial, store_partial) are how the bodies do a row's tail.
 //   V, kWidth, zero, load, store, load_partial(p, n), store_partial(p, v, n) (first n < kWidth
 //   lanes), broadcast, add, sub, mul, div, sqrt, max(a, b) (a > b ? a : b); Mask,
 //   greater(a, b) (ordered a > b), select(m, a, b); I (int32 lanes), ibroadcast, iselect, istore.
