@@ -801,11 +801,11 @@ Napi::Value OptimizerUpdate(Args& args) {
   s.lr_double = at(Slot::lr);
   s.eps_double = at(Slot::eps);
   // A state of zero length (an empty table) is present but has a null pointer: the kernel never
-  // dereferences it, since there are no rows. No kernel reads scratch any more: it is null.
+  // dereferences it, since there are no rows.
   const Kernels& kernels = bound_kernels(args.info());
   return finish(args, [=]() -> int64_t {
     kernels.optimizer_update(s, weight.data, grad.data, state[0].data, state[1].data, state[2].data, rows.data, num_rows,
-                             dim, nullptr);
+                             dim);
     return -1;
   });
 }

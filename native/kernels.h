@@ -112,11 +112,9 @@ struct OptimizerScalars {
 
 // Updates `num_rows` rows of dim elements: rows[k] of weight and of the table-shaped states (or,
 // for rowwise adagrad, state0[rows[k]]) from grad row k. rows null: every row, grad is the whole
-// table. States a rule does not use are null. scratch is no longer used (row-wise Adagrad needs
-// no per-row buffer any more) and may be null; the binding still passes it.
+// table. States a rule does not use are null.
 using OptimizerUpdateFn = void (*)(const OptimizerScalars& scalars, float* weight, const float* grad, float* state0,
-                                   float* state1, float* state2, const uint32_t* rows, int64_t num_rows, int64_t dim,
-                                   float* scratch);
+                                   float* state1, float* state2, const uint32_t* rows, int64_t num_rows, int64_t dim);
 
 // Sums the gradient rows of entries with the same index, in entry order, into out_rows (first
 // occurrence order) and out_values; returns how many distinct rows. Entry i's row is

@@ -25,8 +25,7 @@ using UpdateRowsFn = void (*)(const OptimizerScalars& s, float* weight, const fl
 
 template <UpdateElementsFn kElements, UpdateRowsFn kRows>
 void optimizer_update_parallel(const OptimizerScalars& s, float* weight, const float* grad, float* state0,
-                               float* state1, float* state2, const uint32_t* rows, int64_t num_rows, int64_t dim,
-                               float* /* scratch: not needed (see update_rowwise_adagrad) */) {
+                               float* state1, float* state2, const uint32_t* rows, int64_t num_rows, int64_t dim) {
   const bool rowwise = s.rule == OptimizerRule::rowwise_adagrad;
   // Bytes read and written per element: weight and each table-shaped state both ways, grad once.
   const int64_t states = rowwise ? 0 : (state0 != nullptr) + (state1 != nullptr) + (state2 != nullptr);

@@ -272,7 +272,7 @@ inline void rowwise_adagrad_row(const OptimizerScalars& s, float* w, const float
   for (int64_t j = 0; j < dim; ++j) { const float t = multiplier * g[static_cast<size_t>(j)]; w[j] = w[j] - t; }
 }
 
-// OptimizerUpdateFn (no scratch): rows null is the dense update of the whole table.
+// OptimizerUpdateFn: rows null is the dense update of the whole table.
 inline void optimizer_update(const OptimizerScalars& s, float* weight, const float* grad, float* state0,
                              float* state1, float* state2, const uint32_t* rows, int64_t num_rows, int64_t dim) {
   for (int64_t k = 0; k < num_rows; ++k) {

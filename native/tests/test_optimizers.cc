@@ -42,7 +42,6 @@ void test_optimizers(const nne::Kernels& kernels) {
       for (auto& x : s1) x = std::fabs(x);  // second moments are non-negative
       for (auto& x : s2) x = std::fabs(x);
       if (s.rule == nne::OptimizerRule::adagrad || rowwise) for (auto& x : s0) x = std::fabs(x);
-      std::vector<float> scratch(static_cast<size_t>(dim));
       const bool uses0 = momentum || s.rule != nne::OptimizerRule::sgd;
       const bool uses1 = s.rule == nne::OptimizerRule::adam || s.rule == nne::OptimizerRule::sparse_adam;
       // Dense (rows null: the whole table), then sparse: rows 7, 2, 5 from compact gradient rows 0, 1, 2.
@@ -53,7 +52,7 @@ void test_optimizers(const nne::Kernels& kernels) {
         auto w = weight, e0 = s0, e1 = s1, e2 = s2;
         auto rw = weight, r0 = s0, r1 = s1, r2 = s2;
         kernels.optimizer_update(s, w.data(), grad.data(), uses0 ? e0.data() : nullptr, uses1 ? e1.data() : nullptr,
-                                 amsgrad ? e2.data() : nullptr, list, num_rows, dim, scratch.data());
+                                 amsgrad ? e2.data() : nullptr, list, num_rows, dim);
         nne::reference::optimizer_update(s, rw.data(), grad.data(), uses0 ? r0.data() : nullptr,
                                          uses1 ? r1.data() : nullptr, amsgrad ? r2.data() : nullptr, list, num_rows, dim);
         CHECK(all_same(w, rw) && all_same(e0, r0) && all_same(e1, r1) && all_same(e2, r2),

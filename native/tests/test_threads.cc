@@ -140,8 +140,7 @@ void test_threads_optimizers(const nne::Kernels& kernels) {
         std::vector<float> w = weight, e0 = s0, e1 = s1, e2 = s2;
         const int64_t num_rows = list != nullptr ? static_cast<int64_t>(list->size()) : rows;
         kernels.optimizer_update(s, w.data(), grad.data(), e0.data(), uses1 ? e1.data() : nullptr,
-                                 uses2 ? e2.data() : nullptr, list != nullptr ? list->data() : nullptr, num_rows, dim,
-                                 nullptr);
+                                 uses2 ? e2.data() : nullptr, list != nullptr ? list->data() : nullptr, num_rows, dim);
         if (rowwise) e0.resize(static_cast<size_t>(rows));
         w.insert(w.end(), e0.begin(), e0.end());
         w.insert(w.end(), e1.begin(), e1.end());
