@@ -11,6 +11,7 @@
 import { type Backend, type SimdTier, SIMD_TIERS } from './backend.js';
 import { jsBackend } from './backends/js.js';
 import { type CpuFeatures, createNativeBackend, loadAddon } from './backends/native.js';
+import { describe } from './validate.js';
 
 export interface Capabilities {
   /** The backend in use. */
@@ -123,17 +124,8 @@ function validThreads(n: number): boolean {
  * unless n is a number, and a RangeError unless it is an integer from 1 to 256. The TypeScript backend accepts and ignores it.
  */
 export function setNumThreads(n: number): void {
-  if (typeof n !== 'number') {
-    const value: unknown = n;
-    const got =
-      value === null || value === undefined
-        ? String(value)
-        : `${typeof value} ${typeof value === 'string' ? `'${value}'` : typeof value === 'bigint' ? `${value}n` : typeof value === 'object' ? Object.prototype.toString.call(value) : String(value)}`;
-    throw new TypeError(`setNumThreads: n must be a number, got ${got}`);
-  }
-  if (!validThreads(n)) {
-    throw new RangeError(`setNumThreads: n must be an integer from 1 to ${MAX_THREADS}, got ${n}`);
-  }
+  if (typeof n !== 'number') throw new TypeError(`setNumThreads: n must be a number, got ${describe(n)}`);
+  if (!validThreads(n)) throw new RangeError(`setNumThreads: n must be an integer from 1 to ${MAX_THREADS}, got ${describe(n)}`);
   if (currentBackend().name === 'native') loadAddon().setNumThreads(n);
 }
 
