@@ -463,6 +463,41 @@ class Args {
     return array(k, name, use, table).integer(k + 1, "dim", 1, dim).whole_rows(name, *table, *dim);
   }
 
+  // A narrow table (argument k: a Uint16Array of float16 or bfloat16 bits, or a Uint8Array of
+  // int8 or int4 rows), its dtype (k + 1: 1 float16, 2 bfloat16, 3 int8, 4 int4) and dim (k + 2),
+  // of whole rows; *rows is how many.
+  Args& packed(size_t k, nne::PackedTable* table, int64_t* rows) {
+    int64_t dtype = 0;
+    if (!integer(k + 1, "dtype", 1, &dtype).require([&] { return dtype <= 4; }, "dtype must be 1 (float16), 2 (bfloat16), 3 (int8) or 4 (int4)").ok()) {
+      return *this;
+    }
+    table->dtype = static_cast<nne::Dtype>(dtype);
+    const bool halves = table->dtype == nne::Dtype::float16 || table->dtype == nne::Dtype::bfloat16;
+    void* data = nullptr;
+    int64_t bytes = 0;
+    if (halves) {
+      Array<uint16_t> array;
+      if (!typed_of(k, "data", napi_uint16_array, "data must be a Uint16Array for a float16 or bfloat16 table", &array).ok()) return *this;
+      data = array.data;
+      bytes = 2 * array.length;
+    } else {
+      Array<uint8_t> array;
+      if (!typed_of(k, "data", napi_uint8_array, "data must be a Uint8Array for an int8 or int4 table", &array).ok()) return *this;
+      data = array.data;
+      bytes = array.length;
+    }
+    int64_t dim = 0;
+    if (!integer(k + 2, "dim", 1, &dim).ok()) return *this;
+    if (dim > (INT64_MAX - 8) / 4) return refuse_range("dim is too large");
+    const int64_t row_bytes = nne::dtype_row_bytes(table->dtype, dim);
+    if (row_bytes < 0) return refuse_range("an int4 table needs an even dim");
+    if (bytes % row_bytes != 0) return refuse_range("data length is not a whole number of rows");
+    table->data = data;
+    table->dim = dim;
+    *rows = bytes / row_bytes;
+    return *this;
+  }
+
   // Checks. A table's length is a multiple of dim (dim read already, so >= 1).
   Args& whole_rows(const char* name, const Array<float>& table, const int64_t& dim) {
     if (ok_ && table.length % dim != 0) return refuse_range(std::string(name) + " length is not a multiple of dim");
@@ -507,6 +542,18 @@ class Args {
   }
 
   bool absent(size_t k) const { return info()[k].IsNull() || info()[k].IsUndefined(); }
+
+  // A typed array of the given type whose elements are T, with its own TypeError message.
+  template <class T>
+  Args& typed_of(size_t k, const char* name, napi_typedarray_type want, const char* message, Array<T>* out) {
+    if (!ok_) return *this;
+    napi_typedarray_type type;
+    void* data = nullptr;
+    if (!call_.take(k, name, Use::read, type_bit(want), &type, &data, &out->length)) return refuse_type(message);
+    out->data = static_cast<T*>(data);
+    out->present = true;
+    return *this;
+  }
 
   Args& stop() {
     ok_ = false;
@@ -653,6 +700,21 @@ Napi::Value Gather(Args& args) {
   });
 }
 
+// gatherPacked(data, dtype, dim, indices, out)
+Napi::Value GatherPacked(Args& args) {
+  nne::PackedTable table{};
+  int64_t rows = 0;
+  Array<float> out;
+  IndexArray indices;
+  args.packed(0, &table, &rows).indices(3, &indices);
+  args.output(4, indices.length, table.dim, &out);
+  args.rows(out, indices.length, table.dim, "out length must be indices.length * dim");
+  if (!args.ok()) return args.undefined();
+  return run_checked(args, indices, rows, [=](auto data, const auto& k) {
+    k.gather_packed(table, data, indices.length, out.data);
+  });
+}
+
 // scatterAdd(grad, dim, indices, gradOutput, scale | null, skipRow)
 Napi::Value ScatterAdd(Args& args) {
   Array<float> grad, grad_output, scale;
@@ -700,6 +762,24 @@ Napi::Value BagForward(Args& args) {
   return run_checked(args, in.indices, weight.length / dim, [=](auto data, const auto& k) {
     k.bag.forward(weight.data, dim, data, in.bags, per_sample_weights.data, static_cast<nne::BagMode>(mode), skip_row,
                   out.data);
+  });
+}
+
+// bagForwardPacked(data, dtype, dim, indices, offsets, numBags, perSampleWeights | null, mode, skipRow, out)
+Napi::Value BagForwardPacked(Args& args) {
+  nne::PackedTable table{};
+  int64_t rows = 0, mode = 0, skip_row = 0;
+  Array<float> per_sample_weights, out;
+  BagIndices in;
+  args.packed(0, &table, &rows).bag_indices(3, &in);
+  args.optional(6, "perSampleWeights", Use::read, &per_sample_weights, in.indices.length);
+  args.integer(7, "mode", 0, &mode).integer(8, "skipRow", -1, &skip_row).output(9, in.bags.num_bags, table.dim, &out);
+  args.require([&] { return mode <= 2; }, "mode must be 0 (sum), 1 (mean) or 2 (max)");
+  args.rows(out, in.bags.num_bags, table.dim, "out length must be numBags * dim");
+  if (!args.ok()) return args.undefined();
+  return run_checked(args, in.indices, rows, [=](auto data, const auto& k) {
+    k.bag_forward_packed(table, data, in.bags, per_sample_weights.data, static_cast<nne::BagMode>(mode), skip_row,
+                         out.data);
   });
 }
 
@@ -964,7 +1044,8 @@ constexpr KernelEntry kKernelEntries[] = {
     {"bagForward", entry<BagForward>},               {"bagScatterAdd", entry<BagScatterAdd>},
     {"bagMaxBackward", entry<BagMaxBackward>},       {"bagWeightGrad", entry<BagWeightGrad>},
     {"optimizerUpdate", entry<OptimizerUpdate>},     {"initFill", entry<InitFill>},
-    {"coalesce", entry<Coalesce>},
+    {"coalesce", entry<Coalesce>},                   {"gatherPacked", entry<GatherPacked>},
+    {"bagForwardPacked", entry<BagForwardPacked>},
 };
 
 // kernels(tier): { tier, async, and every kernel of kKernelEntries } running the named tier (''

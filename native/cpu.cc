@@ -58,6 +58,7 @@ CpuFeatures detect() {
   const bool osxsave = (regs[2] >> 27) & 1;
   const bool avx = (regs[2] >> 28) & 1;
   const bool fma = (regs[2] >> 12) & 1;
+  const bool f16c = (regs[2] >> 29) & 1;  // half-precision conversions (float16 tables); every AVX2 CPU has them
   if (!osxsave || !avx) return features;
   const uint64_t xcr0 = read_xcr0();
   const bool ymm_state = (xcr0 & 0x6) == 0x6;            // SSE and AVX state
@@ -67,7 +68,7 @@ CpuFeatures detect() {
   const bool avx512f = (regs[1] >> 16) & 1;
   const bool avx512bw = (regs[1] >> 30) & 1;
   const bool avx512vl = (regs[1] >> 31) & 1;
-  features.avx2 = ymm_state && avx2 && fma;
+  features.avx2 = ymm_state && avx2 && fma && f16c;
   features.avx512 = features.avx2 && zmm_state && avx512f && avx512bw && avx512vl;
 #elif defined(NNE_ARM64)
 #if defined(__linux__)

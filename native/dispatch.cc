@@ -7,8 +7,10 @@ namespace {
 
 template <class Index>
 IndexKernels<Index> index_kernels(Tier tier) {
-  return IndexKernels<Index>{gather_for<Index>(tier), scatter_add_for<Index>(tier), renorm_for<Index>(tier),
-                             bag_kernels_for<Index>(tier), coalesce_for<Index>(tier)};
+  return IndexKernels<Index>{gather_for<Index>(tier),          scatter_add_for<Index>(tier),
+                             renorm_for<Index>(tier),          bag_kernels_for<Index>(tier),
+                             coalesce_for<Index>(tier),        gather_packed_for<Index>(tier),
+                             bag_forward_packed_for<Index>(tier)};
 }
 
 Kernels make_kernels(Tier tier) {

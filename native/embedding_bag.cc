@@ -50,6 +50,16 @@ void for_bag_chunks(const Bags& bags, int64_t tasks, const Fn& fn) {
   });
 }
 
+template <class Index, PackedBagForwardFn<Index> kKernel>
+void bag_forward_packed_parallel(const PackedTable& table, const Index* indices, const Bags& bags,
+                                 const float* per_sample_weights, BagMode mode, int64_t skip_row, float* out) {
+  const int64_t dim = table.dim;
+  const int64_t tasks = plan_tasks(bags.count * dtype_row_bytes(table.dtype, dim) + 4 * bags.num_bags * dim, bags.num_bags, 4);
+  for_bag_chunks(bags, tasks, [&](int64_t first, const Bags& chunk) {
+    kKernel(table, indices, chunk, per_sample_weights, mode, skip_row, out + first * dim);
+  });
+}
+
 template <class Index, BagForwardFn<Index> kKernel>
 void bag_forward_parallel(const float* weight, int64_t dim, const Index* indices, const Bags& bags,
                           const float* per_sample_weights, BagMode mode, int64_t skip_row, float* out) {
@@ -87,6 +97,10 @@ BagKernels<Index> bag_table(Tier tier) {
 }
 
 }  // namespace
+
+#define NNE_BAG_FORWARD_PACKED(tier_namespace) bag_forward_packed_parallel<Index, tier_namespace::bag_forward_packed<Index>>
+NNE_INDEX_KERNEL_FOR(PackedBagForwardFn, bag_forward_packed_for, NNE_BAG_FORWARD_PACKED)
+#undef NNE_BAG_FORWARD_PACKED
 
 #define NNE_BAG_TABLE(tier_namespace)                                                            \
   bag_table<Index, tier_namespace::bag_forward<Index>, tier_namespace::bag_max_backward<Index>, \

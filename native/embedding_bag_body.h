@@ -3,7 +3,9 @@
 // (instantiate_tiers.h). The bag scatter-add is scatter-add's (scatter_add_body.h). Vec provides:
 //   V, kWidth, zero, load, store, load_partial(p, n), store_partial(p, v, n) (first n < kWidth
 //   lanes), broadcast, add, mul, div; Mask, greater(a, b) (ordered a > b), select(m, a, b);
-//   I (int32 lanes), ibroadcast, iselect(m, a, b), istore.
+//   I (int32 lanes), ibroadcast, iselect, istore.
+// The forward blocks read the table through a row reader (packed_rows.h), so that float32 and
+// narrow tables share them: a narrow bag is the float32 bag of the widened or dequantized table.
 // No include guard: it is meant to be included several times.
 
 // Accumulators for up to kBlockVectors full vectors plus a partial one stay in registers while a
@@ -11,10 +13,11 @@
 constexpr int kBlockVectors = 4;
 
 #include "lane_dot.h"
+#include "packed_rows.h"
 
 // Sum (kWeighted: of per_sample_weights[i] * row) or mean of features [j0, j0 + width) of one bag.
-template <class Index, int kVectors, bool kTail, bool kWeighted, bool kMean>
-inline void sum_block(const float* weight, int64_t dim, const Index* indices, int64_t begin, int64_t end,
+template <class Rows, class Index, int kVectors, bool kTail, bool kWeighted, bool kMean>
+inline void sum_block(const Rows& rows, const Index* indices, int64_t begin, int64_t end,
                       const float* per_sample_weights, int64_t skip_row, int64_t j0, int tail, float* out) {
   constexpr int kAccumulators = kVectors + (kTail ? 1 : 0);
   constexpr int W = Vec::kWidth;
@@ -23,18 +26,18 @@ inline void sum_block(const float* weight, int64_t dim, const Index* indices, in
   const int64_t width = kVectors * W + (kTail ? tail : 0);
   int64_t entries = 0;
   for (int64_t i = begin; i < end; ++i) {
-    if (i + kPrefetchRows < end) prefetch_floats(weight + static_cast<int64_t>(indices[i + kPrefetchRows]) * dim + j0, width);
+    if (i + kPrefetchRows < end) rows.prefetch(static_cast<int64_t>(indices[i + kPrefetchRows]), j0, width);
     const int64_t row = static_cast<int64_t>(indices[i]);
     if (row == skip_row) continue;
     ++entries;
-    const float* src = weight + row * dim + j0;
+    const auto src = rows.row(row, j0);
     if (kWeighted) {
       const typename Vec::V w = Vec::broadcast(per_sample_weights[i]);
-      for (int k = 0; k < kVectors; ++k) acc[k] = Vec::add(acc[k], Vec::mul(w, Vec::load(src + k * W)));
-      if (kTail) acc[kVectors] = Vec::add(acc[kVectors], Vec::mul(w, Vec::load_partial(src + kVectors * W, tail)));
+      for (int k = 0; k < kVectors; ++k) acc[k] = Vec::add(acc[k], Vec::mul(w, src.load(k * W)));
+      if (kTail) acc[kVectors] = Vec::add(acc[kVectors], Vec::mul(w, src.load_partial(kVectors * W, tail)));
     } else {
-      for (int k = 0; k < kVectors; ++k) acc[k] = Vec::add(acc[k], Vec::load(src + k * W));
-      if (kTail) acc[kVectors] = Vec::add(acc[kVectors], Vec::load_partial(src + kVectors * W, tail));
+      for (int k = 0; k < kVectors; ++k) acc[k] = Vec::add(acc[k], src.load(k * W));
+      if (kTail) acc[kVectors] = Vec::add(acc[kVectors], src.load_partial(kVectors * W, tail));
     }
   }
   if (kMean && entries > 0) {
@@ -47,8 +50,8 @@ inline void sum_block(const float* weight, int64_t dim, const Index* indices, in
 
 // Max of features [j0, j0 + width) of one bag. Forward (grad == nullptr): writes the maxima to
 // out. Backward: adds grad_output[j] to grad[row that won feature j][j].
-template <class Index, int kVectors, bool kTail>
-inline void max_block(const float* weight, int64_t dim, const Index* indices, int64_t begin, int64_t end,
+template <class Rows, class Index, int kVectors, bool kTail>
+inline void max_block(const Rows& rows, const Index* indices, int64_t begin, int64_t end,
                       int64_t skip_row, int64_t j0, int tail, float* out, float* grad, const float* grad_output) {
   constexpr int kAccumulators = kVectors + (kTail ? 1 : 0);
   constexpr int W = Vec::kWidth;
@@ -61,20 +64,20 @@ inline void max_block(const float* weight, int64_t dim, const Index* indices, in
   bool any = false;
   const int64_t width = kVectors * W + (kTail ? tail : 0);
   for (int64_t i = begin; i < end; ++i) {
-    if (i + kPrefetchRows < end) prefetch_floats(weight + static_cast<int64_t>(indices[i + kPrefetchRows]) * dim + j0, width);
+    if (i + kPrefetchRows < end) rows.prefetch(static_cast<int64_t>(indices[i + kPrefetchRows]), j0, width);
     const int64_t row = static_cast<int64_t>(indices[i]);
     if (row == skip_row) continue;
-    const float* src = weight + row * dim + j0;
+    const auto src = rows.row(row, j0);
     const typename Vec::I position = Vec::ibroadcast(static_cast<int32_t>(i - begin));
     if (!any) {
       any = true;
-      for (int k = 0; k < kVectors; ++k) best[k] = Vec::load(src + k * W);
-      if (kTail) best[kVectors] = Vec::load_partial(src + kVectors * W, tail);
+      for (int k = 0; k < kVectors; ++k) best[k] = src.load(k * W);
+      if (kTail) best[kVectors] = src.load_partial(kVectors * W, tail);
       for (int k = 0; k < kAccumulators; ++k) winner[k] = position;
       continue;
     }
     for (int k = 0; k < kAccumulators; ++k) {
-      const typename Vec::V x = (kTail && k == kVectors) ? Vec::load_partial(src + k * W, tail) : Vec::load(src + k * W);
+      const typename Vec::V x = (kTail && k == kVectors) ? src.load_partial(k * W, tail) : src.load(k * W);
       const typename Vec::Mask greater = Vec::greater(x, best[k]);
       best[k] = Vec::select(greater, x, best[k]);
       winner[k] = Vec::iselect(greater, position, winner[k]);
@@ -94,7 +97,7 @@ inline void max_block(const float* weight, int64_t dim, const Index* indices, in
   for (int k = 0; k < kAccumulators; ++k) Vec::istore(winners + k * W, winner[k]);
   for (int64_t j = 0; j < width; ++j) {
     const int64_t row = static_cast<int64_t>(indices[begin + winners[j]]);
-    float& g = grad[row * dim + j0 + j];
+    float& g = grad[row * rows.dim + j0 + j];
     g = g + grad_output[j0 + j];
   }
 }
@@ -127,69 +130,86 @@ inline void for_each_block(int64_t j_begin, int64_t j_end, Args&&... args) {
   }
 }
 
-template <class Index, bool kWeighted, bool kMean>
+template <class Rows, class Index, bool kWeighted, bool kMean>
 struct SumBlock {
   template <int kVectors, bool kTail>
   struct At {
-    static void run(int64_t j0, int tail, const float* weight, int64_t dim, const Index* indices, int64_t begin,
-                    int64_t end, const float* per_sample_weights, int64_t skip_row, float* out) {
-      sum_block<Index, kVectors, kTail, kWeighted, kMean>(weight, dim, indices, begin, end, per_sample_weights,
-                                                          skip_row, j0, tail, out);
+    static void run(int64_t j0, int tail, const Rows& rows, const Index* indices, int64_t begin, int64_t end,
+                    const float* per_sample_weights, int64_t skip_row, float* out) {
+      sum_block<Rows, Index, kVectors, kTail, kWeighted, kMean>(rows, indices, begin, end, per_sample_weights, skip_row,
+                                                                j0, tail, out);
     }
   };
 };
 
-template <class Index>
+template <class Rows, class Index>
 struct MaxBlock {
   template <int kVectors, bool kTail>
   struct At {
-    static void run(int64_t j0, int tail, const float* weight, int64_t dim, const Index* indices, int64_t begin,
-                    int64_t end, int64_t skip_row, float* out, float* grad, const float* grad_output) {
-      max_block<Index, kVectors, kTail>(weight, dim, indices, begin, end, skip_row, j0, tail, out, grad, grad_output);
+    static void run(int64_t j0, int tail, const Rows& rows, const Index* indices, int64_t begin, int64_t end,
+                    int64_t skip_row, float* out, float* grad, const float* grad_output) {
+      max_block<Rows, Index, kVectors, kTail>(rows, indices, begin, end, skip_row, j0, tail, out, grad, grad_output);
     }
   };
 };
 
-template <class Index, bool kWeighted, bool kMean>
-void sum_bags(const float* weight, int64_t dim, const Index* indices, const Bags& bags,
-              const float* per_sample_weights, int64_t skip_row, float* out) {
+template <class Rows, class Index, bool kWeighted, bool kMean>
+void sum_bags(const Rows& rows, const Index* indices, const Bags& bags, const float* per_sample_weights,
+              int64_t skip_row, float* out) {
+  const int64_t dim = rows.dim;
   for (int64_t b = 0; b < bags.num_bags; ++b) {
-    for_each_block<SumBlock<Index, kWeighted, kMean>::template At>(0, dim, weight, dim, indices, bags.begin(b), bags.end(b),
-                                                                   per_sample_weights, skip_row, out + b * dim);
+    for_each_block<SumBlock<Rows, Index, kWeighted, kMean>::template At>(0, dim, rows, indices, bags.begin(b), bags.end(b),
+                                                                         per_sample_weights, skip_row, out + b * dim);
+  }
+}
+
+template <class Rows, class Index>
+void bag_forward_rows(const Rows& rows, const Index* indices, const Bags& bags, const float* per_sample_weights,
+                      BagMode mode, int64_t skip_row, float* out) {
+  switch (mode) {
+    case BagMode::sum:
+      if (per_sample_weights != nullptr) {
+        sum_bags<Rows, Index, true, false>(rows, indices, bags, per_sample_weights, skip_row, out);
+      } else {
+        sum_bags<Rows, Index, false, false>(rows, indices, bags, nullptr, skip_row, out);
+      }
+      return;
+    case BagMode::mean:
+      sum_bags<Rows, Index, false, true>(rows, indices, bags, nullptr, skip_row, out);
+      return;
+    case BagMode::max:
+      for (int64_t b = 0; b < bags.num_bags; ++b) {
+        for_each_block<MaxBlock<Rows, Index>::template At>(0, rows.dim, rows, indices, bags.begin(b), bags.end(b), skip_row,
+                                                           out + b * rows.dim, static_cast<float*>(nullptr),
+                                                           static_cast<const float*>(nullptr));
+      }
+      return;
   }
 }
 
 template <class Index>
 void bag_forward(const float* weight, int64_t dim, const Index* indices, const Bags& bags,
                  const float* per_sample_weights, BagMode mode, int64_t skip_row, float* out) {
-  switch (mode) {
-    case BagMode::sum:
-      if (per_sample_weights != nullptr) {
-        sum_bags<Index, true, false>(weight, dim, indices, bags, per_sample_weights, skip_row, out);
-      } else {
-        sum_bags<Index, false, false>(weight, dim, indices, bags, nullptr, skip_row, out);
-      }
-      return;
-    case BagMode::mean:
-      sum_bags<Index, false, true>(weight, dim, indices, bags, nullptr, skip_row, out);
-      return;
-    case BagMode::max:
-      for (int64_t b = 0; b < bags.num_bags; ++b) {
-        for_each_block<MaxBlock<Index>::template At>(0, dim, weight, dim, indices, bags.begin(b), bags.end(b), skip_row,
-                                                     out + b * dim, static_cast<float*>(nullptr),
-                                                     static_cast<const float*>(nullptr));
-      }
-      return;
-  }
+  bag_forward_rows(Float32Rows{weight, dim}, indices, bags, per_sample_weights, mode, skip_row, out);
+}
+
+// The bag forward of a narrow table (float16, bfloat16, int8, int4): the float32 bag of its
+// widened or dequantized rows, bit for bit.
+template <class Index>
+void bag_forward_packed(const PackedTable& table, const Index* indices, const Bags& bags,
+                        const float* per_sample_weights, BagMode mode, int64_t skip_row, float* out) {
+  with_rows(table, [&](const auto& rows) { bag_forward_rows(rows, indices, bags, per_sample_weights, mode, skip_row, out); });
 }
 
 // Features [j_begin, j_end) only: the thread pool splits max backward by feature.
 template <class Index>
 void bag_max_backward(const float* weight, float* grad, int64_t dim, const Index* indices, const Bags& bags,
                       const float* grad_output, int64_t skip_row, int64_t j_begin, int64_t j_end) {
+  const Float32Rows rows{weight, dim};
   for (int64_t b = 0; b < bags.num_bags; ++b) {
-    for_each_block<MaxBlock<Index>::template At>(j_begin, j_end, weight, dim, indices, bags.begin(b), bags.end(b), skip_row,
-                                                 static_cast<float*>(nullptr), grad, grad_output + b * dim);
+    for_each_block<MaxBlock<Float32Rows, Index>::template At>(j_begin, j_end, rows, indices, bags.begin(b), bags.end(b),
+                                                              skip_row, static_cast<float*>(nullptr), grad,
+                                                              grad_output + b * dim);
   }
 }
 

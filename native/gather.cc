@@ -20,7 +20,20 @@ void gather_parallel(const float* weight, int64_t dim, const Index* indices, int
   });
 }
 
+template <class Index, PackedGatherFn<Index> kKernel>
+void gather_packed_parallel(const PackedTable& table, const Index* indices, int64_t count, float* out) {
+  const int64_t bytes = count * (dtype_row_bytes(table.dtype, table.dim) + 4 * table.dim);  // read and written
+  const int64_t tasks = plan_tasks(bytes, count, 4);
+  for_chunks(count, tasks, 1, [&](int64_t begin, int64_t end) {
+    kKernel(table, indices + begin, end - begin, out + begin * table.dim);
+  });
+}
+
 }  // namespace
+
+#define NNE_GATHER_PACKED(tier_namespace) gather_packed_parallel<Index, tier_namespace::gather_packed<Index>>
+NNE_INDEX_KERNEL_FOR(PackedGatherFn, gather_packed_for, NNE_GATHER_PACKED)
+#undef NNE_GATHER_PACKED
 
 #define NNE_GATHER(tier_namespace) gather_parallel<Index, tier_namespace::gather_rows<Index>>
 NNE_INDEX_KERNEL_FOR(GatherFn, gather_for, NNE_GATHER)

@@ -28,6 +28,34 @@ template <class Index>
 using GatherFn = void (*)(const float* weight, int64_t dim, const Index* indices, int64_t count,
                           float* out);
 
+// Narrow tables: rows of float16 or bfloat16 bits (2 * dim bytes), or row-wise quantized as
+// torch's embedding_bag_byte_prepack (dim uint8 codes, float32 scale, float32 bias: dim + 8
+// bytes) and embedding_bag_4bit_prepack (dim / 2 bytes of 4-bit codes, float16 scale, float16
+// bias: dim / 2 + 4 bytes; dim even). Numbered as src/dtype.ts numbers them.
+enum class Dtype : int { float32 = 0, float16 = 1, bfloat16 = 2, int8 = 3, int4 = 4 };
+
+// Bytes per row of a table of dim features, or -1 for an int4 table of odd dim.
+inline int64_t dtype_row_bytes(Dtype dtype, int64_t dim) {
+  switch (dtype) {
+    case Dtype::float16:
+    case Dtype::bfloat16: return 2 * dim;
+    case Dtype::int8: return dim + 8;
+    case Dtype::int4: return dim % 2 == 0 ? dim / 2 + 4 : -1;
+    default: return 4 * dim;
+  }
+}
+
+struct PackedTable {
+  const void* data;
+  Dtype dtype;
+  int64_t dim;
+};
+
+// out[i] = row indices[i] of a narrow table, widened (exact) or dequantized (fma(code, scale,
+// bias)) to float32.
+template <class Index>
+using PackedGatherFn = void (*)(const PackedTable& table, const Index* indices, int64_t count, float* out);
+
 // grad[indices[i]] += scale[i] * grad_output[i] for i < count, in order of i, skipping
 // entries whose index equals skip_row (pass -1 to skip none). scale may be null, meaning 1
 // (then the update is a plain add). Deterministic: each row gets its updates in order of i, from
@@ -64,6 +92,11 @@ enum class BagMode : int { sum = 0, mean = 1, max = 2 };
 template <class Index>
 using BagForwardFn = void (*)(const float* weight, int64_t dim, const Index* indices, const Bags& bags,
                               const float* per_sample_weights, BagMode mode, int64_t skip_row, float* out);
+
+// The same over a narrow table: bit for bit the float32 bag of its widened or dequantized rows.
+template <class Index>
+using PackedBagForwardFn = void (*)(const PackedTable& table, const Index* indices, const Bags& bags,
+                                    const float* per_sample_weights, BagMode mode, int64_t skip_row, float* out);
 
 // grad[indices[i]] += scale[i] * grad_output[bag of i] in order of i, skipping skip_row; scale null
 // means a plain add. The dense backward of sum and mean (mean passes 1 / count in scale).
@@ -134,6 +167,8 @@ struct IndexKernels {
   RenormFn<Index> renorm;
   BagKernels<Index> bag;
   CoalesceFn<Index> coalesce;
+  PackedGatherFn<Index> gather_packed;
+  PackedBagForwardFn<Index> bag_forward_packed;
 };
 
 // The table initializers (init.cc, init_body.h): element i of a seeded stream, for out[j] = element
@@ -174,6 +209,8 @@ const Kernels& kernels_for(Tier tier);
 // Each operation's file says which of its functions serves a tier (null when the tier is
 // not compiled for this architecture).
 template <class Index> GatherFn<Index> gather_for(Tier tier);
+template <class Index> PackedGatherFn<Index> gather_packed_for(Tier tier);  // gather.cc
+template <class Index> PackedBagForwardFn<Index> bag_forward_packed_for(Tier tier);  // embedding_bag.cc
 template <class Index> ScatterAddFn<Index> scatter_add_for(Tier tier);
 template <class Index> BagScatterAddFn<Index> bag_scatter_add_for(Tier tier);  // scatter_add.cc
 template <class Index> RenormFn<Index> renorm_for(Tier tier);

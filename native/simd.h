@@ -16,14 +16,14 @@
 // picks 256): lane_dot.h's double sums, renorm's norms, which were hand-written with 512-bit
 // vectors before, are ~1.5x slower at 256 on a table of 10^6 x 128.
 #if defined(__clang__)
-#define NNE_BEGIN_TARGET_AVX2 _Pragma("clang attribute push(__attribute__((target(\"avx2,fma\"))), apply_to = function)")
+#define NNE_BEGIN_TARGET_AVX2 _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,f16c\"))), apply_to = function)")
 #define NNE_BEGIN_TARGET_AVX512 \
-  _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512bw,avx512vl,avx2,fma\"))), apply_to = function)")
+  _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512bw,avx512vl,avx2,fma,f16c\"))), apply_to = function)")
 #define NNE_END_TARGET _Pragma("clang attribute pop")
 #elif defined(__GNUC__)
-#define NNE_BEGIN_TARGET_AVX2 _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma\")")
+#define NNE_BEGIN_TARGET_AVX2 _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma,f16c\")")
 #define NNE_BEGIN_TARGET_AVX512 \
-  _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512bw,avx512vl,avx2,fma,prefer-vector-width=512\")")
+  _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512bw,avx512vl,avx2,fma,f16c,prefer-vector-width=512\")")
 #define NNE_END_TARGET _Pragma("GCC pop_options")
 #else
 #define NNE_BEGIN_TARGET_AVX2
@@ -48,17 +48,22 @@ namespace nne {
 
 enum class Access { read, write };
 
-// Asks for every cache line of floats [p, p + n) before they are used: rows of a large table are
+// Asks for every cache line of bytes [p, p + size) before they are used: rows of a large table are
 // random and miss every cache level, so the kernels ask for rows a few entries ahead and keep
 // several misses in flight. The one prefetch loop of the kernels.
 template <Access kAccess = Access::read>
-inline void prefetch_floats(const float* p, int64_t n) {
-  const char* bytes = reinterpret_cast<const char*>(p);
-  const int64_t size = n * static_cast<int64_t>(sizeof(float));
+inline void prefetch_bytes(const void* p, int64_t size) {
+  const char* bytes = static_cast<const char*>(p);
   for (int64_t offset = 0; offset < size; offset += 64) {
     if (kAccess == Access::write) NNE_PREFETCH_WRITE(bytes + offset);
     else NNE_PREFETCH(bytes + offset);
   }
+}
+
+// The same for floats [p, p + n).
+template <Access kAccess = Access::read>
+inline void prefetch_floats(const float* p, int64_t n) {
+  prefetch_bytes<kAccess>(p, n * static_cast<int64_t>(sizeof(float)));
 }
 
 enum class Tier : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3 };

@@ -10,6 +10,11 @@
 //   (int32 to float, exact below 2^24), as_int / as_float (bit casts), neg (flip the sign bit),
 //   nonzero(i) (a Mask of lanes != 0), min(a, b) (a > b ? b : a), store_interleaved(p, a, b)
 //   (p[2j] = a[j], p[2j + 1] = b[j]).
+//   Narrow tables (packed_rows.h) add: fmadd(a, b, c) (a * b + c rounded once, the one fused
+//   operation, used where torch's own kernels fuse), and loads of kWidth elements widened to
+//   float: widen_f16(p), widen_bf16(p) (16-bit floats, exact), load_u8(p) (bytes as 0..255) and
+//   load_u4(codes, j) (the 4-bit codes j .. j + kWidth of a row, two per byte, the even one in the
+//   low nibble; j is a multiple of kWidth).
 // Every operation is one IEEE float32 operation per lane, so all tiers round alike.
 #pragma once
 
@@ -17,6 +22,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "half.h"
 #include "simd.h"
 
 namespace nne {
@@ -59,6 +65,11 @@ struct Vec {
   static Mask nonzero(I a) { return a != 0; }
   static V min(V a, V b) { return a > b ? b : a; }
   static void store_interleaved(float* p, V a, V b) { p[0] = a; p[1] = b; }
+  static V fmadd(V a, V b, V c) { return std::fma(a, b, c); }
+  static V widen_f16(const uint16_t* p) { return half_to_float(*p); }
+  static V widen_bf16(const uint16_t* p) { return bfloat16_to_float(*p); }
+  static V load_u8(const uint8_t* p) { return static_cast<float>(*p); }
+  static V load_u4(const uint8_t* codes, int64_t j) { return static_cast<float>((codes[j >> 1] >> ((j & 1) * 4)) & 15); }
 };
 }  // namespace scalar_tier
 
@@ -114,6 +125,22 @@ struct Vec {
     _mm256_storeu_ps(p, _mm256_permute2f128_ps(lo, hi, 0x20));
     _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
   }
+  static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V widen_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static V widen_bf16(const uint16_t* p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+  }
+  static V load_u8(const uint8_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
+  static V load_u4(const uint8_t* codes, int64_t j) {
+    int32_t four;  // the 8 codes' 4 bytes
+    std::memcpy(&four, codes + j / 2, sizeof four);
+    const __m128i bytes = _mm_cvtsi32_si128(four);
+    const __m256i twice = _mm256_cvtepu8_epi32(_mm_unpacklo_epi8(bytes, bytes));  // b0 b0 b1 b1 ..
+    const __m256i shifted = _mm256_srlv_epi32(twice, _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4));
+    return _mm256_cvtepi32_ps(_mm256_and_si256(shifted, _mm256_set1_epi32(15)));
+  }
 };
 }  // namespace avx2_tier
 NNE_END_TARGET
@@ -164,6 +191,24 @@ struct Vec {
     const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     _mm512_storeu_ps(p, _mm512_permutex2var_ps(a, lo, b));
     _mm512_storeu_ps(p + 16, _mm512_permutex2var_ps(a, hi, b));
+  }
+  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V widen_f16(const uint16_t* p) {
+    return _mm512_maskz_cvtph_ps(static_cast<__mmask16>(0xffff), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static V widen_bf16(const uint16_t* p) {
+    const __m512i wide = _mm512_maskz_cvtepu16_epi32(static_cast<__mmask16>(0xffff), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(ishl<16>(wide));
+  }
+  static V load_u8(const uint8_t* p) {
+    return itof(_mm512_maskz_cvtepu8_epi32(static_cast<__mmask16>(0xffff), _mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+  }
+  static V load_u4(const uint8_t* codes, int64_t j) {
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + j / 2));  // the 16 codes' 8 bytes
+    const __m512i twice = _mm512_maskz_cvtepu8_epi32(static_cast<__mmask16>(0xffff), _mm_unpacklo_epi8(bytes, bytes));
+    const __m512i shift = _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
+    const __m512i shifted = _mm512_maskz_srlv_epi32(static_cast<__mmask16>(0xffff), twice, shift);
+    return itof(_mm512_and_si512(shifted, _mm512_set1_epi32(15)));
   }
 };
 }  // namespace avx512_tier
@@ -221,6 +266,21 @@ struct Vec {
   static Mask nonzero(I a) { return vtstq_s32(a, a); }
   static V min(V a, V b) { return vbslq_f32(vcgtq_f32(a, b), b, a); }
   static void store_interleaved(float* p, V a, V b) { vst2q_f32(p, float32x4x2_t{{a, b}}); }
+  static V fmadd(V a, V b, V c) { return vfmaq_f32(c, a, b); }
+  static V widen_f16(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+  static V widen_bf16(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+  static V load_u8(const uint8_t* p) {
+    uint32_t four;
+    std::memcpy(&four, p, sizeof four);
+    const uint16x8_t wide = vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(four)));
+    return vcvtq_f32_u32(vmovl_u16(vget_low_u16(wide)));
+  }
+  static V load_u4(const uint8_t* codes, int64_t j) {
+    uint16_t two;  // the 4 codes' 2 bytes
+    std::memcpy(&two, codes + j / 2, sizeof two);
+    const uint32_t lanes[4] = {two & 15u, (two >> 4) & 15u, (two >> 8) & 15u, (two >> 12) & 15u};
+    return vcvtq_f32_u32(vld1q_u32(lanes));
+  }
 };
 }  // namespace neon_tier
 #endif

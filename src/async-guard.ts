@@ -92,6 +92,8 @@ export const KERNEL_ARRAYS: { readonly [K in KernelName]: readonly ArrayArgument
     [8, 'outRows', 'write'],
     [9, 'outValues', 'write'],
   ),
+  gatherPacked: arrays([0, 'data', 'read'], [3, 'indices', 'index'], [4, 'out', 'write']),
+  bagForwardPacked: arrays([0, 'data', 'read'], [3, 'indices', 'index'], [4, 'offsets', 'index'], [6, 'perSampleWeights', 'read'], [9, 'out', 'write']),
 };
 
 /** Whether two typed arrays share any bytes. */

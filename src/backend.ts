@@ -12,6 +12,17 @@ export type SimdTier = 'scalar' | 'avx2' | 'avx512' | 'neon';
 export const BAG_MODE_CODES = { sum: 0, mean: 1, max: 2 } as const;
 export type BagModeCode = (typeof BAG_MODE_CODES)[keyof typeof BAG_MODE_CODES];
 
+/**
+ * Table dtypes, numbered as the kernels take them (native/kernels.h Dtype). The narrow ones are
+ * stored packed (src/dtype.ts): float16 and bfloat16 as a Uint16Array of bits, int8 and int4 as a
+ * Uint8Array of rows in torch's embedding_bag_byte_prepack / embedding_bag_4bit_prepack layout.
+ */
+export const DTYPE_CODES = { float32: 0, float16: 1, bfloat16: 2, int8: 3, int4: 4 } as const;
+export type PackedDtypeCode = Exclude<(typeof DTYPE_CODES)[keyof typeof DTYPE_CODES], 0>;
+
+/** A narrow table's packed rows: float16/bfloat16 bits, or int8/int4 rows of bytes. */
+export type PackedData = Uint16Array | Uint8Array;
+
 /** Optimizer update rules, numbered as the kernels take them (native/kernels.h OptimizerRule). */
 export const OPTIMIZER_RULES = { sgd: 0, adagrad: 1, adam: 2, sparseAdam: 3, rowwiseAdagrad: 4 } as const;
 
@@ -72,6 +83,8 @@ export const KERNEL_NAMES = [
   'optimizerUpdate',
   'initFill',
   'coalesce',
+  'gatherPacked',
+  'bagForwardPacked',
 ] as const;
 
 /** The kernels a layer or optimizer calls; each returns -1, a bad position, or a count. */
@@ -156,6 +169,19 @@ interface KernelSignatures {
   coalesce(
     indices: KernelIndices, dim: number, source: Float32Array, offsets: Uint32Array | null, numBags: number,
     scale: Float32Array | null, skipRow: number, slots: Int32Array, outRows: Uint32Array, outValues: Float32Array,
+  ): number;
+
+  /**
+   * gather over a narrow table (dtype 1 float16, 2 bfloat16, 3 int8, 4 int4; `data` a Uint16Array
+   * for the first two, a Uint8Array of rows for the others): out[i] = row indices[i] widened
+   * exactly, or dequantized as torch's embedding_bag_*_unpack does (fma(code, scale, bias)).
+   */
+  gatherPacked(data: PackedData, dtype: PackedDtypeCode, dim: number, indices: KernelIndices, out: Float32Array | OutputHolder): number;
+
+  /** bagForward over a narrow table: bit for bit bagForward over its widened or dequantized rows. */
+  bagForwardPacked(
+    data: PackedData, dtype: PackedDtypeCode, dim: number, indices: KernelIndices, offsets: Uint32Array, numBags: number,
+    perSampleWeights: Float32Array | null, mode: BagModeCode, skipRow: number, out: Float32Array | OutputHolder,
   ): number;
 }
 

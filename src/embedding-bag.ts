@@ -10,7 +10,7 @@
 //   per_sample_weights        perSampleWeights (mode 'sum' only); backward returns their gradient
 //   other options             as in Embedding
 import { heldArray, heldIndices } from './async-guard.js';
-import { BAG_MODE_CODES, type KernelIndices, type OutputHolder, type Plan } from './backend.js';
+import { BAG_MODE_CODES, type KernelCall, type KernelIndices, type OutputHolder, type PackedData, type Plan } from './backend.js';
 import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, forEachBag, forEachEntry, kernelOutput, pretrainedArguments, rowReader } from './table.js';
 import {
   type IndexArray,
@@ -85,9 +85,12 @@ export class EmbeddingBag extends EmbeddingTable {
     return EmbeddingTable.createDeferred('EmbeddingBag.create', options, (o) => new EmbeddingBag(numEmbeddings, embeddingDim, o));
   }
 
-  /** torch.nn.EmbeddingBag.from_pretrained: adopts `weights` (no copy); freeze defaults to true. */
+  /**
+   * torch.nn.EmbeddingBag.from_pretrained: adopts `weights` (no copy); freeze defaults to true.
+   * With options.dtype narrow, `weights` is that dtype's packed table (quantize() makes one).
+   */
   static fromPretrained(
-    weights: Float32Array,
+    weights: Float32Array | PackedData,
     embeddingDim: number,
     options?: Omit<EmbeddingBagOptions, 'weight'>,
   ): EmbeddingBag {
@@ -151,17 +154,19 @@ export class EmbeddingBag extends EmbeddingTable {
       // an OutputHolder (async): the backend allocates the output
     } else {
       checkFloat32Array(where, 'out', out, length, 'numBags * embeddingDim');
-      checkNoOverlap(where, 'out', out, 'weight', this.weight);
+      checkNoOverlap(where, 'out', out, this.dtype === 'float32' ? 'weight' : 'data', this.data);
       checkNoOverlap(where, 'out', out, 'indices', kernelIndices);
       checkNoOverlap(where, 'out', out, 'offsets', bags.offsets);
       checkNoOverlap(where, 'out', out, 'perSampleWeights', weights);
     }
     yield* this.renormLookedUp(where, kernelIndices);
-    const bad = yield [
-      'bagForward',
-      [this.weight, this.embeddingDim, kernelIndices, bags.offsets, bags.numBags, weights, BAG_MODE_CODES[this.mode], this.paddingIdx ?? -1, out],
-    ];
-    this.throwIfBad(where, kernelIndices, bad);
+    const mode = BAG_MODE_CODES[this.mode];
+    const skipRow = this.paddingIdx ?? -1;
+    const code = this.packedCode;
+    const call: KernelCall = code === null
+      ? ['bagForward', [this.weight, this.embeddingDim, kernelIndices, bags.offsets, bags.numBags, weights, mode, skipRow, out]]
+      : ['bagForwardPacked', [this.data as PackedData, code, this.embeddingDim, kernelIndices, bags.offsets, bags.numBags, weights, mode, skipRow, out]];
+    this.throwIfBad(where, kernelIndices, yield call);
     return ArrayBuffer.isView(out) ? out : out.out!;
   }
 
@@ -203,6 +208,7 @@ export class EmbeddingBag extends EmbeddingTable {
     gradOutput: Float32Array,
     perSampleWeights: Float32Array | null | undefined,
   ): Plan<Float32Array | null> {
+    this.checkTrainable(where);
     let kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
     const bags = this._bags(where, offsets, kernelIndices.length);
     const dim = this.embeddingDim;

@@ -10,7 +10,7 @@
 //   _weight              weight           adopted, not copied, not zeroed
 //   from_pretrained      fromPretrained   freeze defaults to true
 import { heldArray, heldIndices } from './async-guard.js';
-import type { KernelIndices, OutputHolder, Plan } from './backend.js';
+import type { KernelCall, KernelIndices, OutputHolder, PackedData, Plan } from './backend.js';
 import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, kernelOutput, pretrainedArguments } from './table.js';
 import { type IndexArray, checkFloat32Array, checkNoOverlap, checkOptions, stableCopy, toKernelIndices, viewOrNull } from './validate.js';
 
@@ -35,9 +35,12 @@ export class Embedding extends EmbeddingTable {
     return EmbeddingTable.createDeferred('Embedding.create', options, (o) => new Embedding(numEmbeddings, embeddingDim, o));
   }
 
-  /** torch.nn.Embedding.from_pretrained: adopts `weights` (no copy); freeze defaults to true. */
+  /**
+   * torch.nn.Embedding.from_pretrained: adopts `weights` (no copy); freeze defaults to true. With
+   * options.dtype narrow, `weights` is that dtype's packed table (quantize() makes one), adopted too.
+   */
   static fromPretrained(
-    weights: Float32Array,
+    weights: Float32Array | PackedData,
     embeddingDim: number,
     options?: Omit<EmbeddingOptions, 'weight'>,
   ): Embedding {
@@ -56,7 +59,11 @@ export class Embedding extends EmbeddingTable {
     // The plain lookup, the per-call-overhead path, without a plan: the same steps as _forward.
     this.checkAccess(where, 'read');
     const [kernelIndices, output] = this._forwardArguments(where, indices, out);
-    this.throwIfBad(where, kernelIndices, this.backend.gather(this.weight, this.embeddingDim, kernelIndices, output));
+    const code = this.packedCode;
+    const bad = code === null
+      ? this.backend.gather(this.weight, this.embeddingDim, kernelIndices, output)
+      : this.backend.gatherPacked(this.data as PackedData, code, this.embeddingDim, kernelIndices, output);
+    this.throwIfBad(where, kernelIndices, bad);
     return output;
   }
 
@@ -100,8 +107,16 @@ export class Embedding extends EmbeddingTable {
     // Refused by the gather kernel too, but only after maxNorm has renormalized the table.
     if (output instanceof Float32Array) checkNoOverlap(where, 'out', output, 'indices', kernelIndices);
     yield* this.renormLookedUp(where, kernelIndices);
-    this.throwIfBad(where, kernelIndices, yield ['gather', [this.weight, this.embeddingDim, kernelIndices, output]]);
+    this.throwIfBad(where, kernelIndices, yield this._lookup(kernelIndices, output));
     return output instanceof Float32Array ? output : output.out!;
+  }
+
+  /** The kernel call of the lookup: gather, or gatherPacked on a narrow table. */
+  private _lookup(indices: KernelIndices, output: Float32Array | OutputHolder): KernelCall {
+    const code = this.packedCode;
+    return code === null
+      ? ['gather', [this.weight, this.embeddingDim, indices, output]]
+      : ['gatherPacked', [this.data as PackedData, code, this.embeddingDim, indices, output]];
   }
 
   /** forward()'s arguments checked: the kernels' indices and the output array (or holder, async). */
@@ -111,11 +126,12 @@ export class Embedding extends EmbeddingTable {
     if (out === undefined) return [kernelIndices, kernelOutput(length)];
     if (!ArrayBuffer.isView(out)) return [kernelIndices, out];
     checkFloat32Array(where, 'out', out, length, 'indices.length * embeddingDim');
-    checkNoOverlap(where, 'out', out, 'weight', this.weight);
+    checkNoOverlap(where, 'out', out, this.dtype === 'float32' ? 'weight' : 'data', this.data);
     return [kernelIndices, out];
   }
 
   private *_backward(where: string, indices: IndexArray, gradOutput: Float32Array): Plan<void> {
+    this.checkTrainable(where);
     let kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
     const dim = this.embeddingDim;
     checkFloat32Array(where, 'gradOutput', gradOutput, kernelIndices.length * dim, 'indices.length * embeddingDim');

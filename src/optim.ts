@@ -414,6 +414,7 @@ function checkParams(where: string, params: unknown): EmbeddingTable[] {
   params.forEach((param, i) => {
     if (!isEmbeddingTable(param)) throw new TypeError(`${where}: params[${i}] must be an Embedding or EmbeddingBag, got ${describe(param)}`);
     if (params.indexOf(param) !== i) throw new RangeError(`${where}: params[${i}] appears more than once`);
+    param.checkTrainable(`${where}: params[${i}]`);
   });
   return params as EmbeddingTable[];
 }

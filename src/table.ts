@@ -4,7 +4,8 @@
 import { constants as bufferConstants } from 'node:buffer';
 
 import { heldArray } from './async-guard.js';
-import type { Backend, KernelIndices, Plan } from './backend.js';
+import { type Backend, DTYPE_CODES, type KernelIndices, type PackedData, type PackedDtypeCode, type Plan } from './backend.js';
+import { type Dtype, DTYPES, quantize, rowBytes } from './dtype.js';
 import { currentBackend } from './loader.js';
 import { AsyncAccess, runPlan, runPlanAsync } from './plan.js';
 import { type InitPlan, type InitSpec, fillWithPlan, planInit } from './init.js';
@@ -46,6 +47,15 @@ export interface EmbeddingOptions {
   init?: InitSpec;
   /** Seed of the random init; the same seed gives the same table on every backend and machine. */
   seed?: number;
+  /**
+   * How the table is stored (src/dtype.ts): 'float32' (the default), 'float16' or 'bfloat16'
+   * (a Uint16Array of bits), 'int8' or 'int4' (a Uint8Array of rows, torch's
+   * embedding_bag_byte_prepack / embedding_bag_4bit_prepack layouts). A narrow table is
+   * initialized in float32 and converted; `data` holds it, `weight` exists only for float32.
+   * Narrow tables are for lookups: forward and the bag reductions. backward, the optimizers,
+   * maxNorm, sparse and scaleGradByFreq need a float32 table.
+   */
+  dtype?: Dtype;
 }
 
 /** A sparse gradient: uncoalesced rows, indices[k] is the row that values[k*dim .. k*dim+dim) belongs to. */
@@ -64,7 +74,11 @@ export const TABLE_OPTION_NAMES = [
   'freeze',
   'init',
   'seed',
+  'dtype',
 ] as const;
+
+/** A narrow table's packed rows adopted by fromPretrained (the constructor's options.weight is float32 only). */
+const PACKED_DATA: unique symbol = Symbol('nn-embedding.packedData');
 
 /**
  * Tables at least this large get huge pages requested (native): see newTable. It is glibc's mmap
@@ -264,6 +278,14 @@ export abstract class EmbeddingTable {
   declare readonly sparse: boolean;
   declare readonly freeze: boolean;
   declare readonly weight: Float32Array;
+  /** How the table is stored: 'float32', or a narrow dtype whose packed rows `data` holds. */
+  declare readonly dtype: Dtype;
+  /**
+   * The table as stored: `weight` itself for float32; for a narrow dtype its packed rows (a
+   * Uint16Array of float16/bfloat16 bits, or a Uint8Array of int8/int4 rows), numEmbeddings rows
+   * of rowBytes(embeddingDim, dtype) bytes.
+   */
+  declare readonly data: Float32Array | PackedData;
 
   protected readonly backend: Backend;
   protected denseGrad: Float32Array | null = null;
@@ -323,10 +345,24 @@ export abstract class EmbeddingTable {
     if (sparse && numEmbeddings > 2 ** 31) {
       throw new RangeError(`${where}: a sparse layer has at most 2^31 rows (SparseGrad.indices is an Int32Array)`);
     }
+    const dtype = checkDtype(where, opts.dtype, embeddingDim);
+    if (dtype !== 'float32') {
+      for (const [name, set] of [['maxNorm', maxNorm !== null], ['sparse', sparse], ['scaleGradByFreq', scaleGradByFreq]] as const) {
+        if (set) throw new TypeError(`${where}: options.${name} needs a float32 table; this one is ${dtype} (narrow tables are for lookups)`);
+      }
+    }
+    const packed = (opts as { [PACKED_DATA]?: PackedData })[PACKED_DATA];
 
     let weight: Float32Array;
     let plan: InitPlan | null = null;
-    if (opts.weight !== undefined) {
+    if (packed !== undefined) {
+      weight = new Float32Array(0); // never used: a narrow table has data, not weight
+    } else if (opts.weight !== undefined) {
+      if (dtype !== 'float32') {
+        throw new TypeError(
+          `${where}: options.weight is a float32 table; to adopt a ${dtype} table use fromPretrained(data, embeddingDim, { dtype: '${dtype}' }), or quantize() the weights first`,
+        );
+      }
       if (opts.seed !== undefined) {
         throw new TypeError(`${where}: options.seed has no effect with options.weight (the table is not initialized)`);
       }
@@ -340,13 +376,28 @@ export abstract class EmbeddingTable {
       plan = planInit(where, 'options.init', opts.init ?? { kind: 'normal' }, numEmbeddings, embeddingDim, seed);
       weight = newTable(size);
     }
-    defineReadonly<EmbeddingTable>(this, { numEmbeddings, embeddingDim, paddingIdx, maxNorm, normType, scaleGradByFreq, sparse, freeze, weight });
+    const data = packed ?? (dtype === 'float32' ? weight : emptyPacked(dtype, numEmbeddings, embeddingDim));
+    defineReadonly<EmbeddingTable>(this, { numEmbeddings, embeddingDim, paddingIdx, maxNorm, normType, scaleGradByFreq, sparse, freeze, dtype, data });
+    if (dtype === 'float32') {
+      defineReadonly<EmbeddingTable>(this, { weight });
+    } else {
+      Object.defineProperty(this, 'weight', {
+        enumerable: true,
+        get: () => {
+          throw new TypeError(
+            `${this.constructor.name}.weight: this layer's table is ${dtype} (its packed rows are layer.data); weight is the float32 ` +
+              `table and exists only for dtype 'float32'. dequantize(layer.data, layer.embeddingDim, '${dtype}') gives its values`,
+          );
+        },
+      });
+    }
     if (plan !== null) {
       if ((opts as { [DEFER_INIT]?: boolean })[DEFER_INIT] === true) {
         deferredInits.set(this, plan);
       } else {
         fillWithPlan(weight, plan, true);
-        this._zeroPaddingRow();
+        this._zeroPaddingRow(weight);
+        if (dtype !== 'float32') data.set(quantize(weight, embeddingDim, dtype));
       }
     }
     this.backend = currentBackend();
@@ -354,8 +405,8 @@ export abstract class EmbeddingTable {
     accesses.set(this, new AsyncAccess('layer'));
   }
 
-  private _zeroPaddingRow(): void {
-    if (this.paddingIdx !== null) this.weight.fill(0, this.paddingIdx * this.embeddingDim, (this.paddingIdx + 1) * this.embeddingDim);
+  private _zeroPaddingRow(weight: Float32Array): void {
+    if (this.paddingIdx !== null) weight.fill(0, this.paddingIdx * this.embeddingDim, (this.paddingIdx + 1) * this.embeddingDim);
   }
 
   /**
@@ -378,9 +429,12 @@ export abstract class EmbeddingTable {
     const plan = deferredInits.get(this);
     if (plan === undefined) return;
     deferredInits.delete(this);
-    if (plan.fill === 'kernel') await this.backend.callAsync(['initFill', [this.weight, plan.params, 0]]);
-    else fillWithPlan(this.weight, plan, true);
-    this._zeroPaddingRow();
+    // A narrow table is initialized in float32, then converted.
+    const weight = this.dtype === 'float32' ? this.weight : new Float32Array(this.numEmbeddings * this.embeddingDim);
+    if (plan.fill === 'kernel') await this.backend.callAsync(['initFill', [weight, plan.params, 0]]);
+    else fillWithPlan(weight, plan, true);
+    this._zeroPaddingRow(weight);
+    if (this.dtype !== 'float32') this.data.set(quantize(weight, this.embeddingDim, this.dtype));
   }
 
   /** Runs a method's plan now, unless an unfinished async call conflicts with it. */
@@ -405,7 +459,8 @@ export abstract class EmbeddingTable {
    */
   checkKept(where: string): void {
     const size = this.numEmbeddings * this.embeddingDim;
-    if (this.weight.length !== size) throw keptArrayError(where, 'weight', this.weight.length, size);
+    const dataLength = this.numEmbeddings * (rowBytes(this.embeddingDim, this.dtype) / this.data.BYTES_PER_ELEMENT);
+    if (this.data.length !== dataLength) throw keptArrayError(where, this.dtype === 'float32' ? 'weight' : 'data', this.data.length, dataLength);
     if (this.denseGrad !== null && this.denseGrad.length !== size) throw keptArrayError(where, 'grad', this.denseGrad.length, size);
     const sparse = this.sparseRows;
     if (sparse !== null && (sparse.indices.length < sparse.rows || sparse.values.length < sparse.rows * this.embeddingDim)) {
@@ -418,7 +473,7 @@ export abstract class EmbeddingTable {
     const guard = accessOf(this);
     this.checkAccess(where, access);
     this.checkKept(where);
-    heldArray(where, 'weight', this.weight);
+    heldArray(where, this.dtype === 'float32' ? 'weight' : 'data', this.data);
     heldArray(where, 'grad', this.denseGrad);
     const release = guard.acquire(access);
     try {
@@ -426,6 +481,20 @@ export abstract class EmbeddingTable {
     } finally {
       release();
     }
+  }
+
+  /** The packed-table code of a narrow layer's kernels (gatherPacked, bagForwardPacked); null for float32. */
+  protected get packedCode(): PackedDtypeCode | null {
+    return this.dtype === 'float32' ? null : DTYPE_CODES[this.dtype];
+  }
+
+  /** Throws the TypeError for training a narrow table (backward, optimizers): they need float32. */
+  checkTrainable(where: string): void {
+    if (this.dtype === 'float32') return;
+    const why = this.dtype === 'int8' || this.dtype === 'int4'
+      ? 'quantized tables are for inference'
+      : 'training float16 and bfloat16 tables is not supported yet';
+    throw new TypeError(`${where}: this layer's table is ${this.dtype}; ${why} (train a float32 table, then quantize() it)`);
   }
 
   /** The optimizer update applied in this layer's backward, if any (applyOptimizerInBackward). */
@@ -523,6 +592,25 @@ export abstract class EmbeddingTable {
   }
 }
 
+/** options.dtype checked: one of DTYPES (int4 needs an even embeddingDim); 'float32' when not given. */
+function checkDtype(where: string, value: unknown, embeddingDim: number): Dtype {
+  if (value === undefined) return 'float32';
+  if (typeof value !== 'string' || !(DTYPES as readonly string[]).includes(value)) {
+    const message = `${where}: options.dtype must be one of ${DTYPES.map((d) => `'${d}'`).join(', ')}, got ${describe(value)}`;
+    throw typeof value === 'string' ? new RangeError(message) : new TypeError(message);
+  }
+  if (value === 'int4' && embeddingDim % 2 !== 0) {
+    throw new RangeError(`${where}: an int4 table needs an even embeddingDim (two codes per byte), got ${embeddingDim}`);
+  }
+  return value as Dtype;
+}
+
+/** A zeroed narrow table of `rows` rows: the array type its dtype is stored in. */
+function emptyPacked(dtype: Exclude<Dtype, 'float32'>, rows: number, dim: number): PackedData {
+  const bytes = rows * rowBytes(dim, dtype);
+  return dtype === 'float16' || dtype === 'bfloat16' ? new Uint16Array(bytes / 2) : new Uint8Array(bytes);
+}
+
 /** The Error for a kept array whose buffer was detached (transferred) or shrunk. */
 export function keptArrayError(where: string, name: string, length: number, expected: number): Error {
   return new Error(
@@ -547,7 +635,8 @@ function normalizePaddingIdx(where: string, value: unknown, numEmbeddings: numbe
 
 /**
  * fromPretrained's arguments as constructor arguments: numEmbeddings from the table's length,
- * the table adopted as options.weight, freeze true unless given.
+ * the table adopted (options.weight; a narrow table's packed rows when options.dtype says so),
+ * freeze true unless given.
  */
 export function pretrainedArguments<T extends EmbeddingOptions>(
   where: string,
@@ -556,6 +645,8 @@ export function pretrainedArguments<T extends EmbeddingOptions>(
   options: unknown,
   optionNames: readonly string[],
 ): [number, number, T] {
+  const requested = typeof options === 'object' && options !== null ? (options as { dtype?: unknown }).dtype : undefined;
+  if (requested !== undefined && requested !== 'float32') return packedPretrainedArguments(where, weights, embeddingDim, options, optionNames);
   checkFloat32Array(where, 'weights', weights);
   checkFixedLength(where, 'weights', weights as Float32Array);
   checkInteger(where, 'embeddingDim', embeddingDim, 1);
@@ -566,4 +657,30 @@ export function pretrainedArguments<T extends EmbeddingOptions>(
   }
   const opts = checkOptions<T>(where, options, optionNames.filter((name) => name !== 'weight'));
   return [table.length / dim, dim, { ...opts, weight: table, freeze: opts.freeze ?? true } as T];
+}
+
+/** The same for a narrow table: `data` is its packed rows (quantize's output), adopted without a copy. */
+function packedPretrainedArguments<T extends EmbeddingOptions>(
+  where: string,
+  data: unknown,
+  embeddingDim: unknown,
+  options: unknown,
+  optionNames: readonly string[],
+): [number, number, T] {
+  const dim = checkInteger(where, 'embeddingDim', embeddingDim, 1);
+  const opts = checkOptions<T>(where, options, optionNames.filter((name) => name !== 'weight'));
+  const dtype = checkDtype(where, opts.dtype, dim);
+  const halves = dtype === 'float16' || dtype === 'bfloat16';
+  const type = halves ? Uint16Array : Uint8Array;
+  if (!(data instanceof type)) {
+    throw new TypeError(`${where}: a ${dtype} table is ${halves ? 'a Uint16Array of bits' : 'a Uint8Array of rows'} (quantize() makes one), got ${describe(data)}`);
+  }
+  checkFixedLength(where, 'data', data);
+  const bytesPerRow = rowBytes(dim, dtype);
+  if (data.byteLength === 0 || data.byteLength % bytesPerRow !== 0) {
+    throw new RangeError(
+      `${where}: a ${dtype} table of embeddingDim ${dim} has ${bytesPerRow} bytes per row; data has ${data.byteLength} bytes, not a positive multiple`,
+    );
+  }
+  return [data.byteLength / bytesPerRow, dim, { ...opts, [PACKED_DATA]: data, freeze: opts.freeze ?? true } as unknown as T];
 }

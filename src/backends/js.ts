@@ -4,7 +4,11 @@
 // same bits: float32 rounding is reproduced with Math.fround wherever C++ would round, and
 // norms follow the eight-lane order described in native/renorm.cc.
 import { KERNEL_ARRAYS, copyOf, guardAsyncCall, isShared, refuseOverlaps } from '../async-guard.js';
-import { type Backend, type KernelIndices, type KernelName, type Kernels, KERNEL_NAMES, OPTIMIZER_SCALARS, type OptimizerScalars, type OutputHolder } from '../backend.js';
+import {
+  type Backend, type BagModeCode, DTYPE_CODES, type KernelIndices, type KernelName, type Kernels, KERNEL_NAMES, OPTIMIZER_SCALARS,
+  type OptimizerScalars, type OutputHolder, type PackedData, type PackedDtypeCode,
+} from '../backend.js';
+import { type Dtype, dequantizeRow, rowBytes } from '../dtype.js';
 import { initFillJs } from '../init.js';
 
 function firstInvalidIndex(indices: KernelIndices, rows: number): number {
@@ -210,6 +214,49 @@ function updateRowwise(scalars: OptimizerScalars, weight: Float32Array, start: n
 }
 
 /**
+ * The float32 bag forward (bagForward's contract) over rows read through `read`, which returns
+ * where row r starts in `source`: the table itself, or a scratch row it dequantized r into (a
+ * narrow table's bag is the float32 bag of its dequantized rows).
+ */
+function bagForwardRows(
+  read: (row: number) => number, source: Float32Array, dim: number, rows: ArrayLike<number>, offsets: Uint32Array, numBags: number,
+  perSampleWeights: Float32Array | null, mode: BagModeCode, skipRow: number, out: Float32Array,
+): void {
+  for (let b = 0; b < numBags; b++) {
+    const o = b * dim;
+    out.fill(0, o, o + dim);
+    const end = bagEnd(offsets, b, rows.length);
+    let entries = 0;
+    for (let i = offsets[b]; i < end; i++) {
+      const row = rows[i];
+      if (row === skipRow) continue;
+      const s = read(row);
+      if (mode !== 2) {
+        addRow(out, o, source, s, dim, perSampleWeights === null ? null : perSampleWeights[i]);
+      } else if (entries === 0) {
+        for (let j = 0; j < dim; j++) out[o + j] = source[s + j];
+      } else {
+        for (let j = 0; j < dim; j++) {
+          const x = source[s + j];
+          if (x > out[o + j]) out[o + j] = x; // strict: the first occurrence wins ties
+        }
+      }
+      entries++;
+    }
+    if (mode === 1 && entries > 0) {
+      for (let j = 0; j < dim; j++) out[o + j] = out[o + j] / entries;
+    }
+  }
+}
+
+const DTYPE_NAMES = Object.fromEntries(Object.entries(DTYPE_CODES).map(([name, code]) => [code, name])) as Record<PackedDtypeCode, Dtype>;
+
+/** Whole rows in a narrow table's data (the layer checked that there is no partial row). */
+function packedRows(data: PackedData, dtype: PackedDtypeCode, dim: number): number {
+  return Math.floor(data.byteLength / rowBytes(dim, DTYPE_NAMES[dtype]));
+}
+
+/**
  * The kernels (their contracts: Kernels in backend.ts). Every one that reads indices checks them
  * first and returns the position of the first bad one, writing nothing.
  */
@@ -270,32 +317,30 @@ const implementations: Kernels = {
   bagForward(weight, dim, indices, offsets, numBags, perSampleWeights, mode, skipRow, output) {
     const rows = checkedRows(indices, weight.length / dim);
     if (typeof rows === 'number') return rows;
+    bagForwardRows((row) => row * dim, weight, dim, rows, offsets, numBags, perSampleWeights, mode, skipRow, output as Float32Array);
+    return -1;
+  },
+
+  gatherPacked(data, dtype, dim, indices, output) {
+    const rows = checkedRows(indices, packedRows(data, dtype, dim));
+    if (typeof rows === 'number') return rows;
     const out = output as Float32Array; // an async call's OutputHolder is replaced first (freshOutput)
-    for (let b = 0; b < numBags; b++) {
-      const o = b * dim;
-      out.fill(0, o, o + dim);
-      const end = bagEnd(offsets, b, rows.length);
-      let entries = 0;
-      for (let i = offsets[b]; i < end; i++) {
-        const row = rows[i];
-        if (row === skipRow) continue;
-        const s = row * dim;
-        if (mode !== 2) {
-          addRow(out, o, weight, s, dim, perSampleWeights === null ? null : perSampleWeights[i]);
-        } else if (entries === 0) {
-          for (let j = 0; j < dim; j++) out[o + j] = weight[s + j];
-        } else {
-          for (let j = 0; j < dim; j++) {
-            const x = weight[s + j];
-            if (x > out[o + j]) out[o + j] = x; // strict: the first occurrence wins ties
-          }
-        }
-        entries++;
-      }
-      if (mode === 1 && entries > 0) {
-        for (let j = 0; j < dim; j++) out[o + j] = out[o + j] / entries;
-      }
-    }
+    const name = DTYPE_NAMES[dtype];
+    for (let i = 0; i < rows.length; i++) dequantizeRow(data, dim, name, rows[i], out, i * dim);
+    return -1;
+  },
+
+  bagForwardPacked(data, dtype, dim, indices, offsets, numBags, perSampleWeights, mode, skipRow, output) {
+    const rows = checkedRows(indices, packedRows(data, dtype, dim));
+    if (typeof rows === 'number') return rows;
+    // The float32 bag over each row dequantized into one scratch row when it is read.
+    const name = DTYPE_NAMES[dtype];
+    const scratch = new Float32Array(dim);
+    const read = (row: number): number => {
+      dequantizeRow(data, dim, name, row, scratch, 0);
+      return 0;
+    };
+    bagForwardRows(read, scratch, dim, rows, offsets, numBags, perSampleWeights, mode, skipRow, output as Float32Array);
     return -1;
   },
 
@@ -419,15 +464,22 @@ function checked<F extends (...args: never[]) => number>(name: KernelName, kerne
 /** Every kernel of KERNEL_NAMES behind those checks. */
 const kernels = Object.fromEntries(KERNEL_NAMES.map((name) => [name, checked(name, implementations[name])])) as unknown as Kernels;
 
-/** An OutputHolder in place of gather's or bagForward's output: the output allocated, in args. */
+/** The kernels that allocate their output when given an OutputHolder: where it is, and its shape. */
+const FRESH_OUTPUTS: Partial<Record<KernelName, { out: number; dim: number; rows: (args: unknown[]) => number }>> = {
+  gather: { out: 3, dim: 1, rows: (args) => (args[2] as KernelIndices).length },
+  bagForward: { out: 8, dim: 1, rows: (args) => args[4] as number },
+  gatherPacked: { out: 4, dim: 2, rows: (args) => (args[3] as KernelIndices).length },
+  bagForwardPacked: { out: 9, dim: 2, rows: (args) => args[5] as number },
+};
+
+/** An OutputHolder in place of an output (FRESH_OUTPUTS): the output allocated, in args. */
 function freshOutput(name: KernelName, args: unknown[]): { holder: OutputHolder; array: Float32Array } | null {
-  const position = name === 'gather' ? 3 : name === 'bagForward' ? 8 : -1;
-  const holder = args[position];
-  if (position < 0 || holder === null || typeof holder !== 'object' || ArrayBuffer.isView(holder)) return null;
-  const dim = args[1] as number;
-  const entries = name === 'gather' ? (args[2] as KernelIndices).length : (args[4] as number);
-  const array = new Float32Array(entries * dim);
-  args[position] = array;
+  const spec = FRESH_OUTPUTS[name];
+  if (spec === undefined) return null;
+  const holder = args[spec.out];
+  if (holder === null || typeof holder !== 'object' || ArrayBuffer.isView(holder)) return null;
+  const array = new Float32Array(spec.rows(args) * (args[spec.dim] as number));
+  args[spec.out] = array;
   return { holder: holder as OutputHolder, array };
 }
 

@@ -58,6 +58,11 @@ export async function saveEmbedding(file: string, layer: Embedding | EmbeddingBa
   if (!(layer instanceof Embedding) && !(layer instanceof EmbeddingBag)) {
     throw new TypeError(`${where}: layer must be an Embedding or EmbeddingBag, got ${describe(layer)}`);
   }
+  if (layer.dtype !== 'float32') {
+    throw new TypeError(
+      `${where}: the layer's table is ${layer.dtype}; saving narrow tables is not supported yet (dequantize(layer.data, layer.embeddingDim, '${layer.dtype}') gives a float32 table to save)`,
+    );
+  }
   const opts = checkOptions<SaveLayerOptions>(where, options, ['prefix', 'dtype', 'metadata']);
   const name = weightName(where, opts.prefix);
   const record: LayerRecord = {

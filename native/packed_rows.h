@@ -1,0 +1,123 @@
+// Row readers: how a kernel body reads features [j0, ..) of a table row as float vectors, one
+// reader per table dtype, so that a body written over `Rows` (gather_body.h, embedding_bag_body.h)
+// serves float32 and every narrow table alike. Included inside each tier's namespace and target
+// region by the bodies (instantiate_tiers.h), where `Vec` is the tier's traits. No include guard.
+//
+// A reader gives row(r, j0), whose load(j) / load_partial(j, n) return features j0 + j .. of row r
+// (j a multiple of Vec::kWidth; load_partial the first n < kWidth of them, zeros after), and
+// prefetch(r, j0, width). Narrow values widen exactly (float16, bfloat16) or dequantize as
+// torch's embedding_bag_byte_unpack / embedding_bag_4bit_unpack do: fma(code, scale, bias), one
+// rounding (FBGEMM's kernels, which torch calls, fuse it), the same bits in every tier.
+
+
+// float32: the table itself.
+struct Float32Rows {
+  const float* weight;
+  int64_t dim;
+
+  struct Row {
+    const float* p;
+    typename Vec::V load(int64_t j) const { return Vec::load(p + j); }
+    typename Vec::V load_partial(int64_t j, int n) const { return Vec::load_partial(p + j, n); }
+  };
+  Row row(int64_t r, int64_t j0) const { return Row{weight + r * dim + j0}; }
+  void prefetch(int64_t r, int64_t j0, int64_t width) const { prefetch_floats(weight + r * dim + j0, width); }
+};
+
+// Partial vectors of narrow rows: the n elements (of `size` bytes each) copied into a zeroed
+// buffer, then loaded whole; only a row's last vector is partial, and no read passes its end.
+template <class Element>
+struct PartialBuffer {
+  Element lanes[Vec::kWidth];
+  PartialBuffer(const Element* p, int n) {
+    for (int k = 0; k < Vec::kWidth; ++k) lanes[k] = 0;
+    std::memcpy(lanes, p, static_cast<size_t>(n) * sizeof(Element));
+  }
+};
+
+// float16 / bfloat16: rows of dim 16-bit floats.
+template <bool kBfloat16>
+struct HalfRows {
+  const uint16_t* data;
+  int64_t dim;
+
+  struct Row {
+    const uint16_t* p;
+    static typename Vec::V widen(const uint16_t* q) { return kBfloat16 ? Vec::widen_bf16(q) : Vec::widen_f16(q); }
+    typename Vec::V load(int64_t j) const { return widen(p + j); }
+    typename Vec::V load_partial(int64_t j, int n) const { return widen(PartialBuffer<uint16_t>(p + j, n).lanes); }
+  };
+  Row row(int64_t r, int64_t j0) const { return Row{data + r * dim + j0}; }
+  void prefetch(int64_t r, int64_t j0, int64_t width) const { prefetch_bytes(data + r * dim + j0, width * 2); }
+};
+
+// int8: rows of dim uint8 codes, then the float32 scale and bias (embedding_bag_byte_prepack).
+struct Int8Rows {
+  const uint8_t* data;
+  int64_t dim;
+  int64_t row_bytes;  // dim + 8
+
+  struct Row {
+    const uint8_t* codes;  // from feature j0
+    typename Vec::V scale, bias;
+    typename Vec::V load(int64_t j) const { return Vec::fmadd(Vec::load_u8(codes + j), scale, bias); }
+    typename Vec::V load_partial(int64_t j, int n) const {
+      return Vec::fmadd(Vec::load_u8(PartialBuffer<uint8_t>(codes + j, n).lanes), scale, bias);
+    }
+  };
+  Row row(int64_t r, int64_t j0) const {
+    const uint8_t* base = data + r * row_bytes;
+    float scale_bias[2];
+    std::memcpy(scale_bias, base + dim, sizeof scale_bias);
+    return Row{base + j0, Vec::broadcast(scale_bias[0]), Vec::broadcast(scale_bias[1])};
+  }
+  void prefetch(int64_t r, int64_t j0, int64_t width) const {
+    // The scale and bias are read first, at the row's end: ask for them with the codes.
+    const uint8_t* base = data + r * row_bytes;
+    prefetch_bytes(base + j0, width);
+    NNE_PREFETCH(base + dim);
+  }
+};
+
+// int4: rows of dim / 2 bytes of codes (two per byte, the even feature in the low nibble), then
+// the float16 scale and bias (embedding_bag_4bit_prepack). dim is even; so are j0, j and n.
+struct Int4Rows {
+  const uint8_t* data;
+  int64_t dim;
+  int64_t row_bytes;  // dim / 2 + 4
+
+  struct Row {
+    const uint8_t* codes;  // from feature j0
+    typename Vec::V scale, bias;
+    typename Vec::V load(int64_t j) const { return Vec::fmadd(Vec::load_u4(codes, j), scale, bias); }
+    typename Vec::V load_partial(int64_t j, int n) const {
+      // Vec::kWidth / 2 bytes hold a whole vector's codes; n / 2 of them are this row's.
+      uint8_t bytes[Vec::kWidth / 2 > 0 ? Vec::kWidth / 2 : 1] = {};
+      std::memcpy(bytes, codes + j / 2, static_cast<size_t>(n / 2));
+      return Vec::fmadd(Vec::load_u4(bytes, 0), scale, bias);
+    }
+  };
+  Row row(int64_t r, int64_t j0) const {
+    const uint8_t* base = data + r * row_bytes;
+    uint16_t scale_bias[2];
+    std::memcpy(scale_bias, base + dim / 2, sizeof scale_bias);
+    return Row{base + j0 / 2, Vec::broadcast(half_to_float(scale_bias[0])), Vec::broadcast(half_to_float(scale_bias[1]))};
+  }
+  void prefetch(int64_t r, int64_t j0, int64_t width) const {
+    const uint8_t* base = data + r * row_bytes;
+    prefetch_bytes(base + j0 / 2, (width + 1) / 2);
+    NNE_PREFETCH(base + dim / 2);
+  }
+};
+
+// Calls fn(rows) with the reader for the table's dtype.
+template <class Fn>
+void with_rows(const PackedTable& table, Fn&& fn) {
+  switch (table.dtype) {
+    case Dtype::float16: return fn(HalfRows<false>{static_cast<const uint16_t*>(table.data), table.dim});
+    case Dtype::bfloat16: return fn(HalfRows<true>{static_cast<const uint16_t*>(table.data), table.dim});
+    case Dtype::int8: return fn(Int8Rows{static_cast<const uint8_t*>(table.data), table.dim, table.dim + 8});
+    case Dtype::int4: return fn(Int4Rows{static_cast<const uint8_t*>(table.data), table.dim, table.dim / 2 + 4});
+    default: return fn(Float32Rows{static_cast<const float*>(table.data), table.dim});
+  }
+}
