@@ -51,8 +51,8 @@ struct PackedTable {
   int64_t dim;
 };
 
-// out[i] = row indices[i] of a narrow table, widened (exact) or dequantized (fma(code, scale,
-// bias)) to float32.
+// out[i] = row indices[i] of a narrow table, widened (exact) or dequantized (code * scale + bias,
+// two roundings, as torch's embedding_bag_*_unpack) to float32.
 template <class Index>
 using PackedGatherFn = void (*)(const PackedTable& table, const Index* indices, int64_t count, float* out);
 

@@ -6,8 +6,9 @@
 // A reader gives row(r, j0), whose load(j) / load_partial(j, n) return features j0 + j .. of row r
 // (j a multiple of Vec::kWidth; load_partial the first n < kWidth of them, zeros after), and
 // prefetch(r, j0, width). Narrow values widen exactly (float16, bfloat16) or dequantize as
-// torch's embedding_bag_byte_unpack / embedding_bag_4bit_unpack do: fma(code, scale, bias), one
-// rounding (FBGEMM's kernels, which torch calls, fuse it), the same bits in every tier.
+// torch's embedding_bag_byte_unpack / embedding_bag_4bit_unpack do: code * scale + bias, two
+// float roundings (torch's own loops; Debian's torch 1.13 has no FBGEMM, whose AVX2 unpack would
+// fuse them), the same bits in every tier.
 
 
 // float32: the table itself.
@@ -51,6 +52,11 @@ struct HalfRows {
   void prefetch(int64_t r, int64_t j0, int64_t width) const { prefetch_bytes(data + r * dim + j0, width * 2); }
 };
 
+// A quantized value: code * scale + bias, rounded after each operation.
+inline typename Vec::V dequantize(typename Vec::V code, typename Vec::V scale, typename Vec::V bias) {
+  return Vec::add(Vec::mul(code, scale), bias);
+}
+
 // int8: rows of dim uint8 codes, then the float32 scale and bias (embedding_bag_byte_prepack).
 struct Int8Rows {
   const uint8_t* data;
@@ -60,9 +66,9 @@ struct Int8Rows {
   struct Row {
     const uint8_t* codes;  // from feature j0
     typename Vec::V scale, bias;
-    typename Vec::V load(int64_t j) const { return Vec::fmadd(Vec::load_u8(codes + j), scale, bias); }
+    typename Vec::V load(int64_t j) const { return dequantize(Vec::load_u8(codes + j), scale, bias); }
     typename Vec::V load_partial(int64_t j, int n) const {
-      return Vec::fmadd(Vec::load_u8(PartialBuffer<uint8_t>(codes + j, n).lanes), scale, bias);
+      return dequantize(Vec::load_u8(PartialBuffer<uint8_t>(codes + j, n).lanes), scale, bias);
     }
   };
   Row row(int64_t r, int64_t j0) const {
@@ -89,12 +95,12 @@ struct Int4Rows {
   struct Row {
     const uint8_t* codes;  // from feature j0
     typename Vec::V scale, bias;
-    typename Vec::V load(int64_t j) const { return Vec::fmadd(Vec::load_u4(codes, j), scale, bias); }
+    typename Vec::V load(int64_t j) const { return dequantize(Vec::load_u4(codes, j), scale, bias); }
     typename Vec::V load_partial(int64_t j, int n) const {
       // Vec::kWidth / 2 bytes hold a whole vector's codes; n / 2 of them are this row's.
       uint8_t bytes[Vec::kWidth / 2 > 0 ? Vec::kWidth / 2 : 1] = {};
       std::memcpy(bytes, codes + j / 2, static_cast<size_t>(n / 2));
-      return Vec::fmadd(Vec::load_u4(bytes, 0), scale, bias);
+      return dequantize(Vec::load_u4(bytes, 0), scale, bias);
     }
   };
   Row row(int64_t r, int64_t j0) const {

@@ -10,9 +10,7 @@
 //   (int32 to float, exact below 2^24), as_int / as_float (bit casts), neg (flip the sign bit),
 //   nonzero(i) (a Mask of lanes != 0), min(a, b) (a > b ? b : a), store_interleaved(p, a, b)
 //   (p[2j] = a[j], p[2j + 1] = b[j]).
-//   Narrow tables (packed_rows.h) add: fmadd(a, b, c) (a * b + c rounded once, the one fused
-//   operation, used where torch's own kernels fuse), and loads of kWidth elements widened to
-//   float: widen_f16(p), widen_bf16(p) (16-bit floats, exact), load_u8(p) (bytes as 0..255) and
+//   Narrow tables (packed_rows.h) add loads of kWidth elements widened to float: widen_f16(p), widen_bf16(p) (16-bit floats, exact), load_u8(p) (bytes as 0..255) and
 //   load_u4(codes, j) (the 4-bit codes j .. j + kWidth of a row, two per byte, the even one in the
 //   low nibble; j is a multiple of kWidth).
 // Every operation is one IEEE float32 operation per lane, so all tiers round alike.
@@ -65,7 +63,6 @@ struct Vec {
   static Mask nonzero(I a) { return a != 0; }
   static V min(V a, V b) { return a > b ? b : a; }
   static void store_interleaved(float* p, V a, V b) { p[0] = a; p[1] = b; }
-  static V fmadd(V a, V b, V c) { return std::fma(a, b, c); }
   static V widen_f16(const uint16_t* p) { return half_to_float(*p); }
   static V widen_bf16(const uint16_t* p) { return bfloat16_to_float(*p); }
   static V load_u8(const uint8_t* p) { return static_cast<float>(*p); }
@@ -125,7 +122,6 @@ struct Vec {
     _mm256_storeu_ps(p, _mm256_permute2f128_ps(lo, hi, 0x20));
     _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
   }
-  static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V widen_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
   static V widen_bf16(const uint16_t* p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
@@ -192,7 +188,6 @@ struct Vec {
     _mm512_storeu_ps(p, _mm512_permutex2var_ps(a, lo, b));
     _mm512_storeu_ps(p + 16, _mm512_permutex2var_ps(a, hi, b));
   }
-  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V widen_f16(const uint16_t* p) {
     return _mm512_maskz_cvtph_ps(static_cast<__mmask16>(0xffff), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
@@ -266,7 +261,6 @@ struct Vec {
   static Mask nonzero(I a) { return vtstq_s32(a, a); }
   static V min(V a, V b) { return vbslq_f32(vcgtq_f32(a, b), b, a); }
   static void store_interleaved(float* p, V a, V b) { vst2q_f32(p, float32x4x2_t{{a, b}}); }
-  static V fmadd(V a, V b, V c) { return vfmaq_f32(c, a, b); }
   static V widen_f16(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
   static V widen_bf16(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
   static V load_u8(const uint8_t* p) {

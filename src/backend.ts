@@ -174,7 +174,7 @@ interface KernelSignatures {
   /**
    * gather over a narrow table (dtype 1 float16, 2 bfloat16, 3 int8, 4 int4; `data` a Uint16Array
    * for the first two, a Uint8Array of rows for the others): out[i] = row indices[i] widened
-   * exactly, or dequantized as torch's embedding_bag_*_unpack does (fma(code, scale, bias)).
+   * exactly, or dequantized as torch's embedding_bag_*_unpack does (code * scale + bias, two roundings).
    */
   gatherPacked(data: PackedData, dtype: PackedDtypeCode, dim: number, indices: KernelIndices, out: Float32Array | OutputHolder): number;
 
