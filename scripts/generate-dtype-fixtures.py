@@ -9,6 +9,8 @@ Writes test/fixtures/dtypes.json with
     embedding_bag_4bit_unpack of them;
   - "widening": a sample of 16-bit patterns (every NaN kind among them) and
     torch's float32 for each (the script checks all 65,536 of each type);
+  - "craftedRows": packed int8/int4 rows that quantize never writes (NaN,
+    signalling-NaN and infinite scales and biases) and torch's unpack of them;
   - "bags": quantized bags (packed int8/int4 tables, indices, offsets, per-sample
     weights): torch.ops.quantized.embedding_bag_byte_rowwise_offsets and
     embedding_bag_4bit_rowwise_offsets' output ("torchQuantizedSum": this build
@@ -352,6 +354,28 @@ def widening():
     }
 
 
+def crafted_rows():
+    """Packed rows quantize never writes (signalling-NaN, NaN and infinite scales and biases): unpacked by torch."""
+    int8_pairs = [(0x7FC00123, 0xFFC00456), (0x7F800123, 0x3F800000), (0x3F800000, 0xFF800456), (0x7F800000, 0x3F800000),
+                  (0x7F800000, 0xFF800000), (0x7F800000, 0x7FC00456), (0x7E967699, 0x7F61B1E6), (0x80000000, 0x80000000)]
+    int4_pairs = [(0x7E12, 0xFE34), (0x7C12, 0x3C00), (0x3C00, 0xFC34), (0x7C00, 0xFC00), (0x7C00, 0x7E34), (0x8000, 0x8000)]
+    codes = np.array([0, 1, 255, 128], np.uint8)
+    int8 = np.zeros((len(int8_pairs), 12), np.uint8)
+    for r, (scale, bias) in enumerate(int8_pairs):
+        int8[r, :4] = codes
+        int8[r, 4:] = np.array([scale, bias], np.uint32).view(np.uint8)
+    int4 = np.zeros((len(int4_pairs), 6), np.uint8)
+    for r, (scale, bias) in enumerate(int4_pairs):
+        int4[r, :2] = [0x10, 0xF7]
+        int4[r, 2:] = np.array([scale, bias], np.uint16).view(np.uint8)
+    int8_out = torch.ops.quantized.embedding_bag_byte_unpack(torch.from_numpy(int8)).numpy()
+    int4_out = torch.ops.quantized.embedding_bag_4bit_unpack(torch.from_numpy(int4)).numpy()
+    assert same_bits(int8_out, model_byte_unpack(int8)), "crafted int8 rows"
+    assert same_bits(int4_out, model_4bit_unpack(int4)), "crafted int4 rows"
+    return [{"dtype": "int8", "dim": 4, "packed": hexof(int8), "dequantized": hexof(int8_out)},
+            {"dtype": "int4", "dim": 4, "packed": hexof(int4), "dequantized": hexof(int4_out)}]
+
+
 def random_model_checks():
     """Torch against the models on random bit patterns and tables beyond the recorded cases."""
     rng = rng_for("random-model-checks")
@@ -472,12 +496,13 @@ def main():
     normal_cases()
     special_cases()
     widen = widening()
+    crafted = crafted_rows()
     random_model_checks()
     bag_cases()
     names = [c["name"] for c in CASES] + [b["name"] for b in BAGS]
     assert len(names) == len(set(names))
     doc = {"generator": "scripts/generate-dtype-fixtures.py", "torch": torch.__version__,
-           "cases": CASES, "widening": widen, "bags": BAGS}
+           "cases": CASES, "widening": widen, "craftedRows": crafted, "bags": BAGS}
     with open(OUT_PATH, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=None, separators=(",", ":"), allow_nan=False)
         f.write("\n")
