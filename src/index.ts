@@ -10,6 +10,8 @@ export { getBackend, getCapabilities, getNumThreads, setNumThreads } from './loa
 export type { Capabilities } from './loader.js';
 export type { SimdTier } from './backend.js';
 export type { CpuFeatures } from './backends/native.js';
+export { DTYPES, dequantize, quantize, rowBytes } from './dtype.js';
+export type { Dtype, PackedTable } from './dtype.js';
 export { init } from './init.js';
 export type { InitKind, InitSpec } from './init.js';
 export { Adagrad, Adam, AdamW, RowWiseAdagrad, SGD, SparseAdam, applyOptimizerInBackward } from './optim.js';
