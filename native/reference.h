@@ -12,8 +12,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
+#include "half.h"
 #include "kernels.h"
 
 namespace nne {
@@ -314,6 +316,43 @@ int64_t coalesce(const Index* indices, int64_t count, int64_t dim, const float* 
     }
   }
   return static_cast<int64_t>(order.size());
+}
+
+// A narrow table's rows as float32, one element at a time: float16 and bfloat16 widened, int8 and
+// int4 codes as float(code) * scale + bias (two roundings). The packed kernels' results are the
+// float32 kernels' results over these rows.
+inline std::vector<float> dequantize_rows(const PackedTable& table, int64_t rows) {
+  const int64_t dim = table.dim;
+  std::vector<float> out(static_cast<size_t>(rows * dim));
+  const int64_t row_bytes = dtype_row_bytes(table.dtype, dim);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = static_cast<const uint8_t*>(table.data) + r * row_bytes;
+    float* values = out.data() + r * dim;
+    if (table.dtype == Dtype::float16 || table.dtype == Dtype::bfloat16) {
+      for (int64_t j = 0; j < dim; ++j) {
+        uint16_t bits;
+        std::memcpy(&bits, row + 2 * j, sizeof bits);
+        values[j] = table.dtype == Dtype::float16 ? half_to_float(bits) : bfloat16_to_float(bits);
+      }
+      continue;
+    }
+    float scale, bias;
+    if (table.dtype == Dtype::int8) {
+      std::memcpy(&scale, row + dim, sizeof scale);
+      std::memcpy(&bias, row + dim + 4, sizeof bias);
+    } else {
+      uint16_t halves[2];
+      std::memcpy(halves, row + dim / 2, sizeof halves);
+      scale = half_to_float(halves[0]);
+      bias = half_to_float(halves[1]);
+    }
+    for (int64_t j = 0; j < dim; ++j) {
+      const int code = table.dtype == Dtype::int8 ? row[j] : (row[j / 2] >> (4 * (j % 2))) & 15;
+      const float scaled = static_cast<float>(code) * scale;
+      values[j] = scaled + bias;
+    }
+  }
+  return out;
 }
 
 }  // namespace reference

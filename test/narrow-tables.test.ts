@@ -3,7 +3,10 @@
 // over dequantize() of its packed rows (the TypeScript conversion, itself checked against torch in
 // test/dtype.test.ts), for every dim shape the kernels split differently (vectors, blocks, tails).
 // The same file runs on the TypeScript backend and on every SIMD tier, so all of them agree.
-import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
 
 import { type BagMode, Embedding, EmbeddingBag, SGD, getNumThreads, saveEmbedding, setNumThreads } from '../src/index.js';
 import { type Dtype, dequantize, quantize } from '../src/dtype.js';
@@ -178,4 +181,62 @@ describe('options.dtype', () => {
     expect(() => new Embedding(4, 3, { dtype: 8 as unknown as Dtype })).toThrow(TypeError);
     expect(() => new Embedding(4, 3, { dtype: 'int4' })).toThrow(/an int4 table needs an even embeddingDim \(two codes per byte\), got 3/);
   });
+});
+
+// torch's quantized bags (test/fixtures/dtypes.json, scripts/generate-dtype-fixtures.py): a bag
+// of a narrow table is the float32 bag of its dequantized rows, which the fixture holds as torch's
+// F.embedding_bag over dequantize() — equal to the bit without per-sample weights. torch's own quantized ops
+// (embedding_bag_byte_rowwise_offsets, embedding_bag_4bit_rowwise_offsets) fold each entry's
+// weight into scale and bias and fuse the multiply-add, so they differ from it by rounding, within
+// the bound below (stated in the README, with the worst these cases measure).
+const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'dtypes.json'), 'utf8')) as {
+  bags: {
+    name: string; dtype: 'int8' | 'int4'; rows: number; dim: number; mode: BagMode; includeLastOffset: boolean; packed: string;
+    indices: number[]; offsets: number[]; perSampleWeights: string | null; torchQuantizedSum: string; dequantizedBag: string;
+  }[];
+};
+const float32Of = (hex: string): Float32Array => new Float32Array(Uint8Array.from(Buffer.from(hex, 'hex')).buffer);
+
+/**
+ * |ours - torch's quantized sum| <= (L + 2) * 2^-23 * (the sum over the bag's L entries of
+ * |weight * value|) + the smallest normal float: each side rounds each entry's terms and each add
+ * at most half an ulp (2^-24 relative). The README states it, and the worst ratio measured here.
+ */
+const boundPerEntry = 2 ** -23;
+const measuredWorst = new Map<string, number>();
+
+describe("torch's quantized bags", () => {
+  it.each(fixture.bags.map((c) => [c.name, c] as const))('%s: the float32 bag of the dequantized rows to the bit, torch\'s quantized sum within the bound', (_, c) => {
+    const data = Uint8Array.from(Buffer.from(c.packed, 'hex'));
+    const weights = c.perSampleWeights === null ? null : float32Of(c.perSampleWeights);
+    const layer = EmbeddingBag.fromPretrained(data, c.dim, { dtype: c.dtype, mode: c.mode, includeLastOffset: c.includeLastOffset });
+    const indices = Int32Array.from(c.indices);
+    const out = layer.forward(indices, Uint32Array.from(c.offsets), weights);
+    const values = dequantize(data, c.dim, c.dtype);
+    const wide = EmbeddingBag.fromPretrained(values, c.dim, { mode: c.mode, includeLastOffset: c.includeLastOffset });
+    expectSameBits(out, wide.forward(indices, Uint32Array.from(c.offsets), weights), 'against the float32 bag of the dequantized table');
+    // torch's float32 bag fuses a weighted entry's multiply-add where the package rounds twice
+    // (README, Exactness): to the bit without weights only.
+    if (weights === null) expectSameBits(out, float32Of(c.dequantizedBag), 'against torch F.embedding_bag of the dequantized table');
+    if (c.mode !== 'sum') return; // torch 1.13's quantized ops return the sum whatever the mode (the fixture's note)
+    const torchSum = float32Of(c.torchQuantizedSum);
+    const numBags = c.includeLastOffset ? c.offsets.length - 1 : c.offsets.length;
+    let worst = 0;
+    for (let b = 0; b < numBags; b++) {
+      const end = b + 1 < c.offsets.length ? c.offsets[b + 1]! : c.indices.length;
+      for (let j = 0; j < c.dim; j++) {
+        let magnitude = 0;
+        for (let i = c.offsets[b]!; i < end; i++) magnitude += Math.abs((weights?.[i] ?? 1) * values[c.indices[i]! * c.dim + j]!);
+        const error = Math.abs(out[b * c.dim + j]! - torchSum[b * c.dim + j]!);
+        worst = Math.max(worst, error / (magnitude + 2 ** -126));
+        expect(error, `bag ${b} feature ${j}`).toBeLessThanOrEqual((end - c.offsets[b]! + 2) * boundPerEntry * magnitude + 2 ** -126);
+      }
+    }
+    measuredWorst.set(c.name, worst);
+  });
+});
+
+afterAll(() => {
+  // The measured worst relative errors against torch's quantized sums, for the README's bound.
+  if (process.env.NN_EMBEDDING_REPORT_BOUND) console.log(JSON.stringify(Object.fromEntries(measuredWorst)));
 });

@@ -26,6 +26,7 @@ void run_reference_tests(const nne::Kernels& kernels) {
   test_coalesce(kernels);
   test_large_table(kernels);
   test_init(kernels);
+  test_packed(kernels);
 }
 
 }  // namespace
