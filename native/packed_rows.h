@@ -107,7 +107,7 @@ struct Int4Rows {
     const uint8_t* base = data + r * row_bytes;
     uint16_t scale_bias[2];
     std::memcpy(scale_bias, base + dim / 2, sizeof scale_bias);
-    return Row{base + j0 / 2, Vec::broadcast(half_to_float(scale_bias[0])), Vec::broadcast(half_to_float(scale_bias[1]))};
+    return Row{base + j0 / 2, Vec::broadcast(Vec::half(scale_bias[0])), Vec::broadcast(Vec::half(scale_bias[1]))};
   }
   void prefetch(int64_t r, int64_t j0, int64_t width) const {
     const uint8_t* base = data + r * row_bytes;

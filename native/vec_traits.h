@@ -10,7 +10,8 @@
 //   (int32 to float, exact below 2^24), as_int / as_float (bit casts), neg (flip the sign bit),
 //   nonzero(i) (a Mask of lanes != 0), min(a, b) (a > b ? b : a), store_interleaved(p, a, b)
 //   (p[2j] = a[j], p[2j + 1] = b[j]).
-//   Narrow tables (packed_rows.h) add loads of kWidth elements widened to float: widen_f16(p), widen_bf16(p) (16-bit floats, exact), load_u8(p) (bytes as 0..255) and
+//   Narrow tables (packed_rows.h) add half(bits) (one float16 widened, as widen_f16 widens it) and
+//   loads of kWidth elements widened to float: widen_f16(p), widen_bf16(p) (16-bit floats, exact), load_u8(p) (bytes as 0..255) and
 //   load_u4(codes, j) (the 4-bit codes j .. j + kWidth of a row, two per byte, the even one in the
 //   low nibble; j is a multiple of kWidth).
 // Every operation is one IEEE float32 operation per lane, so all tiers round alike.
@@ -63,6 +64,7 @@ struct Vec {
   static Mask nonzero(I a) { return a != 0; }
   static V min(V a, V b) { return a > b ? b : a; }
   static void store_interleaved(float* p, V a, V b) { p[0] = a; p[1] = b; }
+  static float half(uint16_t bits) { return half_to_float(bits); }
   static V widen_f16(const uint16_t* p) { return half_to_float(*p); }
   static V widen_bf16(const uint16_t* p) { return bfloat16_to_float(*p); }
   static V load_u8(const uint8_t* p) { return static_cast<float>(*p); }
@@ -122,6 +124,7 @@ struct Vec {
     _mm256_storeu_ps(p, _mm256_permute2f128_ps(lo, hi, 0x20));
     _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
   }
+  static float half(uint16_t bits) { return _cvtsh_ss(bits); }
   static V widen_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
   static V widen_bf16(const uint16_t* p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
@@ -188,6 +191,7 @@ struct Vec {
     _mm512_storeu_ps(p, _mm512_permutex2var_ps(a, lo, b));
     _mm512_storeu_ps(p + 16, _mm512_permutex2var_ps(a, hi, b));
   }
+  static float half(uint16_t bits) { return _cvtsh_ss(bits); }
   static V widen_f16(const uint16_t* p) {
     return _mm512_maskz_cvtph_ps(static_cast<__mmask16>(0xffff), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
@@ -261,6 +265,7 @@ struct Vec {
   static Mask nonzero(I a) { return vtstq_s32(a, a); }
   static V min(V a, V b) { return vbslq_f32(vcgtq_f32(a, b), b, a); }
   static void store_interleaved(float* p, V a, V b) { vst2q_f32(p, float32x4x2_t{{a, b}}); }
+  static float half(uint16_t bits) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(bits))), 0); }
   static V widen_f16(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
   static V widen_bf16(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
   static V load_u8(const uint8_t* p) {
