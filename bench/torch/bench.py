@@ -104,4 +104,5 @@ def main():
     json.dump({'torch': torch.__version__, 'results': results}, sys.stdout)
 
 
-main()
+if __name__ == '__main__':  # bench/torch/dtype.py imports measure() from here
+    main()
