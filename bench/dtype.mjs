@@ -23,7 +23,11 @@
 // repeated (rows r and r + TILE_ROWS hold the same values, so the bytes are those quantize() of
 // the whole table gives; a few rows are checked against quantize() of the row itself), and the
 // output says so. Lookups: B = 16,384 uniform int32 ids; bags: 1,024 bags, lengths uniform in
-// [1, 2L - 1] with L = 20 (the bag suite's batches); 8 seeded batches of each, rotated.
+// [1, 2L - 1] with L = 20 (the bag suite's batches); 128 seeded batches of each, in one rotation
+// shared by all the variants of an op: a batch comes back only after 128 calls of any variant, so
+// the rows it touched have left the cache (with the other suites' 8 batches per variant, the
+// int4 table's 8 × 1.1 MB of looked-up rows stay cached, and a variant timed after another of
+// the same dtype finds its rows there).
 // Variants, each dtype: native at 1 thread and at all threads (setNumThreads), the TypeScript
 // backend (withBackend(jsBackend, ...) in this process, as the embedding and bag suites do: the
 // layers share the tables), and a bandwidth reference: kernels('scalar').gather over the table's
@@ -39,7 +43,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { BATCHES, SEED, fillQuick, fmtGbps, fmtUs, fmtX, gc, indexBatches, measure, nativeVariants, now, peakRssGiB, printGoals, prng, rotating, sameFloats, secondsSince, table } from './harness.mjs';
+import { SEED, fillQuick, fmtGbps, fmtUs, fmtX, gc, indexBatches, measure, nativeVariants, now, peakRssGiB, printGoals, prng, sameFloats, secondsSince, table } from './harness.mjs';
 import { bagBatches } from './embedding-bag.mjs';
 import { findTorch } from './torch.mjs';
 
@@ -59,6 +63,8 @@ const QUICK_TABLE = { rows: 500_000, dim: 128 };
 const BATCH = 16_384;
 const BAGS = 1024;
 const MEAN_BAG_LENGTH = 20;
+/** Batches of each op, rotated through by all its variants together (see the header). */
+const BATCH_COUNT = 128;
 /** fillQuick's values repeat with this period (floats). */
 const FILL_PERIOD = 65_536;
 const TILE_ROWS = 65_536;
@@ -91,6 +97,20 @@ function newTable(Type, length) {
   const table = new Type(length);
   loadAddon().adviseHugePages(table.buffer);
   return table;
+}
+
+/**
+ * One rotation through `batches` for all the variants of an op: through(call) is a variant's
+ * run(k), k calls of `call`, each on the next batch of the shared sequence.
+ */
+function sharedRotation(batches) {
+  let next = 0;
+  return (call) => (k) => {
+    for (let i = 0; i < k; i++) {
+      call(batches[next]);
+      next = (next + 1) % batches.length;
+    }
+  };
 }
 
 /** `tile` repeated to `length` elements, in a new table. */
@@ -154,7 +174,7 @@ export function runDtypeSuite({ args, reference, threads }) {
   console.log('Narrow tables: lookups and bag sums in float32, float16, bfloat16, int8 and int4, next to PyTorch\'s quantized bags');
   console.log(
     `  ${rows.toLocaleString('en-US')} × ${dim} table (${((rows * dim * 4) / 2 ** 30).toFixed(2)} GiB as float32); fwd B=${BATCH}; ` +
-      `bag ${BAGS} bags, lengths uniform in [1, ${2 * MEAN_BAG_LENGTH - 1}]; int32 indices, ${BATCHES} seeded batches rotated; ` +
+      `bag ${BAGS} bags, lengths uniform in [1, ${2 * MEAN_BAG_LENGTH - 1}]; int32 indices, ${BATCH_COUNT} seeded batches per op in one rotation shared by its variants; ` +
       `sample ≈ ${SETTINGS.sampleTargetMs} ms, ${SETTINGS.minSamples}..${SETTINGS.maxSamples} samples, ≤ ~${SETTINGS.budgetMs} ms per variant ` +
       `(TS narrow: ${SLOW.minSamples}..${SLOW.maxSamples}, ≤ ~${SLOW.budgetMs} ms); ${rounds} round(s) of nn-embedding then PyTorch, best median kept`,
   );
@@ -171,9 +191,9 @@ export function runDtypeSuite({ args, reference, threads }) {
         : `quantize() of the whole table, ${NARROW.map((d) => `${d} ${setup.dtypes[d].seconds.toFixed(1)} s`).join(', ')}`),
   );
 
-  const lookups = indexBatches(rows, BATCH, SEED * 43);
-  const bags = bagBatches(rows, BAGS, MEAN_BAG_LENGTH, SEED * 47);
-  const entries = bags.reduce((n, b) => n + b.indices.length, 0) / BATCHES;
+  const lookups = indexBatches(rows, BATCH, SEED * 43, BATCH_COUNT);
+  const bags = bagBatches(rows, BAGS, MEAN_BAG_LENGTH, SEED * 47, BATCH_COUNT).map((b, i) => ({ ...b, i }));
+  const entries = bags.reduce((n, b) => n + b.indices.length, 0) / BATCH_COUNT;
   const maxEntries = Math.max(...bags.map((b) => b.indices.length));
 
   // Layers over the shared tables: native and TypeScript, a lookup and a sum bag per dtype.
@@ -215,32 +235,31 @@ export function runDtypeSuite({ args, reference, threads }) {
   setup.seconds = secondsSince(started);
 
   const withDtype = (variants, dtype) => variants.map((v) => ({ ...v, key: `${v.key}:${dtype}` }));
+  const lookupRotation = sharedRotation(lookups);
+  const bagRotation = sharedRotation(bags);
   const ops = [
     {
       op: 'fwd',
       batches: lookups,
       bytes: (dtype) => BATCH * rowBytes[dtype] + BATCH * dim * 4 + BATCH * 4,
       variants: DTYPES.flatMap((dtype) => [
-        ...withDtype(nativeVariants(threads, rotating(lookups, (idx) => layers[dtype].native.fwd.forward(idx, out))), dtype),
-        { key: `ts:${dtype}`, before: one, ...(dtype === 'float32' ? {} : { settings: SLOW }), run: rotating(lookups, (idx) => layers[dtype].ts.fwd.forward(idx, out)) },
-        ...(words[dtype] ? [{ key: `rows:${dtype}`, before: one, run: rotating(lookups, (idx) => reference.gather(words[dtype], rowBytes[dtype] / 4, idx, lookupScratch[dtype])) }] : []),
+        ...withDtype(nativeVariants(threads, lookupRotation((idx) => layers[dtype].native.fwd.forward(idx, out))), dtype),
+        { key: `ts:${dtype}`, before: one, ...(dtype === 'float32' ? {} : { settings: SLOW }), run: lookupRotation((idx) => layers[dtype].ts.fwd.forward(idx, out)) },
+        ...(words[dtype] ? [{ key: `rows:${dtype}`, before: one, run: lookupRotation((idx) => reference.gather(words[dtype], rowBytes[dtype] / 4, idx, lookupScratch[dtype])) }] : []),
       ]),
     },
     {
       op: 'bag',
       batches: bags,
       bytes: (dtype) => entries * rowBytes[dtype] + BAGS * dim * 4 + entries * 4,
-      variants: DTYPES.flatMap((dtype) => {
-        const indexed = bags.map((b, i) => ({ ...b, i }));
-        return [
-          ...withDtype(nativeVariants(threads, rotating(indexed, (b) => layers[dtype].native.bag.forward(b.indices, b.offsets, null, bagOut))), dtype),
-          ...(ALLOC_DTYPES.includes(dtype) ? [{ key: `alloc:${dtype}`, before: one, run: rotating(indexed, (b) => layers[dtype].native.bag.forward(b.indices, b.offsets)) }] : []),
-          { key: `ts:${dtype}`, before: one, ...(dtype === 'float32' ? {} : { settings: SLOW }), run: rotating(indexed, (b) => layers[dtype].ts.bag.forward(b.indices, b.offsets, null, bagOut)) },
-          ...(words[dtype]
-            ? [{ key: `rows:${dtype}`, before: one, run: rotating(indexed, (b) => reference.gather(words[dtype], rowBytes[dtype] / 4, b.indices, bagScratch[dtype][b.i])) }]
-            : []),
-        ];
-      }),
+      variants: DTYPES.flatMap((dtype) => [
+        ...withDtype(nativeVariants(threads, bagRotation((b) => layers[dtype].native.bag.forward(b.indices, b.offsets, null, bagOut))), dtype),
+        ...(ALLOC_DTYPES.includes(dtype) ? [{ key: `alloc:${dtype}`, before: one, run: bagRotation((b) => layers[dtype].native.bag.forward(b.indices, b.offsets)) }] : []),
+        { key: `ts:${dtype}`, before: one, ...(dtype === 'float32' ? {} : { settings: SLOW }), run: bagRotation((b) => layers[dtype].ts.bag.forward(b.indices, b.offsets, null, bagOut)) },
+        ...(words[dtype]
+          ? [{ key: `rows:${dtype}`, before: one, run: bagRotation((b) => reference.gather(words[dtype], rowBytes[dtype] / 4, b.indices, bagScratch[dtype][b.i])) }]
+          : []),
+      ]),
     },
   ];
 
@@ -474,6 +493,7 @@ function torchSpec(dir, { rows, dim, lookups, bags, threads, settings }) {
     bagIndices: write('bag-indices.bin', bags.map((b) => b.indices)),
     bagOffsets: write('bag-offsets.bin', bags.map((b) => b.offsets)),
     bagCounts: bags.map((b) => b.indices.length),
+    batches: lookups.length,
   };
   const file = join(dir, 'spec.json');
   writeFileSync(file, JSON.stringify(spec));

@@ -73,13 +73,13 @@ export const BAG_FORMULAS = {
 };
 
 /**
- * 8 seeded batches of `bags` bags over `rows` rows, bag lengths uniform in [1, 2 * meanLength - 1];
- * this suite shares them between every D (the dtype suite uses them too).
+ * `count` (default BATCHES) seeded batches of `bags` bags over `rows` rows, bag lengths uniform in
+ * [1, 2 * meanLength - 1]; this suite shares them between every D (the dtype suite uses them too).
  */
-export function bagBatches(rows, bags, meanLength, seed) {
+export function bagBatches(rows, bags, meanLength, seed, count = BATCHES) {
   const next = prng(seed);
   const batches = [];
-  for (let b = 0; b < BATCHES; b++) {
+  for (let b = 0; b < count; b++) {
     const offsets = new Int32Array(bags);
     let count = 0;
     for (let bag = 0; bag < bags; bag++) {

@@ -90,11 +90,11 @@ export const EMBEDDING_SHAPES = [
   { name: 'tiny', rows: 1_000, dim: 32, batch: 8 },
 ];
 
-/** BATCHES batches of `batch` uniform int32 indices in [0, rows), seeded. */
-export function indexBatches(rows, batch, seed) {
+/** `count` (default BATCHES) batches of `batch` uniform int32 indices in [0, rows), seeded. */
+export function indexBatches(rows, batch, seed, count = BATCHES) {
   const next = prng(seed);
   const batches = [];
-  for (let b = 0; b < BATCHES; b++) {
+  for (let b = 0; b < count; b++) {
     const indices = new Int32Array(batch);
     // rows <= 4·10^6 in the suites, so the bias of a 32-bit modulo is negligible (under 10^-3).
     for (let i = 0; i < batch; i++) indices[i] = next() % rows;

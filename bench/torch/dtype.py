@@ -5,9 +5,9 @@
 #
 # SPEC (written by bench/dtype.mjs): { "rows", "dim", "threads": [1, 2], "sampleTargetMs",
 # "minSamples", "maxSamples", "budgetMs", "batch", "lookup": FILE, "bags", "bagIndices": FILE,
-# "bagOffsets": FILE, "bagCounts": [8 counts] }. The files hold the Node side's 8 lookup batches,
-# and its 8 bag batches' indices and offsets (int32, little-endian, batch after batch), widened
-# here to int64, torch's index type.
+# "bagOffsets": FILE, "bagCounts": [count per batch], "batches" }. The files hold the Node side's
+# lookup batches, and its bag batches' indices and offsets (int32, little-endian, batch after
+# batch), widened here to int64, torch's index type; calls rotate through all the batches.
 #
 # The table: rows × dim uniform values in [-1, 1) (values do not change the speed), float32; each
 # other dtype made from it as a torch user makes it (timed, at torch's default thread count:
@@ -26,7 +26,7 @@ import json, sys, time
 import numpy as np
 import torch
 
-from bench import BATCHES, measure
+from bench import measure
 
 F = torch.nn.functional
 Q = torch.ops.quantized
@@ -62,7 +62,7 @@ FORMS = [
 def load(spec):
     batch = spec['batch']
     flat = np.fromfile(spec['lookup'], dtype='<i4')
-    lookups = [torch.from_numpy(flat[b * batch:(b + 1) * batch].astype(np.int64)) for b in range(BATCHES)]
+    lookups = [torch.from_numpy(flat[b * batch:(b + 1) * batch].astype(np.int64)) for b in range(spec['batches'])]
     indices = np.fromfile(spec['bagIndices'], dtype='<i4')
     offsets = np.fromfile(spec['bagOffsets'], dtype='<i4')
     bags, start = [], 0
@@ -99,7 +99,7 @@ def main():
                 results[op][dtype] = {}
                 for n in spec['threads']:
                     torch.set_num_threads(n)
-                    results[op][dtype][str(n)] = measure(call, spec)
+                    results[op][dtype][str(n)] = measure(call, spec, spec['batches'])
             del table
     json.dump({'torch': torch.__version__, 'setupSeconds': setup, 'calls': calls, 'results': results}, sys.stdout)
 
