@@ -22,8 +22,8 @@
 // The alternatives (naive loops, tfjs calls, tfjs's gradient cost model) are in alternatives.mjs;
 // the speed-up chart (SVG) in chart.mjs.
 //
-//   npm run bench                      full run, all suites (about 5 minutes; 7 more with PyTorch)
-//   npm run bench -- --quick           reduced sampling, bag shapes and dtype table (about a minute; 2 more with PyTorch)
+//   npm run bench                      full run, all suites (about 4 to 5 minutes; 7.5 more with PyTorch)
+//   npm run bench -- --quick           reduced sampling, bag shapes and dtype table (about a minute; 2.5 more with PyTorch)
 //   npm run bench -- --json out.json   also write every figure as JSON, and out.svg (the chart)
 //   npm run bench -- --tiers           also time each SIMD tier the CPU runs (native fwd/bwd)
 //   npm run bench -- --shapes S1,tiny  only some shapes (Embedding S1..S4,tiny; bags L20-D64, ...)
