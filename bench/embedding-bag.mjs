@@ -72,24 +72,27 @@ export const BAG_FORMULAS = {
   extra: 'max* (forward only) is an extra row, not in the goals',
 };
 
-/** 8 seeded batches for one mean bag length; shared by every D. */
-function bagBatches(meanLength, seed) {
+/**
+ * `count` (default BATCHES) seeded batches of `bags` bags over `rows` rows, bag lengths uniform in
+ * [1, 2 * meanLength - 1]; this suite shares them between every D (the dtype suite uses them too).
+ */
+export function bagBatches(rows, bags, meanLength, seed, count = BATCHES) {
   const next = prng(seed);
   const batches = [];
-  for (let b = 0; b < BATCHES; b++) {
-    const offsets = new Int32Array(BAGS);
+  for (let b = 0; b < count; b++) {
+    const offsets = new Int32Array(bags);
     let count = 0;
-    for (let bag = 0; bag < BAGS; bag++) {
+    for (let bag = 0; bag < bags; bag++) {
       offsets[bag] = count;
       count += 1 + (next() % (2 * meanLength - 1));
     }
     const indices = new Int32Array(count);
-    // rows <= 2^20, so the bias of a 32-bit modulo is negligible.
-    for (let i = 0; i < count; i++) indices[i] = next() % ROWS;
+    // rows <= 4·10^6, so the bias of a 32-bit modulo is negligible (under 10^-3).
+    for (let i = 0; i < count; i++) indices[i] = next() % rows;
     const weights = new Float32Array(count);
     for (let i = 0; i < count; i++) weights[i] = 0.5 + next() / 2 ** 32;
     const segmentIds = new Int32Array(count);
-    for (let bag = 0; bag < BAGS; bag++) segmentIds.fill(bag, offsets[bag], bag + 1 < BAGS ? offsets[bag + 1] : count);
+    for (let bag = 0; bag < bags; bag++) segmentIds.fill(bag, offsets[bag], bag + 1 < bags ? offsets[bag + 1] : count);
     batches.push({ indices, offsets, offsetsU32: new Uint32Array(offsets.buffer), weights, segmentIds });
   }
   return batches;
@@ -124,7 +127,7 @@ export function runBagSuite({ args, shapes, capabilities, reference, tiers, tier
     const { rows, dim, bags, meanLength } = shape;
     const t0 = now();
     const weight = tableBuffer.subarray(0, rows * dim);
-    if (!batchesByLength.has(meanLength)) batchesByLength.set(meanLength, bagBatches(meanLength, SEED * 131 + meanLength));
+    if (!batchesByLength.has(meanLength)) batchesByLength.set(meanLength, bagBatches(ROWS, BAGS, meanLength, SEED * 131 + meanLength));
     const batches = batchesByLength.get(meanLength);
     const entries = batches.reduce((n, b) => n + b.indices.length, 0) / BATCHES;
     const maxEntries = Math.max(...batches.map((b) => b.indices.length));

@@ -16,15 +16,18 @@
 //   init       creating an initialized table (new Embedding with each init kind, Embedding.create,
 //              the TS backend) at 10^5 × 300 and 10^6 × 128, next to torch's nn.Embedding and
 //              nn.init, when installed, and a fill-bandwidth reference (init.mjs)
+//   dtype      lookups and bag sums on a 4·10^6 × 128 table stored as float32, float16, bfloat16,
+//              int8 and int4, next to PyTorch's quantized bags (when installed), and memory per row
+//              (dtype.mjs)
 // The alternatives (naive loops, tfjs calls, tfjs's gradient cost model) are in alternatives.mjs;
 // the speed-up chart (SVG) in chart.mjs.
 //
-//   npm run bench                      full run, all suites (about 3 to 4 minutes; 6 more with PyTorch)
-//   npm run bench -- --quick           reduced sampling and bag shapes (about a minute; 1.5 more with PyTorch)
+//   npm run bench                      full run, all suites (about 4 to 5 minutes; 7.5 more with PyTorch)
+//   npm run bench -- --quick           reduced sampling, bag shapes and dtype table (about a minute; 2.5 more with PyTorch)
 //   npm run bench -- --json out.json   also write every figure as JSON, and out.svg (the chart)
 //   npm run bench -- --tiers           also time each SIMD tier the CPU runs (native fwd/bwd)
 //   npm run bench -- --shapes S1,tiny  only some shapes (Embedding S1..S4,tiny; bags L20-D64, ...)
-//   npm run bench -- --suite train     only one suite (embedding, bag, train, io, torch, init or all)
+//   npm run bench -- --suite train     only one suite (embedding, bag, train, io, torch, init, dtype or all)
 //   NN_EMBEDDING_SIMD=avx2 npm run bench   the tier the default (native) layers use
 //   NN_EMBEDDING_THREADS=4 npm run bench   the "all threads" count
 //
@@ -48,6 +51,7 @@ import { runTrainSuite } from './train.mjs';
 import { runIoSuite } from './io.mjs';
 import { runTorchSuite } from './torch.mjs';
 import { runInitSuite } from './init.mjs';
+import { runDtypeSuite } from './dtype.mjs';
 import { chartGroups, speedupChart } from './chart.mjs';
 
 const require = createRequire(import.meta.url);
@@ -433,8 +437,8 @@ const started = now();
 const args = parseArgs(process.argv.slice(2));
 
 // --shapes names shapes of the embedding and bag suites; each runs the ones it knows. The train,
-// io and init suites have no shapes: each runs with its --suite name or all, but not when --shapes
-// picks a subset.
+// io, init and dtype suites have no shapes: each runs with its --suite name or all, but not when
+// --shapes picks a subset.
 // --quick without --shapes runs a reduced set of bag shapes.
 let embeddingShapes = SHAPES;
 let bagShapes = args.quick ? QUICK_BAG_SHAPES : BAG_SHAPES;
@@ -459,6 +463,7 @@ const suites = {
   io: unshaped('io') && runIoSuite,
   torch: (args.suite === 'torch' || args.suite === 'all') && runTorchSuite,
   init: unshaped('init') && runInitSuite,
+  dtype: unshaped('dtype') && runDtypeSuite,
 };
 const suiteNames = Object.keys(suites).filter((name) => suites[name]);
 if (suiteNames.length === 0) throw new Error(`--shapes ${args.shapes.join(',')} selects no shape of --suite ${args.suite}\n${usage()}`);
@@ -505,7 +510,7 @@ for (const [name, run] of Object.entries(suites)) {
   reports[name] = await run(context);
   collect();
 }
-const { embedding, bag, train, io, torch, init } = reports;
+const { embedding, bag, train, io, torch, init, dtype } = reports;
 
 const runtimeSeconds = secondsSince(started);
 console.log('');
@@ -516,8 +521,8 @@ if (args.json !== null) {
   const svgPath = args.json.endsWith('.json') ? `${args.json.slice(0, -'.json'.length)}.svg` : `${args.json}.svg`;
   // Schema 2: the top-level fields are the Embedding suite's (empty when it did not run); the
   // EmbeddingBag suite is under `bag`, the training-step suite under `train`, the loading-speed
-  // suite under `io`, the PyTorch suite under `torch`, the table-initialization suite under `init`
-  // (each null when it did not run). Variant keys: native (1 thread), nativeMT
+  // suite under `io`, the PyTorch suite under `torch`, the table-initialization suite under `init`,
+  // the narrow-table suite under `dtype` (each null when it did not run). Variant keys: native (1 thread), nativeMT
   // (all threads, when the build has a thread pool and the machine more than one CPU), ts, tfjs,
   // tfjsScatter, naive, ref, tier:<name>.
   const report = {
@@ -549,6 +554,7 @@ if (args.json !== null) {
     io,
     torch,
     init,
+    dtype,
     chart: svgPath,
     peakRssGiB: peakRssGiB(),
     runtimeSeconds,

@@ -1,6 +1,7 @@
 // Shared benchmark machinery for bench/embedding.mjs (the entry, Embedding suite),
 // bench/embedding-bag.mjs (EmbeddingBag suite), bench/train.mjs (training steps), bench/io.mjs
-// (loading speed of the file formats) and bench/init.mjs (table initialization): arguments, seeded
+// (loading speed of the file formats), bench/init.mjs (table initialization) and bench/dtype.mjs
+// (narrow tables): arguments, seeded
 // data, the interleaved timing loop (sync and awaited) and its statistics, the native thread
 // count, machine information, and table formatting.
 import { readFileSync } from 'node:fs';
@@ -9,11 +10,11 @@ import os from 'node:os';
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
-export const SUITES = ['embedding', 'bag', 'train', 'io', 'torch', 'init'];
+export const SUITES = ['embedding', 'bag', 'train', 'io', 'torch', 'init', 'dtype'];
 
 export function usage() {
   return [
-    'usage: node --expose-gc bench/embedding.mjs [--quick] [--tiers] [--json FILE] [--shapes S1,S2,...] [--suite embedding|bag|train|io|torch|init|all]',
+    'usage: node --expose-gc bench/embedding.mjs [--quick] [--tiers] [--json FILE] [--shapes S1,S2,...] [--suite embedding|bag|train|io|torch|init|dtype|all]',
     '  --quick        fewer, shorter samples, a reduced set of bag shapes and a 20,000-row io table',
     '                 (all suites in about a minute)',
     '  --tiers        also time native forward/backward on every SIMD tier the CPU runs (embedding, bag)',
@@ -22,9 +23,11 @@ export function usage() {
     '  --shapes LIST  comma-separated subset of S1,S2,S3,S4,tiny (Embedding) and',
     '                 L20-D32,L20-D64,L20-D128,L100-D32,L100-D64,L100-D128 (EmbeddingBag);',
     '                 the train, io and init suites have no shapes: with --shapes they run only if named by --suite',
-    '  --suite NAME   embedding, bag, train, io, torch, init or all (default all); torch: the same calls in\n' +
+    '  --suite NAME   embedding, bag, train, io, torch, init, dtype or all (default all); torch: the same calls in\n' +
     '                 PyTorch (bench/torch/bench.py, when a python3 with torch is found); init: creating\n' +
-    '                 initialized tables (10^5×300, 10^6×128; --quick: 10^5×300) against PyTorch (bench/torch/init.py)',
+    '                 initialized tables (10^5×300, 10^6×128; --quick: 10^5×300) against PyTorch (bench/torch/init.py);\n' +
+    '                 dtype: lookups and bag sums on a 4·10^6×128 table in float32, float16, bfloat16, int8 and int4\n' +
+    '                 (--quick: 5·10^5×128) against PyTorch\'s quantized bags (bench/torch/dtype.py)',
   ].join('\n');
 }
 
@@ -36,7 +39,7 @@ export function parseArgs(argv) {
     if (flag === '--json') args.json = value;
     else if (flag === '--shapes') args.shapes = splitList(value);
     else {
-      if (value !== 'all' && !SUITES.includes(value)) throw new Error(`--suite must be embedding, bag, train, io, torch, init or all, got '${value}'\n${usage()}`);
+      if (value !== 'all' && !SUITES.includes(value)) throw new Error(`--suite must be embedding, bag, train, io, torch, init, dtype or all, got '${value}'\n${usage()}`);
       args.suite = value;
     }
   };
@@ -87,13 +90,13 @@ export const EMBEDDING_SHAPES = [
   { name: 'tiny', rows: 1_000, dim: 32, batch: 8 },
 ];
 
-/** BATCHES batches of `batch` uniform int32 indices in [0, rows), seeded. */
-export function indexBatches(rows, batch, seed) {
+/** `count` (default BATCHES) batches of `batch` uniform int32 indices in [0, rows), seeded. */
+export function indexBatches(rows, batch, seed, count = BATCHES) {
   const next = prng(seed);
   const batches = [];
-  for (let b = 0; b < BATCHES; b++) {
+  for (let b = 0; b < count; b++) {
     const indices = new Int32Array(batch);
-    // rows <= 2^20 in the suites, so the bias of a 32-bit modulo is negligible.
+    // rows <= 4·10^6 in the suites, so the bias of a 32-bit modulo is negligible (under 10^-3).
     for (let i = 0; i < batch; i++) indices[i] = next() % rows;
     batches.push(indices);
   }

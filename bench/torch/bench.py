@@ -68,14 +68,15 @@ def make_call(case):
     raise ValueError(f"unknown kind {kind}")
 
 
-def measure(call, spec):
+def measure(call, spec, batches=BATCHES):
     target = spec['sampleTargetMs'] / 1e3
     budget = spec['budgetMs'] / 1e3
-    # warm-up: one rotation of the batches (state pages, allocator caches), then size k
+    # warm-up: one rotation of (at most BATCHES of) the batches (state pages, allocator caches), then size k
+    warm = min(batches, BATCHES)
     t0 = time.perf_counter()
-    for i in range(BATCHES):
+    for i in range(warm):
         call(i)
-    one = (time.perf_counter() - t0) / BATCHES
+    one = (time.perf_counter() - t0) / warm
     k = max(1, int(target / max(one, 1e-9)))
     samples = []
     nxt = 0
@@ -84,7 +85,7 @@ def measure(call, spec):
         t0 = time.perf_counter()
         for _ in range(k):
             call(nxt)
-            nxt = (nxt + 1) & (BATCHES - 1)
+            nxt = (nxt + 1) % batches
         samples.append((time.perf_counter() - t0) / k * 1e6)
         if len(samples) >= spec['minSamples'] and time.perf_counter() - started > budget:
             break
@@ -104,4 +105,5 @@ def main():
     json.dump({'torch': torch.__version__, 'results': results}, sys.stdout)
 
 
-main()
+if __name__ == '__main__':  # bench/torch/dtype.py imports measure() from here
+    main()
