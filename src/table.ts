@@ -95,8 +95,12 @@ const HUGE_PAGE_TABLE_BYTES = 32 << 20;
  * on the machines measured costs less than the init's own arithmetic instead of more.
  */
 function newTable(count: number): Float32Array {
-  const table = new Float32Array(count);
-  if (count * 4 >= HUGE_PAGE_TABLE_BYTES && currentBackend().name === 'native') loadAddon().adviseHugePages(table.buffer);
+  return withHugePages(new Float32Array(count));
+}
+
+/** A fresh zeroed table with huge pages requested when it is large enough (see newTable). */
+function withHugePages<T extends Float32Array | PackedData>(table: T): T {
+  if (table.byteLength >= HUGE_PAGE_TABLE_BYTES && currentBackend().name === 'native') loadAddon().adviseHugePages(table.buffer as ArrayBuffer);
   return table;
 }
 
@@ -605,10 +609,10 @@ function checkDtype(where: string, value: unknown, embeddingDim: number): Dtype 
   return value as Dtype;
 }
 
-/** A zeroed narrow table of `rows` rows: the array type its dtype is stored in. */
+/** A zeroed narrow table of `rows` rows, in the array type its dtype is stored in (huge pages as newTable's). */
 function emptyPacked(dtype: Exclude<Dtype, 'float32'>, rows: number, dim: number): PackedData {
   const bytes = rows * rowBytes(dim, dtype);
-  return dtype === 'float16' || dtype === 'bfloat16' ? new Uint16Array(bytes / 2) : new Uint8Array(bytes);
+  return withHugePages(dtype === 'float16' || dtype === 'bfloat16' ? new Uint16Array(bytes / 2) : new Uint8Array(bytes));
 }
 
 /** The Error for a kept array whose buffer was detached (transferred) or shrunk. */
