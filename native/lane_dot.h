@@ -1,23 +1,21 @@
 // Sums over n floats accumulated in double: term j goes to lane j % 8, each lane adds in order of
 // j, and the lanes are combined as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) — the order
 // of every norm and dot of the kernels (renorm's 1- and 2-norms, the per-sample-weight gradient,
-// row-wise Adagrad) and of the TypeScript backend. Products of floats are exact in double. Written
-// as blocks of eight independent lanes so that the compiler vectorizes it for the tier it is
-// compiled for (included inside each tier's namespace and target region, by the kernel bodies; no
-// include guard).
+// row-wise Adagrad) and of the TypeScript backend. Products of floats are exact in double. The
+// blocks of eight are the tier's Vec::D8 (vec_traits.h: one AVX-512 register, two AVX2 ones, or
+// an array the compiler vectorizes), the last n % 8 terms one at a time. Included inside each
+// tier's namespace and target region, by the kernel bodies; no include guard.
 //
 // The _accumulate forms add to lanes that a previous call left, so a long sum can be taken in
 // pieces whose lengths are multiples of 8.
-template <class Term>
-inline void lane_sum_accumulate(int64_t n, const Term& term, double lanes_io[8]) {
-  double lanes[8];
-  for (int l = 0; l < 8; ++l) lanes[l] = lanes_io[l];
+template <class BlockTerm, class Term>
+inline void lane_sum_accumulate(int64_t n, const BlockTerm& block_term, const Term& term, double lanes_io[8]) {
+  using D8 = typename Vec::D8;
   const int64_t blocks = n - n % 8;
-  for (int64_t j = 0; j < blocks; j += 8) {
-    for (int l = 0; l < 8; ++l) lanes[l] += term(j + l);
-  }
-  for (int64_t j = blocks; j < n; ++j) lanes[j - blocks] += term(j);
-  for (int l = 0; l < 8; ++l) lanes_io[l] = lanes[l];
+  D8 lanes = D8::load(lanes_io);
+  for (int64_t j = 0; j < blocks; j += 8) lanes = D8::add(lanes, block_term(j));
+  D8::store(lanes_io, lanes);
+  for (int64_t j = blocks; j < n; ++j) lanes_io[j - blocks] += term(j);
 }
 
 inline double lane_reduce(const double lanes[8]) {
@@ -26,7 +24,10 @@ inline double lane_reduce(const double lanes[8]) {
 
 // dot(a, b).
 inline void lane_dot_accumulate(const float* a, const float* b, int64_t n, double lanes_io[8]) {
-  lane_sum_accumulate(n, [a, b](int64_t j) { return static_cast<double>(a[j]) * static_cast<double>(b[j]); }, lanes_io);
+  using D8 = typename Vec::D8;
+  lane_sum_accumulate(
+      n, [a, b](int64_t j) { return D8::mul(D8::widen(a + j), D8::widen(b + j)); },
+      [a, b](int64_t j) { return static_cast<double>(a[j]) * static_cast<double>(b[j]); }, lanes_io);
 }
 
 inline double lane_dot(const float* a, const float* b, int64_t n) {
@@ -38,6 +39,9 @@ inline double lane_dot(const float* a, const float* b, int64_t n) {
 // The sum of |a[j]| (the 1-norm).
 inline double lane_abs_sum(const float* a, int64_t n) {
   double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  lane_sum_accumulate(n, [a](int64_t j) { return std::fabs(static_cast<double>(a[j])); }, lanes);
+  using D8 = typename Vec::D8;
+  lane_sum_accumulate(
+      n, [a](int64_t j) { return D8::abs(D8::widen(a + j)); }, [a](int64_t j) { return std::fabs(static_cast<double>(a[j])); },
+      lanes);
   return lane_reduce(lanes);
 }

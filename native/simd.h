@@ -13,8 +13,8 @@
 
 // A region of functions (templates included) compiled for a tier. With GCC the AVX-512 region
 // also asks for 512-bit vectors in the loops the compiler vectorizes itself (its generic tuning
-// picks 256): lane_dot.h's double sums, renorm's norms, which were hand-written with 512-bit
-// vectors before, are ~1.5x slower at 256 on a table of 10^6 x 128.
+// picks 256), such as renorm's scaling loop; lane_dot.h's double sums no longer depend on it (they
+// are written over Vec::D8).
 #if defined(__clang__)
 #define NNE_BEGIN_TARGET_AVX2 _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,f16c\"))), apply_to = function)")
 #define NNE_BEGIN_TARGET_AVX512 \

@@ -11,9 +11,12 @@
 //   nonzero(i) (a Mask of lanes != 0), min(a, b) (a > b ? b : a), store_interleaved(p, a, b)
 //   (p[2j] = a[j], p[2j + 1] = b[j]).
 //   Narrow tables (packed_rows.h) add half(bits) (one float16 widened, as widen_f16 widens it) and
-//   loads of kWidth elements widened to float: widen_f16(p), widen_bf16(p) (16-bit floats, exact), load_u8(p) (bytes as 0..255) and
-//   load_u4(codes, j) (the 4-bit codes j .. j + kWidth of a row, two per byte, the even one in the
-//   low nibble; j is a multiple of kWidth).
+//   loads of kWidth elements widened to float: widen_f16(p), widen_bf16(p) (16-bit floats,
+//   exact), load_u8(p) (bytes as 0..255) and load_u4(codes, j) (the 4-bit codes j .. j + kWidth
+//   of a row, two per byte, the even one in the low nibble; j is a multiple of kWidth).
+//   D8: eight double lanes, lane_dot.h's sums (widen(p): floats p[0, 8) as doubles, add, mul, abs,
+//   load(double[8]), store(double[8])); the x86 tiers hold them in registers, the others in an
+//   array the compiler vectorizes (GenericD8).
 // Every operation is one IEEE float32 operation per lane, so all tiers round alike.
 #pragma once
 
@@ -26,8 +29,42 @@
 
 namespace nne {
 
+// Eight double lanes as an array: the D8 of the tiers without their own.
+struct GenericD8 {
+  double v[8];
+  static GenericD8 load(const double* p) {
+    GenericD8 r;
+    for (int l = 0; l < 8; ++l) r.v[l] = p[l];
+    return r;
+  }
+  static void store(double* p, const GenericD8& a) {
+    for (int l = 0; l < 8; ++l) p[l] = a.v[l];
+  }
+  static GenericD8 widen(const float* p) {
+    GenericD8 r;
+    for (int l = 0; l < 8; ++l) r.v[l] = static_cast<double>(p[l]);
+    return r;
+  }
+  static GenericD8 add(const GenericD8& a, const GenericD8& b) {
+    GenericD8 r;
+    for (int l = 0; l < 8; ++l) r.v[l] = a.v[l] + b.v[l];
+    return r;
+  }
+  static GenericD8 mul(const GenericD8& a, const GenericD8& b) {
+    GenericD8 r;
+    for (int l = 0; l < 8; ++l) r.v[l] = a.v[l] * b.v[l];
+    return r;
+  }
+  static GenericD8 abs(const GenericD8& a) {
+    GenericD8 r;
+    for (int l = 0; l < 8; ++l) r.v[l] = std::fabs(a.v[l]);
+    return r;
+  }
+};
+
 namespace scalar_tier {
 struct Vec {
+  using D8 = GenericD8;
   using V = float;
   using I = int32_t;
   using Mask = bool;
@@ -75,7 +112,25 @@ struct Vec {
 #if defined(NNE_X86_64)
 NNE_BEGIN_TARGET_AVX2
 namespace avx2_tier {
+// Eight double lanes in two registers: lanes 0-3 and 4-7.
+struct D8x2 {
+  __m256d low, high;
+  static D8x2 load(const double* p) { return {_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)}; }
+  static void store(double* p, D8x2 a) {
+    _mm256_storeu_pd(p, a.low);
+    _mm256_storeu_pd(p + 4, a.high);
+  }
+  static D8x2 widen(const float* p) { return {_mm256_cvtps_pd(_mm_loadu_ps(p)), _mm256_cvtps_pd(_mm_loadu_ps(p + 4))}; }
+  static D8x2 add(D8x2 a, D8x2 b) { return {_mm256_add_pd(a.low, b.low), _mm256_add_pd(a.high, b.high)}; }
+  static D8x2 mul(D8x2 a, D8x2 b) { return {_mm256_mul_pd(a.low, b.low), _mm256_mul_pd(a.high, b.high)}; }
+  static D8x2 abs(D8x2 a) {
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    return {_mm256_andnot_pd(sign, a.low), _mm256_andnot_pd(sign, a.high)};
+  }
+};
+
 struct Vec {
+  using D8 = D8x2;
   using V = __m256;
   using I = __m256i;
   using Mask = __m256;
@@ -146,7 +201,20 @@ NNE_END_TARGET
 
 NNE_BEGIN_TARGET_AVX512
 namespace avx512_tier {
+// Eight double lanes in one register.
+struct D8x1 {
+  __m512d v;
+  static D8x1 load(const double* p) { return {_mm512_loadu_pd(p)}; }
+  static void store(double* p, D8x1 a) { _mm512_storeu_pd(p, a.v); }
+  // maskz form: GCC 12 warns about the undefined source operand of the plain form.
+  static D8x1 widen(const float* p) { return {_mm512_maskz_cvtps_pd(static_cast<__mmask8>(0xff), _mm256_loadu_ps(p))}; }
+  static D8x1 add(D8x1 a, D8x1 b) { return {_mm512_add_pd(a.v, b.v)}; }
+  static D8x1 mul(D8x1 a, D8x1 b) { return {_mm512_mul_pd(a.v, b.v)}; }
+  static D8x1 abs(D8x1 a) { return {_mm512_abs_pd(a.v)}; }
+};
+
 struct Vec {
+  using D8 = D8x1;
   using V = __m512;
   using I = __m512i;
   using Mask = __mmask16;
@@ -217,6 +285,7 @@ NNE_END_TARGET
 #if defined(NNE_ARM64)
 namespace neon_tier {
 struct Vec {
+  using D8 = GenericD8;
   using V = float32x4_t;
   using I = int32x4_t;
   using Mask = uint32x4_t;
