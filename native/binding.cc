@@ -316,6 +316,7 @@ constexpr napi_typedarray_type kArrayType =
     : std::is_same_v<T, double>   ? napi_float64_array
     : std::is_same_v<T, int32_t>  ? napi_int32_array
     : std::is_same_v<T, uint32_t> ? napi_uint32_array
+    : std::is_same_v<T, uint16_t> ? napi_uint16_array
                                   : napi_uint8_array;
 
 const char* array_name(napi_typedarray_type type) {
@@ -324,6 +325,7 @@ const char* array_name(napi_typedarray_type type) {
     case napi_float64_array: return "a Float64Array";
     case napi_int32_array: return "an Int32Array";
     case napi_uint32_array: return "a Uint32Array";
+    case napi_uint16_array: return "a Uint16Array";
     default: return "a Uint8Array";
   }
 }
@@ -476,15 +478,15 @@ class Args {
     void* data = nullptr;
     int64_t bytes = 0;
     if (halves) {
-      Array<uint16_t> array;
-      if (!typed_of(k, "data", napi_uint16_array, "data must be a Uint16Array for a float16 or bfloat16 table", &array).ok()) return *this;
-      data = array.data;
-      bytes = 2 * array.length;
+      Array<uint16_t> bits;
+      if (!array(k, "data", Use::read, &bits).ok()) return *this;
+      data = bits.data;
+      bytes = 2 * bits.length;
     } else {
-      Array<uint8_t> array;
-      if (!typed_of(k, "data", napi_uint8_array, "data must be a Uint8Array for an int8 or int4 table", &array).ok()) return *this;
-      data = array.data;
-      bytes = array.length;
+      Array<uint8_t> rows_bytes;
+      if (!array(k, "data", Use::read, &rows_bytes).ok()) return *this;
+      data = rows_bytes.data;
+      bytes = rows_bytes.length;
     }
     int64_t dim = 0;
     if (!integer(k + 2, "dim", 1, &dim).ok()) return *this;
@@ -543,17 +545,6 @@ class Args {
 
   bool absent(size_t k) const { return info()[k].IsNull() || info()[k].IsUndefined(); }
 
-  // A typed array of the given type whose elements are T, with its own TypeError message.
-  template <class T>
-  Args& typed_of(size_t k, const char* name, napi_typedarray_type want, const char* message, Array<T>* out) {
-    if (!ok_) return *this;
-    napi_typedarray_type type;
-    void* data = nullptr;
-    if (!call_.take(k, name, Use::read, type_bit(want), &type, &data, &out->length)) return refuse_type(message);
-    out->data = static_cast<T*>(data);
-    out->present = true;
-    return *this;
-  }
 
   Args& stop() {
     ok_ = false;
