@@ -132,42 +132,33 @@ function roundToUnit(mantissa: bigint, exponent: number, unitExponent: number): 
   return quotient;
 }
 
-/** float16 bits nearest a finite float32, from exact arithmetic. */
-function referenceFloat16(bits: number): number {
+/**
+ * The bits of the 16-bit float (mantissaBits stored mantissa bits, exponent bias `bias`) nearest
+ * a finite float32, from exact arithmetic: nearest, ties to even, subnormals, overflow to infinity.
+ */
+function referenceNarrowFloat(bits: number, mantissaBits: number, bias: number): number {
   const { negative, mantissa, exponent } = exactParts(bits);
   const sign = negative ? 0x8000 : 0;
   if (mantissa === 0n) return sign;
-  // The float16 exponent of the value, limited below by the subnormal range.
+  // The value's exponent, limited below by the subnormal range.
   const magnitudeExponent = exponent + mantissa.toString(2).length - 1;
-  const halfExponent = Math.max(magnitudeExponent, -14);
-  let units = roundToUnit(mantissa, exponent, halfExponent - 10); // 11 significant bits
-  let e = halfExponent;
-  if (units === 2048n) {
-    units = 1024n;
+  const unitExponent = Math.max(magnitudeExponent, 1 - bias);
+  const implicit = 1n << BigInt(mantissaBits);
+  let units = roundToUnit(mantissa, exponent, unitExponent - mantissaBits); // mantissaBits + 1 significant bits
+  let e = unitExponent;
+  if (units === 2n * implicit) {
+    units = implicit;
     e++;
   }
-  if (e > 15) return sign | 0x7c00;
-  if (units < 1024n) return sign | Number(units); // subnormal
-  return sign | ((e + 15) << 10) | Number(units - 1024n);
+  if (e > bias) return sign | ((2 * bias + 1) << mantissaBits); // infinity
+  if (units < implicit) return sign | Number(units); // subnormal
+  return sign | ((e + bias) << mantissaBits) | Number(units - implicit);
 }
 
+/** float16 bits nearest a finite float32. */
+const referenceFloat16 = (bits: number): number => referenceNarrowFloat(bits, 10, 15);
 /** bfloat16 bits nearest a finite float32: the top 16 bits, rounded to nearest even on the rest. */
-function referenceBfloat16(bits: number): number {
-  const { negative, mantissa, exponent } = exactParts(bits);
-  const sign = negative ? 0x8000 : 0;
-  if (mantissa === 0n) return sign;
-  const magnitudeExponent = exponent + mantissa.toString(2).length - 1;
-  const bfExponent = Math.max(magnitudeExponent, -126);
-  let units = roundToUnit(mantissa, exponent, bfExponent - 7);
-  let e = bfExponent;
-  if (units === 256n) {
-    units = 128n;
-    e++;
-  }
-  if (e > 127) return sign | 0x7f80;
-  if (units < 128n) return sign | Number(units);
-  return sign | ((e + 127) << 7) | Number(units - 128n);
-}
+const referenceBfloat16 = (bits: number): number => referenceNarrowFloat(bits, 7, 127);
 
 function randomFloatBits(next: () => number): number {
   return Math.floor(next() * 2 ** 32) >>> 0;
