@@ -12,6 +12,7 @@
 // 0xffc00000 for an invalid operation (0 * inf, inf - inf). JavaScript numbers do not carry NaN
 // payloads reliably, so NaNs are written as bits.
 import { checkFloat32Array, checkInteger, describe } from './validate.js';
+import { floatBitsToBfloat16, floatBitsToHalf } from './io/half.js';
 
 /** The element types a table can be stored in. */
 export type Dtype = 'float32' | 'float16' | 'bfloat16' | 'int8' | 'int4';
@@ -89,26 +90,19 @@ export function bfloat16BitsToFloat(bits: number): number {
   return bitsFloat((bits & 0xffff) << 16);
 }
 
-/** torch's float32 -> float16 (c10::Half): nearest, ties to even; NaN -> sign | 0x7e00. */
+/**
+ * torch's float32 -> float16 (c10::Half): nearest, ties to even, as the file writers round
+ * (io/half.ts); a NaN becomes sign | 0x7e00, its payload dropped.
+ */
 function floatBitsToFloat16Bits(bits: number): number {
-  const sign = (bits >>> 16) & 0x8000;
-  const magnitude = bits & 0x7fffffff;
-  if (magnitude > 0x7f800000) return sign | 0x7e00;
-  if (magnitude >= 0x477ff000) return sign | 0x7c00; // 65520 and up: past the tie above 65504
-  if (magnitude < 0x38800000) {
-    // Below 2^-14: a float16 subnormal (or zero or the smallest normal), in units of 2^-24.
-    return sign | roundHalfEven(bitsFloat(magnitude) * 2 ** 24);
-  }
-  let half = (((magnitude >>> 23) - 112) << 10) | ((magnitude >>> 13) & 0x3ff);
-  const rest = magnitude & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (half & 1) === 1)) half++;
-  return sign | half;
+  if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) & 0x8000) | 0x7e00;
+  return floatBitsToHalf(bits);
 }
 
-/** torch's float32 -> bfloat16: nearest, ties to even; every NaN -> 0xffff (torch's vectorized cast). */
+/** torch's float32 -> bfloat16: nearest, ties to even (io/half.ts); every NaN -> 0xffff (torch's vectorized cast). */
 function floatBitsToBfloat16Bits(bits: number): number {
   if ((bits & 0x7fffffff) > 0x7f800000) return 0xffff;
-  return (bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16;
+  return floatBitsToBfloat16(bits);
 }
 
 /** The float16 bits nearest x, as torch's .half() rounds (x is first a float32). */
