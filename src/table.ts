@@ -308,6 +308,8 @@ export abstract class EmbeddingTable {
   private _renormSeen: Uint8Array | null = null;
   /** Occurrence counts for scaleGradByFreq, all zero between calls. */
   private _counts: Int32Array | null = null;
+  /** data's length when the layer took it (checkKept compares it on every call). */
+  private _dataLength = 0;
 
   /** Validates the table's size and options (`opts` already checked for unknown keys). */
   protected constructor(where: string, numEmbeddings: number, embeddingDim: number, opts: Partial<EmbeddingOptions>) {
@@ -382,6 +384,7 @@ export abstract class EmbeddingTable {
     }
     const data = packed ?? (dtype === 'float32' ? weight : emptyPacked(dtype, numEmbeddings, embeddingDim));
     defineReadonly<EmbeddingTable>(this, { numEmbeddings, embeddingDim, paddingIdx, maxNorm, normType, scaleGradByFreq, sparse, freeze, dtype, data });
+    this._dataLength = data.length;
     if (dtype === 'float32') {
       defineReadonly<EmbeddingTable>(this, { weight });
     } else {
@@ -463,8 +466,9 @@ export abstract class EmbeddingTable {
    */
   checkKept(where: string): void {
     const size = this.numEmbeddings * this.embeddingDim;
-    const dataLength = this.numEmbeddings * (rowBytes(this.embeddingDim, this.dtype) / this.data.BYTES_PER_ELEMENT);
-    if (this.data.length !== dataLength) throw keptArrayError(where, this.dtype === 'float32' ? 'weight' : 'data', this.data.length, dataLength);
+    if (this.data.length !== this._dataLength) {
+      throw keptArrayError(where, this.dtype === 'float32' ? 'weight' : 'data', this.data.length, this._dataLength);
+    }
     if (this.denseGrad !== null && this.denseGrad.length !== size) throw keptArrayError(where, 'grad', this.denseGrad.length, size);
     const sparse = this.sparseRows;
     if (sparse !== null && (sparse.indices.length < sparse.rows || sparse.values.length < sparse.rows * this.embeddingDim)) {
