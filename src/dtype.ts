@@ -227,9 +227,15 @@ function dequantizeValue(code: number, scale: number, scaleBits: number, bias: n
 
 // ------------------------------------------------------------------ the public conversions
 
-function checkDtype(where: string, dtype: unknown): Dtype {
+/**
+ * A dtype argument checked: one of DTYPES. Not a string is a TypeError; a string naming no dtype is a
+ * RangeError, as for the layers' other enumerated options. `name` is the argument as the caller's
+ * message names it.
+ */
+export function checkDtype(where: string, dtype: unknown, name = 'dtype'): Dtype {
   if (typeof dtype !== 'string' || !(DTYPES as readonly string[]).includes(dtype)) {
-    throw new TypeError(`${where}: dtype must be one of ${DTYPES.map((d) => `'${d}'`).join(', ')}, got ${describe(dtype)}`);
+    const message = `${where}: ${name} must be one of ${DTYPES.map((d) => `'${d}'`).join(', ')}, got ${describe(dtype)}`;
+    throw typeof dtype === 'string' ? new RangeError(message) : new TypeError(message);
   }
   return dtype as Dtype;
 }

@@ -5,7 +5,7 @@ import { constants as bufferConstants } from 'node:buffer';
 
 import { heldArray } from './async-guard.js';
 import { type Backend, DTYPE_CODES, type KernelIndices, type PackedData, type PackedDtypeCode, type Plan } from './backend.js';
-import { type Dtype, DTYPES, quantize, rowBytes } from './dtype.js';
+import { checkDtype as checkDtypeName, type Dtype, quantize, rowBytes } from './dtype.js';
 import { currentBackend } from './loader.js';
 import { AsyncAccess, runPlan, runPlanAsync } from './plan.js';
 import { type InitPlan, type InitSpec, fillWithPlan, planInit } from './init.js';
@@ -603,10 +603,7 @@ export abstract class EmbeddingTable {
 /** options.dtype checked: one of DTYPES (int4 needs an even embeddingDim); 'float32' when not given. */
 function checkDtype(where: string, value: unknown, embeddingDim: number): Dtype {
   if (value === undefined) return 'float32';
-  if (typeof value !== 'string' || !(DTYPES as readonly string[]).includes(value)) {
-    const message = `${where}: options.dtype must be one of ${DTYPES.map((d) => `'${d}'`).join(', ')}, got ${describe(value)}`;
-    throw typeof value === 'string' ? new RangeError(message) : new TypeError(message);
-  }
+  checkDtypeName(where, value, 'options.dtype');
   if (value === 'int4' && embeddingDim % 2 !== 0) {
     throw new RangeError(`${where}: an int4 table needs an even embeddingDim (two codes per byte), got ${embeddingDim}`);
   }

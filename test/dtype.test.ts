@@ -302,7 +302,7 @@ describe('errors', () => {
   const weights = new Float32Array(12);
   const cases: [string, () => unknown, ErrorConstructor, string][] = [
     ['quantize weights', () => quantize([1, 2] as unknown as Float32Array, 2, 'int8'), TypeError, 'quantize: weights must be a Float32Array, got an Array(2)'],
-    ['quantize dtype', () => quantize(weights, 4, 'int2' as 'int8'), TypeError,
+    ['quantize dtype', () => quantize(weights, 4, 'int2' as 'int8'), RangeError,
       `quantize: dtype must be one of 'float32', 'float16', 'bfloat16', 'int8', 'int4', got a string "int2"`],
     ['quantize dim type', () => quantize(weights, '4' as unknown as number, 'int8'), TypeError, 'quantize: dim must be a number, got a string "4"'],
     ['quantize dim zero', () => quantize(weights, 0, 'int8'), RangeError, 'quantize: dim must be an integer >= 1, got 0'],
@@ -322,7 +322,7 @@ describe('errors', () => {
       'dequantize: data.length must be a multiple of 4 (one bfloat16 row of dim 4), got 7'],
     ['dequantize int4 odd', () => dequantize(new Uint8Array(10), 3, 'int4'), RangeError, 'dequantize: dim must be even for int4 (two codes per byte), got 3'],
     ['rowBytes dim', () => rowBytes(-1, 'float32'), RangeError, 'rowBytes: dim must be an integer >= 1, got -1'],
-    ['rowBytes dtype', () => rowBytes(4, 'F16' as 'float16'), TypeError,
+    ['rowBytes dtype', () => rowBytes(4, 'F16' as 'float16'), RangeError,
       `rowBytes: dtype must be one of 'float32', 'float16', 'bfloat16', 'int8', 'int4', got a string "F16"`],
   ];
   for (const [name, call, type, message] of cases) {
