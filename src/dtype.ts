@@ -12,7 +12,6 @@
 // 0xffc00000 for an invalid operation (0 * inf, inf - inf). JavaScript numbers do not carry NaN
 // payloads reliably, so NaNs are written as bits.
 import { checkFloat32Array, checkInteger, describe } from './validate.js';
-import { floatBitsToBfloat16, floatBitsToHalf } from './io/half.js';
 
 /** The element types a table can be stored in. */
 export type Dtype = 'float32' | 'float16' | 'bfloat16' | 'int8' | 'int4';
@@ -90,19 +89,46 @@ export function bfloat16BitsToFloat(bits: number): number {
   return bitsFloat((bits & 0xffff) << 16);
 }
 
-/**
- * torch's float32 -> float16 (c10::Half): nearest, ties to even, as the file writers round
- * (io/half.ts); a NaN becomes sign | 0x7e00, its payload dropped.
- */
-function floatBitsToFloat16Bits(bits: number): number {
-  if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) & 0x8000) | 0x7e00;
-  return floatBitsToHalf(bits);
+/** The float32 bits of every float16 pattern (NaNs quieted as torch widens them); the file readers copy these. */
+export function float16WideningBits(): Uint32Array {
+  float16Table();
+  return float16Bits!;
 }
 
-/** torch's float32 -> bfloat16: nearest, ties to even (io/half.ts); every NaN -> 0xffff (torch's vectorized cast). */
-function floatBitsToBfloat16Bits(bits: number): number {
+/**
+ * torch's float32 -> float16 (c10::Half), given and returning bits: nearest, ties to even;
+ * overflow becomes infinity; a NaN becomes sign | 0x7e00, its payload dropped.
+ */
+export function floatBitsToFloat16Bits(bits: number): number {
+  const sign = (bits >>> 16) & 0x8000;
+  if ((bits & 0x7fffffff) > 0x7f800000) return sign | 0x7e00;
+  const exponent = (bits >>> 23) & 0xff;
+  const mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00;
+  const e = exponent - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    // A float16 subnormal (or zero): the significand, with its implicit bit, shifted into place.
+    if (e < -10) return sign;
+    const significand = mantissa | 0x800000;
+    const shift = 14 - e;
+    let half = significand >>> shift;
+    const rest = significand & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest === halfway && (half & 1) === 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mantissa >>> 13);
+  const rest = mantissa & 0x1fff;
+  // A carry out of the mantissa moves into the exponent, up to infinity: still the right answer.
+  if (rest > 0x1000 || (rest === 0x1000 && (half & 1) === 1)) half++;
+  return sign | half;
+}
+
+/** torch's float32 -> bfloat16, given and returning bits: nearest, ties to even; every NaN -> 0xffff (torch's vectorized cast). */
+export function floatBitsToBfloat16Bits(bits: number): number {
   if ((bits & 0x7fffffff) > 0x7f800000) return 0xffff;
-  return floatBitsToBfloat16(bits);
+  return ((bits >>> 0) + 0x7fff + ((bits >>> 16) & 1)) >>> 16;
 }
 
 /** The float16 bits nearest x, as torch's .half() rounds (x is first a float32). */

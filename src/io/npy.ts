@@ -5,7 +5,8 @@
 // aligned as numpy aligns it. Read: 2-D float arrays ('<f4' as a view of the mapped file; f2/f8
 // and big-endian converted, Fortran order transposed into C order).
 import { FileFormatError, mapOrReadFile, writeFileAtomic } from './files.js';
-import { halfBitsToFloat, halfToFloat } from './half.js';
+import { float16BitsToFloat } from '../dtype.js';
+import { halfToFloat } from './half.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
@@ -159,7 +160,7 @@ export async function readNpy(file: string): Promise<NpyArray> {
         const at = dataStart + k * itemBytes;
         if (itemBytes === 4) data[k] = view.getFloat32(at, !bigEndian);
         else if (itemBytes === 8) data[k] = view.getFloat64(at, !bigEndian);
-        else data[k] = halfBitsToFloat(view.getUint16(at, !bigEndian));
+        else data[k] = float16BitsToFloat(view.getUint16(at, !bigEndian));
       }
     }
     if (fortranOrder) data = transpose(data, cols, rows);

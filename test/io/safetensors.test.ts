@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { Embedding, EmbeddingBag } from '../../src/index.js';
-import { floatBitsToBfloat16, floatBitsToHalf } from '../../src/io/half.js';
+import { dequantize, floatBitsToBfloat16Bits, floatBitsToFloat16Bits } from '../../src/dtype.js';
 import { loadEmbedding, loadEmbeddingBag, saveEmbedding } from '../../src/io/layers.js';
 import { openSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
 import { expectFileFormatError, expectedBackend, expectSameBits, randomTable } from '../helpers.js';
@@ -57,8 +57,8 @@ describe('safetensors round trips', () => {
     const bfloats = opened.float32('b');
     for (let i = 0; i < values.length; i++) {
       // The value read back is the float32 of the 16-bit pattern the writer chose.
-      const h = floatBitsToHalf(bits[i]!);
-      const b = floatBitsToBfloat16(bits[i]!);
+      const h = floatBitsToFloat16Bits(bits[i]!);
+      const b = floatBitsToBfloat16Bits(bits[i]!);
       expect(new Uint32Array(new Float32Array([bfloats[i]!]).buffer)[0]).toBe((b << 16) >>> 0);
       expect(halves[i]).toBe(halfValue(h));
     }
@@ -67,19 +67,37 @@ describe('safetensors round trips', () => {
     expect(halves[10]).toBe(1 + 2 * 2 ** -10); // a tie rounds to even (up)
   });
 
-  it('rounds to F16/BF16 as torch does (fixture from torch)', () => {
+  it('reads every F16 and BF16 bit pattern as torch widens it (dequantize), NaN payloads included', async () => {
+    const patterns = new Uint16Array(65536).map((_, i) => i);
+    const bytes = new Uint8Array(patterns.buffer);
+    const file = writeRaw('all-halves.safetensors', {
+      h: { dtype: 'F16', shape: [65536], data_offsets: [0, 131072] },
+      b: { dtype: 'BF16', shape: [65536], data_offsets: [131072, 262144] },
+    }, Buffer.concat([bytes, bytes]));
+    const opened = await openSafetensors(file);
+    expectSameBits(opened.float32('h'), dequantize(patterns, 1, 'float16'), 'F16');
+    expectSameBits(opened.float32('b'), dequantize(patterns, 1, 'bfloat16'), 'BF16');
+  });
+
+  it('writes NaN as torch does (F16 sign | 0x7e00, BF16 0xffff)', async () => {
+    const values = new Float32Array(new Uint32Array([0x7fc00000, 0xffc00001, 0x7f800001]).buffer);
+    const file = path.join(dir, 'nan.safetensors');
+    await saveSafetensors(file, { h: { data: values, shape: [3], dtype: 'F16' }, b: { data: values, shape: [3], dtype: 'BF16' } });
+    const raw = readFileSync(file);
+    const opened = await openSafetensors(file);
+    const halves = (name: string): number[] => [0, 1, 2].map((i) => raw.readUInt16LE(opened.info(name)!.fileOffset + 2 * i));
+    expect(halves('h')).toEqual([0x7e00, 0xfe00, 0x7e00]);
+    expect(halves('b')).toEqual([0xffff, 0xffff, 0xffff]);
+  });
+
+  it('rounds to F16/BF16 as torch does, NaN included (fixture from torch)', () => {
     const reference = JSON.parse(readFileSync(path.join(fixtures, 'torch-bf16-ref.json'), 'utf8')) as {
       cases: { f32_bits: number; bf16_bits: number; f16_bits: number; nan: boolean; what: string }[];
     };
     expect(reference.cases.length).toBeGreaterThan(10);
     for (const c of reference.cases) {
-      if (c.nan) {
-        expect(Number.isNaN(halfValue(floatBitsToHalf(c.f32_bits))), c.what).toBe(true);
-        expect(floatBitsToBfloat16(c.f32_bits) & 0x7fff, c.what).toBeGreaterThan(0x7f80);
-        continue;
-      }
-      expect(floatBitsToBfloat16(c.f32_bits), `bf16 of ${c.what}`).toBe(c.bf16_bits);
-      expect(floatBitsToHalf(c.f32_bits), `f16 of ${c.what}`).toBe(c.f16_bits);
+      expect(floatBitsToBfloat16Bits(c.f32_bits), `bf16 of ${c.what}`).toBe(c.bf16_bits);
+      expect(floatBitsToFloat16Bits(c.f32_bits), `f16 of ${c.what}`).toBe(c.f16_bits);
     }
   });
 });
