@@ -25,6 +25,8 @@ export type {
   SparseAdamOptions,
   Trainable,
 } from './optim.js';
+export * as lrScheduler from './lr-scheduler.js';
+export type { ScheduledOptimizer, SchedulerStateDict } from './lr-scheduler.js';
 export { FileFormatError } from './io/common.js';
 export type { Progress, ProgressCallback } from './io/common.js';
 export { SafetensorsFile, openSafetensors, saveSafetensors } from './io/safetensors.js';

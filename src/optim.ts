@@ -18,6 +18,9 @@ import { checkBoolean, checkOptions, defineReadonly, describe } from './validate
 
 export type Trainable = Embedding | EmbeddingBag;
 
+/** The method through which lr-scheduler.ts sets an optimizer's lr (not part of the public API). */
+export const SCHEDULED_LR = Symbol('nn-embedding.scheduledLr');
+
 export interface Optimizer {
   step(): void;
   stepAsync(): Promise<void>;
@@ -129,19 +132,29 @@ function nonNegativeOptions<K extends string>(where: string, options: unknown, d
   return values;
 }
 
-function checkBetas(where: string, value: unknown): [number, number] {
-  if (value === undefined) return [0.9, 0.999];
+/** A betas pair checked, as a frozen copy (so that changing it goes through the betas setter). */
+function checkBetas(where: string, value: unknown, name = 'options.betas'): readonly [number, number] {
+  if (value === undefined) return Object.freeze([0.9, 0.999] as const);
   if (!Array.isArray(value) || value.length !== 2 || value.some((b) => typeof b !== 'number')) {
-    throw new TypeError(`${where}: options.betas must be a pair of numbers, got ${describe(value)}`);
+    throw new TypeError(`${where}: ${name} must be a pair of numbers, got ${describe(value)}`);
   }
   value.forEach((beta: number, i) => {
-    if (!(beta >= 0 && beta < 1)) throw new RangeError(`${where}: options.betas[${i}] must be in [0, 1), got ${describe(beta)}`);
+    if (!(beta >= 0 && beta < 1)) throw new RangeError(`${where}: ${name}[${i}] must be in [0, 1), got ${describe(beta)}`);
   });
-  return [value[0], value[1]];
+  return Object.freeze([value[0], value[1]] as const);
+}
+
+/** A hyperparameter assigned after construction (optimizer.lr = x): a number that passes `valid`. */
+function checkSetting(where: string, name: string, value: unknown, valid: (x: number) => boolean, rule: string): number {
+  if (typeof value !== 'number') throw new TypeError(`${where}: ${name} must be a number, got ${describe(value)}`);
+  if (!valid(value)) throw new RangeError(`${where}: ${name} must be ${rule}, got ${describe(value)}`);
+  return value;
 }
 
 abstract class TableOptimizer implements Optimizer {
-  // This class's and its subclasses' public properties are read-only at run time too (defineReadonly).
+  // This class's and its subclasses' public properties are read-only at run time too (defineReadonly),
+  // except the hyperparameters a learning-rate scheduler changes, as torch's param_groups[0] holds
+  // them: lr, SGD's momentum, the Adam family's betas (accessors that check what they are given).
   declare readonly name: string;
   /** The layers given, in order (a frozen copy of the params array). */
   declare readonly tables: readonly EmbeddingTable[];
@@ -150,6 +163,9 @@ abstract class TableOptimizer implements Optimizer {
   private readonly _access = new AsyncAccess('optimizer');
   /** Updates applied in a layer's backward now running (async ones span awaits). */
   private _updatesInBackward = 0;
+  /** Whether applyOptimizerInBackward attached this optimizer to its tables' backward. */
+  protected appliedInBackward = false;
+  protected _lr = 0;
 
   protected constructor(name: string, params: unknown, stateNames: readonly string[]) {
     const tables = checkParams(name, params);
@@ -157,7 +173,49 @@ abstract class TableOptimizer implements Optimizer {
     this._states = tables.map(() => ({ step: 0, buffers: Object.fromEntries(stateNames.map((n) => [n, null])) }));
   }
 
-  /** The options as given to the constructor, with defaults filled in (for stateDict). */
+  /**
+   * The learning rate: torch's param_groups[0]['lr'], read-write, as a scheduler sets it
+   * (lrScheduler.*). The next step, or the next update applied in backward, uses the new value. A
+   * negative, infinite or NaN value is a RangeError; it cannot change during a stepAsync().
+   */
+  get lr(): number {
+    return this._lr;
+  }
+
+  set lr(value: number) {
+    const where = `${this.name}.lr`;
+    this.checkIdle(where);
+    this._lr = checkSetting(where, 'lr', value, nonNegative, 'a non-negative number');
+  }
+
+  /**
+   * How a learning-rate scheduler sets lr: any finite value, negative included, because torch's
+   * schedulers can compute one (OneCycleLR's linear anneal overshoots below zero at its last step)
+   * and torch's param groups take it. A user's assignment goes through the lr setter instead.
+   */
+  [SCHEDULED_LR](where: string, value: number): void {
+    this.checkIdle(where);
+    this._lr = checkSetting(where, 'the scheduled lr', value, Number.isFinite, 'a finite number');
+  }
+
+  /** Throws while a step or an update applied in backward is running (hyperparameters must not change under it). */
+  protected checkIdle(where: string): void {
+    this._access.check(where, 'write');
+    this._checkNoUpdateInBackward(where);
+  }
+
+  /**
+   * The settable hyperparameters (see lr) of a state dict's options, checked; returns what sets
+   * them, run once everything else is checked. Absent ones keep their current values.
+   */
+  protected loadSettings(where: string, options: Record<string, unknown>): () => void {
+    const lr = options.lr === undefined ? this._lr : checkSetting(where, 'options.lr', options.lr, nonNegative, 'a non-negative number');
+    return () => {
+      this._lr = lr;
+    };
+  }
+
+  /** The options with defaults filled in, as they are now (for stateDict). */
   protected abstract get options(): Record<string, unknown>;
 
   /** The scalars of this table's next update (its step count already advanced when the rule counts steps). */
@@ -297,6 +355,7 @@ abstract class TableOptimizer implements Optimizer {
 
   /** Applies this optimizer in each table's backward (see applyOptimizerInBackward). */
   attachToBackward(): void {
+    this.appliedInBackward = true;
     this.tables.forEach((table, index) => {
       setInBackwardUpdate(table, (entries) => this._applyRowsHeld(table, index, entries));
     });
@@ -346,7 +405,9 @@ abstract class TableOptimizer implements Optimizer {
   /**
    * Restores what stateDict() returned (for the same tables, in the same order). Everything is
    * checked and copied first and the state changes only after, so a failed call changes nothing.
-   * Each field of `dict` is read once. The options are the constructor's: the dict's are not read.
+   * Each field of `dict` is read once. Of the dict's options, the settable ones are restored (lr,
+   * SGD's momentum, the Adam family's betas: what a scheduler changes, as torch's param_groups are);
+   * the others are the constructor's and are not read.
    */
   loadStateDict(dict: OptimizerStateDict): void {
     const where = `${this.name}.loadStateDict`;
@@ -355,7 +416,12 @@ abstract class TableOptimizer implements Optimizer {
     if (dict === null || typeof dict !== 'object') throw new TypeError(`${where}: expected a state dict of ${this.name}, got ${describe(dict)}`);
     const optimizer: unknown = dict.optimizer;
     const tables: unknown = dict.tables;
+    const options: unknown = dict.options;
     if (optimizer !== this.name) throw new TypeError(`${where}: expected a state dict of ${this.name}, got ${describe(optimizer ?? dict)}`);
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw new TypeError(`${where}: options must be an object (or absent), got ${describe(options)}`);
+    }
+    const setSettings = this.loadSettings(where, { ...(options as Record<string, unknown> | undefined) });
     if (!Array.isArray(tables)) throw new TypeError(`${where}: tables must be an array, got ${describe(tables)}`);
     if (tables.length !== this.tables.length) {
       throw new RangeError(`${where}: the state dict has ${tables.length} tables, this optimizer ${this.tables.length}`);
@@ -389,6 +455,7 @@ abstract class TableOptimizer implements Optimizer {
     loaded.forEach((next, index) => {
       this._states[index] = next;
     });
+    setSettings();
   }
 
   /** The length of a named buffer for a table: table-shaped unless the rule keeps one value per row. */
@@ -431,8 +498,7 @@ export interface SGDOptions {
 /** torch.optim.SGD. Sparse gradients are accepted without momentum and weight decay, as in torch. */
 export class SGD extends TableOptimizer {
   protected override readonly countsSteps = false;
-  declare readonly lr: number;
-  declare readonly momentum: number;
+  private _momentum = 0;
   declare readonly dampening: number;
   declare readonly weightDecay: number;
   declare readonly nesterov: boolean;
@@ -450,8 +516,45 @@ export class SGD extends TableOptimizer {
     if (nesterov && (momentum <= 0 || dampening !== 0)) {
       throw new RangeError(`${where}: nesterov needs a positive momentum and zero dampening (as in torch)`);
     }
-    defineReadonly<SGD>(this, { lr, momentum, dampening, weightDecay, nesterov });
+    this._lr = lr;
+    this._momentum = momentum;
+    defineReadonly<SGD>(this, { dampening, weightDecay, nesterov });
     this.checkTables();
+  }
+
+  /**
+   * torch's param_groups[0]['momentum'], read-write (OneCycleLR and CyclicLR cycle it). From zero
+   * to non-zero, the momentum buffer starts at the next step as a copy of the gradient, as in
+   * torch; back to zero, it is not used. Not for sparse tables or SGD applied in backward.
+   */
+  get momentum(): number {
+    return this._momentum;
+  }
+
+  set momentum(value: number) {
+    const where = 'SGD.momentum';
+    this.checkIdle(where);
+    this._momentum = this.checkMomentum(where, checkSetting(where, 'momentum', value, nonNegative, 'a non-negative number'));
+  }
+
+  private checkMomentum(where: string, momentum: number): number {
+    if (momentum !== 0 && this.appliedInBackward) throw new RangeError(`${where}: SGD applied in backward takes no momentum (its sparse form), got ${momentum}`);
+    if (momentum !== 0) {
+      this.tables.forEach((table, index) => {
+        if (table.sparse) throw new RangeError(`${where}: params[${index}] has sparse gradients, which SGD takes only without momentum (as in torch), got ${momentum}`);
+      });
+    }
+    return momentum;
+  }
+
+  protected override loadSettings(where: string, options: Record<string, unknown>): () => void {
+    const setLr = super.loadSettings(where, options);
+    const momentum = options.momentum === undefined ? this._momentum
+      : this.checkMomentum(where, checkSetting(where, 'options.momentum', options.momentum, nonNegative, 'a non-negative number'));
+    return () => {
+      setLr();
+      this._momentum = momentum;
+    };
   }
 
   protected override checkTable(table: EmbeddingTable, index: number): void {
@@ -497,7 +600,6 @@ export interface AdagradOptions {
 
 /** torch.optim.Adagrad. Sparse gradients are accepted without weight decay, as in torch. */
 export class Adagrad extends TableOptimizer {
-  declare readonly lr: number;
   declare readonly lrDecay: number;
   declare readonly weightDecay: number;
   declare readonly initialAccumulatorValue: number;
@@ -506,7 +608,9 @@ export class Adagrad extends TableOptimizer {
   constructor(params: Trainable[], options?: AdagradOptions) {
     super('Adagrad', params, ['sum']);
     const defaults = { lr: 0.01, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10 };
-    defineReadonly<Adagrad>(this, nonNegativeOptions('Adagrad', options, defaults));
+    const { lr, ...fixed } = nonNegativeOptions('Adagrad', options, defaults);
+    this._lr = lr;
+    defineReadonly<Adagrad>(this, fixed);
     this.checkTables();
   }
 
@@ -538,9 +642,32 @@ export interface AdamOptions {
   amsgrad?: boolean;
 }
 
-abstract class AdamFamily extends TableOptimizer {
-  declare readonly lr: number;
-  declare readonly betas: [number, number];
+/** The optimizers with Adam's betas (Adam, AdamW, SparseAdam): betas read-write, as torch's param_groups[0]['betas']. */
+abstract class BetasOptimizer extends TableOptimizer {
+  protected _betas: readonly [number, number] = [0.9, 0.999];
+
+  /** The pair (beta1, beta2), a frozen array; assign a new pair to change it (OneCycleLR cycles beta1). */
+  get betas(): readonly [number, number] {
+    return this._betas;
+  }
+
+  set betas(value: readonly [number, number]) {
+    const where = `${this.name}.betas`;
+    this.checkIdle(where);
+    this._betas = checkBetas(where, value, 'betas');
+  }
+
+  protected override loadSettings(where: string, options: Record<string, unknown>): () => void {
+    const setLr = super.loadSettings(where, options);
+    const betas = options.betas === undefined ? this._betas : checkBetas(where, options.betas);
+    return () => {
+      setLr();
+      this._betas = betas;
+    };
+  }
+}
+
+abstract class AdamFamily extends BetasOptimizer {
   declare readonly eps: number;
   declare readonly weightDecay: number;
   declare readonly amsgrad: boolean;
@@ -548,9 +675,9 @@ abstract class AdamFamily extends TableOptimizer {
   protected constructor(name: string, params: Trainable[], options: AdamOptions | undefined, defaultWeightDecay: number) {
     super(name, params, ['expAvg', 'expAvgSq', 'maxExpAvgSq']);
     const o = checkOptions<AdamOptions>(name, options, ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad']);
+    this._lr = checkNumber(name, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number');
+    this._betas = checkBetas(name, o.betas);
     defineReadonly<AdamFamily>(this, {
-      lr: checkNumber(name, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number'),
-      betas: checkBetas(name, o.betas),
       eps: checkNumber(name, 'eps', o.eps, 1e-8, nonNegative, 'a non-negative number'),
       weightDecay: checkNumber(name, 'weightDecay', o.weightDecay, defaultWeightDecay, nonNegative, 'a non-negative number'),
       amsgrad: checkBoolean(name, 'options.amsgrad', o.amsgrad, false),
@@ -624,21 +751,17 @@ export interface SparseAdamOptions {
 }
 
 /** torch.optim.SparseAdam: lazy moments, updated only for the rows a step touches (sparse gradients only). */
-export class SparseAdam extends TableOptimizer {
+export class SparseAdam extends BetasOptimizer {
   protected override readonly sparseOnly = true;
-  declare readonly lr: number;
-  declare readonly betas: [number, number];
   declare readonly eps: number;
 
   constructor(params: Trainable[], options?: SparseAdamOptions) {
     super('SparseAdam', params, ['expAvg', 'expAvgSq']);
     const where = 'SparseAdam';
     const o = checkOptions<SparseAdamOptions>(where, options, ['lr', 'betas', 'eps']);
-    defineReadonly<SparseAdam>(this, {
-      lr: checkNumber(where, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number'),
-      betas: checkBetas(where, o.betas),
-      eps: checkNumber(where, 'eps', o.eps, 1e-8, nonNegative, 'a non-negative number'),
-    });
+    this._lr = checkNumber(where, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number');
+    this._betas = checkBetas(where, o.betas);
+    defineReadonly<SparseAdam>(this, { eps: checkNumber(where, 'eps', o.eps, 1e-8, nonNegative, 'a non-negative number') });
     this.checkTables();
   }
 
@@ -676,13 +799,14 @@ export interface RowWiseAdagradOptions {
  * sparse gradients. Defaults as TorchRec's: lr 0.01, eps 1e-10.
  */
 export class RowWiseAdagrad extends TableOptimizer {
-  declare readonly lr: number;
   declare readonly eps: number;
   declare readonly weightDecay: number;
 
   constructor(params: Trainable[], options?: RowWiseAdagradOptions) {
     super('RowWiseAdagrad', params, ['sum']);
-    defineReadonly<RowWiseAdagrad>(this, nonNegativeOptions('RowWiseAdagrad', options, { lr: 0.01, eps: 1e-10, weightDecay: 0 }));
+    const { lr, ...fixed } = nonNegativeOptions('RowWiseAdagrad', options, { lr: 0.01, eps: 1e-10, weightDecay: 0 });
+    this._lr = lr;
+    defineReadonly<RowWiseAdagrad>(this, fixed);
     this.checkTables();
   }
 

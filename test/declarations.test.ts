@@ -23,7 +23,7 @@ import {
   SafetensorsFile, Vocabulary, applyOptimizerInBackward, getBackend, getCapabilities, getNumThreads,
   init, loadEmbedding, loadEmbeddingBag, loadFastText, loadGloVe, loadWord2Vec, openSafetensors,
   readNpy, saveEmbedding, saveGloVe, saveNpy, saveSafetensors, saveWord2Vec, setNumThreads,
-  type Capabilities, type IndexArray, type OptimizerStateDict, type Progress, type SparseGrad, type WordVectors,
+  lrScheduler, type Capabilities, type IndexArray, type OptimizerStateDict, type Progress, type SchedulerStateDict, type SparseGrad, type WordVectors,
 } from 'nn-embedding';
 
 const ids: IndexArray = new BigInt64Array(2);
@@ -52,8 +52,14 @@ const error: FileFormatError = new FileFormatError('f', 'bad');
 emb.weight = new Float32Array(40);
 // @ts-expect-error embeddingDim is readonly
 bag.embeddingDim = 3;
-// @ts-expect-error lr is readonly
-optimizers[0]!.lr = 1;
+optimizers[0]!.lr = 1; // settable, as torch's param_groups[0]['lr']
+// @ts-expect-error eps is readonly
+optimizers[2]!.eps = 1;
+const scheduler = new lrScheduler.OneCycleLR(optimizers[2]!, { maxLr: 0.1, totalSteps: 10 });
+scheduler.step();
+const rates: number[] = scheduler.getLastLr();
+const schedulerState: SchedulerStateDict = scheduler.stateDict();
+new lrScheduler.ReduceLROnPlateau(optimizers[1]!, { mode: 'max' }).step(0.5);
 // @ts-expect-error unknownIndex is readonly
 vocabulary.unknownIndex = 1;
 
@@ -68,7 +74,7 @@ export async function files(onProgress: (progress: Progress) => void): Promise<u
   return [
     await loadGloVe('g.txt'), await loadFastText('f.vec'), await loadEmbedding('e.safetensors'),
     await loadEmbeddingBag('e.safetensors', { mode: 'max' }), file.float32('t'), (await readNpy('t.npy')).shape,
-    grad, sparse, pooled, state, size, capabilities, backend, error,
+    grad, sparse, pooled, state, size, capabilities, backend, error, rates, schedulerState,
   ];
 }
 `;
