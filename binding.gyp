@@ -1,6 +1,7 @@
 {
   "variables": {
     "nne_kernel_sources": [
+      "native/clip_grad.cc",
       "native/cpu.cc",
       "native/dispatch.cc",
       "native/embedding_bag.cc",

@@ -881,6 +881,12 @@ Napi::Value OptimizerUpdate(Args& args) {
   });
 }
 
+// A double rounded to float. Beyond float's range the cast is undefined: clamp to +-infinity as IEEE
+// rounding would (NaN stays NaN).
+float to_float(double v) {
+  return v > 3.4028234663852886e38 ? INFINITY : v < -3.4028234663852886e38 ? -INFINITY : static_cast<float>(v);
+}
+
 // initFill(out, params: Float64Array(9), start): out[j] = element start + j of the seeded stream
 // (kernels.h InitParams). params: kind (0 normal, 1 uniform, 2 truncNormal), k0, k1 (uint32 keys),
 // then six float parameters (rounded to float32 here). start: an integer in [0, 2^53).
@@ -900,15 +906,57 @@ Napi::Value InitFill(Args& args) {
   p.kind = static_cast<nne::InitKind>(static_cast<int>(params[0]));
   p.k0 = static_cast<uint32_t>(params[1]);
   p.k1 = static_cast<uint32_t>(params[2]);
-  for (int k = 0; k < 6; ++k) {
-    // Beyond float's range the cast is undefined: clamp to +-infinity as IEEE rounding would (NaN stays NaN).
-    const double v = params[3 + k];
-    p.p[k] = v > 3.4028234663852886e38 ? INFINITY : v < -3.4028234663852886e38 ? -INFINITY : static_cast<float>(v);
-  }
+  for (int k = 0; k < 6; ++k) p.p[k] = to_float(params[3 + k]);
   const Kernels& kernels = bound_kernels(args.info());
   const uint64_t first = static_cast<uint64_t>(start);
   return finish(args, [=]() -> int64_t {
     kernels.init_fill(p, out.data, first, out.length);
+    return -1;
+  });
+}
+
+// norm(values, normType, out: Float64Array): out[0] = the normType-norm of values (normType > 0 or
+// Infinity; see ClipKernels).
+Napi::Value Norm(Args& args) {
+  Array<float> values;
+  Array<double> out;
+  double norm_type = 0;
+  args.array(0, "values", Use::read, &values).number(1, "normType", &norm_type).array(2, "out", Use::write, &out);
+  args.require([&] { return norm_type > 0; }, "normType must be > 0 or Infinity");
+  args.require([&] { return out.length >= 1; }, "out must hold at least one value");
+  if (!args.ok()) return args.undefined();
+  const Kernels& kernels = bound_kernels(args.info());
+  return finish(args, [=]() -> int64_t {
+    out.data[0] = kernels.clip.norm(values.data, values.length, norm_type);
+    return -1;
+  });
+}
+
+// scaleValues(values, factor): values[j] *= float(factor).
+Napi::Value ScaleValues(Args& args) {
+  Array<float> values;
+  double factor = 0;
+  args.array(0, "values", Use::write, &values).number(1, "factor", &factor);
+  if (!args.ok()) return args.undefined();
+  const Kernels& kernels = bound_kernels(args.info());
+  const float f = to_float(factor);
+  return finish(args, [=]() -> int64_t {
+    kernels.clip.scale(values.data, values.length, f);
+    return -1;
+  });
+}
+
+// clampValues(values, low, high): values[j] = clamp(values[j], float(low), float(high)), NaN kept.
+Napi::Value ClampValues(Args& args) {
+  Array<float> values;
+  double low = 0, high = 0;
+  args.array(0, "values", Use::write, &values).number(1, "low", &low).number(2, "high", &high);
+  args.require([&] { return low <= high; }, "low must be at most high");
+  if (!args.ok()) return args.undefined();
+  const Kernels& kernels = bound_kernels(args.info());
+  const float lo = to_float(low), hi = to_float(high);
+  return finish(args, [=]() -> int64_t {
+    kernels.clip.clamp(values.data, values.length, lo, hi);
     return -1;
   });
 }
@@ -1036,7 +1084,8 @@ constexpr KernelEntry kKernelEntries[] = {
     {"bagMaxBackward", entry<BagMaxBackward>},       {"bagWeightGrad", entry<BagWeightGrad>},
     {"optimizerUpdate", entry<OptimizerUpdate>},     {"initFill", entry<InitFill>},
     {"coalesce", entry<Coalesce>},                   {"gatherPacked", entry<GatherPacked>},
-    {"bagForwardPacked", entry<BagForwardPacked>},
+    {"bagForwardPacked", entry<BagForwardPacked>},   {"norm", entry<Norm>},
+    {"scaleValues", entry<ScaleValues>},             {"clampValues", entry<ClampValues>},
 };
 
 // kernels(tier): { tier, async, and every kernel of kKernelEntries } running the named tier (''

@@ -184,10 +184,20 @@ struct InitParams {
 };
 using InitFillFn = void (*)(const InitParams& params, float* out, uint64_t start, int64_t count);
 
+// Gradient clipping (clip_grad.cc): norm(x, n, p) is the p-norm of n floats (p > 0, or inf: the
+// largest |x|, NaN if any is NaN); scale multiplies each by a float; clamp clamps each to
+// [low, high], keeping NaN.
+struct ClipKernels {
+  double (*norm)(const float* x, int64_t n, double p);
+  void (*scale)(float* x, int64_t n, float factor);
+  void (*clamp)(float* x, int64_t n, float low, float high);
+};
+
 struct Kernels {
   Tier tier;
   OptimizerUpdateFn optimizer_update;
   InitFillFn init_fill;
+  ClipKernels clip;
   IndexKernels<int32_t> i32;
   IndexKernels<uint32_t> u32;
   IndexKernels<int64_t> i64;
@@ -218,6 +228,7 @@ template <class Index> BagKernels<Index> bag_kernels_for(Tier tier);
 template <class Index> CoalesceFn<Index> coalesce_for(Tier tier);
 OptimizerUpdateFn optimizer_update_for(Tier tier);
 InitFillFn init_fill_for(Tier tier);
+ClipKernels clip_kernels_for(Tier tier);
 
 // The position of the first offset that breaks the Bags rules (offsets[0] == 0, non-decreasing,
 // none above count, bags shorter than 2^31 entries), or -1.

@@ -45,3 +45,25 @@ inline double lane_abs_sum(const float* a, int64_t n) {
       lanes);
   return lane_reduce(lanes);
 }
+
+// The p-norm of a row: p = 1 and 2 in lane_dot.h's eight-lane double order, inf as a max (no
+// order), other p through pow(), summed in order of j.
+inline double row_norm(const float* row, int64_t dim, double p) {
+  if (p == 2.0) return std::sqrt(lane_dot(row, row, dim));
+  if (p == 1.0) return lane_abs_sum(row, dim);
+  if (std::isinf(p)) {
+    // The same as largest = fmax(largest, |x|) (a NaN never compares greater, so it is
+    // skipped, as fmax skips it), spelled as a comparison: GCC 12 for aarch64 crashes
+    // (internal compiler error in vect_transform_reduction) vectorizing an fmax reduction
+    // over floats widened to double.
+    double largest = 0.0;
+    for (int64_t j = 0; j < dim; ++j) {
+      const double x = std::fabs(static_cast<double>(row[j]));
+      if (x > largest) largest = x;
+    }
+    return largest;
+  }
+  double sum = 0.0;
+  for (int64_t j = 0; j < dim; ++j) sum += std::pow(std::fabs(static_cast<double>(row[j])), p);
+  return std::pow(sum, 1.0 / p);
+}

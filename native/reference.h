@@ -68,6 +68,27 @@ inline double norm(const float* row, int64_t dim, double p) {
   return general_p_norm(row, dim, p);
 }
 
+// Gradient clipping's norm: as norm() but, for infinity, NaN if any element is NaN (torch's abs().max()).
+inline double clip_norm(const float* x, int64_t n, double p) {
+  if (!std::isinf(p)) return norm(x, n, p);
+  for (int64_t j = 0; j < n; ++j) {
+    if (std::isnan(x[j])) return NAN;
+  }
+  return max_abs_norm(x, n);
+}
+
+inline void scale_values(float* x, int64_t n, float factor) {
+  for (int64_t j = 0; j < n; ++j) x[j] = x[j] * factor;
+}
+
+// clamp to [low, high]; a NaN stays.
+inline void clamp_values(float* x, int64_t n, float low, float high) {
+  for (int64_t j = 0; j < n; ++j) {
+    if (x[j] < low) x[j] = low;
+    else if (x[j] > high) x[j] = high;
+  }
+}
+
 // destination += scale * source (product rounded first), or a plain add when scale is null.
 inline void add_row(float* destination, const float* source, const float* scale, int64_t dim) {
   for (int64_t j = 0; j < dim; ++j) {

@@ -94,6 +94,9 @@ export const KERNEL_ARRAYS: { readonly [K in KernelName]: readonly ArrayArgument
   ),
   gatherPacked: arrays([0, 'data', 'read'], [3, 'indices', 'index'], [4, 'out', 'write']),
   bagForwardPacked: arrays([0, 'data', 'read'], [3, 'indices', 'index'], [4, 'offsets', 'index'], [6, 'perSampleWeights', 'read'], [9, 'out', 'write']),
+  norm: arrays([0, 'values', 'read'], [2, 'out', 'write']),
+  scaleValues: arrays([0, 'values', 'write']),
+  clampValues: arrays([0, 'values', 'write']),
 };
 
 /** Whether two typed arrays share any bytes. */

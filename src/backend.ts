@@ -85,6 +85,9 @@ export const KERNEL_NAMES = [
   'coalesce',
   'gatherPacked',
   'bagForwardPacked',
+  'norm',
+  'scaleValues',
+  'clampValues',
 ] as const;
 
 /** The kernels a layer or optimizer calls; each returns -1, a bad position, or a count. */
@@ -183,6 +186,17 @@ interface KernelSignatures {
     data: PackedData, dtype: PackedDtypeCode, dim: number, indices: KernelIndices, offsets: Uint32Array, numBags: number,
     perSampleWeights: Float32Array | null, mode: BagModeCode, skipRow: number, out: Float32Array | OutputHolder,
   ): number;
+
+  // Gradient clipping. norm: out[0] = the normType-norm of values (normType > 0 or Infinity): 1 and 2
+  // in the eight-lane double order, other p through pow in element order, Infinity the largest |x|
+  // (NaN if any is NaN). scaleValues: values[j] *= float(factor). clampValues: values[j] =
+  // clamp(values[j], float(low), float(high)), NaN kept. Each returns -1.
+
+  norm(values: Float32Array, normType: number, out: Float64Array): number;
+
+  scaleValues(values: Float32Array, factor: number): number;
+
+  clampValues(values: Float32Array, low: number, high: number): number;
 }
 
 /**

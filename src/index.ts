@@ -26,6 +26,8 @@ export type {
   Trainable,
 } from './optim.js';
 export * as lrScheduler from './lr-scheduler.js';
+export { clipGradNorm_, clipGradValue_ } from './clip-grad.js';
+export type { ClipGradNormOptions } from './clip-grad.js';
 export type { ScheduledOptimizer, SchedulerStateDict } from './lr-scheduler.js';
 export { FileFormatError } from './io/common.js';
 export type { Progress, ProgressCallback } from './io/common.js';

@@ -442,6 +442,45 @@ const implementations: Kernels = {
     for (let k = 0; k < distinct; k++) slots[outRows[k]] = -1;
     return distinct;
   },
+
+  norm(values, normType, out) {
+    if (!(normType > 0)) throw new RangeError('norm: normType must be > 0 or Infinity');
+    if (out.length < 1) throw new RangeError('norm: out must hold at least one value');
+    if (normType !== Infinity) {
+      out[0] = rowNorm(values, 0, values.length, normType);
+      return -1;
+    }
+    // Unlike rowNorm's (renorm's), a NaN anywhere gives NaN, as torch's abs().max().
+    let largest = 0;
+    for (let j = 0; j < values.length; j++) {
+      const a = Math.abs(values[j]);
+      if (Number.isNaN(a)) {
+        largest = NaN;
+        break;
+      }
+      if (a > largest) largest = a;
+    }
+    out[0] = largest;
+    return -1;
+  },
+
+  scaleValues(values, factor) {
+    const s = f(factor);
+    for (let j = 0; j < values.length; j++) values[j] = values[j] * s; // exact in double, rounded once
+    return -1;
+  },
+
+  clampValues(values, low, high) {
+    if (!(low <= high)) throw new RangeError('clampValues: low must be at most high');
+    const lo = f(low);
+    const hi = f(high);
+    for (let j = 0; j < values.length; j++) {
+      // Only values outside [lo, hi] are written: a NaN keeps its bits.
+      if (values[j] < lo) values[j] = lo;
+      else if (values[j] > hi) values[j] = hi;
+    }
+    return -1;
+  },
 };
 
 /**
