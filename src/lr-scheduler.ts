@@ -14,7 +14,7 @@
 // torch sets it: OneCycleLR's linear anneal reaches one at its last step (step totalSteps), a
 // rate past the end of the cycle that a loop of totalSteps batches never trains with.
 import { Adam, AdamW, Adagrad, RowWiseAdagrad, SCHEDULED_LR, SGD, SparseAdam } from './optim.js';
-import { checkBoolean, checkOptions, defineReadonly, describe } from './validate.js';
+import { checkBoolean, checkNumberOption, checkOptions, defineReadonly, describe } from './validate.js';
 
 /** The optimizers a scheduler drives (each has one parameter group: one lr). */
 export type ScheduledOptimizer = SGD | Adagrad | Adam | AdamW | SparseAdam | RowWiseAdagrad;
@@ -83,16 +83,6 @@ function setMomentum(optimizer: ScheduledOptimizer, momentum: number): void {
 
 // ------------------------------------------------------------------ option checks
 
-function checkNumberOption(where: string, name: string, value: unknown, fallback: number | undefined, valid: (x: number) => boolean, rule: string): number {
-  if (value === undefined) {
-    if (fallback === undefined) throw new TypeError(`${where}: options.${name} is required`);
-    return fallback;
-  }
-  if (typeof value !== 'number') throw new TypeError(`${where}: options.${name} must be a number, got ${describe(value)}`);
-  if (!valid(value)) throw new RangeError(`${where}: options.${name} must be ${rule}, got ${describe(value)}`);
-  return value;
-}
-
 const finite = (x: number) => Number.isFinite(x);
 const nonNegative = (x: number) => Number.isFinite(x) && x >= 0;
 const positive = (x: number) => Number.isFinite(x) && x > 0;
@@ -100,12 +90,35 @@ const positiveInteger = (x: number) => Number.isSafeInteger(x) && x > 0;
 const nonNegativeInteger = (x: number) => Number.isSafeInteger(x) && x >= 0;
 const unit = (x: number) => x >= 0 && x <= 1;
 
+/** A numeric option: its default (undefined: required), the test it must pass, and what that test says. */
+type NumberSpec = readonly [fallback: number | undefined, valid: (x: number) => boolean, rule: string];
+
+const POSITIVE_INTEGER: NumberSpec = [undefined, positiveInteger, 'a positive integer'];
+const nonNegativeNumber = (fallback: number | undefined): NumberSpec => [fallback, nonNegative, 'a non-negative number'];
+
+/** Options that are all numbers, each checked by its spec (any other option is refused). */
+function checkNumbers<K extends string>(where: string, options: unknown, specs: Record<K, NumberSpec>): Record<K, number> {
+  const o = checkOptions<Partial<Record<K, unknown>>>(where, options ?? {}, Object.keys(specs));
+  const values = {} as Record<K, number>;
+  for (const name of Object.keys(specs) as K[]) {
+    const [fallback, valid, rule] = specs[name];
+    values[name] = checkNumberOption(where, name, o[name], fallback, valid, rule);
+  }
+  return values;
+}
+
 function checkChoice<T extends string>(where: string, name: string, value: unknown, choices: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
   const message = `${where}: options.${name} must be ${choices.map((c) => `'${c}'`).join(' or ')}, got ${describe(value)}`;
   if (typeof value !== 'string') throw new TypeError(message);
   if (!(choices as readonly string[]).includes(value)) throw new RangeError(message);
   return value as T;
+}
+
+function checkMilestones(where: string, value: unknown): number[] {
+  if (!Array.isArray(value)) throw new TypeError(`${where}: options.milestones must be an array of epochs, got ${describe(value)}`);
+  value.forEach((m: unknown, i) => checkNumberOption(where, `milestones[${i}]`, m, undefined, nonNegativeInteger, 'a non-negative integer'));
+  return [...(value as number[])];
 }
 
 function checkFunction<F>(where: string, name: string, value: unknown, required: boolean): F | null {
@@ -159,7 +172,11 @@ abstract class Scheduler {
   }
 
   /** The options as checked, with defaults filled in (for stateDict). */
-  protected abstract get options(): Record<string, unknown>;
+  protected abstract readonly settings: object;
+
+  protected get options(): Record<string, unknown> {
+    return { ...this.settings };
+  }
 
   /** Every value a step changes, for stateDict and for undoing a step that fails. */
   protected abstract progress(): Progress;
@@ -305,41 +322,36 @@ export interface LambdaLROptions {
 
 /** torch.optim.lr_scheduler.LambdaLR. */
 export class LambdaLR extends EpochScheduler {
-  private readonly lrLambda: (epoch: number) => number;
+  protected readonly settings: LambdaLROptions;
 
   constructor(optimizer: ScheduledOptimizer, options: LambdaLROptions) {
     super('LambdaLR', optimizer);
-    const o = checkOptions<LambdaLROptions>('LambdaLR', options ?? {}, ['lrLambda']);
-    this.lrLambda = checkFunction<(epoch: number) => number>('LambdaLR', 'lrLambda', o.lrLambda, true)!;
+    this.settings = checkLambdaOptions('LambdaLR', options);
     this.initialStep();
   }
 
-  protected get options() {
-    return { lrLambda: this.lrLambda };
-  }
-
   protected getLr(): number {
-    return this.baseLrs[0]! * checkReturned(this.name, 'lrLambda', this.lrLambda(this.lastEpoch));
+    return this.baseLrs[0]! * checkReturned(this.name, 'lrLambda', this.settings.lrLambda(this.lastEpoch));
   }
+}
+
+function checkLambdaOptions(where: string, options: unknown): LambdaLROptions {
+  const o = checkOptions<LambdaLROptions>(where, options ?? {}, ['lrLambda']);
+  return { lrLambda: checkFunction<(epoch: number) => number>(where, 'lrLambda', o.lrLambda, true)! };
 }
 
 /** torch.optim.lr_scheduler.MultiplicativeLR: lr *= lrLambda(epoch) from the second epoch on. */
 export class MultiplicativeLR extends EpochScheduler {
-  private readonly lrLambda: (epoch: number) => number;
+  protected readonly settings: LambdaLROptions;
 
   constructor(optimizer: ScheduledOptimizer, options: LambdaLROptions) {
     super('MultiplicativeLR', optimizer);
-    const o = checkOptions<LambdaLROptions>('MultiplicativeLR', options ?? {}, ['lrLambda']);
-    this.lrLambda = checkFunction<(epoch: number) => number>('MultiplicativeLR', 'lrLambda', o.lrLambda, true)!;
+    this.settings = checkLambdaOptions('MultiplicativeLR', options);
     this.initialStep();
   }
 
-  protected get options() {
-    return { lrLambda: this.lrLambda };
-  }
-
   protected getLr(): number {
-    return this.lastEpoch > 0 ? this.lr * checkReturned(this.name, 'lrLambda', this.lrLambda(this.lastEpoch)) : this.lr;
+    return this.lastEpoch > 0 ? this.lr * checkReturned(this.name, 'lrLambda', this.settings.lrLambda(this.lastEpoch)) : this.lr;
   }
 }
 
@@ -350,27 +362,23 @@ export interface StepLROptions {
 
 /** torch.optim.lr_scheduler.StepLR: lr *= gamma every stepSize epochs. */
 export class StepLR extends EpochScheduler {
-  private readonly stepSize: number;
-  private readonly gamma: number;
+  protected readonly settings: Record<'stepSize' | 'gamma', number>;
 
   constructor(optimizer: ScheduledOptimizer, options: StepLROptions) {
     super('StepLR', optimizer);
-    const o = checkOptions<StepLROptions>('StepLR', options ?? {}, ['stepSize', 'gamma']);
-    this.stepSize = checkNumberOption('StepLR', 'stepSize', o.stepSize, undefined, positiveInteger, 'a positive integer');
-    this.gamma = checkNumberOption('StepLR', 'gamma', o.gamma, 0.1, nonNegative, 'a non-negative number');
+    this.settings = checkNumbers('StepLR', options, {
+      stepSize: POSITIVE_INTEGER,
+      gamma: nonNegativeNumber(0.1),
+    });
     this.initialStep();
   }
 
-  protected get options() {
-    return { stepSize: this.stepSize, gamma: this.gamma };
-  }
-
   protected getLr(): number {
-    return this.lastEpoch === 0 || this.lastEpoch % this.stepSize !== 0 ? this.lr : this.lr * this.gamma;
+    return this.lastEpoch === 0 || this.lastEpoch % this.settings.stepSize !== 0 ? this.lr : this.lr * this.settings.gamma;
   }
 
   protected override closedFormLr(): number {
-    return this.baseLrs[0]! * this.gamma ** Math.floor(this.lastEpoch / this.stepSize);
+    return this.baseLrs[0]! * this.settings.gamma ** Math.floor(this.lastEpoch / this.settings.stepSize);
   }
 }
 
@@ -381,31 +389,23 @@ export interface MultiStepLROptions {
 
 /** torch.optim.lr_scheduler.MultiStepLR: lr *= gamma at each milestone (a repeated milestone counts each time). */
 export class MultiStepLR extends EpochScheduler {
-  private readonly milestones: readonly number[];
-  private readonly gamma: number;
+  protected readonly settings: { milestones: number[]; gamma: number };
 
   constructor(optimizer: ScheduledOptimizer, options: MultiStepLROptions) {
     super('MultiStepLR', optimizer);
     const o = checkOptions<MultiStepLROptions>('MultiStepLR', options ?? {}, ['milestones', 'gamma']);
-    const milestones: unknown = o.milestones;
-    if (!Array.isArray(milestones)) throw new TypeError(`MultiStepLR: options.milestones must be an array of epochs, got ${describe(milestones)}`);
-    milestones.forEach((m: unknown, i) => checkNumberOption('MultiStepLR', `milestones[${i}]`, m, undefined, nonNegativeInteger, 'a non-negative integer'));
-    this.milestones = Object.freeze([...(milestones as number[])].sort((a, b) => a - b));
-    this.gamma = checkNumberOption('MultiStepLR', 'gamma', o.gamma, 0.1, nonNegative, 'a non-negative number');
+    const milestones = checkMilestones('MultiStepLR', o.milestones);
+    this.settings = { milestones: [...milestones].sort((a, b) => a - b), gamma: checkNumberOption('MultiStepLR', 'gamma', o.gamma, 0.1, nonNegative, 'a non-negative number') };
     this.initialStep();
   }
 
-  protected get options() {
-    return { milestones: [...this.milestones], gamma: this.gamma };
-  }
-
   protected getLr(): number {
-    const count = this.milestones.filter((m) => m === this.lastEpoch).length;
-    return count === 0 ? this.lr : this.lr * this.gamma ** count;
+    const count = this.settings.milestones.filter((m) => m === this.lastEpoch).length;
+    return count === 0 ? this.lr : this.lr * this.settings.gamma ** count;
   }
 
   protected override closedFormLr(): number {
-    return this.baseLrs[0]! * this.gamma ** this.milestones.filter((m) => m <= this.lastEpoch).length;
+    return this.baseLrs[0]! * this.settings.gamma ** this.settings.milestones.filter((m) => m <= this.lastEpoch).length;
   }
 }
 
@@ -416,30 +416,25 @@ export interface ConstantLROptions {
 
 /** torch.optim.lr_scheduler.ConstantLR: lr * factor for the first totalIters epochs. */
 export class ConstantLR extends EpochScheduler {
-  private readonly factor: number;
-  private readonly totalIters: number;
+  protected readonly settings: Record<'factor' | 'totalIters', number>;
 
   constructor(optimizer: ScheduledOptimizer, options?: ConstantLROptions) {
     super('ConstantLR', optimizer);
-    const o = checkOptions<ConstantLROptions>('ConstantLR', options, ['factor', 'totalIters']);
-    // torch accepts 0, then divides by it when the constant phase ends (a NaN rate): refused here.
-    this.factor = checkNumberOption('ConstantLR', 'factor', o.factor, 1 / 3, (x) => x > 0 && x <= 1, 'in (0, 1]');
-    this.totalIters = checkNumberOption('ConstantLR', 'totalIters', o.totalIters, 5, nonNegativeInteger, 'a non-negative integer');
+    this.settings = checkNumbers('ConstantLR', options, {
+      factor: [1 / 3, (x) => x > 0 && x <= 1, 'in (0, 1]'],
+      totalIters: [5, nonNegativeInteger, 'a non-negative integer'],
+    });
     this.initialStep();
   }
 
-  protected get options() {
-    return { factor: this.factor, totalIters: this.totalIters };
-  }
-
   protected getLr(): number {
-    if (this.lastEpoch === 0) return this.lr * this.factor;
-    if (this.lastEpoch !== this.totalIters) return this.lr;
-    return this.lr * (1 / this.factor);
+    if (this.lastEpoch === 0) return this.lr * this.settings.factor;
+    if (this.lastEpoch !== this.settings.totalIters) return this.lr;
+    return this.lr * (1 / this.settings.factor);
   }
 
   protected override closedFormLr(): number {
-    return this.baseLrs[0]! * (this.factor + (this.lastEpoch >= this.totalIters ? 1 : 0) * (1 - this.factor));
+    return this.baseLrs[0]! * (this.settings.factor + (this.lastEpoch >= this.settings.totalIters ? 1 : 0) * (1 - this.settings.factor));
   }
 }
 
@@ -451,33 +446,27 @@ export interface LinearLROptions {
 
 /** torch.optim.lr_scheduler.LinearLR: the factor of lr goes linearly from startFactor to endFactor over totalIters epochs. */
 export class LinearLR extends EpochScheduler {
-  private readonly startFactor: number;
-  private readonly endFactor: number;
-  private readonly totalIters: number;
+  protected readonly settings: Record<'startFactor' | 'endFactor' | 'totalIters', number>;
 
   constructor(optimizer: ScheduledOptimizer, options?: LinearLROptions) {
     super('LinearLR', optimizer);
-    const o = checkOptions<LinearLROptions>('LinearLR', options, ['startFactor', 'endFactor', 'totalIters']);
-    // torch accepts a start of 0, then divides by zero at the second epoch: refused here.
-    this.startFactor = checkNumberOption('LinearLR', 'startFactor', o.startFactor, 1 / 3, (x) => x > 0 && x <= 1, 'in (0, 1]');
-    this.endFactor = checkNumberOption('LinearLR', 'endFactor', o.endFactor, 1, unit, 'in [0, 1]');
-    this.totalIters = checkNumberOption('LinearLR', 'totalIters', o.totalIters, 5, positiveInteger, 'a positive integer');
+    this.settings = checkNumbers('LinearLR', options, {
+      startFactor: [1 / 3, (x) => x > 0 && x <= 1, 'in (0, 1]'],
+      endFactor: [1, unit, 'in [0, 1]'],
+      totalIters: [5, positiveInteger, 'a positive integer'],
+    });
     this.initialStep();
   }
 
-  protected get options() {
-    return { startFactor: this.startFactor, endFactor: this.endFactor, totalIters: this.totalIters };
-  }
-
   protected getLr(): number {
-    if (this.lastEpoch === 0) return this.lr * this.startFactor;
-    if (this.lastEpoch > this.totalIters) return this.lr;
-    const change = this.endFactor - this.startFactor;
-    return this.lr * (1 + change / (this.totalIters * this.startFactor + (this.lastEpoch - 1) * change));
+    if (this.lastEpoch === 0) return this.lr * this.settings.startFactor;
+    if (this.lastEpoch > this.settings.totalIters) return this.lr;
+    const change = this.settings.endFactor - this.settings.startFactor;
+    return this.lr * (1 + change / (this.settings.totalIters * this.settings.startFactor + (this.lastEpoch - 1) * change));
   }
 
   protected override closedFormLr(): number {
-    return this.baseLrs[0]! * (this.startFactor + ((this.endFactor - this.startFactor) * Math.min(this.totalIters, this.lastEpoch)) / this.totalIters);
+    return this.baseLrs[0]! * (this.settings.startFactor + ((this.settings.endFactor - this.settings.startFactor) * Math.min(this.settings.totalIters, this.lastEpoch)) / this.settings.totalIters);
   }
 }
 
@@ -487,25 +476,22 @@ export interface ExponentialLROptions {
 
 /** torch.optim.lr_scheduler.ExponentialLR: lr *= gamma every epoch. */
 export class ExponentialLR extends EpochScheduler {
-  private readonly gamma: number;
+  protected readonly settings: Record<'gamma', number>;
 
   constructor(optimizer: ScheduledOptimizer, options: ExponentialLROptions) {
     super('ExponentialLR', optimizer);
-    const o = checkOptions<ExponentialLROptions>('ExponentialLR', options ?? {}, ['gamma']);
-    this.gamma = checkNumberOption('ExponentialLR', 'gamma', o.gamma, undefined, nonNegative, 'a non-negative number');
+    this.settings = checkNumbers('ExponentialLR', options, {
+      gamma: nonNegativeNumber(undefined),
+    });
     this.initialStep();
   }
 
-  protected get options() {
-    return { gamma: this.gamma };
-  }
-
   protected getLr(): number {
-    return this.lastEpoch === 0 ? this.lr : this.lr * this.gamma;
+    return this.lastEpoch === 0 ? this.lr : this.lr * this.settings.gamma;
   }
 
   protected override closedFormLr(): number {
-    return this.baseLrs[0]! * this.gamma ** this.lastEpoch;
+    return this.baseLrs[0]! * this.settings.gamma ** this.lastEpoch;
   }
 }
 
@@ -516,29 +502,25 @@ export interface PolynomialLROptions {
 
 /** torch.optim.lr_scheduler.PolynomialLR: lr * (1 - epoch / totalIters) ** power, then constant. */
 export class PolynomialLR extends EpochScheduler {
-  private readonly totalIters: number;
-  private readonly power: number;
+  protected readonly settings: Record<'totalIters' | 'power', number>;
 
   constructor(optimizer: ScheduledOptimizer, options?: PolynomialLROptions) {
     super('PolynomialLR', optimizer);
-    const o = checkOptions<PolynomialLROptions>('PolynomialLR', options, ['totalIters', 'power']);
-    this.totalIters = checkNumberOption('PolynomialLR', 'totalIters', o.totalIters, 5, positiveInteger, 'a positive integer');
-    this.power = checkNumberOption('PolynomialLR', 'power', o.power, 1, nonNegative, 'a non-negative number');
+    this.settings = checkNumbers('PolynomialLR', options, {
+      totalIters: [5, positiveInteger, 'a positive integer'],
+      power: nonNegativeNumber(1),
+    });
     this.initialStep();
   }
 
-  protected get options() {
-    return { totalIters: this.totalIters, power: this.power };
-  }
-
   protected getLr(): number {
-    if (this.lastEpoch === 0 || this.lastEpoch > this.totalIters) return this.lr;
-    const decay = ((1 - this.lastEpoch / this.totalIters) / (1 - (this.lastEpoch - 1) / this.totalIters)) ** this.power;
+    if (this.lastEpoch === 0 || this.lastEpoch > this.settings.totalIters) return this.lr;
+    const decay = ((1 - this.lastEpoch / this.settings.totalIters) / (1 - (this.lastEpoch - 1) / this.settings.totalIters)) ** this.settings.power;
     return this.lr * decay;
   }
 
   protected override closedFormLr(): number {
-    return this.baseLrs[0]! * (1 - Math.min(this.totalIters, this.lastEpoch) / this.totalIters) ** this.power;
+    return this.baseLrs[0]! * (1 - Math.min(this.settings.totalIters, this.lastEpoch) / this.settings.totalIters) ** this.settings.power;
   }
 }
 
@@ -549,23 +531,20 @@ export interface CosineAnnealingLROptions {
 
 /** torch.optim.lr_scheduler.CosineAnnealingLR (SGDR without restarts; past tMax the cosine continues, as torch's). */
 export class CosineAnnealingLR extends EpochScheduler {
-  private readonly tMax: number;
-  private readonly etaMin: number;
+  protected readonly settings: Record<'tMax' | 'etaMin', number>;
 
   constructor(optimizer: ScheduledOptimizer, options: CosineAnnealingLROptions) {
     super('CosineAnnealingLR', optimizer);
-    const o = checkOptions<CosineAnnealingLROptions>('CosineAnnealingLR', options ?? {}, ['tMax', 'etaMin']);
-    this.tMax = checkNumberOption('CosineAnnealingLR', 'tMax', o.tMax, undefined, positiveInteger, 'a positive integer');
-    this.etaMin = checkNumberOption('CosineAnnealingLR', 'etaMin', o.etaMin, 0, nonNegative, 'a non-negative number');
+    this.settings = checkNumbers('CosineAnnealingLR', options, {
+      tMax: POSITIVE_INTEGER,
+      etaMin: nonNegativeNumber(0),
+    });
     this.initialStep();
   }
 
-  protected get options() {
-    return { tMax: this.tMax, etaMin: this.etaMin };
-  }
-
   protected getLr(): number {
-    const { lastEpoch: epoch, tMax, etaMin } = this;
+    const epoch = this.lastEpoch;
+    const { tMax, etaMin } = this.settings;
     const base = this.baseLrs[0]!;
     if (epoch === 0) return this.lr;
     if (this.stepCount === 1 && epoch > 0) return etaMin + ((base - etaMin) * (1 + Math.cos((epoch * Math.PI) / tMax))) / 2;
@@ -574,7 +553,7 @@ export class CosineAnnealingLR extends EpochScheduler {
   }
 
   protected override closedFormLr(): number {
-    return this.etaMin + ((this.baseLrs[0]! - this.etaMin) * (1 + Math.cos((Math.PI * this.lastEpoch) / this.tMax))) / 2;
+    return this.settings.etaMin + ((this.baseLrs[0]! - this.settings.etaMin) * (1 + Math.cos((Math.PI * this.lastEpoch) / this.settings.tMax))) / 2;
   }
 }
 
@@ -586,26 +565,20 @@ export interface CosineAnnealingWarmRestartsOptions {
 
 /** torch.optim.lr_scheduler.CosineAnnealingWarmRestarts (SGDR): a cosine over t0 epochs, restarted, each period tMult times the last. */
 export class CosineAnnealingWarmRestarts extends EpochScheduler {
-  private readonly t0: number;
-  private readonly tMult: number;
-  private readonly etaMin: number;
+  protected readonly settings: Record<'t0' | 'tMult' | 'etaMin', number>;
   private tI: number;
   private tCur: number;
 
   constructor(optimizer: ScheduledOptimizer, options: CosineAnnealingWarmRestartsOptions) {
     super('CosineAnnealingWarmRestarts', optimizer);
-    const where = 'CosineAnnealingWarmRestarts';
-    const o = checkOptions<CosineAnnealingWarmRestartsOptions>(where, options ?? {}, ['t0', 'tMult', 'etaMin']);
-    this.t0 = checkNumberOption(where, 't0', o.t0, undefined, positiveInteger, 'a positive integer');
-    this.tMult = checkNumberOption(where, 'tMult', o.tMult, 1, positiveInteger, 'an integer >= 1');
-    this.etaMin = checkNumberOption(where, 'etaMin', o.etaMin, 0, nonNegative, 'a non-negative number');
-    this.tI = this.t0;
+    this.settings = checkNumbers('CosineAnnealingWarmRestarts', options, {
+      t0: POSITIVE_INTEGER,
+      tMult: [1, positiveInteger, 'an integer >= 1'],
+      etaMin: nonNegativeNumber(0),
+    });
+    this.tI = this.settings.t0;
     this.tCur = -1;
     this.initialStep();
-  }
-
-  protected get options() {
-    return { t0: this.t0, tMult: this.tMult, etaMin: this.etaMin };
   }
 
   /** torch's step() without an epoch: the first call starts at epoch 0, later ones advance tCur and restart past tI. */
@@ -619,7 +592,7 @@ export class CosineAnnealingWarmRestarts extends EpochScheduler {
       this.tCur += 1;
       if (this.tCur >= this.tI) {
         this.tCur -= this.tI;
-        this.tI *= this.tMult;
+        this.tI *= this.settings.tMult;
       }
       this.setRate(this.getLr());
     });
@@ -628,7 +601,7 @@ export class CosineAnnealingWarmRestarts extends EpochScheduler {
   /** torch's step(epoch) for an epoch below t0 (the only one SequentialLR asks for: 0). */
   override restartAt(epoch: number): void {
     this.undoable(() => {
-      this.tI = this.t0;
+      this.tI = this.settings.t0;
       this.tCur = epoch;
       this.lastEpoch = epoch;
       this.setRate(this.getLr());
@@ -636,7 +609,8 @@ export class CosineAnnealingWarmRestarts extends EpochScheduler {
   }
 
   protected getLr(): number {
-    return this.etaMin + ((this.baseLrs[0]! - this.etaMin) * (1 + Math.cos((Math.PI * this.tCur) / this.tI))) / 2;
+    const { etaMin } = this.settings;
+    return etaMin + ((this.baseLrs[0]! - etaMin) * (1 + Math.cos((Math.PI * this.tCur) / this.tI))) / 2;
   }
 
   protected override progress(): Progress {
@@ -670,7 +644,7 @@ export interface CyclicLROptions {
  * with 'momentum', so any other needs cycleMomentum: false). Step it after every batch.
  */
 export class CyclicLR extends EpochScheduler {
-  private readonly settings: Required<Omit<CyclicLROptions, 'scaleFn' | 'stepSizeDown'>> & { stepSizeDown: number; scaleFn: ((x: number) => number) | null };
+  protected readonly settings: Required<Omit<CyclicLROptions, 'scaleFn' | 'stepSizeDown'>> & { stepSizeDown: number; scaleFn: ((x: number) => number) | null };
   private readonly totalSize: number;
   private readonly stepRatio: number;
   private readonly baseMomentums: number[];
@@ -702,10 +676,6 @@ export class CyclicLR extends EpochScheduler {
     this.baseMomentums = cycleMomentum ? [currentMomentum(checked)] : [];
     this.initialStep();
     this.baseLrs = [baseLr];
-  }
-
-  protected get options() {
-    return { ...this.settings };
   }
 
   private scale(x: number): number {
@@ -760,7 +730,7 @@ interface Phase {
  * a step past totalSteps is a RangeError, as torch's ValueError.
  */
 export class OneCycleLR extends EpochScheduler {
-  private readonly settings: Required<Omit<OneCycleLROptions, 'epochs' | 'stepsPerEpoch'>> & { epochs: number | null; stepsPerEpoch: number | null };
+  protected readonly settings: Required<Omit<OneCycleLROptions, 'epochs' | 'stepsPerEpoch'>> & { epochs: number | null; stepsPerEpoch: number | null };
   private readonly phases: Phase[];
 
   constructor(optimizer: ScheduledOptimizer, options: OneCycleLROptions) {
@@ -814,10 +784,6 @@ export class OneCycleLR extends EpochScheduler {
     this.initialStep();
   }
 
-  protected get options() {
-    return { ...this.settings };
-  }
-
   private anneal(start: number, end: number, pct: number): number {
     if (this.settings.annealStrategy === 'linear') return (end - start) * pct + start;
     const cosOut = Math.cos(Math.PI * pct) + 1;
@@ -859,15 +825,13 @@ export class SequentialLR extends Scheduler {
     const checked = checkOptimizer(where, optimizer);
     const o = checkOptions<SequentialLROptions>(where, options ?? {}, ['schedulers', 'milestones']);
     const schedulers = checkSchedulers(where, o.schedulers, checked);
-    const milestones: unknown = o.milestones;
-    if (!Array.isArray(milestones)) throw new TypeError(`${where}: options.milestones must be an array of epochs, got ${describe(milestones)}`);
-    milestones.forEach((m: unknown, i) => checkNumberOption(where, `milestones[${i}]`, m, undefined, nonNegativeInteger, 'a non-negative integer'));
+    const milestones = checkMilestones(where, o.milestones);
     if (milestones.length !== schedulers.length - 1) {
       throw new RangeError(`${where}: options.milestones must have one entry fewer than options.schedulers (${schedulers.length}), got ${milestones.length}`);
     }
     super(where, checked);
     this.schedulers = Object.freeze([...schedulers]);
-    this.milestones = Object.freeze([...(milestones as number[])]);
+    this.milestones = Object.freeze(milestones);
     this.lastEpoch = 0;
     // torch: reset the lr to the initial one, undo the schedulers' initial steps, redo the first's.
     checked[SCHEDULED_LR](where, groupOf(checked).initialLr!);
@@ -876,7 +840,7 @@ export class SequentialLR extends Scheduler {
     this._lastLr = schedulers[0]!.getLastLr();
   }
 
-  protected get options() {
+  protected get settings() {
     return { schedulers: this.schedulers.map((s) => s.name), milestones: [...this.milestones] };
   }
 
@@ -917,7 +881,7 @@ export class ChainedScheduler extends Scheduler {
     this.schedulers = Object.freeze([...checked]);
   }
 
-  protected get options() {
+  protected get settings() {
     return { schedulers: this.schedulers.map((s) => s.name) };
   }
 
@@ -979,7 +943,7 @@ export interface ReduceLROnPlateauOptions {
  * to step(metric) has not improved for more than `patience` steps, then waits `cooldown` steps.
  */
 export class ReduceLROnPlateau extends Scheduler {
-  private readonly settings: Required<ReduceLROnPlateauOptions>;
+  protected readonly settings: Required<ReduceLROnPlateauOptions>;
   private lastEpoch = 0;
   private best: number;
   private numBadEpochs = 0;
@@ -1002,10 +966,6 @@ export class ReduceLROnPlateau extends Scheduler {
     super(where, checked);
     this.settings = settings;
     this.best = settings.mode === 'min' ? Infinity : -Infinity;
-  }
-
-  protected get options() {
-    return { ...this.settings };
   }
 
   private isBetter(a: number, best: number): boolean {

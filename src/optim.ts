@@ -14,7 +14,7 @@ import { AsyncAccess, runPlan, runPlanAsync } from './plan.js';
 import type { Embedding } from './embedding.js';
 import type { EmbeddingBag } from './embedding-bag.js';
 import { type EmbeddingTable, type EntryRows, type SparseGrad, accessOf, backendOf, forEachEntry, isEmbeddingTable, keptGradients, rowReader, setInBackwardUpdate } from './table.js';
-import { checkBoolean, checkOptions, defineReadonly, describe } from './validate.js';
+import { checkBoolean, checkNumberOption, checkOptions, defineReadonly, describe } from './validate.js';
 
 export type Trainable = Embedding | EmbeddingBag;
 
@@ -107,16 +107,6 @@ function scaledEntries(entries: EntryRows, dim: number, scratch: Scratch): Entry
   return { indices: rows.subarray(0, count), source: values.subarray(0, count * dim), offsets: null, numBags: 0, scale: null, skipRow: -1 };
 }
 
-function checkNumber(where: string, name: string, value: unknown, fallback: number | undefined, valid: (x: number) => boolean, rule: string): number {
-  if (value === undefined) {
-    if (fallback === undefined) throw new TypeError(`${where}: options.${name} is required`);
-    return fallback;
-  }
-  if (typeof value !== 'number') throw new TypeError(`${where}: options.${name} must be a number, got ${describe(value)}`);
-  if (!valid(value)) throw new RangeError(`${where}: options.${name} must be ${rule}, got ${describe(value)}`);
-  return value;
-}
-
 const nonNegative = (x: number) => x >= 0 && Number.isFinite(x);
 
 /**
@@ -127,7 +117,7 @@ function nonNegativeOptions<K extends string>(where: string, options: unknown, d
   const o = checkOptions<Partial<Record<K, unknown>>>(where, options, Object.keys(defaults));
   const values = {} as Record<K, number>;
   for (const name of Object.keys(defaults) as K[]) {
-    values[name] = checkNumber(where, name, o[name], defaults[name], nonNegative, 'a non-negative number');
+    values[name] = checkNumberOption(where, name, o[name], defaults[name], nonNegative, 'a non-negative number');
   }
   return values;
 }
@@ -508,10 +498,10 @@ export class SGD extends TableOptimizer {
     const where = 'SGD';
     if (options === undefined) throw new TypeError(`${where}: options.lr is required`);
     const o = checkOptions<SGDOptions>(where, options, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']);
-    const lr = checkNumber(where, 'lr', o.lr, undefined, nonNegative, 'a non-negative number');
-    const momentum = checkNumber(where, 'momentum', o.momentum, 0, nonNegative, 'a non-negative number');
-    const dampening = checkNumber(where, 'dampening', o.dampening, 0, Number.isFinite, 'a finite number');
-    const weightDecay = checkNumber(where, 'weightDecay', o.weightDecay, 0, nonNegative, 'a non-negative number');
+    const lr = checkNumberOption(where, 'lr', o.lr, undefined, nonNegative, 'a non-negative number');
+    const momentum = checkNumberOption(where, 'momentum', o.momentum, 0, nonNegative, 'a non-negative number');
+    const dampening = checkNumberOption(where, 'dampening', o.dampening, 0, Number.isFinite, 'a finite number');
+    const weightDecay = checkNumberOption(where, 'weightDecay', o.weightDecay, 0, nonNegative, 'a non-negative number');
     const nesterov = checkBoolean(where, 'options.nesterov', o.nesterov, false);
     if (nesterov && (momentum <= 0 || dampening !== 0)) {
       throw new RangeError(`${where}: nesterov needs a positive momentum and zero dampening (as in torch)`);
@@ -675,11 +665,11 @@ abstract class AdamFamily extends BetasOptimizer {
   protected constructor(name: string, params: Trainable[], options: AdamOptions | undefined, defaultWeightDecay: number) {
     super(name, params, ['expAvg', 'expAvgSq', 'maxExpAvgSq']);
     const o = checkOptions<AdamOptions>(name, options, ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad']);
-    this._lr = checkNumber(name, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number');
+    this._lr = checkNumberOption(name, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number');
     this._betas = checkBetas(name, o.betas);
     defineReadonly<AdamFamily>(this, {
-      eps: checkNumber(name, 'eps', o.eps, 1e-8, nonNegative, 'a non-negative number'),
-      weightDecay: checkNumber(name, 'weightDecay', o.weightDecay, defaultWeightDecay, nonNegative, 'a non-negative number'),
+      eps: checkNumberOption(name, 'eps', o.eps, 1e-8, nonNegative, 'a non-negative number'),
+      weightDecay: checkNumberOption(name, 'weightDecay', o.weightDecay, defaultWeightDecay, nonNegative, 'a non-negative number'),
       amsgrad: checkBoolean(name, 'options.amsgrad', o.amsgrad, false),
     });
     this.checkTables();
@@ -759,9 +749,9 @@ export class SparseAdam extends BetasOptimizer {
     super('SparseAdam', params, ['expAvg', 'expAvgSq']);
     const where = 'SparseAdam';
     const o = checkOptions<SparseAdamOptions>(where, options, ['lr', 'betas', 'eps']);
-    this._lr = checkNumber(where, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number');
+    this._lr = checkNumberOption(where, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number');
     this._betas = checkBetas(where, o.betas);
-    defineReadonly<SparseAdam>(this, { eps: checkNumber(where, 'eps', o.eps, 1e-8, nonNegative, 'a non-negative number') });
+    defineReadonly<SparseAdam>(this, { eps: checkNumberOption(where, 'eps', o.eps, 1e-8, nonNegative, 'a non-negative number') });
     this.checkTables();
   }
 

@@ -162,3 +162,17 @@ export function indexRangeError(where: string, name: string, position: number, v
     `${where}: ${name}[${position}] = ${value} is out of range ${rangeText(rows)} for numEmbeddings = ${rows}${negative}`,
   );
 }
+
+/**
+ * A numeric option: `fallback` when undefined (required when fallback is undefined: a TypeError),
+ * a TypeError when not a number, a RangeError when it fails `valid` (`rule` says what it must be).
+ */
+export function checkNumberOption(where: string, name: string, value: unknown, fallback: number | undefined, valid: (x: number) => boolean, rule: string): number {
+  if (value === undefined) {
+    if (fallback === undefined) throw new TypeError(`${where}: options.${name} is required`);
+    return fallback;
+  }
+  if (typeof value !== 'number') throw new TypeError(`${where}: options.${name} must be a number, got ${describe(value)}`);
+  if (!valid(value)) throw new RangeError(`${where}: options.${name} must be ${rule}, got ${describe(value)}`);
+  return value;
+}
