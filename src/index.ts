@@ -6,6 +6,7 @@ export { Embedding } from './embedding.js';
 export { EmbeddingBag } from './embedding-bag.js';
 export type { BagMode, BagOffsets, EmbeddingBagOptions } from './embedding-bag.js';
 export type { EmbeddingOptions, IndexArray, SparseGrad } from './embedding.js';
+export type { LayerStateDict } from './table.js';
 export { getBackend, getCapabilities, getNumThreads, setNumThreads } from './loader.js';
 export type { Capabilities } from './loader.js';
 export type { SimdTier } from './backend.js';

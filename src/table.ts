@@ -59,6 +59,15 @@ export interface EmbeddingOptions {
 }
 
 /** A sparse gradient: uncoalesced rows, indices[k] is the row that values[k*dim .. k*dim+dim) belongs to. */
+/**
+ * A layer's state, as torch's module.state_dict() names it: the table as stored (float32 values, or
+ * a narrow dtype's packed rows: a Uint16Array of float16/bfloat16 bits, a Uint8Array of int8/int4
+ * rows).
+ */
+export interface LayerStateDict {
+  weight: Float32Array | PackedData;
+}
+
 export interface SparseGrad {
   indices: Int32Array;
   values: Float32Array;
@@ -508,6 +517,43 @@ export abstract class EmbeddingTable {
   /** The optimizer update applied in this layer's backward, if any (applyOptimizerInBackward). */
   protected get inBackwardUpdate(): InBackwardUpdate | undefined {
     return inBackwardUpdates.get(this);
+  }
+
+  /**
+   * torch's module.state_dict(): `{ weight }`, a copy of the table as stored (`data`: float32 values,
+   * or a narrow dtype's packed rows). Changing it changes nothing in the layer.
+   */
+  stateDict(): LayerStateDict {
+    const where = `${this.constructor.name}.stateDict`;
+    this.checkAccess(where, 'read');
+    this.checkKept(where);
+    return { weight: this.data.slice() };
+  }
+
+  /**
+   * torch's module.load_state_dict(state) (strict): `state.weight`, of this layer's dtype and size,
+   * copied into the table. Everything is checked first (a missing or unexpected key, a wrong array
+   * type or length): a bad state changes nothing.
+   */
+  loadStateDict(state: LayerStateDict): void {
+    const where = `${this.constructor.name}.loadStateDict`;
+    this.checkAccess(where, 'write');
+    this.checkKept(where);
+    if (state === null || typeof state !== 'object' || Array.isArray(state)) throw new TypeError(`${where}: state must be an object { weight }, got ${describe(state)}`);
+    const unexpected = Object.keys(state).filter((key) => key !== 'weight');
+    if (unexpected.length > 0) throw new RangeError(`${where}: unexpected key(s) in state: ${unexpected.map((key) => `'${key}'`).join(', ')} (a layer's state is { weight })`);
+    const weight: unknown = state.weight;
+    if (weight === undefined) throw new RangeError(`${where}: missing key 'weight' in state`);
+    const expected = this.data.constructor as typeof Float32Array | typeof Uint16Array | typeof Uint8Array;
+    if (!(weight instanceof expected)) {
+      throw new TypeError(`${where}: state.weight must be a ${expected.name} (this layer's table is ${this.dtype}), got ${describe(weight)}`);
+    }
+    if (weight.length !== this.data.length) {
+      throw new RangeError(
+        `${where}: state.weight must have ${this.data.length} elements (${this.numEmbeddings} rows of ${this.embeddingDim}${this.dtype === 'float32' ? '' : `, ${this.dtype}`}), got ${weight.length}`,
+      );
+    }
+    this.data.set(weight);
   }
 
   /** The dense gradient: null before the first backward() and after zeroGrad(). */

@@ -1,0 +1,72 @@
+// Layer state in memory (torch's state_dict / load_state_dict): a copy out, a checked copy in,
+// float32 and narrow tables, and every refused state changing nothing.
+import { describe, expect, it } from 'vitest';
+
+import { Embedding, EmbeddingBag, SGD, quantize } from '../src/index.js';
+import { expectSameBits, expectThrow, randomTable } from './helpers.js';
+
+describe('layer.stateDict() / loadStateDict()', () => {
+  it('a trained layer moves into another through its state, bit for bit; the state is a copy', () => {
+    const a = new Embedding(20, 6, { seed: 1, sparse: true });
+    const optimizer = new SGD([a], { lr: 0.5 });
+    a.backward([1, 4, 4], randomTable(3, 6, 2));
+    optimizer.step();
+    const state = a.stateDict();
+    expect(Object.keys(state)).toEqual(['weight']);
+    expectSameBits(state.weight as Float32Array, a.weight);
+    expect(state.weight).not.toBe(a.weight);
+    const b = new Embedding(20, 6, { seed: 9 });
+    b.loadStateDict(state);
+    expectSameBits(b.forward([1, 4, 19]), a.forward([1, 4, 19]));
+    (state.weight as Float32Array).fill(0); // the copy is the caller's
+    expect(b.weight[6]).toBe(a.weight[6]);
+  });
+
+  it('EmbeddingBag, and narrow tables as their packed rows', () => {
+    const bag = new EmbeddingBag(5, 4, { mode: 'mean', seed: 3 });
+    const other = new EmbeddingBag(5, 4, { mode: 'mean', seed: 4 });
+    other.loadStateDict(bag.stateDict());
+    expectSameBits(other.forward([0, 3, 4], [0, 1]), bag.forward([0, 3, 4], [0, 1]));
+    for (const dtype of ['float16', 'bfloat16', 'int8', 'int4'] as const) {
+      const weights = randomTable(6, 8, 5);
+      const source = Embedding.fromPretrained(quantize(weights, 8, dtype), 8, { dtype });
+      const target = new Embedding(6, 8, { dtype, seed: 6 });
+      const state = source.stateDict();
+      expect(state.weight.constructor).toBe(source.data.constructor);
+      target.loadStateDict(state);
+      expect(Array.from(target.data)).toEqual(Array.from(source.data));
+      expectThrow(() => new Embedding(6, 8).loadStateDict(state), TypeError, new RegExp(`state.weight must be a Float32Array \\(this layer's table is float32\\), got a ${state.weight.constructor.name}`));
+    }
+  });
+
+  it('a bad state is refused with an error naming it, and changes nothing', () => {
+    const layer = new Embedding(3, 2, { seed: 7 });
+    const before = layer.weight.slice();
+    const cases: [unknown, ErrorConstructor, RegExp][] = [
+      [null, TypeError, /Embedding.loadStateDict: state must be an object \{ weight \}, got null/],
+      [[new Float32Array(6)], TypeError, /state must be an object/],
+      [{}, RangeError, /missing key 'weight' in state/],
+      [{ weight: new Float32Array(6), bias: new Float32Array(2) }, RangeError, /unexpected key\(s\) in state: 'bias'/],
+      [{ weight: new Float64Array(6) }, TypeError, /state.weight must be a Float32Array \(this layer's table is float32\), got a Float64Array\(6\)/],
+      [{ weight: new Float32Array(5) }, RangeError, /state.weight must have 6 elements \(3 rows of 2\), got 5/],
+    ];
+    for (const [state, type, message] of cases) expectThrow(() => layer.loadStateDict(state as never), type, message);
+    expectSameBits(layer.weight, before);
+  });
+
+  it('not while an async call uses the table', async () => {
+    const layer = new Embedding(1000, 32, { seed: 8 });
+    const pending = layer.forwardAsync([1, 2, 3]);
+    let threw = false;
+    try {
+      layer.loadStateDict({ weight: new Float32Array(32000) });
+    } catch (error) {
+      threw = true;
+      expect(String(error)).toMatch(/Embedding.loadStateDict: this layer is in use by an unfinished async call/);
+    }
+    await pending;
+    if (threw) expect(layer.weight[0]).not.toBe(0);
+    layer.loadStateDict({ weight: new Float32Array(32000) });
+    expect(layer.weight[0]).toBe(0);
+  });
+});
