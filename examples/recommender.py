@@ -4,7 +4,7 @@
 # (torch.optim.Adagrad on sparse embeddings) and epochs. The JavaScript example writes everything
 # this script reads as .npy files (with nn-embedding's saveNpy) into DIR, then runs
 #
-#   python3 examples/recommender.py DIR '{"lr": 0.3, "epochs": 8, "batch": 1024, "trainMean": 3.5, "threads": 1}'
+#   python3 examples/recommender.py DIR '{"lr": 0.3, "epochs": 8, "batch": 1024, "trainMean": 3.5, "threads": 1, "schedule": "warmup-cosine", "totalSteps": 7032}'
 #
 # and reads one JSON line from stdout: { "torch", "trainSeconds", "rmse", "corr", "epochs": [...] }.
 # Written the way a PyTorch user writes it: autograd computes the gradients of the batch's mean
@@ -41,6 +41,24 @@ mean = settings['trainMean']
 batch = settings['batch']
 
 
+def make_schedule(name, total):
+    """The learning-rate schedule recommender.mjs steps after every batch (its makeSchedule)."""
+    from torch.optim import lr_scheduler
+    if name == 'none':
+        return None
+    if name == 'cosine':
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+    if name == 'onecycle':
+        return lr_scheduler.OneCycleLR(optimizer, max_lr=settings['lr'], total_steps=total, cycle_momentum=False)
+    warmup = round(total / 20)
+    return lr_scheduler.SequentialLR(optimizer, milestones=[warmup], schedulers=[
+        lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=warmup),
+        lr_scheduler.CosineAnnealingLR(optimizer, T_max=total - warmup)])
+
+
+schedule = make_schedule(settings['schedule'], settings['totalSteps'])
+
+
 def predict(u, i):
     return mean + user_bias(u)[:, 0] + item_bias(i)[:, 0] + (users(u) * items(i)).sum(1)
 
@@ -71,6 +89,8 @@ for epoch in range(settings['epochs']):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if schedule is not None:
+            schedule.step()
         sse += float(loss) * len(u)
     train_seconds += time.perf_counter() - started
     rmse, corr = evaluate()
