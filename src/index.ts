@@ -27,10 +27,11 @@ export type {
 } from './optim.js';
 export { FileFormatError } from './io/common.js';
 export type { Progress, ProgressCallback } from './io/common.js';
-export { SafetensorsFile, openSafetensors, saveSafetensors } from './io/safetensors.js';
-export type { FloatDtype, SafetensorsTensorInfo, TensorToWrite, WriteDtype } from './io/safetensors.js';
+export { SafetensorsFile, TABLE_DIM_KEY, TABLE_DTYPE_KEY, openSafetensors, saveSafetensors } from './io/safetensors.js';
+export type { FloatDtype, SafetensorsTableInfo, SafetensorsTensorInfo, TensorToWrite, WriteDtype } from './io/safetensors.js';
+export type { LoadedTable, ReadDtype } from './io/stored-table.js';
 export { readNpy, saveNpy } from './io/npy.js';
-export type { NpyArray } from './io/npy.js';
+export type { NpyArray, NpyTable, ReadNpyOptions, SaveNpyOptions } from './io/npy.js';
 export { loadEmbedding, loadEmbeddingBag, saveEmbedding } from './io/layers.js';
 export type { LoadLayerOptions, SaveLayerOptions } from './io/layers.js';
 export { Vocabulary } from './io/vocabulary.js';
