@@ -144,16 +144,15 @@ export async function saveEmbedding(file: string, layer: Embedding | EmbeddingBa
   await saveSafetensors(file, { [name]: tensor }, metadata);
 }
 
-/** The table, in the dtype asked for, and the recorded options of a layer file. */
-function readLayer(
-  where: string,
-  safetensors: SafetensorsFile,
-  opts: Record<string, unknown>,
-): { table: LoadedTable; record: LayerRecord | null; tensor: SafetensorsTensorInfo } {
+/**
+ * The name of a layer file's table: `${prefix}.weight` ('weight' without a prefix), or, with no
+ * prefix given and no 'weight', the file's only 2-D '*.weight' tensor. A FileFormatError listing
+ * the names otherwise.
+ */
+export function layerTableName(where: string, safetensors: SafetensorsFile, prefix: unknown): string {
   const file = safetensors.file;
-  const dtype = checkReadDtype(where, opts.dtype);
-  let name = weightName(where, opts.prefix);
-  if (opts.prefix === undefined && safetensors.info(name) === undefined) {
+  let name = weightName(where, prefix);
+  if (prefix === undefined && safetensors.info(name) === undefined) {
     const candidates = safetensors.tensors.filter((t) => t.name.endsWith('.weight') && t.shape.length === 2);
     if (candidates.length !== 1) {
       throw new FileFormatError(
@@ -168,6 +167,19 @@ function readLayer(
   if (info.shape.length !== 2 || info.shape[0]! < 1 || info.shape[1]! < 1) {
     throw new FileFormatError(file, `tensor '${name}' has shape [${info.shape.join(', ')}], not [rows, dim] with rows, dim >= 1`);
   }
+  return name;
+}
+
+/** The table, in the dtype asked for, and the recorded options of a layer file. */
+function readLayer(
+  where: string,
+  safetensors: SafetensorsFile,
+  opts: Record<string, unknown>,
+): { table: LoadedTable; record: LayerRecord | null; tensor: SafetensorsTensorInfo } {
+  const file = safetensors.file;
+  const dtype = checkReadDtype(where, opts.dtype);
+  const name = layerTableName(where, safetensors, opts.prefix);
+  const info = safetensors.info(name)!;
   const { rows, dim } = safetensors.tableInfo(name);
   let record: LayerRecord | null = null;
   const recorded = safetensors.metadata[LAYER_METADATA_KEY];

@@ -10,7 +10,7 @@
 // file cannot say.
 import { type Dtype, type PackedTable, rowBytes } from '../dtype.js';
 import { checkOptions, describe } from '../validate.js';
-import { FileFormatError, mapOrReadFile, writeFileAtomic } from './files.js';
+import { FileFormatError, mapOrReadFile, openForReading, writeFileAtomic } from './files.js';
 import { halfToFloat } from './half.js';
 import { type LoadedTable, type ReadDtype, checkConvertible, checkReadDtype, convertTable } from './stored-table.js';
 
@@ -133,7 +133,7 @@ function parseHeaderDict(text: string): Map<string, HeaderValue> {
 const ITEM_BYTES: Readonly<Record<string, number>> = { f2: 2, f4: 4, f8: 8, u1: 1, V2: 2 };
 
 /** What the header says: the element type (kind f2/f4/f8, u1, or V2), its byte order, the shape and where the data starts. */
-interface NpyLayout {
+export interface NpyLayout {
   descr: string;
   kind: 'f2' | 'f4' | 'f8' | 'u1' | 'V2';
   itemBytes: number;
@@ -144,22 +144,32 @@ interface NpyLayout {
   dataStart: number;
 }
 
-/** Validates the magic string, the header dict and the data's size; throws a FileFormatError naming what is wrong. */
-function readLayout(file: string, buffer: ArrayBuffer): NpyLayout {
+/** Where the data of a file starting with `bytes` starts, when they hold the magic string, version and header length; else null. */
+function dataStartOf(bytes: Uint8Array): number | null {
+  if (bytes.length < 10 || MAGIC.some((b, k) => bytes[k] !== b) || bytes[7] !== 0 || bytes[6]! < 1 || bytes[6]! > 3) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes[6] === 1) return 10 + view.getUint16(8, true);
+  return bytes.length < 12 ? null : 12 + view.getUint32(8, true);
+}
+
+/**
+ * Validates the magic string, the header dict and the data's size against the file's; throws a
+ * FileFormatError naming what is wrong. `bytes` are the file's first bytes, the header at least.
+ */
+function readLayout(file: string, bytes: Uint8Array, fileSize: number): NpyLayout {
   const bad = (reason: string): never => {
     throw new FileFormatError(file, `not a valid .npy file: ${reason}`);
   };
-  const bytes = new Uint8Array(buffer);
-  if (bytes.length < 10 || MAGIC.some((b, k) => bytes[k] !== b)) bad('no \\x93NUMPY magic string at the start');
+  if (fileSize < 10 || MAGIC.some((b, k) => bytes[k] !== b)) bad('no \\x93NUMPY magic string at the start');
   const major = bytes[6]!;
   const minor = bytes[7]!;
   if (major < 1 || major > 3 || minor !== 0) bad(`unsupported format version ${major}.${minor}`);
-  const view = new DataView(buffer);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lengthBytes = major === 1 ? 2 : 4;
-  if (bytes.length < 8 + lengthBytes) bad('the file ends inside the header length');
+  if (fileSize < 8 + lengthBytes) bad('the file ends inside the header length');
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const dataStart = 8 + lengthBytes + headerLength;
-  if (dataStart > bytes.length) bad(`the header length ${headerLength} runs past the end of the file (${bytes.length} bytes)`);
+  if (dataStart > fileSize) bad(`the header length ${headerLength} runs past the end of the file (${fileSize} bytes)`);
   let headerText: string;
   try {
     headerText = new TextDecoder(major === 3 ? 'utf-8' : 'latin1', { fatal: true }).decode(bytes.subarray(8 + lengthBytes, dataStart));
@@ -188,7 +198,7 @@ function readLayout(file: string, buffer: ArrayBuffer): NpyLayout {
   if ((shape as number[]).length !== 2) bad(`shape (${(shape as number[]).join(', ')}) is not 2-D (rows, cols)`);
   const [rows, cols] = shape as [number, number];
   const count = rows * cols;
-  const dataBytes = bytes.length - dataStart;
+  const dataBytes = fileSize - dataStart;
   if (count * itemBytes !== dataBytes) {
     bad(`shape (${rows}, ${cols}) of ${descr as string} needs ${count * itemBytes} bytes of data, the file holds ${dataBytes}`);
   }
@@ -263,7 +273,7 @@ export async function readNpy(file: string, options?: ReadNpyOptions): Promise<N
   const given = checkOptions<ReadNpyOptions>(where, options, ['dtype']).dtype;
   const requested = given === undefined ? null : checkReadDtype(where, given);
   const { buffer, mapped } = await mapOrReadFile(file);
-  const layout = readLayout(file, buffer);
+  const layout = readLayout(file, new Uint8Array(buffer), buffer.byteLength);
   const { rows, cols, descr } = layout;
   if (requested === null) {
     const untold = untoldDtype(layout, (dtype) => `readNpy(file, { dtype: '${dtype}' })`);
@@ -303,6 +313,27 @@ export async function readNpy(file: string, options?: ReadNpyOptions): Promise<N
   checkConvertible(file, `the array of shape (${rows}, ${cols})`, dim, dtype);
   const data = convertTable(stored, dim, fileDtype, dtype);
   return { shape: [rows, cols], descr, dtype, rows, dim, data, fileDtype, mapped: mapped && view && data === stored };
+}
+
+/**
+ * The header of a .npy file, validated as readNpy validates it (the data's size against the
+ * file's), without reading the data: what the file holds, for describing it (nn-embedding info).
+ */
+export async function readNpyHeader(file: string): Promise<NpyLayout> {
+  const fh = await openForReading(file);
+  try {
+    const size = (await fh.stat()).size;
+    const read = async (length: number): Promise<Uint8Array> => {
+      const bytes = new Uint8Array(length);
+      const { bytesRead } = await fh.read(bytes, 0, length, 0);
+      return bytes.subarray(0, bytesRead);
+    };
+    const start = await read(Math.min(size, 12));
+    const dataStart = dataStartOf(start);
+    return readLayout(file, dataStart === null || dataStart > size ? start : await read(dataStart), size);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** The .npy descr and array type of each dtype saveNpy writes. */
