@@ -13,6 +13,9 @@ word2vec C tool and runs the steps in this order:
                        format + safetensors-expected.json
     torch OUTDIR       torch-bf16-ref.json: torch's float32 -> bfloat16/float16
                        rounding of chosen values (needs Debian's python3-torch)
+    narrow OUTDIR      narrow tables as numpy and torch write them (needs torch):
+                       numpy-f2.npy, numpy-u1-int8.npy, numpy-u1-int4.npy,
+                       numpy-v2-bf16.npy, st-narrow.safetensors + narrow-expected.json
 
 Run with Debian's /usr/bin/python3 and python3-numpy. Everything is
 deterministic: all data comes from a self-contained SplitMix64 generator (not
@@ -562,6 +565,115 @@ def torch_reference(outdir):
     print(f"torch {torch.__version__}: {len(out)} cases")
 
 
+# ---------------------------------------------------------------------------
+# narrow tables: float16 / bfloat16 / int8 / int4 as numpy and torch write them
+# ---------------------------------------------------------------------------
+
+NARROW_SHAPE = (7, 10)  # dim even, for int4
+
+
+def narrow_source():
+    """A float32 table with rows of different ranges, -0, a float16 subnormal and a constant row."""
+    rng = SplitMix64(0x6E6E2D6E6172)  # "nn-nar"
+    rows, dim = NARROW_SHAPE
+    a = np.empty((rows, dim), dtype=np.float32)
+    for r in range(rows):
+        scale = 10.0 ** (int(rng.below(7)) - 3)
+        for c in range(dim):
+            a[r, c] = np.float32((rng.unit() * 2.0 - 1.0) * scale)
+    a[0, 0] = np.float32(-0.0)
+    a[0, 1] = np.float32(3e-6)  # a float16 subnormal
+    a[1, :] = np.float32(0.25)  # max == min: torch's corner case
+    return a
+
+
+def hex_of(array):
+    return np.ascontiguousarray(array).tobytes().hex()
+
+
+def narrow_fixtures(outdir):
+    import torch
+
+    def out(name):
+        return os.path.join(outdir, name)
+
+    src = narrow_source()
+    t = torch.from_numpy(src.copy())
+    f16 = t.half().numpy()                                           # float16, shape (7, 10)
+    bf16 = t.bfloat16().view(torch.int16).numpy().view(np.uint16)    # bfloat16 bits
+    int8 = torch.ops.quantized.embedding_bag_byte_prepack(t).numpy()  # uint8 (7, 18)
+    int4 = torch.ops.quantized.embedding_bag_4bit_prepack(t).numpy()  # uint8 (7, 9)
+    assert int8.dtype == np.uint8 and int8.shape == (NARROW_SHAPE[0], NARROW_SHAPE[1] + 8)
+    assert int4.dtype == np.uint8 and int4.shape == (NARROW_SHAPE[0], NARROW_SHAPE[1] // 2 + 4)
+    widened = {
+        "float16": torch.from_numpy(f16).float().numpy(),
+        "bfloat16": torch.from_numpy(bf16.view(np.int16)).view(torch.bfloat16).float().numpy(),
+        "int8": torch.ops.quantized.embedding_bag_byte_unpack(torch.from_numpy(int8)).numpy(),
+        "int4": torch.ops.quantized.embedding_bag_4bit_unpack(torch.from_numpy(int4)).numpy(),
+    }
+    packed = {"float16": f16, "bfloat16": bf16, "int8": int8, "int4": int4}
+
+    # .npy by numpy itself: float16 as '<f2', the prepacked rows as '|u1', and bfloat16 bits as
+    # 2-byte void data, which is how np.save writes an ml_dtypes.bfloat16 array.
+    np.save(out("numpy-f2.npy"), f16)
+    np.save(out("numpy-u1-int8.npy"), int8)
+    np.save(out("numpy-u1-int4.npy"), int4)
+    np.save(out("numpy-v2-bf16.npy"), bf16.view(np.dtype("V2")))
+    files = {
+        "numpy-f2.npy": {"dtype": "float16", "role": "torch's .half() of the source, np.save'd: '<f2'"},
+        "numpy-u1-int8.npy": {"dtype": "int8", "role": "embedding_bag_byte_prepack of the source, np.save'd: '|u1' (rows, dim + 8)"},
+        "numpy-u1-int4.npy": {"dtype": "int4", "role": "embedding_bag_4bit_prepack of the source, np.save'd: '|u1' (rows, dim / 2 + 4)"},
+        "numpy-v2-bf16.npy": {"dtype": "bfloat16", "role": "torch's .bfloat16() bits np.save'd as dtype V2 ('|V2'), as ml_dtypes' bfloat16 is"},
+    }
+    for name, info in files.items():
+        info.update(npy_header_info(out(name)))
+        back = np.load(out(name), allow_pickle=False)
+        assert back.tobytes() == packed[info["dtype"]].tobytes(), name
+
+    # safetensors: the four tables in one file, int8/int4 as U8 with their dtype and dim in the
+    # metadata (nn-embedding's keys), as a Python user would save torch's prepacked tensors.
+    rows, dim = NARROW_SHAPE
+    metadata = {"format": "pt",
+                "nn_embedding.dtype.int8.weight": "int8", "nn_embedding.dim.int8.weight": str(dim),
+                "nn_embedding.dtype.int4.weight": "int4", "nn_embedding.dim.int4.weight": str(dim)}
+    tensors = {
+        "f16.weight": ("F16", f16.shape, f16.view(np.uint16).astype("<u2").tobytes()),
+        "bf16.weight": ("BF16", bf16.shape, bf16.astype("<u2").tobytes()),
+        "int8.weight": ("U8", int8.shape, int8.tobytes()),
+        "int4.weight": ("U8", int4.shape, int4.tobytes()),
+    }
+    order, hlen, layout = write_safetensors(out("st-narrow.safetensors"), tensors, metadata)
+
+    obj = {
+        "about": "Narrow tables written by numpy (the numpy-*.npy files) and by the script's safetensors "
+                 "serializer (st-narrow.safetensors), from one float32 source table. Hex strings are "
+                 "little-endian bytes: source and dequantized are float32 values, packed the table as "
+                 "stored (float16/bfloat16 bits, int8/int4 rows). packed: torch 1.13's .half(), "
+                 ".bfloat16(), quantized::embedding_bag_byte_prepack and embedding_bag_4bit_prepack of "
+                 "the source; dequantized: torch's .float() and embedding_bag_byte_unpack / "
+                 "embedding_bag_4bit_unpack of packed.",
+        "torch_version": torch.__version__,
+        "numpy_version": np.__version__,
+        "rows": rows,
+        "dim": dim,
+        "source": hex_of(src),
+        "tables": {d: {"packed": hex_of(packed[d]), "dequantized": hex_of(widened[d])} for d in packed},
+        "files": files,
+        "safetensors": {
+            "file": "st-narrow.safetensors",
+            "header_length": hlen,
+            "metadata": metadata,
+            "order": order,
+            "tensors": {n: {"dtype": tensors[n][0], "shape": list(tensors[n][1]), "data_offsets": [b, e],
+                            "table": {"f16.weight": "float16", "bf16.weight": "bfloat16",
+                                      "int8.weight": "int8", "int4.weight": "int4"}[n]}
+                        for n, b, e in layout},
+        },
+    }
+    dump_json(out("narrow-expected.json"), obj)
+    print(f"narrow (torch {torch.__version__}): " + ", ".join(list(files) + ["st-narrow.safetensors"]))
+
+
 def main(argv):
     if len(argv) != 3:
         raise SystemExit(__doc__)
@@ -576,6 +688,8 @@ def main(argv):
         safetensors_fixtures(target, main_array())
     elif step == "torch":
         torch_reference(target)
+    elif step == "narrow":
+        narrow_fixtures(target)
     else:
         raise SystemExit(f"unknown step {step!r}\n{__doc__}")
 

@@ -5,8 +5,9 @@
 #   bash scripts/generate-interop-fixtures.sh
 #
 # Needs: npm (to fetch the word2vec package), gcc, Debian's /usr/bin/python3
-# with python3-numpy; python3-torch for torch-bf16-ref.json (skipped with a
-# message when torch is missing; the committed file stays).
+# with python3-numpy; python3-torch for torch-bf16-ref.json and the narrow
+# tables (skipped with a message when torch is missing; the committed files
+# stay).
 #
 # 1. word2vec: the original C tool (Mikolov's word2vec.c, as shipped in the npm
 #    package word2vec@1.1.5 under src/) is built unmodified and trained twice on
@@ -14,7 +15,9 @@
 # 2. numpy: .npy files written by numpy itself.
 # 3. safetensors: written by scripts/generate-interop-fixtures.py following
 #    the reference implementation's serializer byte for byte.
-# 4. torch: torch's float32 -> bfloat16/float16 rounding of chosen values.
+# 4. torch: torch's float32 -> bfloat16/float16 rounding of chosen values, and
+#    narrow tables (float16, bfloat16, int8/int4 prepacked rows) saved by numpy
+#    and in a safetensors file.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -82,8 +85,9 @@ echo "== safetensors"
 if "$PY" -c 'import torch' >/dev/null 2>&1; then
   echo "== torch"
   "$PY" "$GEN" torch "$OUT"
+  "$PY" "$GEN" narrow "$OUT"
 else
-  echo "== torch: $PY cannot import torch (apt-get install python3-torch); torch-bf16-ref.json left as it is"
+  echo "== torch: $PY cannot import torch (apt-get install python3-torch); torch-bf16-ref.json and the narrow tables left as they are"
 fi
 
 echo "== done: $OUT"

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The nn-embedding command: convert between the file formats, describe a file, run the benchmark.
 //
-//   nn-embedding convert IN OUT [--from F] [--to F] [--limit N] [--prefix P] [--dtype D] [--vocab FILE]
-//   nn-embedding info FILE [--rows N] [--prefix P] [--json]
+//   nn-embedding convert IN OUT [--from F] [--to F] [--limit N] [--prefix P] [--dtype D] [--from-dtype D] [--vocab FILE]
+//   nn-embedding info FILE [--rows N] [--prefix P] [--from-dtype D] [--json]
 //   nn-embedding bench [benchmark options, see --help of the benchmark]
 //
 // Formats: word2vec (text), word2vec-binary, glove, fasttext, safetensors, npy. Long operations
@@ -11,11 +11,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 
+import { DTYPES, type Dtype, type PackedTable, dequantizeRow, rowBytes } from './dtype.js';
 import { Embedding } from './embedding.js';
 import { FileFormatError, type Progress, openForReading } from './io/files.js';
-import { openEmbedding, saveEmbedding } from './io/layers.js';
-import { readNpy, saveNpy } from './io/npy.js';
-import type { SafetensorsFile, WriteDtype } from './io/safetensors.js';
+import { layerTableName, openEmbedding, saveEmbedding } from './io/layers.js';
+import { type NpyLayout, readNpy, readNpyHeader, saveNpy } from './io/npy.js';
+import { type SafetensorsFile, type SafetensorsTensorInfo, openSafetensors } from './io/safetensors.js';
+import { checkConvertible, convertTable } from './io/stored-table.js';
 import { Vocabulary } from './io/vocabulary.js';
 import { countWordVectors, isWord2VecBinary, loadFastText, loadGloVe, loadWord2Vec, saveGloVe, saveWord2Vec } from './io/word-vectors.js';
 
@@ -24,7 +26,7 @@ export type Format = (typeof FORMATS)[number];
 
 const USAGE = `usage:
   nn-embedding convert IN OUT [options]   convert a table between formats
-  nn-embedding info FILE [options]        format, rows, dimension, dtype and a few rows
+  nn-embedding info FILE [options]        format, rows, dimension, dtype, bytes and a few rows
   nn-embedding bench [options]            run the benchmark (nn-embedding bench --help)
   nn-embedding build-native               build the native addon from source, for platforms
                                           without a prebuild (python3, make, a C++17 compiler)
@@ -39,7 +41,12 @@ convert options:
   --to FORMAT        OUT's format, instead of its extension
   --limit N          keep only the first N words (word-vector inputs)
   --prefix P         state-dict prefix of the table in safetensors: P.weight (default: weight)
-  --dtype D          safetensors dtype to write: F32 (default), F16 or BF16
+  --dtype D          the table's dtype in OUT: float32 (default), float16, bfloat16, int8 or
+                     int4 (safetensors; .npy all but bfloat16; word-vector formats float32).
+                     F32, F16 and BF16 name the same as float32, float16 and bfloat16. Another
+                     dtype than IN's is converted through float32, as quantize/dequantize do
+  --from-dtype D     what a .npy IN holds when its array cannot say: int8 or int4 for uint8
+                     rows, bfloat16 for 2-byte void data (ml_dtypes' bfloat16)
   --vocab FILE       the vocabulary: written there when OUT has no words (default: OUT with
                      .vocab.json), read from there when IN has none (default: IN with .vocab.json)
   --words-with-spaces  text inputs whose words contain spaces (glove.840B): a line's last D
@@ -49,6 +56,7 @@ info options:
   --rows N           rows to show (default 3)
   --words-with-spaces  as for convert
   --prefix P         the safetensors table to describe
+  --from-dtype D     as for convert
   --json             machine-readable output
 `;
 
@@ -160,22 +168,55 @@ function progressBar(label: string): { update: (p: Progress) => void; done: () =
 }
 
 interface Table {
-  weight: Float32Array;
+  /** The table in `dtype`: float32 values, float16/bfloat16 bits, or int8/int4 rows. */
+  data: PackedTable;
+  dtype: Dtype;
+  /** The dtype of the table in the file ('float32' for text). */
+  fileDtype: Dtype;
   rows: number;
   dim: number;
   vocabulary: Vocabulary | null;
-  /** The layer read from safetensors (its options are kept when writing safetensors). */
+  /** The layer read from safetensors for convert (its options are kept when writing safetensors). */
   layer: Embedding | null;
-  /** What the file stored the values as. */
-  dtype: string;
+  /** What the file stored the values as, in its own terms ('F16', '<f2', 'float32', 'text'). */
+  stored: string;
   /** The opened file, for a safetensors input. */
   safetensors: SafetensorsFile | null;
+  /** The table's tensor, for a safetensors input. */
+  tensor: string | null;
 }
+
+/** The names --dtype and --from-dtype take: the dtypes, and the safetensors names of the float ones. */
+const DTYPE_NAMES: Readonly<Record<string, Dtype>> = {
+  ...Object.fromEntries(DTYPES.map((d) => [d, d])),
+  F32: 'float32',
+  F16: 'float16',
+  BF16: 'bfloat16',
+};
+
+function dtypeOption(value: string | true | undefined, name: string, allowed: readonly Dtype[]): Dtype | undefined {
+  if (value === undefined) return undefined;
+  const dtype = typeof value === 'string' ? DTYPE_NAMES[value] : undefined;
+  if (dtype === undefined || !allowed.includes(dtype)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${String(value)}'`);
+  return dtype;
+}
+
+/** A uint8 or 2-byte void .npy array: its dtype is not in the file (int8/int4 rows, bfloat16 bits). */
+const isUntold = (header: NpyLayout): boolean => header.kind === 'u1' || header.kind === 'V2';
 
 async function readTable(
   file: string,
   format: Format,
-  options: { limit?: number; prefix?: string; wordsWithSpaces?: boolean; formatGiven?: boolean },
+  options: {
+    limit?: number;
+    prefix?: string;
+    wordsWithSpaces?: boolean;
+    formatGiven?: boolean;
+    /** The dtype to write (convert): a safetensors layer is read as float32 unless its table is stored in that dtype. Info reads tables as stored. */
+    target?: Dtype;
+    /** The dtype of a uint8 or 2-byte void .npy array. */
+    fromDtype?: Dtype;
+  },
 ): Promise<Table> {
   const bar = progressBar(`reading ${path.basename(file)}`);
   const wordOptions = {
@@ -183,16 +224,34 @@ async function readTable(
     ...(options.wordsWithSpaces ? { wordsWithSpaces: true } : {}),
     onProgress: bar.update,
   };
+  const prefix = options.prefix !== undefined ? { prefix: options.prefix } : {};
   try {
     switch (format) {
       case 'safetensors': {
-        const { layer, safetensors, tensor } = await openEmbedding(file, options.prefix !== undefined ? { prefix: options.prefix } : {});
-        return { weight: layer.weight, rows: layer.numEmbeddings, dim: layer.embeddingDim, vocabulary: null, layer, dtype: tensor.dtype, safetensors };
+        const opened = await openSafetensors(file);
+        const name = layerTableName('nn-embedding', opened, options.prefix);
+        const info = opened.tableInfo(name);
+        const base = { rows: info.rows, dim: info.dim, fileDtype: info.dtype, vocabulary: null, stored: info.tensorDtype, tensor: name };
+        if (options.target === undefined) {
+          const table = opened.table(name, { dtype: 'file' });
+          return { ...base, data: table.data, dtype: table.dtype, layer: null, safetensors: opened };
+        }
+        // A table converted to another dtype goes through a float32 layer, which keeps every recorded option.
+        const { layer, safetensors } = await openEmbedding(file, { ...prefix, dtype: options.target === info.dtype ? 'file' : 'float32' });
+        return { ...base, data: layer.data, dtype: layer.dtype, layer, safetensors };
       }
       case 'npy': {
-        const array = await readNpy(file);
-        if (array.shape[0] < 1 || array.shape[1] < 1) throw new FileFormatError(file, `shape (${array.shape.join(', ')}) has no rows or no columns`);
-        return { weight: array.data, rows: array.shape[0], dim: array.shape[1], vocabulary: null, layer: null, dtype: array.descr, safetensors: null };
+        const header = await readNpyHeader(file);
+        if (options.fromDtype !== undefined && !isUntold(header)) {
+          throw new Error(`${file}: --from-dtype names the dtype of a uint8 (int8, int4) or 2-byte void (bfloat16) array; this one is '${header.descr}', which says its own`);
+        }
+        if (isUntold(header) && options.fromDtype === undefined) {
+          const which = header.kind === 'u1' ? 'int8 or int4 rows: pass --from-dtype int8 or --from-dtype int4' : 'bfloat16 bits, as ml_dtypes saves them: pass --from-dtype bfloat16';
+          throw new Error(`${file}: dtype '${header.descr}' does not say what it holds (${which})`);
+        }
+        const table = await readNpy(file, { dtype: options.fromDtype ?? 'file' });
+        if (table.rows < 1) throw new FileFormatError(file, `shape (${table.shape.join(', ')}) has no rows or no columns`);
+        return { ...table, vocabulary: null, layer: null, stored: table.descr, safetensors: null, tensor: null };
       }
       default: {
         // A detected format is the one loadWord2Vec detects itself, whose errors then say why; --from is its options.binary.
@@ -205,13 +264,16 @@ async function readTable(
               : await loadWord2Vec(file, { ...wordOptions, ...binary });
         const { embedding, vocabulary } = loaded;
         return {
-          weight: embedding.weight,
+          data: embedding.weight,
+          dtype: 'float32',
+          fileDtype: 'float32',
           rows: embedding.numEmbeddings,
           dim: embedding.embeddingDim,
           vocabulary,
           layer: null,
-          dtype: format === 'word2vec-binary' ? 'float32' : 'text',
+          stored: format === 'word2vec-binary' ? 'float32' : 'text',
           safetensors: null,
+          tensor: null,
         };
       }
     }
@@ -223,7 +285,7 @@ async function readTable(
 const vocabularyFileFor = (file: string): string => path.join(path.dirname(file), `${path.basename(file, path.extname(file))}.vocab.json`);
 
 async function convert(argv: readonly string[]): Promise<void> {
-  const { positional, flags } = parseArguments(argv, ['from', 'to', 'limit', 'prefix', 'dtype', 'vocab'], ['words-with-spaces']);
+  const { positional, flags } = parseArguments(argv, ['from', 'to', 'limit', 'prefix', 'dtype', 'from-dtype', 'vocab'], ['words-with-spaces']);
   if (positional.length !== 2) throw new UsageError('convert needs IN and OUT');
   const [input, output] = positional as [string, string];
   // Every option is checked before the input is opened.
@@ -231,15 +293,20 @@ async function convert(argv: readonly string[]): Promise<void> {
   const to = formatOption(flags.get('to'), 'to') ?? formatFromExtension(output);
   const limit = integerOption(flags.get('limit'), 'limit');
   const prefix = flags.get('prefix') as string | undefined;
-  const dtype = flags.get('dtype') as string | undefined;
-  if (dtype !== undefined && !['F32', 'F16', 'BF16'].includes(dtype)) throw new UsageError(`--dtype must be F32, F16 or BF16, got '${dtype}'`);
-  if (dtype !== undefined && to !== 'safetensors') throw new UsageError('--dtype applies to safetensors output only');
+  const dtypeGiven = dtypeOption(flags.get('dtype'), 'dtype', DTYPES);
+  const dtype = dtypeGiven ?? 'float32';
+  const fromDtype = dtypeOption(flags.get('from-dtype'), 'from-dtype', ['int8', 'int4', 'bfloat16']);
+  if (isWordFormat(to) && dtype !== 'float32') throw new UsageError(`--dtype ${dtype}: ${to} files hold float32 values; --dtype applies to safetensors and .npy output`);
+  if (to === 'npy' && dtype === 'bfloat16') {
+    throw new UsageError('--dtype bfloat16: numpy has no bfloat16 dtype, so .npy output cannot hold one; write .safetensors (BF16), or .npy with --dtype float32 (exact)');
+  }
   if (path.resolve(input) === path.resolve(output)) throw new UsageError('IN and OUT are the same file');
   const vocabFlag = flags.get('vocab') as string | undefined;
   const wordsWithSpaces = flags.has('words-with-spaces');
   const from = fromOption ?? (await detectFormat(input, wordsWithSpaces));
   if (limit !== undefined && !isWordFormat(from)) throw new UsageError('--limit applies to word-vector inputs only');
   if (wordsWithSpaces && (!isWordFormat(from) || from === 'word2vec-binary')) throw new UsageError('--words-with-spaces applies to text word-vector inputs only');
+  if (fromDtype !== undefined && from !== 'npy') throw new UsageError('--from-dtype applies to .npy inputs only (the other formats say what they hold)');
 
   // Check what the output needs before the (possibly long) read.
   let vocabulary: Vocabulary | null = null;
@@ -254,26 +321,25 @@ async function convert(argv: readonly string[]): Promise<void> {
     ...(prefix !== undefined ? { prefix } : {}),
     wordsWithSpaces,
     formatGiven: fromOption !== undefined,
+    target: dtype,
+    ...(fromDtype !== undefined ? { fromDtype } : {}),
   });
   vocabulary ??= table.vocabulary;
   if (vocabulary !== null && vocabulary.size !== table.rows) {
     throw new Error(`the vocabulary has ${vocabulary.size} words but ${input} has ${table.rows} rows`);
   }
-  const layer = table.layer ?? Embedding.fromPretrained(table.weight, table.dim);
+  checkConvertible(input, 'the table', table.dim, dtype);
   const bar = progressBar(`writing ${path.basename(output)}`);
   try {
-    switch (to) {
-      case 'safetensors':
-        await saveEmbedding(output, layer, { ...(prefix !== undefined ? { prefix } : {}), ...(dtype !== undefined ? { dtype: dtype as WriteDtype } : {}) });
-        break;
-      case 'npy':
-        await saveNpy(output, table.weight, [table.rows, table.dim]);
-        break;
-      case 'glove':
-        await saveGloVe(output, vocabulary!, layer, { onProgress: bar.update });
-        break;
-      default:
-        await saveWord2Vec(output, vocabulary!, layer, { binary: to === 'word2vec-binary', onProgress: bar.update });
+    if (to === 'safetensors') {
+      const layer = table.layer ?? Embedding.fromPretrained(table.data, table.dim, table.dtype === 'float32' ? {} : { dtype: table.dtype });
+      await saveEmbedding(output, layer, { ...(prefix !== undefined ? { prefix } : {}), dtype });
+    } else if (to === 'npy') {
+      await saveNpy(output, convertTable(table.data, table.dim, table.dtype, dtype), [table.rows, table.dim], { dtype });
+    } else {
+      const layer = table.layer ?? Embedding.fromPretrained(convertTable(table.data, table.dim, table.dtype, 'float32') as Float32Array, table.dim);
+      if (to === 'glove') await saveGloVe(output, vocabulary!, layer, { onProgress: bar.update });
+      else await saveWord2Vec(output, vocabulary!, layer, { binary: to === 'word2vec-binary', onProgress: bar.update });
     }
   } finally {
     bar.done();
@@ -285,40 +351,91 @@ async function convert(argv: readonly string[]): Promise<void> {
     note = ` (words in ${vocabFile})`;
   }
   const seconds = (Date.now() - started) / 1000;
-  console.log(`${input} (${from}) -> ${output} (${to}): ${table.rows} x ${table.dim} in ${seconds.toFixed(2)} s${note}`);
+  const dtypes = table.fileDtype === dtype ? dtype : `${table.fileDtype} -> ${dtype}`;
+  console.log(
+    `${input} (${from}) -> ${output} (${to}): ${table.rows} x ${table.dim} ${dtypes} (${rowBytes(table.dim, dtype)} bytes a row) in ${seconds.toFixed(2)} s${note}`,
+  );
+}
+
+/** A tensor of a safetensors file as info describes it: its table (dtype, dim, bytes a row), or why it is not one. */
+function describeTensor(opened: SafetensorsFile, tensor: SafetensorsTensorInfo): Record<string, unknown> {
+  const described: Record<string, unknown> = { name: tensor.name, dtype: tensor.dtype, shape: tensor.shape, bytes: tensor.byteLength };
+  if (tensor.shape.length !== 2) return described;
+  try {
+    const table = opened.tableInfo(tensor.name);
+    described.table = { dtype: table.dtype, rows: table.rows, dim: table.dim, rowBytes: table.rowBytes };
+  } catch (error) {
+    if (!(error instanceof FileFormatError)) throw error;
+    described.notATable = error.reason;
+  }
+  return described;
 }
 
 async function info(argv: readonly string[]): Promise<void> {
-  const { positional, flags } = parseArguments(argv, ['rows', 'prefix', 'from'], ['json', 'words-with-spaces']);
+  const { positional, flags } = parseArguments(argv, ['rows', 'prefix', 'from', 'from-dtype'], ['json', 'words-with-spaces']);
   if (positional.length !== 1) throw new UsageError('info needs one FILE');
   const file = positional[0]!;
   const show = integerOption(flags.get('rows'), 'rows') ?? 3;
   const fromOption = formatOption(flags.get('from'), 'from');
+  const fromDtype = dtypeOption(flags.get('from-dtype'), 'from-dtype', ['int8', 'int4', 'bfloat16']);
   const wordsWithSpaces = flags.has('words-with-spaces');
   const format = fromOption ?? (await detectFormat(file, wordsWithSpaces));
+  if (fromDtype !== undefined && format !== 'npy') throw new UsageError('--from-dtype applies to .npy files only (the other formats say what they hold)');
   const prefix = flags.get('prefix') as string | undefined;
   const size = (await fsp.stat(file)).size;
+  const json = flags.has('json');
+  if (format === 'npy' && fromDtype === undefined) {
+    // A uint8 or void array is described by its header alone: which table it holds is the caller's to say.
+    const header = await readNpyHeader(file);
+    if (isUntold(header)) {
+      const holds = header.kind === 'u1' ? 'int8 or int4 rows (pass --from-dtype int8 or int4 to read them)' : 'bfloat16 bits, if ml_dtypes saved it (pass --from-dtype bfloat16)';
+      const result = { file, format, bytes: size, rows: header.rows, dim: null, dtype: header.descr, shape: [header.rows, header.cols], tableDtype: null, holds };
+      if (json) console.log(JSON.stringify(result, null, 2));
+      else {
+        console.log(`${file}`);
+        console.log(`  format     ${format}`);
+        console.log(`  size       ${size} bytes`);
+        console.log(`  rows       ${header.rows}`);
+        console.log(`  dtype      ${header.descr} (${header.rows} x ${header.cols}): ${holds}`);
+      }
+      return;
+    }
+  }
   const words = isWordFormat(format);
   const table = await readTable(file, format, {
     ...(words ? { limit: show } : {}),
     ...(prefix !== undefined ? { prefix } : {}),
     wordsWithSpaces,
     formatGiven: fromOption !== undefined,
+    ...(fromDtype !== undefined ? { fromDtype } : {}),
   });
   const rows = words ? await countWordVectors(file, format === 'glove' ? 'glove' : 'word2vec') : table.rows;
-  const result: Record<string, unknown> = { file, format, bytes: size, rows, dim: table.dim, dtype: table.dtype };
+  const bytesPerRow = rowBytes(table.dim, table.dtype);
+  const result: Record<string, unknown> = {
+    file,
+    format,
+    bytes: size,
+    rows,
+    dim: table.dim,
+    dtype: table.stored,
+    tableDtype: table.dtype,
+    rowBytes: bytesPerRow,
+    tableBytes: rows * bytesPerRow,
+  };
   const opened = table.safetensors;
   if (opened !== null) {
-    result.tensors = opened.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape }));
+    result.tensor = table.tensor;
+    result.tensors = opened.tensors.map((t) => describeTensor(opened, t));
     result.metadata = opened.metadata;
     result.mapped = opened.mapped;
   }
   const shown = Math.min(show, table.rows);
-  result.firstRows = Array.from({ length: shown }, (_, r) => ({
-    ...(table.vocabulary ? { word: table.vocabulary.tokenAt(r) } : {}),
-    values: Array.from(table.weight.subarray(r * table.dim, r * table.dim + Math.min(table.dim, 8))),
-  }));
-  if (flags.has('json')) {
+  const row = new Float32Array(table.dim);
+  result.firstRows = Array.from({ length: shown }, (_, r) => {
+    dequantizeRow(table.data, table.dim, table.dtype, r, row, 0);
+    return { ...(table.vocabulary ? { word: table.vocabulary.tokenAt(r) } : {}), values: Array.from(row.subarray(0, Math.min(table.dim, 8))) };
+  });
+  if (json) {
     console.log(JSON.stringify(result, null, 2));
     return;
   }
@@ -327,14 +444,19 @@ async function info(argv: readonly string[]): Promise<void> {
   console.log(`  size       ${size} bytes`);
   console.log(`  rows       ${rows}`);
   console.log(`  dimension  ${table.dim}`);
-  console.log(`  dtype      ${table.dtype}`);
+  console.log(`  dtype      ${table.stored === table.dtype ? table.dtype : `${table.stored} (${table.dtype})`}`);
+  console.log(`  row bytes  ${bytesPerRow}`);
+  console.log(`  table      ${rows * bytesPerRow} bytes`);
   if (opened !== null) {
-    for (const t of opened.tensors) console.log(`  tensor     ${t.name} ${t.dtype} [${t.shape.join(', ')}]`);
+    for (const t of result.tensors as { name: string; dtype: string; shape: number[]; bytes: number; table?: { dtype: Dtype; dim: number; rowBytes: number }; notATable?: string }[]) {
+      const what = t.table ? `: ${t.table.dtype}, dim ${t.table.dim}, ${t.table.rowBytes} bytes a row, ` : t.notATable ? `: not a table (${t.notATable}), ` : ', ';
+      console.log(`  tensor     ${t.name} ${t.dtype} [${t.shape.join(', ')}]${what}${t.bytes} bytes${t.name === table.tensor ? ' (the table)' : ''}`);
+    }
     for (const [key, value] of Object.entries(opened.metadata)) console.log(`  metadata   ${key} = ${value}`);
   }
-  for (const row of result.firstRows as { word?: string; values: number[] }[]) {
+  for (const shownRow of result.firstRows as { word?: string; values: number[] }[]) {
     const more = table.dim > 8 ? ' ...' : '';
-    console.log(`  ${row.word !== undefined ? `${row.word}: ` : ''}${row.values.map((v) => v.toPrecision(6)).join(' ')}${more}`);
+    console.log(`  ${shownRow.word !== undefined ? `${shownRow.word}: ` : ''}${shownRow.values.map((v) => v.toPrecision(6)).join(' ')}${more}`);
   }
 }
 

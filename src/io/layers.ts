@@ -2,11 +2,25 @@
 // its state-dict name ('weight', or 'embedding.weight' with a prefix), the layer's options in the
 // metadata under "nn_embedding" as JSON with torch's argument names, so Python can rebuild it:
 //   torch.nn.Embedding(**json.loads(metadata["nn_embedding"])["args"]).load_state_dict(tensors)
+// A narrow layer's table is saved in its dtype (safetensors.ts says how int8/int4 are stored), and
+// a table loads in the dtype asked for (options.dtype; float32 unless told), converted only when
+// the file stores another.
+import { DTYPES, type Dtype, rowBytes } from '../dtype.js';
 import { Embedding, type EmbeddingOptions } from '../embedding.js';
 import { type BagMode, EmbeddingBag, type EmbeddingBagOptions } from '../embedding-bag.js';
 import { checkBoolean, checkOptions, describe } from '../validate.js';
 import { FileFormatError } from './files.js';
-import { type SafetensorsFile, type SafetensorsTensorInfo, type WriteDtype, openSafetensors, saveSafetensors } from './safetensors.js';
+import {
+  type SafetensorsFile,
+  type SafetensorsTensorInfo,
+  TABLE_DIM_KEY,
+  TABLE_DTYPE_KEY,
+  type TensorToWrite,
+  type WriteDtype,
+  openSafetensors,
+  saveSafetensors,
+} from './safetensors.js';
+import { type LoadedTable, type ReadDtype, checkReadDtype, convertTable } from './stored-table.js';
 
 /** The metadata key the layer's options are stored under. */
 export const LAYER_METADATA_KEY = 'nn_embedding';
@@ -14,8 +28,12 @@ export const LAYER_METADATA_KEY = 'nn_embedding';
 export interface SaveLayerOptions {
   /** State-dict prefix: 'embedding' stores the table as 'embedding.weight'. Default: none ('weight'). */
   prefix?: string;
-  /** Stored dtype: 'F32' (default, exact), 'F16' or 'BF16' (rounded to nearest even). */
-  dtype?: WriteDtype;
+  /**
+   * The dtype to store the table in; default the layer's own (float32 tables as F32). Another
+   * dtype is converted through float32 (dequantize, then quantize: torch's rounding). 'F32',
+   * 'F16' and 'BF16' are the same as 'float32', 'float16' and 'bfloat16'.
+   */
+  dtype?: Dtype | WriteDtype;
   /** More string metadata to store next to the layer's options. */
   metadata?: Record<string, string>;
 }
@@ -25,6 +43,12 @@ export interface LoadLayerOptions {
   prefix?: string;
   /** Default false: a loaded layer trains, as a module restored with load_state_dict does. */
   freeze?: boolean;
+  /**
+   * The layer's dtype: 'float32' (the default, whatever the file stores), another Dtype, or
+   * 'file' for the one the file stores. A table stored in that dtype is adopted as it is (a view
+   * of the mapped file); another is converted through float32 (dequantize, then quantize).
+   */
+  dtype?: ReadDtype;
 }
 
 /** What the metadata records: the torch module and its constructor arguments. */
@@ -49,27 +73,45 @@ function weightName(where: string, prefix: unknown): string {
   return prefix.endsWith('.') ? `${prefix}weight` : `${prefix}.weight`;
 }
 
+/** The safetensors names of the float dtypes, which saveEmbedding's options.dtype also takes. */
+const WRITE_DTYPE_NAMES: Readonly<Record<WriteDtype, Dtype>> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
+
+/** saveEmbedding's options.dtype as a Dtype: the layer's own when not given. */
+function checkSaveDtype(where: string, value: unknown, layerDtype: Dtype, dim: number): Dtype {
+  if (value === undefined) return layerDtype;
+  const dtype = typeof value === 'string' ? (WRITE_DTYPE_NAMES[value as WriteDtype] ?? (DTYPES.includes(value as Dtype) ? (value as Dtype) : null)) : null;
+  if (dtype === null) {
+    const message = `${where}: options.dtype must be one of ${DTYPES.map((d) => `'${d}'`).join(', ')} (or 'F32', 'F16', 'BF16'), got ${describe(value)}`;
+    throw typeof value === 'string' ? new RangeError(message) : new TypeError(message);
+  }
+  if (dtype === 'int4' && dim % 2 !== 0) {
+    throw new RangeError(`${where}: options.dtype 'int4' needs an even embeddingDim (two codes per byte), got ${dim}`);
+  }
+  return dtype;
+}
+
 /**
  * Saves a layer's table to a safetensors file under torch's state-dict name, with the layer's
- * options in the metadata (written through a temporary file renamed into place).
+ * options in the metadata (written through a temporary file renamed into place). The table is
+ * stored in the layer's dtype unless options.dtype names another: float32 as F32, float16 as F16
+ * and bfloat16 as BF16 (the bits as they are), int8 and int4 as U8 [rows, rowBytes] of the packed
+ * rows, with `nn_embedding.dtype.<name>` and `nn_embedding.dim.<name>` in the metadata.
  */
 export async function saveEmbedding(file: string, layer: Embedding | EmbeddingBag, options?: SaveLayerOptions): Promise<void> {
   const where = 'saveEmbedding';
   if (!(layer instanceof Embedding) && !(layer instanceof EmbeddingBag)) {
     throw new TypeError(`${where}: layer must be an Embedding or EmbeddingBag, got ${describe(layer)}`);
   }
-  if (layer.dtype !== 'float32') {
-    throw new TypeError(
-      `${where}: the layer's table is ${layer.dtype}; saving narrow tables is not supported yet (dequantize(layer.data, layer.embeddingDim, '${layer.dtype}') gives a float32 table to save)`,
-    );
-  }
   const opts = checkOptions<SaveLayerOptions>(where, options, ['prefix', 'dtype', 'metadata']);
   const name = weightName(where, opts.prefix);
+  const rows = layer.numEmbeddings;
+  const dim = layer.embeddingDim;
+  const dtype = checkSaveDtype(where, opts.dtype, layer.dtype, dim);
   const record: LayerRecord = {
     module: layer instanceof EmbeddingBag ? 'EmbeddingBag' : 'Embedding',
     args: {
-      num_embeddings: layer.numEmbeddings,
-      embedding_dim: layer.embeddingDim,
+      num_embeddings: rows,
+      embedding_dim: dim,
       padding_idx: layer.paddingIdx,
       max_norm: layer.maxNorm,
       norm_type: layer.normType,
@@ -78,19 +120,39 @@ export async function saveEmbedding(file: string, layer: Embedding | EmbeddingBa
       ...(layer instanceof EmbeddingBag ? { mode: layer.mode, include_last_offset: layer.includeLastOffset } : {}),
     },
   };
-  const metadata = { ...(opts.metadata ?? {}), format: 'pt', [LAYER_METADATA_KEY]: JSON.stringify(record) };
-  await saveSafetensors(file, { [name]: { data: layer.weight, shape: [layer.numEmbeddings, layer.embeddingDim], ...(opts.dtype ? { dtype: opts.dtype } : {}) } }, metadata);
+  // The table keys are this function's to write: any in options.metadata (say, copied from the
+  // file the layer came from) would contradict the table written now.
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(opts.metadata ?? {})) {
+    if (!key.startsWith(TABLE_DTYPE_KEY) && !key.startsWith(TABLE_DIM_KEY)) metadata[key] = value;
+  }
+  Object.assign(metadata, { format: 'pt', [LAYER_METADATA_KEY]: JSON.stringify(record) });
+  const data = convertTable(layer.data, dim, layer.dtype, dtype);
+  let tensor: TensorToWrite;
+  switch (dtype) {
+    case 'float32':
+      tensor = { data, shape: [rows, dim] };
+      break;
+    case 'float16':
+    case 'bfloat16':
+      tensor = { data, shape: [rows, dim], dtype: dtype === 'float16' ? 'F16' : 'BF16' };
+      break;
+    default:
+      tensor = { data, shape: [rows, rowBytes(dim, dtype)], dtype: 'U8' };
+      Object.assign(metadata, { [TABLE_DTYPE_KEY + name]: dtype, [TABLE_DIM_KEY + name]: String(dim) });
+  }
+  await saveSafetensors(file, { [name]: tensor }, metadata);
 }
 
-/** The table and the recorded options of a layer file. */
-function readLayer(
-  where: string,
-  safetensors: SafetensorsFile,
-  opts: Record<string, unknown>,
-): { weight: Float32Array; dim: number; record: LayerRecord | null; tensor: SafetensorsTensorInfo } {
+/**
+ * The name of a layer file's table: `${prefix}.weight` ('weight' without a prefix), or, with no
+ * prefix given and no 'weight', the file's only 2-D '*.weight' tensor. A FileFormatError listing
+ * the names otherwise.
+ */
+export function layerTableName(where: string, safetensors: SafetensorsFile, prefix: unknown): string {
   const file = safetensors.file;
-  let name = weightName(where, opts.prefix);
-  if (opts.prefix === undefined && safetensors.info(name) === undefined) {
+  let name = weightName(where, prefix);
+  if (prefix === undefined && safetensors.info(name) === undefined) {
     const candidates = safetensors.tensors.filter((t) => t.name.endsWith('.weight') && t.shape.length === 2);
     if (candidates.length !== 1) {
       throw new FileFormatError(
@@ -105,7 +167,20 @@ function readLayer(
   if (info.shape.length !== 2 || info.shape[0]! < 1 || info.shape[1]! < 1) {
     throw new FileFormatError(file, `tensor '${name}' has shape [${info.shape.join(', ')}], not [rows, dim] with rows, dim >= 1`);
   }
-  const [rows, dim] = info.shape as [number, number];
+  return name;
+}
+
+/** The table, in the dtype asked for, and the recorded options of a layer file. */
+function readLayer(
+  where: string,
+  safetensors: SafetensorsFile,
+  opts: Record<string, unknown>,
+): { table: LoadedTable; record: LayerRecord | null; tensor: SafetensorsTensorInfo } {
+  const file = safetensors.file;
+  const dtype = checkReadDtype(where, opts.dtype);
+  const name = layerTableName(where, safetensors, opts.prefix);
+  const info = safetensors.info(name)!;
+  const { rows, dim } = safetensors.tableInfo(name);
   let record: LayerRecord | null = null;
   const recorded = safetensors.metadata[LAYER_METADATA_KEY];
   if (recorded !== undefined) {
@@ -124,19 +199,28 @@ function readLayer(
       );
     }
   }
-  return { weight: safetensors.float32(name), dim, record, tensor: info };
+  return { table: safetensors.table(name, { dtype }), record, tensor: info };
 }
 
-/** The recorded table options, as this library names them; bad values surface as the layer's own errors. */
-function tableOptions(record: LayerRecord | null): EmbeddingOptions {
-  if (record === null) return {};
+/**
+ * The recorded table options, as this library names them; bad values surface as the layer's own
+ * errors. A narrow table takes no training options: sparse and scaleGradByFreq, which only shape
+ * gradients, are left out; maxNorm, which changes lookups, is a TypeError.
+ */
+function tableOptions(where: string, file: string, record: LayerRecord | null, dtype: Dtype): EmbeddingOptions {
+  if (record === null) return dtype === 'float32' ? {} : { dtype };
   const a = record.args;
+  if (dtype !== 'float32' && a.max_norm !== null && a.max_norm !== undefined) {
+    throw new TypeError(
+      `${where}: ${file} records maxNorm ${describe(a.max_norm)}, which renormalizes looked-up rows and needs a float32 table; ` +
+        `load it with dtype 'float32' (the default), not '${dtype}'`,
+    );
+  }
   const options: EmbeddingOptions = {
     paddingIdx: a.padding_idx,
     maxNorm: a.max_norm,
     normType: a.norm_type,
-    scaleGradByFreq: a.scale_grad_by_freq,
-    sparse: a.sparse,
+    ...(dtype === 'float32' ? { scaleGradByFreq: a.scale_grad_by_freq, sparse: a.sparse } : { dtype }),
   };
   for (const [key, value] of Object.entries(options)) if (value === undefined) delete options[key as keyof EmbeddingOptions];
   return options;
@@ -156,8 +240,9 @@ function construct<T>(file: string, build: () => T): T {
 /**
  * Loads an Embedding from a safetensors file: the table ('weight', or `${prefix}.weight`) and the
  * options saveEmbedding recorded (a plain torch state dict, without them, gives default options;
- * an EmbeddingBag's file gives its table options). The table is a view of the mapped file where
- * possible (copy-on-write: training it never changes the file).
+ * an EmbeddingBag's file gives its table options). The layer's dtype is options.dtype's (float32
+ * unless given; 'file': the file's). The table is a view of the mapped file where possible
+ * (copy-on-write: training it never changes the file), in every dtype the file stores.
  */
 export async function loadEmbedding(file: string, options?: LoadLayerOptions): Promise<Embedding> {
   return (await openEmbedding(file, options)).layer;
@@ -170,14 +255,16 @@ export async function loadEmbedding(file: string, options?: LoadLayerOptions): P
 export async function openEmbedding(
   file: string,
   options?: LoadLayerOptions,
-): Promise<{ layer: Embedding; safetensors: SafetensorsFile; tensor: SafetensorsTensorInfo }> {
+): Promise<{ layer: Embedding; safetensors: SafetensorsFile; tensor: SafetensorsTensorInfo; table: LoadedTable }> {
   const where = 'loadEmbedding';
-  const opts = checkOptions<Record<string, unknown>>(where, options, ['prefix', 'freeze']);
+  const opts = checkOptions<Record<string, unknown>>(where, options, ['prefix', 'freeze', 'dtype']);
   const freeze = checkBoolean(where, 'options.freeze', opts.freeze, false);
+  checkReadDtype(where, opts.dtype);
   const safetensors = await openSafetensors(file);
-  const { weight, dim, record, tensor } = readLayer(where, safetensors, opts);
-  const layer = construct(file, () => Embedding.fromPretrained(weight, dim, { ...tableOptions(record), freeze }));
-  return { layer, safetensors, tensor };
+  const { table, record, tensor } = readLayer(where, safetensors, opts);
+  const tableOpts = tableOptions(where, file, record, table.dtype);
+  const layer = construct(file, () => Embedding.fromPretrained(table.data, table.dim, { ...tableOpts, freeze }));
+  return { layer, safetensors, tensor, table };
 }
 
 /** loadEmbedding for an EmbeddingBag: also restores mode and includeLastOffset (options override them). */
@@ -186,18 +273,19 @@ export async function loadEmbeddingBag(
   options?: LoadLayerOptions & Pick<EmbeddingBagOptions, 'mode' | 'includeLastOffset'>,
 ): Promise<EmbeddingBag> {
   const where = 'loadEmbeddingBag';
-  const opts = checkOptions<Record<string, unknown>>(where, options, ['prefix', 'freeze', 'mode', 'includeLastOffset']);
+  const opts = checkOptions<Record<string, unknown>>(where, options, ['prefix', 'freeze', 'dtype', 'mode', 'includeLastOffset']);
   // The caller's options are checked here, so the layer's own errors below can only be the file's.
   const freeze = checkBoolean(where, 'options.freeze', opts.freeze, false);
+  checkReadDtype(where, opts.dtype);
   if (opts.mode !== undefined && !['sum', 'mean', 'max'].includes(opts.mode as string)) {
     throw new RangeError(`${where}: options.mode must be 'sum', 'mean' or 'max', got ${describe(opts.mode)}`);
   }
   if (opts.includeLastOffset !== undefined) checkBoolean(where, 'options.includeLastOffset', opts.includeLastOffset, false);
-  const { weight, dim, record } = readLayer(where, await openSafetensors(file), opts);
-  const bagOptions: EmbeddingBagOptions = { ...tableOptions(record), freeze };
+  const { table, record } = readLayer(where, await openSafetensors(file), opts);
+  const bagOptions: EmbeddingBagOptions = { ...tableOptions(where, file, record, table.dtype), freeze };
   const mode = opts.mode ?? record?.args.mode;
   const includeLastOffset = opts.includeLastOffset ?? record?.args.include_last_offset;
   if (mode !== undefined) bagOptions.mode = mode as BagMode;
   if (includeLastOffset !== undefined) bagOptions.includeLastOffset = includeLastOffset as boolean;
-  return construct(file, () => EmbeddingBag.fromPretrained(weight, dim, bagOptions));
+  return construct(file, () => EmbeddingBag.fromPretrained(table.data, table.dim, bagOptions));
 }

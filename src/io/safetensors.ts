@@ -4,10 +4,18 @@
 // tensors' bytes, offsets counted from the end of the header. Reading validates the header as the
 // reference implementation does (offsets contiguous, covering the whole buffer, sizes matching
 // shapes) before anything is allocated, then maps the file (native addon) so opening is immediate
-// and F32 tensors are views of the mapping; F16 and BF16 are converted to float32 on read.
-import { defineReadonly } from '../validate.js';
+// and F32 tensors are views of the mapping; F16 and BF16 are converted to float32 on read, or
+// read as their bits (views too) when a table is asked for in its own dtype.
+//
+// Tables (2-D tensors, [rows, columns]): F32 and F64 are float32 tables, F16 float16, BF16
+// bfloat16; int8 and int4 tables are U8 tensors of their packed rows, [rows, rowBytes], and the
+// metadata names their dtype, under TABLE_DTYPE_KEY + the tensor's name ('int8' or 'int4'), and
+// their dim under TABLE_DIM_KEY + the name (a decimal; optional on read, checked when present).
+import { DTYPES, type Dtype, type PackedTable } from '../dtype.js';
+import { checkOptions, defineReadonly } from '../validate.js';
 import { FileFormatError, mapOrReadFile, openForReading, quoteText, writeFileAtomic } from './files.js';
 import { bfloat16ToFloat, floatTo16, halfToFloat } from './half.js';
+import { type LoadedTable, type ReadDtype, checkConvertible, checkReadDtype, convertTable } from './stored-table.js';
 
 /** Bytes per element of each dtype the format defines (sub-byte float types are not supported). */
 const DTYPE_BYTES: Readonly<Record<string, number>> = {
@@ -33,8 +41,13 @@ const MAX_HEADER_BYTES = 100_000_000;
 
 /** The dtypes readable as float32 (F64 is rounded to nearest; the others convert exactly). */
 export type FloatDtype = 'F32' | 'F16' | 'BF16' | 'F64';
-/** The dtypes saveSafetensors writes. */
+/** The dtypes saveSafetensors converts float32 values to. */
 export type WriteDtype = 'F32' | 'F16' | 'BF16';
+
+/** Metadata key prefix naming a table's dtype: `nn_embedding.dtype.<tensor name>` = 'int8' or 'int4' (any Dtype is accepted and checked). */
+export const TABLE_DTYPE_KEY = 'nn_embedding.dtype.';
+/** Metadata key prefix giving a table's dim (a decimal): `nn_embedding.dim.<tensor name>`. */
+export const TABLE_DIM_KEY = 'nn_embedding.dim.';
 
 export interface SafetensorsTensorInfo {
   name: string;
@@ -42,6 +55,22 @@ export interface SafetensorsTensorInfo {
   shape: number[];
   /** Offset of the tensor's first byte in the file. */
   fileOffset: number;
+  byteLength: number;
+}
+
+/** A tensor read as a table (SafetensorsFile.tableInfo). */
+export interface SafetensorsTableInfo {
+  name: string;
+  /** The table's dtype: F32 and F64 'float32', F16 'float16', BF16 'bfloat16', U8 the dtype its metadata names. */
+  dtype: Dtype;
+  /** The tensor's dtype in the file ('F32', 'U8', ...). */
+  tensorDtype: string;
+  rows: number;
+  /** Values per row (int8/int4: not the row's bytes). */
+  dim: number;
+  /** Bytes per row in the file. */
+  rowBytes: number;
+  /** Bytes of the whole table in the file. */
   byteLength: number;
 }
 
@@ -76,16 +105,23 @@ export class SafetensorsFile {
     return this.tensors.find((tensor) => tensor.name === name);
   }
 
-  /**
-   * The tensor as float32 values, row-major. F32 tensors are views of the file's buffer (no copy;
-   * on a mapping, copy-on-write: changing them never changes the file); F16, BF16 and F64 are
-   * converted into a new array. Throws for an unknown name or a non-float dtype.
-   */
-  float32(name: string): Float32Array {
+  /** The tensor named `name`; a RangeError listing the names when there is none. */
+  private _tensor(name: string): SafetensorsTensorInfo {
     const tensor = this.info(name);
     if (tensor === undefined) {
       throw new RangeError(`${this.file}: no tensor named '${name}' (tensors: ${this.names.map((n) => `'${n}'`).join(', ') || 'none'})`);
     }
+    return tensor;
+  }
+
+  /**
+   * The tensor as float32 values, row-major. F32 tensors are views of the file's buffer (no copy;
+   * on a mapping, copy-on-write: changing them never changes the file); F16, BF16 and F64 are
+   * converted into a new array, and so are int8/int4 tables (U8 tensors whose metadata names their
+   * dtype: dequantized as torch unpacks them). Throws for an unknown name or another dtype.
+   */
+  float32(name: string): Float32Array {
+    const tensor = this._tensor(name);
     const count = tensor.shape.reduce((a, b) => a * b, 1);
     const bytes = new Uint8Array(this._buffer, tensor.fileOffset, tensor.byteLength);
     switch (tensor.dtype) {
@@ -107,8 +143,130 @@ export class SafetensorsFile {
         return Float32Array.from(doubles);
       }
       default:
-        throw new TypeError(`${this.file}: tensor '${name}' has dtype ${tensor.dtype}; only F32, F16, BF16 and F64 read as float32`);
+        if (tensor.dtype === 'U8' && this.metadata[TABLE_DTYPE_KEY + name] !== undefined) return this.table(name).data as Float32Array;
+        throw new TypeError(
+          `${this.file}: tensor '${name}' has dtype ${tensor.dtype}; only F32, F16, BF16 and F64 read as float32, and U8 tables whose metadata ` +
+            `'${TABLE_DTYPE_KEY}${name}' names them int8 or int4`,
+        );
     }
+  }
+
+  /** The tensor's bytes as stored (little-endian): always a view of the file's buffer, whatever its dtype. */
+  bytes(name: string): Uint8Array {
+    const tensor = this._tensor(name);
+    return new Uint8Array(this._buffer, tensor.fileOffset, tensor.byteLength);
+  }
+
+  /**
+   * A 16-bit tensor's values as stored, unconverted: F16 and BF16 bits (or I16/U16 values read as
+   * uint16). A view of the file's buffer (of the mapping, when mapped) when the tensor starts on an
+   * even byte, as in every file this package or the reference implementation writes (both align
+   * tensors); a copy otherwise.
+   */
+  uint16(name: string): Uint16Array {
+    const tensor = this._tensor(name);
+    if (DTYPE_BYTES[tensor.dtype] !== 2) {
+      throw new TypeError(`${this.file}: tensor '${name}' has dtype ${tensor.dtype}; uint16() reads the 16-bit dtypes (F16, BF16, I16, U16)`);
+    }
+    if (tensor.fileOffset % 2 === 0) return new Uint16Array(this._buffer, tensor.fileOffset, tensor.byteLength / 2);
+    return new Uint16Array(this.bytes(name).slice().buffer);
+  }
+
+  /**
+   * The tensor as a table: its dtype, rows, dim and bytes per row. Throws a FileFormatError (the
+   * file's name, the tensor's, and why) for a tensor that is not one: not 2-D, no column, a dtype
+   * no table has, a U8 tensor whose metadata does not name int8 or int4, metadata that contradicts
+   * the tensor (another dtype, a dim its rows cannot have: an odd one for int4).
+   */
+  tableInfo(name: string): SafetensorsTableInfo {
+    const tensor = this._tensor(name);
+    const bad = (reason: string): never => {
+      throw new FileFormatError(this.file, `tensor '${name}' ${reason}`);
+    };
+    const shapeText = `[${tensor.shape.join(', ')}]`;
+    if (tensor.shape.length !== 2) bad(`has shape ${shapeText}, not a table's [rows, columns]`);
+    const [rows, columns] = tensor.shape as [number, number];
+    const dtypeKey = TABLE_DTYPE_KEY + name;
+    const dimKey = TABLE_DIM_KEY + name;
+    const declared = this.metadata[dtypeKey];
+    if (declared !== undefined && !(DTYPES as readonly string[]).includes(declared)) {
+      bad(`has metadata '${dtypeKey}' = ${quoteText(declared, 40)}, not one of ${DTYPES.map((d) => `'${d}'`).join(', ')}`);
+    }
+    let dtype: Dtype;
+    switch (tensor.dtype) {
+      case 'F32':
+      case 'F64':
+        dtype = 'float32';
+        break;
+      case 'F16':
+        dtype = 'float16';
+        break;
+      case 'BF16':
+        dtype = 'bfloat16';
+        break;
+      case 'U8':
+        if (declared === undefined) {
+          return bad(
+            `is U8 ${shapeText} without metadata '${dtypeKey}': a U8 table holds packed int8 or int4 rows, and the metadata must say ` +
+              `which ('int8' or 'int4'; saveEmbedding writes it)`,
+          );
+        }
+        if (declared !== 'int8' && declared !== 'int4') bad(`is U8, but metadata '${dtypeKey}' says '${declared}': a U8 table is 'int8' or 'int4'`);
+        dtype = declared as Dtype;
+        break;
+      default:
+        return bad(`has dtype ${tensor.dtype}: a table is F32, F64, F16, BF16, or U8 (int8 or int4 rows, named in the metadata)`);
+    }
+    if (declared !== undefined && declared !== dtype) bad(`is ${tensor.dtype}, but metadata '${dtypeKey}' says '${declared}'`);
+    let dim = columns;
+    if (dtype === 'int8') {
+      dim = columns - 8;
+      if (dim < 1) bad(`holds int8 rows of ${columns} bytes; an int8 row is dim + 8 bytes (dim codes, float32 scale and bias), dim >= 1`);
+    } else if (dtype === 'int4') {
+      dim = 2 * (columns - 4);
+      if (dim < 2) bad(`holds int4 rows of ${columns} bytes; an int4 row is dim / 2 + 4 bytes (two codes a byte, float16 scale and bias), dim >= 2`);
+    } else if (dim < 1) {
+      bad(`has shape ${shapeText}: a table has at least one column`);
+    }
+    const declaredDim = this.metadata[dimKey];
+    if (declaredDim !== undefined && (!/^\d{1,15}$/.test(declaredDim) || Number(declaredDim) !== dim)) {
+      const odd = dtype === 'int4' && /^\d{1,15}$/.test(declaredDim) && Number(declaredDim) % 2 === 1 ? ' (an int4 dim is even: two codes a byte)' : '';
+      bad(`has metadata '${dimKey}' = ${quoteText(declaredDim, 40)}${odd}, but its ${dtype} rows of ${columns} ${dtype === 'int8' || dtype === 'int4' ? 'bytes' : 'values'} have dim ${dim}`);
+    }
+    const rowBytes = columns * DTYPE_BYTES[tensor.dtype]!;
+    return { name, dtype, tensorDtype: tensor.dtype, rows, dim, rowBytes, byteLength: tensor.byteLength };
+  }
+
+  /**
+   * The tensor as a table in the dtype asked for: options.dtype a Dtype ('float32' when not
+   * given, as float32() reads it), or 'file' for the dtype the file stores. In the stored dtype
+   * nothing is converted: F32 is a view of the file's buffer as float32() gives it, F16/BF16 bits
+   * are uint16()'s (a view when aligned), int8/int4 rows are bytes()'s (always a view); `mapped`
+   * says when data is a view of the mapping. Another dtype is converted through float32 (see
+   * convertTable). Throws tableInfo's errors, and a RangeError for an unknown name or an int4
+   * table asked of an odd dim.
+   */
+  table(name: string, options?: { dtype?: ReadDtype }): LoadedTable {
+    const where = 'SafetensorsFile.table';
+    const requested = checkReadDtype(where, checkOptions<{ dtype: ReadDtype }>(where, options, ['dtype']).dtype);
+    const info = this.tableInfo(name);
+    const tensor = this._tensor(name);
+    let stored: PackedTable;
+    let view: boolean;
+    if (info.dtype === 'float32') {
+      stored = this.float32(name);
+      view = tensor.dtype === 'F32' && tensor.fileOffset % 4 === 0;
+    } else if (info.dtype === 'float16' || info.dtype === 'bfloat16') {
+      stored = this.uint16(name);
+      view = tensor.fileOffset % 2 === 0;
+    } else {
+      stored = this.bytes(name);
+      view = true;
+    }
+    const dtype = requested === 'file' ? info.dtype : requested;
+    checkConvertible(this.file, `tensor '${name}'`, info.dim, dtype);
+    const data = convertTable(stored, info.dim, info.dtype, dtype);
+    return { dtype, rows: info.rows, dim: info.dim, data, fileDtype: info.dtype, mapped: this.mapped && view && data === stored };
   }
 }
 
@@ -309,12 +467,23 @@ export async function openSafetensors(file: string): Promise<SafetensorsFile> {
   return new SafetensorsFile(file, metadata, tensors, buffer, mapped);
 }
 
-/** A tensor to write: float32 values, row-major, with its shape; stored as `dtype` (default F32). */
+/**
+ * A tensor to write, row-major, with its shape. Float32 values are stored as `dtype` (default F32;
+ * F16 and BF16 rounded as torch's .half() and .bfloat16()); a Uint16Array is F16 or BF16 bits and
+ * a Uint8Array U8 bytes, written as they are (`dtype` required: 'F16'/'BF16', 'U8').
+ */
 export interface TensorToWrite {
-  data: Float32Array;
+  data: Float32Array | Uint16Array | Uint8Array;
   shape: readonly number[];
-  dtype?: WriteDtype;
+  dtype?: WriteDtype | 'U8';
 }
+
+/** The dtypes each array type is written as. */
+const WRITABLE: readonly [new (...args: never[]) => ArrayBufferView, readonly string[]][] = [
+  [Float32Array, ['F32', 'F16', 'BF16']],
+  [Uint16Array, ['F16', 'BF16']],
+  [Uint8Array, ['U8']],
+];
 
 /**
  * Writes tensors (and string metadata) as a safetensors file, through a temporary file renamed
@@ -329,20 +498,25 @@ export async function saveSafetensors(
   const where = 'saveSafetensors';
   checkLittleEndianHost();
   if (!isPlainObject(tensors)) throw new TypeError(`${where}: tensors must be an object of {data, shape, dtype?}`);
-  const prepared: { name: string; dtype: WriteDtype; shape: number[]; bytes: Uint8Array }[] = [];
+  const prepared: { name: string; dtype: string; shape: number[]; bytes: Uint8Array }[] = [];
   for (const [name, tensor] of Object.entries(tensors)) {
     if (name === '' || name === '__metadata__') throw new RangeError(`${where}: invalid tensor name '${name}'`);
     if (!isPlainObject(tensor)) throw new TypeError(`${where}: tensors['${name}'] must be {data, shape, dtype?}`);
     const { data, shape } = tensor as unknown as TensorToWrite;
-    const dtype = (tensor as unknown as TensorToWrite).dtype ?? 'F32';
-    if (!(data instanceof Float32Array)) throw new TypeError(`${where}: tensors['${name}'].data must be a Float32Array`);
+    const writable = WRITABLE.find(([type]) => data instanceof type);
+    if (writable === undefined) throw new TypeError(`${where}: tensors['${name}'].data must be a Float32Array, Uint16Array or Uint8Array`);
+    const dtype = (tensor as unknown as TensorToWrite).dtype ?? (data instanceof Float32Array ? 'F32' : undefined);
     if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
       throw new TypeError(`${where}: tensors['${name}'].shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
     }
     const count = shape.reduce((a: number, b: number) => a * b, 1);
     if (count !== data.length) throw new RangeError(`${where}: tensors['${name}'] has shape [${shape.join(', ')}] (${count} values) but ${data.length} values`);
-    if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') throw new RangeError(`${where}: tensors['${name}'].dtype must be 'F32', 'F16' or 'BF16', got ${JSON.stringify(dtype)}`);
-    const bytes = dtype === 'F32' ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : floatTo16(data, dtype);
+    if (dtype === undefined || !writable[1].includes(dtype)) {
+      throw new RangeError(
+        `${where}: tensors['${name}'].dtype must be ${writable[1].map((d) => `'${d}'`).join(', ').replace(/, ([^,]*)$/, ' or $1')} for a ${data.constructor.name}, got ${JSON.stringify(dtype)}`,
+      );
+    }
+    const bytes = data instanceof Float32Array && dtype !== 'F32' ? floatTo16(data, dtype as 'F16' | 'BF16') : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     prepared.push({ name, dtype, shape: shape.slice(), bytes });
   }
   if (metadata !== undefined) {

@@ -5,13 +5,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { Embedding } from '../../src/index.js';
+import { Embedding, dequantize, quantize } from '../../src/index.js';
 import { main } from '../../src/cli.js';
 import { loadEmbedding, saveEmbedding } from '../../src/io/layers.js';
 import { readNpy } from '../../src/io/npy.js';
+import { openSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
 import { Vocabulary } from '../../src/io/vocabulary.js';
 import { loadGloVe, loadWord2Vec, saveGloVe, saveWord2Vec } from '../../src/io/word-vectors.js';
-import { expectSameBits } from '../helpers.js';
+import { expectSameBits, randomTable } from '../helpers.js';
 import { temporaryDirectory } from './tmp.js';
 
 const dir = temporaryDirectory();
@@ -117,7 +118,15 @@ describe('nn-embedding convert', () => {
       [['convert', path.join(fixtures, 'numpy-f4.npy'), path.join(dir, 'b.xyz')], 2, /cannot tell the format of .*b.xyz/],
       [['convert', path.join(fixtures, 'numpy-f4.npy'), path.join(dir, 'b.txt')], 2, /needs words: pass --vocab FILE/],
       [['convert', path.join(fixtures, 'numpy-f4.npy'), path.join(dir, 'b.npy'), '--limit', '3'], 2, /--limit applies to word-vector inputs only/],
-      [['convert', path.join(fixtures, 'numpy-f4.npy'), path.join(dir, 'b.npy'), '--dtype', 'F16'], 2, /--dtype applies to safetensors output only/],
+      [['convert', path.join(fixtures, 'numpy-f4.npy'), path.join(dir, 'b.npy'), '--dtype', 'BF16'], 2, /--dtype bfloat16: numpy has no bfloat16 dtype, so .npy output cannot hold one; write .safetensors \(BF16\), or .npy with --dtype float32/],
+      [['convert', path.join(fixtures, 'numpy-f4.npy'), path.join(dir, 'b.npy'), '--dtype', 'int3'], 2, /--dtype must be one of float32, float16, bfloat16, int8, int4, got 'int3'/],
+      [['convert', path.join(fixtures, 'numpy-f4.npy'), path.join(dir, 'b.txt'), '--dtype', 'int8'], 2, /--dtype int8: word2vec files hold float32 values; --dtype applies to safetensors and .npy output/],
+      [['convert', path.join(fixtures, 'numpy-f4.npy'), path.join(dir, 'b.npy'), '--from-dtype', 'float16'], 2, /--from-dtype must be one of int8, int4, bfloat16, got 'float16'/],
+      [['convert', path.join(fixtures, 'st-f32.safetensors'), path.join(dir, 'b.npy'), '--from-dtype', 'int8'], 2, /--from-dtype applies to .npy inputs only/],
+      [['convert', path.join(fixtures, 'numpy-f4.npy'), path.join(dir, 'b.npy'), '--from-dtype', 'int8'], 1, /numpy-f4.npy: --from-dtype names the dtype of a uint8 .* this one is '<f4', which says its own/],
+      [['convert', path.join(fixtures, 'numpy-u1-int8.npy'), path.join(dir, 'b.npy')], 1, /numpy-u1-int8.npy: dtype '\|u1' does not say what it holds \(int8 or int4 rows: pass --from-dtype int8 or --from-dtype int4\)/],
+      [['convert', path.join(fixtures, 'numpy-f4.npy'), path.join(dir, 'b.npy'), '--dtype', 'int4'], 1, /numpy-f4.npy: the table has dim 13, and an int4 table needs an even one/],
+      [['info', path.join(fixtures, 'st-f32.safetensors'), '--from-dtype', 'int8'], 2, /--from-dtype applies to .npy files only/],
       [['convert', 'x', 'y', '--to', 'csv'], 2, /--to must be one of/],
       [['convert', 'x', 'y', '--bogus'], 2, /unknown option --bogus/],
       [['info', path.join(fixtures, 'numpy-f4-1d.npy')], 1, /numpy-f4-1d.npy: not a valid .npy file: shape \(13\) is not 2-D/],
@@ -153,6 +162,110 @@ describe('nn-embedding info', () => {
     r = await run('info', path.join(fixtures, 'numpy-f4.npy'));
     expect(r.out).toMatch(/rows\s+37/);
     expect(r.out).toMatch(/dtype\s+<f4/);
+  });
+});
+
+describe('narrow tables on the command line', () => {
+  const weights = randomTable(9, 6, 33);
+  const source = path.join(dir, 'narrow-source.safetensors');
+  const bytesOf = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+  it('convert --dtype writes each dtype as quantize makes it, to safetensors and .npy, and says what it did', async () => {
+    await saveEmbedding(source, Embedding.fromPretrained(weights, 6, { paddingIdx: 1, sparse: true, freeze: false }));
+    for (const dtype of ['float16', 'bfloat16', 'int8', 'int4'] as const) {
+      const out = path.join(dir, `narrow-${dtype}.safetensors`);
+      const r = await run('convert', source, out, '--dtype', dtype);
+      expect(r.code, r.err).toBe(0);
+      const perRow = { float16: 12, bfloat16: 12, int8: 14, int4: 7 }[dtype];
+      expect(r.out).toMatch(new RegExp(`: 9 x 6 float32 -> ${dtype} \\(${perRow} bytes a row\\) in `));
+      const loaded = await loadEmbedding(out, { dtype: 'file' });
+      expect(loaded.dtype).toBe(dtype);
+      expect(bytesOf(loaded.data).equals(bytesOf(quantize(weights, 6, dtype))), dtype).toBe(true);
+      // The recorded options of the float32 layer are kept (they are the file's, not the narrow layer's).
+      expect(JSON.parse((await openSafetensors(out)).metadata.nn_embedding!).args).toMatchObject({ padding_idx: 1, sparse: true });
+      if (dtype === 'bfloat16') continue;
+      const npy = path.join(dir, `narrow-${dtype}.npy`);
+      expect((await run('convert', source, npy, '--dtype', dtype)).code).toBe(0);
+      expect(bytesOf((await readNpy(npy, { dtype })).data).equals(bytesOf(quantize(weights, 6, dtype))), `${dtype} .npy`).toBe(true);
+    }
+    // F16 is float16, for .npy too.
+    const legacy = path.join(dir, 'legacy-f16.npy');
+    expect((await run('convert', source, legacy, '--dtype', 'F16')).code).toBe(0);
+    expect(readFileSync(legacy).equals(readFileSync(path.join(dir, 'narrow-float16.npy')))).toBe(true);
+  });
+
+  it('narrow -> float32 dequantizes (the default --dtype); the same dtype copies the table unchanged', async () => {
+    const int8 = path.join(dir, 'narrow-int8.safetensors');
+    const packed = quantize(weights, 6, 'int8');
+    const npy = path.join(dir, 'dequantized.npy');
+    let r = await run('convert', int8, npy);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/: 9 x 6 int8 -> float32 \(24 bytes a row\)/);
+    expectSameBits((await readNpy(npy)).data, dequantize(packed, 6, 'int8'), 'int8 -> float32 .npy');
+    const words = new Vocabulary(Array.from({ length: 9 }, (_, i) => `w${i}`));
+    await words.save(path.join(dir, 'words.json'));
+    const text = path.join(dir, 'dequantized.txt');
+    r = await run('convert', int8, text, '--vocab', path.join(dir, 'words.json'));
+    expect(r.code, r.err).toBe(0);
+    expectSameBits((await loadWord2Vec(text)).embedding.weight, dequantize(packed, 6, 'int8'), 'int8 -> word2vec text');
+    // Rows quantize would not write (no code 0 or 255): going through float32 would requantize them.
+    const crafted = packed.slice();
+    for (let row = 0; row < 9; row++) for (let c = 0; c < 6; c++) crafted[row * 14 + c] = 20 + (crafted[row * 14 + c]! >> 1);
+    expect(bytesOf(quantize(dequantize(crafted, 6, 'int8'), 6, 'int8')).equals(bytesOf(crafted))).toBe(false);
+    const craftedFile = path.join(dir, 'crafted-int8.safetensors');
+    await saveEmbedding(craftedFile, Embedding.fromPretrained(crafted, 6, { dtype: 'int8' }));
+    const copy = path.join(dir, 'copy-int8.safetensors');
+    r = await run('convert', craftedFile, copy, '--dtype', 'int8');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/: 9 x 6 int8 \(14 bytes a row\)/);
+    expect(bytesOf((await loadEmbedding(copy, { dtype: 'file' })).data).equals(bytesOf(crafted))).toBe(true);
+    const float16 = path.join(dir, 'int8-to-f16.safetensors');
+    expect((await run('convert', int8, float16, '--dtype', 'float16')).code).toBe(0);
+    const expected = quantize(dequantize(packed, 6, 'int8'), 6, 'float16');
+    expect(bytesOf((await loadEmbedding(float16, { dtype: 'file' })).data).equals(bytesOf(expected)), 'int8 -> float16 through float32').toBe(true);
+  });
+
+  it('.npy inputs whose array cannot say what it holds take --from-dtype', async () => {
+    const expected = JSON.parse(readFileSync(path.join(fixtures, 'narrow-expected.json'), 'utf8')) as { tables: Record<string, { packed: string }> };
+    for (const [name, dtype] of [['numpy-u1-int8.npy', 'int8'], ['numpy-u1-int4.npy', 'int4'], ['numpy-v2-bf16.npy', 'bfloat16']] as const) {
+      const out = path.join(dir, `from-${name}.safetensors`);
+      const r = await run('convert', path.join(fixtures, name), out, '--from-dtype', dtype, '--dtype', dtype);
+      expect(r.code, r.err).toBe(0);
+      expect(bytesOf((await loadEmbedding(out, { dtype: 'file' })).data).toString('hex'), name).toBe(expected.tables[dtype]!.packed);
+    }
+  });
+
+  it('info shows the table\'s dtype, bytes a row and bytes, and every tensor\'s', async () => {
+    const st = path.join(fixtures, 'st-narrow.safetensors');
+    let r = await run('info', st, '--prefix', 'int8');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/dimension\s+10\n/);
+    expect(r.out).toMatch(/dtype\s+U8 \(int8\)\n/);
+    expect(r.out).toMatch(/row bytes\s+18\n/);
+    expect(r.out).toMatch(/table\s+126 bytes\n/);
+    expect(r.out).toMatch(/tensor\s+int8.weight U8 \[7, 18\]: int8, dim 10, 18 bytes a row, 126 bytes \(the table\)/);
+    expect(r.out).toMatch(/tensor\s+int4.weight U8 \[7, 9\]: int4, dim 10, 9 bytes a row, 63 bytes\n/);
+    expect(r.out).toMatch(/tensor\s+f16.weight F16 \[7, 10\]: float16, dim 10, 20 bytes a row, 140 bytes\n/);
+    r = await run('info', st, '--prefix', 'bf16', '--json');
+    const described = JSON.parse(r.out) as { tableDtype: string; dtype: string; rowBytes: number; tableBytes: number; tensors: { name: string; table?: { dtype: string } }[] };
+    expect([described.dtype, described.tableDtype, described.rowBytes, described.tableBytes]).toEqual(['BF16', 'bfloat16', 20, 140]);
+    expect(described.tensors.map((t) => [t.name, t.table?.dtype])).toEqual([
+      ['bf16.weight', 'bfloat16'],
+      ['f16.weight', 'float16'],
+      ['int4.weight', 'int4'],
+      ['int8.weight', 'int8'],
+    ]);
+    r = await run('info', path.join(fixtures, 'numpy-u1-int4.npy'));
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/dtype\s+\|u1 \(7 x 9\): int8 or int4 rows \(pass --from-dtype int8 or int4 to read them\)/);
+    r = await run('info', path.join(fixtures, 'numpy-u1-int4.npy'), '--from-dtype', 'int4');
+    expect(r.out).toMatch(/dimension\s+10\n\s+dtype\s+\|u1 \(int4\)\n\s+row bytes\s+9\n\s+table\s+63 bytes/);
+    // A U8 tensor beside the table, without the metadata a table needs: described, not an error.
+    const mixed = path.join(dir, 'mixed.safetensors');
+    await saveSafetensors(mixed, { weight: { data: weights, shape: [9, 6] }, mask: { data: new Uint8Array(18), shape: [9, 2], dtype: 'U8' } });
+    r = await run('info', mixed);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/tensor\s+mask U8 \[9, 2\]: not a table \(tensor 'mask' is U8 \[9, 2\] without metadata 'nn_embedding.dtype.mask'.*\), 18 bytes/);
   });
 });
 

@@ -6,6 +6,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
+import { DTYPES, dequantize, quantize } from '../../src/dtype.js';
+import { loadEmbedding } from '../../src/io/layers.js';
 import { readNpy, saveNpy } from '../../src/io/npy.js';
 import { openSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
 import { randomTable, rng } from '../helpers.js';
@@ -95,6 +97,81 @@ describe('fuzzed tensor files', () => {
     });
     // Some mutations (of data bytes) are valid files: the fuzzer reaches the accepting path too.
     expect(accepted).toBeGreaterThan(0);
+  });
+
+  it('safetensors with narrow tables: every table, in every dtype, reads consistently or is rejected naming the file', async () => {
+    const weights = randomTable(4, 6, 5);
+    const source = path.join(dir, 'narrow.safetensors');
+    await saveSafetensors(
+      source,
+      {
+        'h.weight': { data: quantize(weights, 6, 'float16'), shape: [4, 6], dtype: 'F16' },
+        'q8.weight': { data: quantize(weights, 6, 'int8'), shape: [4, 14], dtype: 'U8' },
+        'q4.weight': { data: quantize(weights, 6, 'int4'), shape: [4, 7], dtype: 'U8' },
+      },
+      {
+        'nn_embedding.dtype.q8.weight': 'int8',
+        'nn_embedding.dim.q8.weight': '6',
+        'nn_embedding.dtype.q4.weight': 'int4',
+        'nn_embedding.dim.q4.weight': '6',
+      },
+    );
+    const valid = await readFile(source);
+    const accepted = await fuzz('st-narrow', valid, 3000, 20261207, async (file) => {
+      const opened = await openSafetensors(file);
+      for (const tensor of opened.tensors) {
+        let info;
+        try {
+          info = opened.tableInfo(tensor.name);
+        } catch (error) {
+          if (!(error instanceof Error) || !error.message.includes(file)) throw error;
+          continue;
+        }
+        expect(info.rows * info.rowBytes).toBe(tensor.byteLength);
+        const stored = opened.table(tensor.name, { dtype: 'file' });
+        expect(stored.data.byteLength).toBe(tensor.byteLength);
+        for (const dtype of DTYPES) {
+          if (dtype === 'int4' && info.dim % 2 !== 0) {
+            expect(() => opened.table(tensor.name, { dtype })).toThrow(/an int4 table needs an even one/);
+            continue;
+          }
+          const table = opened.table(tensor.name, { dtype });
+          expect(table.data.length * table.data.BYTES_PER_ELEMENT).toBe(info.rows * (dtype === 'float32' ? 4 * info.dim : dtype === 'int8' ? info.dim + 8 : dtype === 'int4' ? info.dim / 2 + 4 : 2 * info.dim));
+        }
+        expect(dequantize(stored.data, stored.dim, stored.dtype).length).toBe(info.rows * info.dim);
+      }
+      if (opened.tensors.length > 0) {
+        const prefix = opened.tensors[0]!.name.replace(/\.?weight$/, '');
+        await loadEmbedding(file, { prefix, dtype: 'file' }).catch((error: unknown) => {
+          if (!(error instanceof Error) || !error.message.includes(file)) throw error;
+        });
+      }
+    });
+    expect(accepted).toBeGreaterThan(0);
+  });
+
+  it('.npy with narrow tables: float16 and uint8 rows read in every dtype asked for, or are rejected naming the file', async () => {
+    const weights = randomTable(5, 6, 6);
+    const sources = [
+      [path.join(dir, 'valid-f2.npy'), quantize(weights, 6, 'float16'), 'float16'],
+      [path.join(dir, 'valid-u1.npy'), quantize(weights, 6, 'int8'), 'int8'],
+    ] as const;
+    for (const [source, packed, dtype] of sources) {
+      await saveNpy(source, packed, [5, 6], { dtype });
+      const valid = await readFile(source);
+      const accepted = await fuzz(`npy-${dtype}`, valid, 1500, 11, async (file) => {
+        for (const asked of ['file', 'float32', 'float16', 'int8', 'int4'] as const) {
+          try {
+            const table = await readNpy(file, { dtype: asked });
+            expect(table.rows).toBe(table.shape[0]);
+            expect(table.data.byteLength).toBeLessThanOrEqual(4 * valid.length + 64);
+          } catch (error) {
+            if (!(error instanceof Error) || !error.message.includes(file)) throw error;
+          }
+        }
+      });
+      expect(accepted).toBeGreaterThan(0);
+    }
   });
 
   it('.npy: mutated files are read consistently or rejected naming the file', async () => {
