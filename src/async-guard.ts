@@ -94,6 +94,17 @@ export const KERNEL_ARRAYS: { readonly [K in KernelName]: readonly ArrayArgument
   ),
   gatherPacked: arrays([0, 'data', 'read'], [3, 'indices', 'index'], [4, 'out', 'write']),
   bagForwardPacked: arrays([0, 'data', 'read'], [3, 'indices', 'index'], [4, 'offsets', 'index'], [6, 'perSampleWeights', 'read'], [9, 'out', 'write']),
+  optimizerUpdatePacked: arrays(
+    [0, 'scalars', 'index'],
+    [1, 'data', 'write'],
+    [3, 'grad', 'read'],
+    [4, 'state0', 'write'],
+    [5, 'state1', 'write'],
+    [6, 'state2', 'write'],
+    [7, 'rows', 'index'],
+    [10, 'work', 'write'],
+  ),
+  narrowRows: arrays([0, 'data', 'write'], [3, 'rows', 'index'], [4, 'values', 'read']),
 };
 
 /** Whether two typed arrays share any bytes. */

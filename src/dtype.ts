@@ -94,13 +94,13 @@ export function bfloat16BitsToFloat(bits: number): number {
  * torch's float32 -> float16 (c10::Half): nearest, ties to even, as the file writers round
  * (io/half.ts); a NaN becomes sign | 0x7e00, its payload dropped.
  */
-function floatBitsToFloat16Bits(bits: number): number {
+export function floatBitsToFloat16Bits(bits: number): number {
   if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) & 0x8000) | 0x7e00;
   return floatBitsToHalf(bits);
 }
 
 /** torch's float32 -> bfloat16: nearest, ties to even (io/half.ts); every NaN -> 0xffff (torch's vectorized cast). */
-function floatBitsToBfloat16Bits(bits: number): number {
+export function floatBitsToBfloat16Bits(bits: number): number {
   if ((bits & 0x7fffffff) > 0x7f800000) return 0xffff;
   return floatBitsToBfloat16(bits);
 }

@@ -9,12 +9,13 @@
 // twin); the scalars each rule needs per step (bias corrections, decayed learning rates) are
 // computed here, in double, as torch computes them in Python.
 import { heldArray, heldIndices } from './async-guard.js';
-import { OPTIMIZER_RULES, type Plan, optimizerScalars as scalars } from './backend.js';
+import { DTYPE_CODES, OPTIMIZER_RULES, type Plan, optimizerScalars as scalars } from './backend.js';
 import { AsyncAccess, runPlan, runPlanAsync } from './plan.js';
 import type { Embedding } from './embedding.js';
 import type { EmbeddingBag } from './embedding-bag.js';
 import { type EmbeddingTable, type EntryRows, type SparseGrad, accessOf, backendOf, forEachEntry, isEmbeddingTable, keptGradients, rowReader, setInBackwardUpdate } from './table.js';
-import { checkBoolean, checkOptions, defineReadonly, describe } from './validate.js';
+import { ROUND_NEAREST_EVEN, roundingKey } from './rounding.js';
+import { checkBoolean, checkInteger, checkOptions, defineReadonly, describe } from './validate.js';
 
 export type Trainable = Embedding | EmbeddingBag;
 
@@ -74,6 +75,49 @@ class Scratch {
     this.rows = new Uint32Array(capacity);
     this.values = new Float32Array(capacity * this.dim);
   }
+
+  // A narrow table's step (see TableOptimizer._applyRowsNarrow): its distinct rows, each entry's
+  // position among them, and the float32 rows it updates.
+  narrowRows = new Uint32Array(0);
+  entrySlots = new Uint32Array(0);
+  work = new Float32Array(0);
+
+  /** Room for a narrow step of `entries` entries: at most that many distinct rows, plus one. */
+  reserveNarrow(entries: number): void {
+    if (this.entrySlots.length >= entries && this.narrowRows.length > entries) return;
+    const capacity = Math.max(entries, this.entrySlots.length * 2);
+    this.entrySlots = new Uint32Array(capacity);
+    this.narrowRows = new Uint32Array(capacity + 1);
+    this.work = new Float32Array((capacity + 1) * this.dim);
+  }
+}
+
+/**
+ * The distinct rows of the entries (skipRow left out) into scratch.narrowRows, in order of first
+ * occurrence, and each entry's position among them into scratch.entrySlots (skipRow entries: the
+ * count of distinct rows, one past them). Returns that count.
+ */
+function distinctRows(indices: EntryRows['indices'], skipRow: number, scratch: Scratch): number {
+  scratch.reserveNarrow(indices.length);
+  const slots = scratch.slots;
+  const rows = scratch.narrowRows;
+  const entrySlots = scratch.entrySlots;
+  const rowAt = rowReader(indices);
+  let distinct = 0;
+  for (let i = 0; i < indices.length; i++) {
+    const row = rowAt(i);
+    if (row === skipRow) continue;
+    let slot = slots[row]!;
+    if (slot < 0) {
+      slot = distinct++;
+      slots[row] = slot;
+      rows[slot] = row;
+    }
+    entrySlots[i] = slot;
+  }
+  for (let i = 0; i < indices.length; i++) if (rowAt(i) === skipRow) entrySlots[i] = distinct;
+  for (let k = 0; k < distinct; k++) slots[rows[k]!] = -1;
+  return distinct;
 }
 
 /**
@@ -116,12 +160,45 @@ function checkNumber(where: string, name: string, value: unknown, fallback: numb
 
 const nonNegative = (x: number) => x >= 0 && Number.isFinite(x);
 
+/** Options every optimizer takes besides its rule's: how float16/bfloat16 tables are rounded. */
+const ROUNDING_OPTIONS = ['stochasticRounding', 'seed'] as const;
+
+export interface RoundingOptions {
+  /**
+   * Round the updated rows of float16/bfloat16 tables stochastically (src/rounding.ts) instead of
+   * to nearest even; needs `seed`. Only tables of those dtypes are rounded.
+   */
+  stochasticRounding?: boolean;
+  /** The seed of stochastic rounding's random bits: an integer in [0, 2^53). */
+  seed?: number;
+}
+
+/** The rounding options checked: the seed when stochastic, else null. */
+function checkRounding(where: string, options: Partial<RoundingOptions>, tables: readonly EmbeddingTable[]): number | null {
+  const stochastic = checkBoolean(where, 'options.stochasticRounding', options.stochasticRounding, false);
+  if (!stochastic) {
+    if (options.seed !== undefined) throw new TypeError(`${where}: options.seed has no effect without options.stochasticRounding: true`);
+    return null;
+  }
+  if (options.seed === undefined) throw new RangeError(`${where}: options.stochasticRounding needs options.seed (an integer in [0, 2^53)), so that the rounding is reproducible`);
+  const seed = checkInteger(where, 'options.seed', options.seed, 0);
+  if (!tables.some((table) => isHalfTable(table))) {
+    throw new RangeError(`${where}: options.stochasticRounding rounds float16/bfloat16 tables; params has none (its tables are ${[...new Set(tables.map((t) => t.dtype))].join(', ')})`);
+  }
+  return seed;
+}
+
+/** Whether a table is float16 or bfloat16: trained through float32 rows rounded back. */
+function isHalfTable(table: EmbeddingTable): boolean {
+  return table.dtype === 'float16' || table.dtype === 'bfloat16';
+}
+
 /**
  * Options that are all non-negative numbers: those named in `defaults` (any other is refused),
  * each given or its default, checked in that order.
  */
 function nonNegativeOptions<K extends string>(where: string, options: unknown, defaults: Record<K, number>): Record<K, number> {
-  const o = checkOptions<Partial<Record<K, unknown>>>(where, options, Object.keys(defaults));
+  const o = checkOptions<Partial<Record<K, unknown>>>(where, options, [...Object.keys(defaults), ...ROUNDING_OPTIONS]);
   const values = {} as Record<K, number>;
   for (const name of Object.keys(defaults) as K[]) {
     values[name] = checkNumber(where, name, o[name], defaults[name], nonNegative, 'a non-negative number');
@@ -150,11 +227,32 @@ abstract class TableOptimizer implements Optimizer {
   private readonly _access = new AsyncAccess('optimizer');
   /** Updates applied in a layer's backward now running (async ones span awaits). */
   private _updatesInBackward = 0;
+  /** Whether float16/bfloat16 tables are rounded stochastically (options.stochasticRounding). */
+  declare readonly stochasticRounding: boolean;
+  /** The seed of stochastic rounding; null when rounding to nearest even. */
+  declare readonly seed: number | null;
+  /** Per table: how many updates of a float16/bfloat16 table this optimizer applied (stochastic rounding's step). */
+  private readonly _narrowUpdates: number[];
 
   protected constructor(name: string, params: unknown, stateNames: readonly string[]) {
     const tables = checkParams(name, params);
     defineReadonly<TableOptimizer>(this, { name, tables: Object.freeze([...tables]) });
     this._states = tables.map(() => ({ step: 0, buffers: Object.fromEntries(stateNames.map((n) => [n, null])) }));
+    this._narrowUpdates = tables.map(() => 0);
+  }
+
+  /** Reads options.stochasticRounding and options.seed (each subclass's constructor, after its own options). */
+  protected setRounding(options: unknown): void {
+    const o = checkOptions<RoundingOptions>(this.name, options, Object.keys(options ?? {}));
+    const seed = checkRounding(this.name, o, this.tables);
+    defineReadonly<TableOptimizer>(this, { stochasticRounding: seed !== null, seed });
+  }
+
+  /** The rounding argument of a narrow table's next update (advancing its count). */
+  private _nextRounding(index: number): number {
+    const step = this._narrowUpdates[index]!;
+    this._narrowUpdates[index] = step + 1;
+    return this.seed === null ? ROUND_NEAREST_EVEN : roundingKey(this.seed, step);
   }
 
   /** The options as given to the constructor, with defaults filled in (for stateDict). */
@@ -179,6 +277,14 @@ abstract class TableOptimizer implements Optimizer {
     this.tables.forEach((table, index) => this.checkTable(table, index));
   }
 
+  /**
+   * Whether a table's gradients are sparse rows: a sparse layer's, or a float16/bfloat16 table's
+   * (trained only through sparse rows: sparse: true, or applied in backward).
+   */
+  protected takesSparseRows(table: EmbeddingTable): boolean {
+    return table.sparse || isHalfTable(table);
+  }
+
   /** Updates every non-frozen table that has a gradient. */
   step(): void {
     const where = `${this.name}.step`;
@@ -195,7 +301,7 @@ abstract class TableOptimizer implements Optimizer {
     this._checkStep(where);
     const held = this.tables.map((table): HeldGradient => {
       const { dense, sparse } = keptGradients(table);
-      heldArray(where, 'weight', table.weight);
+      heldArray(where, table.dtype === 'float32' ? 'weight' : 'data', table.data);
       return {
         dense: heldArray(where, 'grad', dense),
         sparse: sparse === null ? null : { indices: heldIndices(sparse.indices), values: heldArray(where, 'sparseGrad.values', sparse.values) },
@@ -260,6 +366,10 @@ abstract class TableOptimizer implements Optimizer {
 
   /** One sparse update: sum duplicate rows of the entries, then update those rows only. */
   private *_applyRows(table: EmbeddingTable, index: number, entries: EntryRows): Plan<void> {
+    if (table.dtype !== 'float32') {
+      yield* this._applyRowsNarrow(table, index, entries);
+      return;
+    }
     const dim = table.embeddingDim;
     const scratch = this._scratchOf(table);
     const multiplier = this.perEntryMultiplier();
@@ -284,6 +394,50 @@ abstract class TableOptimizer implements Optimizer {
     const [s0, s1, s2] = this.buffers(table, state);
     const rows = scratch.rows.subarray(0, distinct);
     yield ['optimizerUpdate', [scalars, table.weight, scratch.values.subarray(0, distinct * dim), s0, s1, s2, rows, dim]];
+  }
+
+  /**
+   * One sparse update of a float16/bfloat16 table: the float32 update of _applyRows on its touched
+   * rows widened, each rounded back once (to nearest even, or stochastically). The per-entry rule
+   * (SGD) widens the distinct rows into work rows, adds the entries there in entry order (the
+   * scatter-add kernel, as into a float32 table), and rounds them back; the other rules sum
+   * duplicate rows first, then widen, update and round each row in one kernel call.
+   */
+  private *_applyRowsNarrow(table: EmbeddingTable, index: number, entries: EntryRows): Plan<void> {
+    const dim = table.embeddingDim;
+    const data = table.data as Uint16Array;
+    const code = DTYPE_CODES[table.dtype as 'float16' | 'bfloat16'];
+    const scratch = this._scratchOf(table);
+    const multiplier = this.perEntryMultiplier();
+    if (multiplier !== null) {
+      const scaled = entries.scale === null ? null : scaledEntries(entries, dim, scratch);
+      const { indices, source, offsets, numBags, skipRow } = scaled ?? entries;
+      const distinct = distinctRows(indices, skipRow, scratch);
+      if (this.countsSteps) this._states[index]!.step += 1;
+      const rounding = this._nextRounding(index);
+      const rows = scratch.narrowRows.subarray(0, distinct);
+      const work = scratch.work.subarray(0, (distinct + 1) * dim); // one row more: skipped entries' slot
+      const slots = scratch.entrySlots.subarray(0, indices.length);
+      const scale = scratch.constantScale(indices.length, multiplier);
+      yield ['gatherPacked', [data, code, dim, rows, work.subarray(0, distinct * dim)]];
+      yield offsets === null
+        ? ['scatterAdd', [work, dim, slots, source, scale, distinct]]
+        : ['bagScatterAdd', [work, dim, slots, offsets, numBags, source, scale, distinct]];
+      yield ['narrowRows', [data, code, dim, rows, work.subarray(0, distinct * dim), rounding]];
+      return;
+    }
+    scratch.reserve(Math.max(entries.indices.length, 1));
+    scratch.reserveNarrow(entries.indices.length);
+    const { indices, source, offsets, numBags, scale, skipRow } = entries;
+    const distinct = yield ['coalesce', [indices, dim, source, offsets, numBags, scale, skipRow, scratch.slots, scratch.rows, scratch.values]];
+    const state = this._states[index]!;
+    if (this.countsSteps) state.step += 1;
+    const scalars = this.scalars(state, true);
+    const [s0, s1, s2] = this.buffers(table, state);
+    const rounding = this._nextRounding(index);
+    const rows = scratch.rows.subarray(0, distinct);
+    const work = scratch.work.subarray(0, distinct * dim);
+    yield ['optimizerUpdatePacked', [scalars, data, code, scratch.values.subarray(0, distinct * dim), s0, s1, s2, rows, dim, rounding, work]];
   }
 
   private _scratchOf(table: EmbeddingTable): Scratch {
@@ -331,7 +485,7 @@ abstract class TableOptimizer implements Optimizer {
     this._checkNoUpdateInBackward(`${this.name}.stateDict`);
     return {
       optimizer: this.name,
-      options: { ...this.options },
+      options: { ...this.options, ...(this.seed === null ? {} : { stochasticRounding: true, seed: this.seed }) },
       tables: this._states.map((state) => ({
         step: state.step,
         buffers: Object.fromEntries(
@@ -393,7 +547,7 @@ abstract class TableOptimizer implements Optimizer {
 
   /** The length of a named buffer for a table: table-shaped unless the rule keeps one value per row. */
   protected bufferLength(table: EmbeddingTable, _name: string): number {
-    return table.weight.length;
+    return table.numEmbeddings * table.embeddingDim;
   }
 
   protected buffer(table: EmbeddingTable, state: TableState, name: string, fill = 0): Float32Array {
@@ -405,6 +559,11 @@ abstract class TableOptimizer implements Optimizer {
     }
     return buffer;
   }
+}
+
+/** Why a table's gradients are sparse rows (takesSparseRows), for messages. */
+function sparseRowsReason(table: EmbeddingTable): string {
+  return table.sparse ? 'has sparse gradients' : `is ${table.dtype} (trained through sparse rows only)`;
 }
 
 function checkParams(where: string, params: unknown): EmbeddingTable[] {
@@ -420,7 +579,7 @@ function checkParams(where: string, params: unknown): EmbeddingTable[] {
 }
 
 
-export interface SGDOptions {
+export interface SGDOptions extends RoundingOptions {
   lr: number;
   momentum?: number;
   dampening?: number;
@@ -441,7 +600,7 @@ export class SGD extends TableOptimizer {
     super('SGD', params, ['momentumBuffer']);
     const where = 'SGD';
     if (options === undefined) throw new TypeError(`${where}: options.lr is required`);
-    const o = checkOptions<SGDOptions>(where, options, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']);
+    const o = checkOptions<SGDOptions>(where, options, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', ...ROUNDING_OPTIONS]);
     const lr = checkNumber(where, 'lr', o.lr, undefined, nonNegative, 'a non-negative number');
     const momentum = checkNumber(where, 'momentum', o.momentum, 0, nonNegative, 'a non-negative number');
     const dampening = checkNumber(where, 'dampening', o.dampening, 0, Number.isFinite, 'a finite number');
@@ -452,11 +611,12 @@ export class SGD extends TableOptimizer {
     }
     defineReadonly<SGD>(this, { lr, momentum, dampening, weightDecay, nesterov });
     this.checkTables();
+    this.setRounding(options);
   }
 
   protected override checkTable(table: EmbeddingTable, index: number): void {
-    if (table.sparse && (this.momentum !== 0 || this.weightDecay !== 0)) {
-      throw new RangeError(`SGD: params[${index}] has sparse gradients, which SGD takes only without momentum and weightDecay (as in torch)`);
+    if (this.takesSparseRows(table) && (this.momentum !== 0 || this.weightDecay !== 0)) {
+      throw new RangeError(`SGD: params[${index}] ${sparseRowsReason(table)}, which SGD takes only without momentum and weightDecay (as in torch)`);
     }
   }
 
@@ -487,7 +647,7 @@ export class SGD extends TableOptimizer {
   }
 }
 
-export interface AdagradOptions {
+export interface AdagradOptions extends RoundingOptions {
   lr?: number;
   lrDecay?: number;
   weightDecay?: number;
@@ -508,11 +668,12 @@ export class Adagrad extends TableOptimizer {
     const defaults = { lr: 0.01, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10 };
     defineReadonly<Adagrad>(this, nonNegativeOptions('Adagrad', options, defaults));
     this.checkTables();
+    this.setRounding(options);
   }
 
   protected override checkTable(table: EmbeddingTable, index: number): void {
-    if (table.sparse && this.weightDecay !== 0) {
-      throw new RangeError(`Adagrad: params[${index}] has sparse gradients, which Adagrad takes only without weightDecay (as in torch)`);
+    if (this.takesSparseRows(table) && this.weightDecay !== 0) {
+      throw new RangeError(`Adagrad: params[${index}] ${sparseRowsReason(table)}, which Adagrad takes only without weightDecay (as in torch)`);
     }
   }
 
@@ -530,7 +691,7 @@ export class Adagrad extends TableOptimizer {
   }
 }
 
-export interface AdamOptions {
+export interface AdamOptions extends RoundingOptions {
   lr?: number;
   betas?: [number, number];
   eps?: number;
@@ -547,7 +708,7 @@ abstract class AdamFamily extends TableOptimizer {
 
   protected constructor(name: string, params: Trainable[], options: AdamOptions | undefined, defaultWeightDecay: number) {
     super(name, params, ['expAvg', 'expAvgSq', 'maxExpAvgSq']);
-    const o = checkOptions<AdamOptions>(name, options, ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad']);
+    const o = checkOptions<AdamOptions>(name, options, ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', ...ROUNDING_OPTIONS]);
     defineReadonly<AdamFamily>(this, {
       lr: checkNumber(name, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number'),
       betas: checkBetas(name, o.betas),
@@ -556,11 +717,12 @@ abstract class AdamFamily extends TableOptimizer {
       amsgrad: checkBoolean(name, 'options.amsgrad', o.amsgrad, false),
     });
     this.checkTables();
+    this.setRounding(options);
   }
 
   protected override checkTable(table: EmbeddingTable, index: number): void {
-    if (table.sparse) {
-      throw new RangeError(`${this.name}: params[${index}] has sparse gradients, which ${this.name} does not support; use SparseAdam (as torch suggests)`);
+    if (this.takesSparseRows(table)) {
+      throw new RangeError(`${this.name}: params[${index}] ${sparseRowsReason(table)}, which ${this.name} does not support; use SparseAdam (as torch suggests)`);
     }
   }
 
@@ -617,7 +779,7 @@ export class AdamW extends AdamFamily {
   }
 }
 
-export interface SparseAdamOptions {
+export interface SparseAdamOptions extends RoundingOptions {
   lr?: number;
   betas?: [number, number];
   eps?: number;
@@ -633,13 +795,14 @@ export class SparseAdam extends TableOptimizer {
   constructor(params: Trainable[], options?: SparseAdamOptions) {
     super('SparseAdam', params, ['expAvg', 'expAvgSq']);
     const where = 'SparseAdam';
-    const o = checkOptions<SparseAdamOptions>(where, options, ['lr', 'betas', 'eps']);
+    const o = checkOptions<SparseAdamOptions>(where, options, ['lr', 'betas', 'eps', ...ROUNDING_OPTIONS]);
     defineReadonly<SparseAdam>(this, {
       lr: checkNumber(where, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number'),
       betas: checkBetas(where, o.betas),
       eps: checkNumber(where, 'eps', o.eps, 1e-8, nonNegative, 'a non-negative number'),
     });
     this.checkTables();
+    this.setRounding(options);
   }
 
   protected get options() {
@@ -664,7 +827,7 @@ export class SparseAdam extends TableOptimizer {
   }
 }
 
-export interface RowWiseAdagradOptions {
+export interface RowWiseAdagradOptions extends RoundingOptions {
   lr?: number;
   eps?: number;
   weightDecay?: number;
@@ -684,6 +847,7 @@ export class RowWiseAdagrad extends TableOptimizer {
     super('RowWiseAdagrad', params, ['sum']);
     defineReadonly<RowWiseAdagrad>(this, nonNegativeOptions('RowWiseAdagrad', options, { lr: 0.01, eps: 1e-10, weightDecay: 0 }));
     this.checkTables();
+    this.setRounding(options);
   }
 
   protected get options() {
