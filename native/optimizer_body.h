@@ -220,3 +220,76 @@ int64_t coalesce(const Index* indices, int64_t count, int64_t dim, const float* 
   }
   return distinct;
 }
+
+// Trained 16-bit tables (kernels.h HalfTable): a row widened exactly (the tier's conversions, as
+// gather_packed widens), and rounded back.
+inline void widen_half_row(const uint16_t* in, float* out, int64_t dim, bool bfloat16) {
+  constexpr int W = Vec::kWidth;
+  const int64_t full = dim - dim % W;
+  for (int64_t j = 0; j < full; j += W) Vec::store(out + j, bfloat16 ? Vec::widen_bf16(in + j) : Vec::widen_f16(in + j));
+  for (int64_t j = full; j < dim; ++j) out[j] = bfloat16 ? bfloat16_to_float(in[j]) : half_to_float(in[j]);
+}
+
+inline void narrow_half_row(const float* values, uint16_t* out, int64_t dim, bool bfloat16, int64_t rounding, uint32_t row) {
+  if (rounding >= 0) {
+    narrow_row_stochastic(values, out, dim, bfloat16, static_cast<uint32_t>(rounding), row);
+    return;
+  }
+  constexpr int W = Vec::kWidth;
+  const int64_t full = dim - dim % W;
+  for (int64_t j = 0; j < full; j += W) {
+    if (bfloat16) Vec::narrow_bf16(out + j, Vec::load(values + j));
+    else Vec::narrow_f16(out + j, Vec::load(values + j));
+  }
+  for (int64_t j = full; j < dim; ++j) {
+    out[j] = bfloat16 ? bfloat16_bits_nearest(float_bits(values[j])) : float16_bits_nearest(float_bits(values[j]));
+  }
+}
+
+// Prefetches table row `row` and its table-shaped (or row-wise) states, as update_rows does.
+inline void prefetch_half_update(const HalfTable& table, const OptimizerScalars& s, float* state0, float* state1,
+                                 float* state2, int64_t row) {
+  const int64_t dim = table.dim;
+  const bool rowwise = s.rule == OptimizerRule::rowwise_adagrad;
+  prefetch_bytes<Access::write>(table.data + row * dim, 2 * dim);
+  if (state0 != nullptr) prefetch_floats<Access::write>(state0 + (rowwise ? row : row * dim), rowwise ? 1 : dim);
+  if (state1 != nullptr) prefetch_floats<Access::write>(state1 + row * dim, dim);
+  if (state2 != nullptr) prefetch_floats<Access::write>(state2 + row * dim, dim);
+}
+
+// OptimizerUpdatePackedFn for the rows in `range` (the thread pool splits by destination row).
+void update_half_rows(const OptimizerScalars& s, const HalfTable& table, const float* grad, float* state0,
+                      float* state1, float* state2, const uint32_t* rows, int64_t num_rows, int64_t rounding,
+                      float* work, RowRange range) {
+  const int64_t dim = table.dim;
+  for (int64_t k = 0; k < num_rows; ++k) {
+    if (k + kPrefetchUpdateRows < num_rows && range.contains(rows[k + kPrefetchUpdateRows])) {
+      prefetch_half_update(table, s, state0, state1, state2, rows[k + kPrefetchUpdateRows]);
+    }
+    const int64_t row = rows[k];
+    if (!range.contains(row)) continue;
+    float* w = work + k * dim;
+    uint16_t* bits = table.data + row * dim;
+    widen_half_row(bits, w, dim, table.bfloat16);
+    if (s.rule == OptimizerRule::rowwise_adagrad) {
+      update_rowwise_adagrad(s, w, grad + k * dim, state0 + row, dim);
+    } else {
+      const int64_t at = row * dim;
+      update_span(s, w, grad + k * dim, state0 != nullptr ? state0 + at : nullptr, state1 != nullptr ? state1 + at : nullptr,
+                  state2 != nullptr ? state2 + at : nullptr, dim, false);
+    }
+    narrow_half_row(w, bits, dim, table.bfloat16, rounding, static_cast<uint32_t>(row));
+  }
+}
+
+// NarrowRowsFn for the rows in `range`.
+void narrow_half_rows(const HalfTable& table, const uint32_t* rows, int64_t num_rows, const float* values,
+                      int64_t rounding, RowRange range) {
+  const int64_t dim = table.dim;
+  for (int64_t k = 0; k < num_rows; ++k) {
+    const int64_t row = rows[k];
+    if (range.contains(row)) {
+      narrow_half_row(values + k * dim, table.data + row * dim, dim, table.bfloat16, rounding, static_cast<uint32_t>(row));
+    }
+  }
+}

@@ -195,8 +195,8 @@ interface KernelSignatures {
    * Returns -1, or the position of the first row outside the table (nothing written).
    */
   optimizerUpdatePacked(
-    scalars: OptimizerScalars, data: Uint16Array, dtype: 1 | 2, grad: Float32Array,
-    state0: Float32Array | null, state1: Float32Array | null, state2: Float32Array | null, rows: Uint32Array, dim: number,
+    scalars: OptimizerScalars, data: Uint16Array, dtype: 1 | 2, dim: number, grad: Float32Array,
+    state0: Float32Array | null, state1: Float32Array | null, state2: Float32Array | null, rows: Uint32Array,
     rounding: number, work: Float32Array,
   ): number;
 

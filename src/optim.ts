@@ -76,19 +76,24 @@ class Scratch {
     this.values = new Float32Array(capacity * this.dim);
   }
 
-  // A narrow table's step (see TableOptimizer._applyRowsNarrow): its distinct rows, each entry's
-  // position among them, and the float32 rows it updates.
+  // A narrow table's step (see TableOptimizer._applyRowsNarrow): its distinct rows and each entry's
+  // position among them (per-entry rules), and the float32 rows it updates.
   narrowRows = new Uint32Array(0);
   entrySlots = new Uint32Array(0);
-  work = new Float32Array(0);
+  private _work = new Float32Array(0);
 
-  /** Room for a narrow step of `entries` entries: at most that many distinct rows, plus one. */
+  /** Room for the distinct rows of `entries` entries. */
   reserveNarrow(entries: number): void {
-    if (this.entrySlots.length >= entries && this.narrowRows.length > entries) return;
+    if (this.entrySlots.length >= entries) return;
     const capacity = Math.max(entries, this.entrySlots.length * 2);
     this.entrySlots = new Uint32Array(capacity);
-    this.narrowRows = new Uint32Array(capacity + 1);
-    this.work = new Float32Array((capacity + 1) * this.dim);
+    this.narrowRows = new Uint32Array(capacity);
+  }
+
+  /** `rows` float32 rows of work space, kept between steps. */
+  work(rows: number): Float32Array {
+    if (this._work.length < rows * this.dim) this._work = new Float32Array(Math.max(rows, (2 * this._work.length) / this.dim) * this.dim);
+    return this._work.subarray(0, rows * this.dim);
   }
 }
 
@@ -364,14 +369,16 @@ abstract class TableOptimizer implements Optimizer {
     return null;
   }
 
-  /** One sparse update: sum duplicate rows of the entries, then update those rows only. */
+  /**
+   * One sparse update: sum duplicate rows of the entries, then update those rows only. A
+   * float16/bfloat16 table gets the same float32 update on its touched rows widened, each rounded
+   * back once (to nearest even, or stochastically): optimizerUpdatePacked widens, updates and
+   * rounds each row in one kernel call.
+   */
   private *_applyRows(table: EmbeddingTable, index: number, entries: EntryRows): Plan<void> {
-    if (table.dtype !== 'float32') {
-      yield* this._applyRowsNarrow(table, index, entries);
-      return;
-    }
     const dim = table.embeddingDim;
     const scratch = this._scratchOf(table);
+    const half = isHalfTable(table) ? { data: table.data as Uint16Array, code: DTYPE_CODES[table.dtype as 'float16' | 'bfloat16'] } : null;
     const multiplier = this.perEntryMultiplier();
     if (multiplier !== null) {
       // The scatter-add kernel, straight into the table: w[row] += f(multiplier) * g per entry.
@@ -380,6 +387,10 @@ abstract class TableOptimizer implements Optimizer {
       const { indices, source, offsets, numBags, skipRow } = scaled ?? entries;
       const scale = scratch.constantScale(indices.length, multiplier);
       if (this.countsSteps) this._states[index]!.step += 1;
+      if (half !== null) {
+        yield* this._addEntriesToHalfTable(half.data, half.code, index, dim, { indices, source, offsets, numBags, scale, skipRow }, scratch);
+        return;
+      }
       yield offsets === null
         ? ['scatterAdd', [table.weight, dim, indices, source, scale, skipRow]]
         : ['bagScatterAdd', [table.weight, dim, indices, offsets, numBags, source, scale, skipRow]];
@@ -393,51 +404,29 @@ abstract class TableOptimizer implements Optimizer {
     const scalars = this.scalars(state, true);
     const [s0, s1, s2] = this.buffers(table, state);
     const rows = scratch.rows.subarray(0, distinct);
-    yield ['optimizerUpdate', [scalars, table.weight, scratch.values.subarray(0, distinct * dim), s0, s1, s2, rows, dim]];
+    const grad = scratch.values.subarray(0, distinct * dim);
+    yield half === null
+      ? ['optimizerUpdate', [scalars, table.weight, grad, s0, s1, s2, rows, dim]]
+      : ['optimizerUpdatePacked', [scalars, half.data, half.code, dim, grad, s0, s1, s2, rows, this._nextRounding(index), scratch.work(distinct)]];
   }
 
   /**
-   * One sparse update of a float16/bfloat16 table: the float32 update of _applyRows on its touched
-   * rows widened, each rounded back once (to nearest even, or stochastically). The per-entry rule
-   * (SGD) widens the distinct rows into work rows, adds the entries there in entry order (the
-   * scatter-add kernel, as into a float32 table), and rounds them back; the other rules sum
-   * duplicate rows first, then widen, update and round each row in one kernel call.
+   * The per-entry rule (SGD) on a float16/bfloat16 table: its distinct rows widened into work
+   * rows, the entries added there in entry order by the scatter-add kernel (as into a float32
+   * table, scale[i] * g per entry), then each row rounded back once.
    */
-  private *_applyRowsNarrow(table: EmbeddingTable, index: number, entries: EntryRows): Plan<void> {
-    const dim = table.embeddingDim;
-    const data = table.data as Uint16Array;
-    const code = DTYPE_CODES[table.dtype as 'float16' | 'bfloat16'];
-    const scratch = this._scratchOf(table);
-    const multiplier = this.perEntryMultiplier();
-    if (multiplier !== null) {
-      const scaled = entries.scale === null ? null : scaledEntries(entries, dim, scratch);
-      const { indices, source, offsets, numBags, skipRow } = scaled ?? entries;
-      const distinct = distinctRows(indices, skipRow, scratch);
-      if (this.countsSteps) this._states[index]!.step += 1;
-      const rounding = this._nextRounding(index);
-      const rows = scratch.narrowRows.subarray(0, distinct);
-      const work = scratch.work.subarray(0, (distinct + 1) * dim); // one row more: skipped entries' slot
-      const slots = scratch.entrySlots.subarray(0, indices.length);
-      const scale = scratch.constantScale(indices.length, multiplier);
-      yield ['gatherPacked', [data, code, dim, rows, work.subarray(0, distinct * dim)]];
-      yield offsets === null
-        ? ['scatterAdd', [work, dim, slots, source, scale, distinct]]
-        : ['bagScatterAdd', [work, dim, slots, offsets, numBags, source, scale, distinct]];
-      yield ['narrowRows', [data, code, dim, rows, work.subarray(0, distinct * dim), rounding]];
-      return;
-    }
-    scratch.reserve(Math.max(entries.indices.length, 1));
-    scratch.reserveNarrow(entries.indices.length);
+  private *_addEntriesToHalfTable(data: Uint16Array, code: 1 | 2, index: number, dim: number, entries: EntryRows, scratch: Scratch): Plan<void> {
     const { indices, source, offsets, numBags, scale, skipRow } = entries;
-    const distinct = yield ['coalesce', [indices, dim, source, offsets, numBags, scale, skipRow, scratch.slots, scratch.rows, scratch.values]];
-    const state = this._states[index]!;
-    if (this.countsSteps) state.step += 1;
-    const scalars = this.scalars(state, true);
-    const [s0, s1, s2] = this.buffers(table, state);
-    const rounding = this._nextRounding(index);
-    const rows = scratch.rows.subarray(0, distinct);
-    const work = scratch.work.subarray(0, distinct * dim);
-    yield ['optimizerUpdatePacked', [scalars, data, code, scratch.values.subarray(0, distinct * dim), s0, s1, s2, rows, dim, rounding, work]];
+    const distinct = distinctRows(indices, skipRow, scratch);
+    const rows = scratch.narrowRows.subarray(0, distinct);
+    const work = scratch.work(distinct + 1); // one row more: the slot of skipped entries
+    const slots = scratch.entrySlots.subarray(0, indices.length);
+    const widened = work.subarray(0, distinct * dim);
+    yield ['gatherPacked', [data, code, dim, rows, widened]];
+    yield offsets === null
+      ? ['scatterAdd', [work, dim, slots, source, scale, distinct]]
+      : ['bagScatterAdd', [work, dim, slots, offsets, numBags, source, scale, distinct]];
+    yield ['narrowRows', [data, code, dim, rows, widened, this._nextRounding(index)]];
   }
 
   private _scratchOf(table: EmbeddingTable): Scratch {

@@ -411,7 +411,7 @@ const implementations: Kernels = {
     return -1;
   },
 
-  optimizerUpdatePacked(scalars, data, dtype, grad, state0, state1, state2, rows, dim, rounding, work) {
+  optimizerUpdatePacked(scalars, data, dtype, dim, grad, state0, state1, state2, rows, rounding, work) {
     const bad = firstInvalidIndex(rows, data.length / dim);
     if (bad >= 0) return bad;
     const states: [Float32Array | null, Float32Array | null, Float32Array | null] = [state0, state1, state2];
