@@ -158,9 +158,10 @@ struct HalfTable {
   int64_t dim;
 };
 
-// optimizer_update's sparse step on a 16-bit table: for each k, table row rows[k] widened into
-// work row k (work: num_rows rows of dim floats), updated there by the float32 rule with the states
-// at rows[k], and rounded back. The same bits as the float32 step of the widened table, rounded.
+// optimizer_update's sparse step on a 16-bit table: for each k, table row rows[k] widened into a
+// float32 row, updated there by the float32 rule with the states at rows[k], and rounded back.
+// The same bits as the float32 step of the widened table, rounded. work (num_rows rows of dim
+// floats) is scratch space the kernel may use (rows of up to 1024 floats are updated on the stack).
 using OptimizerUpdatePackedFn = void (*)(const OptimizerScalars& scalars, const HalfTable& table, const float* grad,
                                          float* state0, float* state1, float* state2, const uint32_t* rows,
                                          int64_t num_rows, int64_t rounding, float* work);

@@ -188,10 +188,10 @@ interface KernelSignatures {
 
   /**
    * optimizerUpdate's sparse step on a float16 (dtype 1) or bfloat16 (2) table: for each k, row
-   * rows[k] of `data` is widened into work row k, updated there by the float32 rule (the states
+   * rows[k] of `data` is widened to float32, updated by the float32 rule (the states
    * indexed by rows[k], as optimizerUpdate indexes them), and rounded back into `data`: to nearest
    * even when rounding is -1 (quantize()'s bits), else stochastically with `rounding` as the
-   * update's key (src/rounding.ts). work: rows.length * dim floats, the updated float32 rows after.
+   * update's key (src/rounding.ts). work: rows.length * dim floats of scratch space (its contents after are unspecified).
    * Returns -1, or the position of the first row outside the table (nothing written).
    */
   optimizerUpdatePacked(
