@@ -277,24 +277,25 @@ describe.each(HALVES)('a %s table', (dtype) => {
     for (let k = 0; k < 4; k++) expectSameHalves(results[k + 4]!, results[k]!, `case ${k}`);
   });
 
-  it('stepAsync and backwardAsync (applied in backward) give what step and backward give', async () => {
+  it.each([RULES[0]!, RULES[3]!])('$name: stepAsync and backwardAsync (applied in backward) give what step and backward give', async (rule) => {
     const dim = 24;
     const rows = 50;
     const data = quantize(randomTable(rows, dim, 1), dim, dtype);
     const indices = randomIndices(80, rows, 2);
     const gradOut = randomTable(indices.length, dim, 3);
-    const make = () => Embedding.fromPretrained(data.slice(), dim, { dtype, freeze: false, sparse: true });
-    const sync = make();
-    const syncOpt = new RowWiseAdagrad([sync], { lr: 0.1, stochasticRounding: true, seed: 3 });
+    const extra = { stochasticRounding: true, seed: 3 };
+    const make = (sparse: boolean) => Embedding.fromPretrained(data.slice(), dim, { dtype, freeze: false, sparse });
+    const sync = make(true);
+    const syncOpt = rule.make([sync], extra);
     sync.backward(indices, gradOut);
     syncOpt.step();
-    const later = make();
-    const laterOpt = new RowWiseAdagrad([later], { lr: 0.1, stochasticRounding: true, seed: 3 });
+    const later = make(true);
+    const laterOpt = rule.make([later], extra);
     await later.backwardAsync(indices, gradOut);
     await laterOpt.stepAsync();
     expectSameHalves(later.data as Uint16Array, sync.data as Uint16Array, 'stepAsync');
-    const fused = Embedding.fromPretrained(data.slice(), dim, { dtype, freeze: false });
-    applyOptimizerInBackward(RowWiseAdagrad, [fused], { lr: 0.1, stochasticRounding: true, seed: 3 });
+    const fused = make(false);
+    rule.fused([fused], extra);
     await fused.backwardAsync(indices, gradOut);
     expectSameHalves(fused.data as Uint16Array, sync.data as Uint16Array, 'backwardAsync applied in backward');
   });
