@@ -193,6 +193,11 @@ function checkRounding(where: string, options: Partial<RoundingOptions>, tables:
   return seed;
 }
 
+/** A float16/bfloat16 table's dtype code, as the kernels take it. */
+function halfCode(table: EmbeddingTable): 1 | 2 {
+  return DTYPE_CODES[table.dtype as 'float16' | 'bfloat16'];
+}
+
 /** Whether a table is float16 or bfloat16: trained through float32 rows rounded back. */
 function isHalfTable(table: EmbeddingTable): boolean {
   return table.dtype === 'float16' || table.dtype === 'bfloat16';
@@ -378,7 +383,7 @@ abstract class TableOptimizer implements Optimizer {
   private *_applyRows(table: EmbeddingTable, index: number, entries: EntryRows): Plan<void> {
     const dim = table.embeddingDim;
     const scratch = this._scratchOf(table);
-    const half = isHalfTable(table) ? { data: table.data as Uint16Array, code: DTYPE_CODES[table.dtype as 'float16' | 'bfloat16'] } : null;
+    const half = isHalfTable(table);
     const multiplier = this.perEntryMultiplier();
     if (multiplier !== null) {
       // The scatter-add kernel, straight into the table: w[row] += f(multiplier) * g per entry.
@@ -387,8 +392,8 @@ abstract class TableOptimizer implements Optimizer {
       const { indices, source, offsets, numBags, skipRow } = scaled ?? entries;
       const scale = scratch.constantScale(indices.length, multiplier);
       if (this.countsSteps) this._states[index]!.step += 1;
-      if (half !== null) {
-        yield* this._addEntriesToHalfTable(half.data, half.code, index, dim, { indices, source, offsets, numBags, scale, skipRow }, scratch);
+      if (half) {
+        yield* this._addEntriesToHalfTable(table, index, { indices, source, offsets, numBags, scale, skipRow }, scratch);
         return;
       }
       yield offsets === null
@@ -405,9 +410,9 @@ abstract class TableOptimizer implements Optimizer {
     const [s0, s1, s2] = this.buffers(table, state);
     const rows = scratch.rows.subarray(0, distinct);
     const grad = scratch.values.subarray(0, distinct * dim);
-    yield half === null
-      ? ['optimizerUpdate', [scalars, table.weight, grad, s0, s1, s2, rows, dim]]
-      : ['optimizerUpdatePacked', [scalars, half.data, half.code, dim, grad, s0, s1, s2, rows, this._nextRounding(index), scratch.work(distinct)]];
+    yield half
+      ? ['optimizerUpdatePacked', [scalars, table.data as Uint16Array, halfCode(table), dim, grad, s0, s1, s2, rows, this._nextRounding(index), scratch.work(distinct)]]
+      : ['optimizerUpdate', [scalars, table.weight, grad, s0, s1, s2, rows, dim]];
   }
 
   /**
@@ -415,8 +420,11 @@ abstract class TableOptimizer implements Optimizer {
    * rows, the entries added there in entry order by the scatter-add kernel (as into a float32
    * table, scale[i] * g per entry), then each row rounded back once.
    */
-  private *_addEntriesToHalfTable(data: Uint16Array, code: 1 | 2, index: number, dim: number, entries: EntryRows, scratch: Scratch): Plan<void> {
+  private *_addEntriesToHalfTable(table: EmbeddingTable, index: number, entries: EntryRows, scratch: Scratch): Plan<void> {
     const { indices, source, offsets, numBags, scale, skipRow } = entries;
+    const dim = table.embeddingDim;
+    const data = table.data as Uint16Array;
+    const code = halfCode(table);
     const distinct = distinctRows(indices, skipRow, scratch);
     const rows = scratch.narrowRows.subarray(0, distinct);
     const work = scratch.work(distinct + 1); // one row more: the slot of skipped entries
