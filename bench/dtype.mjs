@@ -14,6 +14,13 @@
 //                                                        on embedding_bag_byte_prepack / _4bit_prepack tables
 //   bag, alloc  the same without `out` (int8, int4): a new output per call, as torch's ops return one;
 //               the torch goal is read from these rows
+//   step  a sparse training step, float32, float16 and bfloat16 only (torch: not timed): row-wise
+//         Adagrad applied in backward (applyOptimizerInBackward(RowWiseAdagrad, [layer], { lr })),
+//         layer.backward(idx, gradOut) on the lookups' batches (B = 16,384 uniform ids, D = 128):
+//         coalesce the rows, update each touched row (16-bit tables: widened, the float32 rule,
+//         rounded back to nearest even; `sr`: stochastic rounding). The layers train the suite's
+//         shared tables in place (lr 1e-3: values stay finite, and the other ops' timings do not
+//         depend on them); the row-wise state is one float per row.
 //
 // Table: 4·10^6 × 128 (2 GB as float32; --quick 5·10^5 × 128, 256 MB), filled by fillQuick, whose
 // values repeat every 65,536 floats (512 rows); a narrow table holds quantize() of those rows.
@@ -48,7 +55,7 @@ import { bagBatches } from './embedding-bag.mjs';
 import { findTorch } from './torch.mjs';
 
 const require = createRequire(import.meta.url);
-const { Embedding, EmbeddingBag, quantize } = require('../dist/index.js');
+const { Embedding, EmbeddingBag, RowWiseAdagrad, applyOptimizerInBackward, quantize } = require('../dist/index.js');
 const { withBackend } = require('../dist/loader.js');
 const { jsBackend } = require('../dist/backends/js.js');
 const { loadAddon } = require('../dist/backends/native.js');
@@ -58,6 +65,9 @@ const SCRIPT = join(HERE, 'torch', 'dtype.py');
 
 const DTYPES = ['float32', 'float16', 'bfloat16', 'int8', 'int4'];
 const NARROW = DTYPES.slice(1);
+/** The dtypes that train (the step op). */
+const TRAIN_DTYPES = ['float32', 'float16', 'bfloat16'];
+const TRAIN_LR = 1e-3;
 const TABLE = { rows: 4_000_000, dim: 128 };
 const QUICK_TABLE = { rows: 500_000, dim: 128 };
 const BATCH = 16_384;
@@ -78,6 +88,7 @@ const ALLOC_DTYPES = ['int8', 'int4'];
 
 const FORMULAS = {
   fwdBytes: 'B*rowBytes (rows read) + B*D*4 (out written) + B*4 (int32 indices read)',
+  stepBytes: 'B*2*rowBytes (rows read and written) + B*D*4 (gradOut read) + B*4 (indices); coalescing buffers and the row-wise state not counted',
   bagBytes: 'E*rowBytes (rows read) + NB*D*4 (out written) + E*4 (int32 indices read); E = indices per call (mean of the 8 batches), NB = 1024 bags',
   rowsRef: "kernels('scalar').gather of the looked-up rows' packed bytes (the table viewed as rowBytes/4 floats per row) into a scratch buffer: one memcpy per row, 1 thread",
   overFloat32: 'float32 native median / this dtype native median, at the same thread count',
@@ -204,6 +215,17 @@ export function runDtypeSuite({ args, reference, threads }) {
     layers[dtype] = { native: make(), ts: withBackend(jsBackend, make) };
   }
   const rowBytes = Object.fromEntries(DTYPES.map((d) => [d, layers[d].native.fwd.data.byteLength / rows]));
+  // Training layers over the same tables, each with row-wise Adagrad applied in its backward.
+  const trainGrad = fillQuick(new Float32Array(BATCH * dim), SEED * 53);
+  const trainers = {};
+  for (const dtype of TRAIN_DTYPES) {
+    const make = (extra) => {
+      const layer = Embedding.fromPretrained(data[dtype], dim, { ...(dtype === 'float32' ? {} : { dtype }), freeze: false });
+      applyOptimizerInBackward(RowWiseAdagrad, [layer], { lr: TRAIN_LR, ...extra });
+      return layer;
+    };
+    trainers[dtype] = { native: make({}), ts: withBackend(jsBackend, () => make({})), sr: dtype === 'float32' ? null : make({ stochasticRounding: true, seed: SEED }) };
+  }
   // The row reference's views: each table as 32-bit words, a scratch buffer per batch.
   const words = {};
   const scratch = new Float32Array(Math.max(BATCH, maxEntries) * dim);
@@ -236,10 +258,12 @@ export function runDtypeSuite({ args, reference, threads }) {
 
   const withDtype = (variants, dtype) => variants.map((v) => ({ ...v, key: `${v.key}:${dtype}` }));
   const lookupRotation = sharedRotation(lookups);
+  const stepRotation = sharedRotation(lookups);
   const bagRotation = sharedRotation(bags);
   const ops = [
     {
       op: 'fwd',
+      dtypes: DTYPES,
       batches: lookups,
       bytes: (dtype) => BATCH * rowBytes[dtype] + BATCH * dim * 4 + BATCH * 4,
       variants: DTYPES.flatMap((dtype) => [
@@ -250,6 +274,7 @@ export function runDtypeSuite({ args, reference, threads }) {
     },
     {
       op: 'bag',
+      dtypes: DTYPES,
       batches: bags,
       bytes: (dtype) => entries * rowBytes[dtype] + BAGS * dim * 4 + entries * 4,
       variants: DTYPES.flatMap((dtype) => [
@@ -259,6 +284,17 @@ export function runDtypeSuite({ args, reference, threads }) {
         ...(words[dtype]
           ? [{ key: `rows:${dtype}`, before: one, run: bagRotation((b) => reference.gather(words[dtype], rowBytes[dtype] / 4, b.indices, bagScratch[dtype][b.i])) }]
           : []),
+      ]),
+    },
+    {
+      op: 'step',
+      dtypes: TRAIN_DTYPES,
+      batches: lookups,
+      bytes: (dtype) => BATCH * 2 * rowBytes[dtype] + BATCH * dim * 4 + BATCH * 4,
+      variants: TRAIN_DTYPES.flatMap((dtype) => [
+        ...withDtype(nativeVariants(threads, stepRotation((idx) => trainers[dtype].native.backward(idx, trainGrad))), dtype),
+        ...(trainers[dtype].sr ? [{ key: `sr:${dtype}`, before: one, run: stepRotation((idx) => trainers[dtype].sr.backward(idx, trainGrad)) }] : []),
+        { key: `ts:${dtype}`, before: one, settings: SLOW, run: stepRotation((idx) => trainers[dtype].ts.backward(idx, trainGrad)) },
       ]),
     },
   ];
@@ -274,7 +310,7 @@ export function runDtypeSuite({ args, reference, threads }) {
     for (let round = 0; round < rounds; round++) {
       const t0 = now();
       const medians = {};
-      for (const { op, variants } of ops) {
+      for (const { op, dtypes, variants } of ops) {
         gc();
         const opStarted = now();
         const stats = measure(variants, SETTINGS);
@@ -285,7 +321,7 @@ export function runDtypeSuite({ args, reference, threads }) {
           if (nn[op][key] === undefined || s.medianUs < nn[op][key].medianUs) nn[op][key] = s;
         }
         process.stderr.write(
-          `  ${op} round ${round + 1}: ` + DTYPES.map((d) => `${d} ${fmtUs(stats[`native:${d}`].medianUs)}`).join(', ') + ` µs native 1T  (${secondsSince(opStarted).toFixed(1)} s)\n`,
+          `  ${op} round ${round + 1}: ` + dtypes.map((d) => `${d} ${fmtUs(stats[`native:${d}`].medianUs)}`).join(', ') + ` µs native 1T  (${secondsSince(opStarted).toFixed(1)} s)\n`,
         );
       }
       nnRounds.push(medians);
@@ -311,9 +347,9 @@ export function runDtypeSuite({ args, reference, threads }) {
   // Results: one row per op and dtype.
   const [oneN, allN] = [threads.counts[0], threads.counts[threads.counts.length - 1]];
   const results = [];
-  for (const { op, bytes } of ops) {
+  for (const { op, dtypes, bytes } of ops) {
     const v = nn[op];
-    for (const dtype of DTYPES) {
+    for (const dtype of dtypes) {
       const us = (key) => v[`${key}:${dtype}`]?.medianUs ?? NaN;
       const torchCell = pt?.results[op]?.[dtype] ?? null;
       const torchUs = (n) => (torchCell && torchCell.error === undefined ? torchCell[String(n)] : NaN);
@@ -322,7 +358,7 @@ export function runDtypeSuite({ args, reference, threads }) {
         dtype,
         rows,
         dim,
-        batch: op === 'fwd' ? BATCH : null,
+        batch: op !== 'bag' ? BATCH : null,
         bags: op === 'bag' ? BAGS : null,
         meanEntries: op === 'bag' ? entries : null,
         rowBytes: rowBytes[dtype],
@@ -331,6 +367,7 @@ export function runDtypeSuite({ args, reference, threads }) {
         nativeUs: us('native'),
         nativeMTUs: MT ? us('nativeMT') : NaN,
         allocUs: us('alloc'),
+        srUs: us('sr'),
         tsUs: us('ts'),
         rowsRefUs: us('rows'),
         torchUs: torchUs(oneN),
@@ -362,6 +399,7 @@ export function runDtypeSuite({ args, reference, threads }) {
         'native µs',
         ...(MT ? [`native ${allN}T µs`] : []),
         'alloc µs',
+        'SR µs',
         'TS µs',
         'rows ref µs',
         'torch µs',
@@ -381,6 +419,7 @@ export function runDtypeSuite({ args, reference, threads }) {
         fmtUs(r.nativeUs),
         ...(MT ? [fmtUs(r.nativeMTUs)] : []),
         fmtUs(r.allocUs),
+        fmtUs(r.srUs),
         fmtUs(r.tsUs),
         fmtUs(r.rowsRefUs),
         torchText(r, r.torchUs),
@@ -392,18 +431,19 @@ export function runDtypeSuite({ args, reference, threads }) {
         fmtX(r.speedupVsTs),
         fmtX(r.speedupVsTorch),
       ]),
-      ['l', 'l', ...Array(14 + (MT ? 3 : 0)).fill('r')],
+      ['l', 'l', ...Array(15 + (MT ? 3 : 0)).fill('r')],
     ),
   );
   console.log('');
   console.log(
     `median µs per call (best of ${rounds} round(s)); fwd B=${BATCH}, bag ${BAGS} bags E=${Math.round(entries)} indices; native = the layer at 1 thread` +
       (MT ? `, ${allN}T at all ${allN} threads` : ` (${threads.describe()})`) +
-      '; alloc = the bag forward without out, 1 thread; TS = the TypeScript backend',
+      `; alloc = the bag forward without out, 1 thread; step: row-wise Adagrad applied in backward, B=${BATCH}, lr ${TRAIN_LR}, ` +
+      'rounded to nearest even, SR = with stochastic rounding (1 thread); TS = the TypeScript backend',
   );
   console.log(`rows ref: ${FORMULAS.rowsRef}; native/ref = rows ref µs / native µs`);
   console.log(`× float32: ${FORMULAS.overFloat32}; ${FORMULAS.speedups}`);
-  console.log(`GB/s: fwd bytes = ${FORMULAS.fwdBytes}; bag bytes = ${FORMULAS.bagBytes}`);
+  console.log(`GB/s: fwd bytes = ${FORMULAS.fwdBytes}; bag bytes = ${FORMULAS.bagBytes}; step bytes = ${FORMULAS.stepBytes}`);
   if (pt) {
     console.log('torch calls: ' + Object.entries(pt.calls).map(([op, byDtype]) => `${op}: ` + Object.entries(byDtype).map(([d, c]) => `${d} ${c}`).join('; ')).join(' | '));
     console.log('torch setup (making each table from the float32 one, all threads): ' + Object.entries(pt.setupSeconds).map(([d, s]) => `${d} ${s.toFixed(1)} s`).join(', '));

@@ -468,7 +468,7 @@ class Args {
   // A narrow table (argument k: a Uint16Array of float16 or bfloat16 bits, or a Uint8Array of
   // int8 or int4 rows), its dtype (k + 1: 1 float16, 2 bfloat16, 3 int8, 4 int4) and dim (k + 2),
   // of whole rows; *rows is how many.
-  Args& packed(size_t k, nne::PackedTable* table, int64_t* rows) {
+  Args& packed(size_t k, nne::PackedTable* table, int64_t* rows, Use use = Use::read) {
     int64_t dtype = 0;
     if (!integer(k + 1, "dtype", 1, &dtype).require([&] { return dtype <= 4; }, "dtype must be 1 (float16), 2 (bfloat16), 3 (int8) or 4 (int4)").ok()) {
       return *this;
@@ -479,12 +479,12 @@ class Args {
     int64_t bytes = 0;
     if (halves) {
       Array<uint16_t> bits;
-      if (!array(k, "data", Use::read, &bits).ok()) return *this;
+      if (!array(k, "data", use, &bits).ok()) return *this;
       data = bits.data;
       bytes = 2 * bits.length;
     } else {
       Array<uint8_t> rows_bytes;
-      if (!array(k, "data", Use::read, &rows_bytes).ok()) return *this;
+      if (!array(k, "data", use, &rows_bytes).ok()) return *this;
       data = rows_bytes.data;
       bytes = rows_bytes.length;
     }
@@ -820,44 +820,16 @@ Napi::Value BagWeightGrad(Args& args) {
   });
 }
 
-// optimizerUpdate(scalars, weight, grad, state0, state1, state2, rows | null, dim)
-// scalars: a Float64Array of the values optimizer_slots.h names, in its order. rows: a Uint32Array
-// (a table may have up to 2^32 rows). Returns -1, or the position of the first entry of rows
-// outside the table (nothing written).
-Napi::Value OptimizerUpdate(Args& args) {
+constexpr const char* kScalarsError = "scalars must be a Float64Array of 12 values starting with a rule 0..4";
+static_assert(nne::kOptimizerSlotCount == 12, "kScalarsError counts the slots");
+
+// An optimizer update's scalars as the kernels take them, from the slots optimizer_slots.h names
+// (the rule already checked to be 0..4).
+nne::OptimizerScalars optimizer_scalars(const double (&scalars)[nne::kOptimizerSlotCount]) {
   using Slot = nne::OptimizerSlot;
-  static_assert(nne::kOptimizerSlotCount == 12, "the message below counts the slots");
-  double scalars[nne::kOptimizerSlotCount];
-  Array<float> weight, grad, state[3];
-  Array<uint32_t> rows;
-  int64_t dim = 0;
   const auto at = [&](Slot slot) { return scalars[static_cast<int>(slot)]; };
-  const char* const kScalarsError = "scalars must be a Float64Array of 12 values starting with a rule 0..4";
-  args.values(0, "scalars", scalars, kScalarsError).array(1, "weight", Use::write, &weight);
-  args.array(2, "grad", Use::read, &grad).optional(3, "state0", Use::write, &state[0]);
-  args.optional(4, "state1", Use::write, &state[1]).optional(5, "state2", Use::write, &state[2]);
-  args.optional(6, "rows", Use::index, &rows).integer(7, "dim", 1, &dim).whole_rows("weight", weight, dim);
-  args.require([&] { return integer_in(at(Slot::rule), 0, 4); }, kScalarsError);
-  if (!args.ok()) return args.undefined();
-  const auto rule = static_cast<nne::OptimizerRule>(static_cast<int>(at(Slot::rule)));
-  const int64_t table_rows = weight.length / dim;
-  const int64_t num_rows = rows.present ? rows.length : table_rows;
-  if (!args.rows(grad, num_rows, dim, "grad must hold one row per updated row").ok()) return args.undefined();
-  // Which states each rule reads and writes: 2 = required, 1 = optional, 0 = must be absent.
-  static const int kStates[5][3] = {{1, 0, 0}, {2, 0, 0}, {2, 2, 1}, {2, 2, 0}, {2, 0, 0}};
-  const int64_t state_size = rule == nne::OptimizerRule::rowwise_adagrad ? table_rows : weight.length;
-  for (int k = 0; k < 3; ++k) {
-    const int need = kStates[static_cast<int>(rule)][k];
-    if ((!state[k].present && need == 2) || (state[k].present && (need == 0 || state[k].length != state_size))) {
-      return args.fail("state" + std::to_string(k) + " is missing, unexpected or of the wrong length for this rule");
-    }
-  }
-  if (rows.present) {
-    const int64_t bad = nne::first_invalid_index(rows.data, num_rows, table_rows);
-    if (bad >= 0) return finish(args, [bad]() -> int64_t { return bad; });  // a Promise when async
-  }
   nne::OptimizerScalars s{};
-  s.rule = rule;
+  s.rule = static_cast<nne::OptimizerRule>(static_cast<int>(at(Slot::rule)));
   s.lr = static_cast<float>(at(Slot::lr));
   s.a = static_cast<float>(at(Slot::a));
   s.b = static_cast<float>(at(Slot::b));
@@ -871,6 +843,53 @@ Napi::Value OptimizerUpdate(Args& args) {
   s.nesterov = at(Slot::nesterov) != 0;
   s.lr_double = at(Slot::lr);
   s.eps_double = at(Slot::eps);
+  return s;
+}
+
+bool valid_rule(const double (&scalars)[nne::kOptimizerSlotCount]) {
+  return integer_in(scalars[static_cast<int>(nne::OptimizerSlot::rule)], 0, 4);
+}
+
+// Throws unless each state the rule reads and writes is present, of its length (table-shaped, or
+// one per row for row-wise Adagrad), and no other is; returns whether they are.
+bool check_states(Args& args, nne::OptimizerRule rule, const Array<float> (&state)[3], int64_t table_rows, int64_t dim) {
+  // Which states each rule reads and writes: 2 = required, 1 = optional, 0 = must be absent.
+  static const int kStates[5][3] = {{1, 0, 0}, {2, 0, 0}, {2, 2, 1}, {2, 2, 0}, {2, 0, 0}};
+  const int64_t state_size = rule == nne::OptimizerRule::rowwise_adagrad ? table_rows : rows_length(table_rows, dim);
+  for (int k = 0; k < 3; ++k) {
+    const int need = kStates[static_cast<int>(rule)][k];
+    if ((!state[k].present && need == 2) || (state[k].present && (need == 0 || state[k].length != state_size))) {
+      args.fail("state" + std::to_string(k) + " is missing, unexpected or of the wrong length for this rule");
+      return false;
+    }
+  }
+  return true;
+}
+
+// optimizerUpdate(scalars, weight, grad, state0, state1, state2, rows | null, dim)
+// scalars: a Float64Array of the values optimizer_slots.h names, in its order. rows: a Uint32Array
+// (a table may have up to 2^32 rows). Returns -1, or the position of the first entry of rows
+// outside the table (nothing written).
+Napi::Value OptimizerUpdate(Args& args) {
+  double scalars[nne::kOptimizerSlotCount];
+  Array<float> weight, grad, state[3];
+  Array<uint32_t> rows;
+  int64_t dim = 0;
+  args.values(0, "scalars", scalars, kScalarsError).array(1, "weight", Use::write, &weight);
+  args.array(2, "grad", Use::read, &grad).optional(3, "state0", Use::write, &state[0]);
+  args.optional(4, "state1", Use::write, &state[1]).optional(5, "state2", Use::write, &state[2]);
+  args.optional(6, "rows", Use::index, &rows).integer(7, "dim", 1, &dim).whole_rows("weight", weight, dim);
+  args.require([&] { return valid_rule(scalars); }, kScalarsError);
+  if (!args.ok()) return args.undefined();
+  const nne::OptimizerScalars s = optimizer_scalars(scalars);
+  const int64_t table_rows = weight.length / dim;
+  const int64_t num_rows = rows.present ? rows.length : table_rows;
+  if (!args.rows(grad, num_rows, dim, "grad must hold one row per updated row").ok()) return args.undefined();
+  if (!check_states(args, s.rule, state, table_rows, dim)) return args.undefined();
+  if (rows.present) {
+    const int64_t bad = nne::first_invalid_index(rows.data, num_rows, table_rows);
+    if (bad >= 0) return finish(args, [bad]() -> int64_t { return bad; });  // a Promise when async
+  }
   // A state of zero length (an empty table) is present but has a null pointer: the kernel never
   // dereferences it, since there are no rows.
   const Kernels& kernels = bound_kernels(args.info());
@@ -885,6 +904,78 @@ Napi::Value OptimizerUpdate(Args& args) {
 // rounding would (NaN stays NaN).
 float to_float(double v) {
   return v > 3.4028234663852886e38 ? INFINITY : v < -3.4028234663852886e38 ? -INFINITY : static_cast<float>(v);
+}
+
+// The rounding argument of the 16-bit table kernels: -1 (nearest even) or a uint32 key.
+Args& rounding_argument(Args& args, size_t k, int64_t* rounding) {
+  double value = 0;
+  args.number(k, "rounding", &value);
+  args.require([&] { return value == -1 || integer_in(value, 0, 0xffffffffLL); }, "rounding must be -1 or an integer in [0, 2^32)");
+  if (args.ok()) *rounding = static_cast<int64_t>(value);
+  return args;
+}
+
+// A trained 16-bit table: data (argument k, a Uint16Array, written), dtype (k + 1: 1 float16 or 2
+// bfloat16) and dim (k + 2); *rows is how many rows it has.
+Args& half_table_argument(Args& args, size_t k, nne::HalfTable* table, int64_t* rows) {
+  nne::PackedTable packed{};
+  args.packed(k, &packed, rows, Use::write);
+  args.require([&] { return packed.dtype == nne::Dtype::float16 || packed.dtype == nne::Dtype::bfloat16; },
+               "dtype must be 1 (float16) or 2 (bfloat16)");
+  if (args.ok()) *table = nne::HalfTable{static_cast<uint16_t*>(const_cast<void*>(packed.data)), packed.dtype == nne::Dtype::bfloat16, packed.dim};
+  return args;
+}
+
+// optimizerUpdatePacked(scalars, data, dtype, dim, grad, state0, state1, state2, rows, rounding, work)
+// optimizerUpdate's sparse step on a float16/bfloat16 table (kernels.h OptimizerUpdatePackedFn);
+// work: rows.length * dim floats. Returns -1, or the position of the first row outside the table.
+Napi::Value OptimizerUpdatePacked(Args& args) {
+  double scalars[nne::kOptimizerSlotCount];
+  nne::HalfTable table{};
+  int64_t table_rows = 0, rounding = -1;
+  Array<float> grad, state[3], work;
+  Array<uint32_t> rows;
+  args.values(0, "scalars", scalars, kScalarsError);
+  half_table_argument(args, 1, &table, &table_rows);
+  args.array(4, "grad", Use::read, &grad).optional(5, "state0", Use::write, &state[0]);
+  args.optional(6, "state1", Use::write, &state[1]).optional(7, "state2", Use::write, &state[2]);
+  args.array(8, "rows", Use::index, &rows);
+  rounding_argument(args, 9, &rounding).array(10, "work", Use::write, &work);
+  args.require([&] { return valid_rule(scalars); }, kScalarsError);
+  args.rows(grad, rows.length, table.dim, "grad must hold one row per updated row");
+  args.rows(work, rows.length, table.dim, "work must hold one row per updated row");
+  if (!args.ok()) return args.undefined();
+  const nne::OptimizerScalars s = optimizer_scalars(scalars);
+  if (!check_states(args, s.rule, state, table_rows, table.dim)) return args.undefined();
+  const int64_t bad = nne::first_invalid_index(rows.data, rows.length, table_rows);
+  if (bad >= 0) return finish(args, [bad]() -> int64_t { return bad; });
+  const Kernels& kernels = bound_kernels(args.info());
+  return finish(args, [=]() -> int64_t {
+    kernels.optimizer_update_packed(s, table, grad.data, state[0].data, state[1].data, state[2].data, rows.data,
+                                    rows.length, rounding, work.data);
+    return -1;
+  });
+}
+
+// narrowRows(data, dtype, dim, rows, values, rounding): row rows[k] of a float16/bfloat16 table =
+// values row k rounded (kernels.h NarrowRowsFn). Returns -1, or the first bad row's position.
+Napi::Value NarrowRows(Args& args) {
+  nne::HalfTable table{};
+  int64_t table_rows = 0, rounding = -1;
+  Array<uint32_t> rows;
+  Array<float> values;
+  half_table_argument(args, 0, &table, &table_rows).array(3, "rows", Use::index, &rows);
+  args.array(4, "values", Use::read, &values);
+  rounding_argument(args, 5, &rounding);
+  args.rows(values, rows.length, table.dim, "values must hold one row per row of rows");
+  if (!args.ok()) return args.undefined();
+  const int64_t bad = nne::first_invalid_index(rows.data, rows.length, table_rows);
+  if (bad >= 0) return finish(args, [bad]() -> int64_t { return bad; });
+  const Kernels& kernels = bound_kernels(args.info());
+  return finish(args, [=]() -> int64_t {
+    kernels.narrow_rows(table, rows.data, rows.length, values.data, rounding);
+    return -1;
+  });
 }
 
 // initFill(out, params: Float64Array(9), start): out[j] = element start + j of the seeded stream
@@ -1084,7 +1175,8 @@ constexpr KernelEntry kKernelEntries[] = {
     {"bagMaxBackward", entry<BagMaxBackward>},       {"bagWeightGrad", entry<BagWeightGrad>},
     {"optimizerUpdate", entry<OptimizerUpdate>},     {"initFill", entry<InitFill>},
     {"coalesce", entry<Coalesce>},                   {"gatherPacked", entry<GatherPacked>},
-    {"bagForwardPacked", entry<BagForwardPacked>},   {"norm", entry<Norm>},
+    {"bagForwardPacked", entry<BagForwardPacked>},   {"optimizerUpdatePacked", entry<OptimizerUpdatePacked>},
+    {"narrowRows", entry<NarrowRows>},               {"norm", entry<Norm>},
     {"scaleValues", entry<ScaleValues>},             {"clampValues", entry<ClampValues>},
 };
 

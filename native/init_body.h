@@ -24,18 +24,12 @@ constexpr int W = Vec::kWidth;
 
 #define NNE_F(x) static_cast<float>(x)
 
-inline I mix32(I x) {
-  x = Vec::ixor(x, Vec::ishr<16>(x));
-  x = Vec::imul(x, Vec::ibroadcast(0x7feb352d));
-  x = Vec::ixor(x, Vec::ishr<15>(x));
-  x = Vec::imul(x, Vec::ibroadcast(static_cast<int32_t>(0x846ca68bu)));
-  return Vec::ixor(x, Vec::ishr<16>(x));
-}
+#include "mix32_lanes.h"
 
 // The random bits of counters whose low words are `lo` (hi_key = hi32 ^ k1, the same for all lanes).
 inline I bits_at(I lo, uint32_t k0, uint32_t hi_key) {
-  const I h = mix32(Vec::iadd(lo, Vec::ibroadcast(static_cast<int32_t>(k0))));
-  return mix32(Vec::ixor(h, Vec::ibroadcast(static_cast<int32_t>(hi_key))));
+  const I h = mix32_lanes(Vec::iadd(lo, Vec::ibroadcast(static_cast<int32_t>(k0))));
+  return mix32_lanes(Vec::ixor(h, Vec::ibroadcast(static_cast<int32_t>(hi_key))));
 }
 
 // log(m * 2^e) for m in [0.5, 1) (Cephes logf).

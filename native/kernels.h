@@ -149,6 +149,27 @@ struct OptimizerScalars {
 using OptimizerUpdateFn = void (*)(const OptimizerScalars& scalars, float* weight, const float* grad, float* state0,
                                    float* state1, float* state2, const uint32_t* rows, int64_t num_rows, int64_t dim);
 
+// Trained float16/bfloat16 tables: a table's rows as the optimizers write them, and how a float32
+// row is rounded back: rounding < 0 to nearest even (torch's .half() / .bfloat16() and their NaN
+// rules, narrow_rounding.h), else stochastically with rounding (a uint32) as the update's key.
+struct HalfTable {
+  uint16_t* data;
+  bool bfloat16;
+  int64_t dim;
+};
+
+// optimizer_update's sparse step on a 16-bit table: for each k, table row rows[k] widened into a
+// float32 row, updated there by the float32 rule with the states at rows[k], and rounded back.
+// The same bits as the float32 step of the widened table, rounded. work (num_rows rows of dim
+// floats) is scratch space the kernel may use (rows of up to 1024 floats are updated on the stack).
+using OptimizerUpdatePackedFn = void (*)(const OptimizerScalars& scalars, const HalfTable& table, const float* grad,
+                                         float* state0, float* state1, float* state2, const uint32_t* rows,
+                                         int64_t num_rows, int64_t rounding, float* work);
+
+// Table row rows[k] = values row k rounded back, for k < num_rows.
+using NarrowRowsFn = void (*)(const HalfTable& table, const uint32_t* rows, int64_t num_rows, const float* values,
+                              int64_t rounding);
+
 // Sums the gradient rows of entries with the same index, in entry order, into out_rows (first
 // occurrence order) and out_values; returns how many distinct rows. Entry i's row is
 // scale[i] * source[i] (bags null) or scale[i] * source[bag of i]; scale null means 1; entries
@@ -196,6 +217,8 @@ struct ClipKernels {
 struct Kernels {
   Tier tier;
   OptimizerUpdateFn optimizer_update;
+  OptimizerUpdatePackedFn optimizer_update_packed;
+  NarrowRowsFn narrow_rows;
   InitFillFn init_fill;
   ClipKernels clip;
   IndexKernels<int32_t> i32;
@@ -227,6 +250,8 @@ template <class Index> RenormFn<Index> renorm_for(Tier tier);
 template <class Index> BagKernels<Index> bag_kernels_for(Tier tier);
 template <class Index> CoalesceFn<Index> coalesce_for(Tier tier);
 OptimizerUpdateFn optimizer_update_for(Tier tier);
+OptimizerUpdatePackedFn optimizer_update_packed_for(Tier tier);  // optimizers.cc
+NarrowRowsFn narrow_rows_for(Tier tier);
 InitFillFn init_fill_for(Tier tier);
 ClipKernels clip_kernels_for(Tier tier);
 

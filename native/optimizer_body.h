@@ -7,6 +7,7 @@
 // No include guard: it is meant to be included several times.
 
 #include "lane_dot.h"
+#include "mix32_lanes.h"
 
 // Applies `op(V* x)` lane-wise over [0, n): full vectors, then one partial vector.
 template <class Op>
@@ -219,4 +220,106 @@ int64_t coalesce(const Index* indices, int64_t count, int64_t dim, const float* 
     if (row < slots_length) slots[row] = -1;
   }
   return distinct;
+}
+
+// Trained 16-bit tables (kernels.h HalfTable): a row widened exactly (the tier's conversions, as
+// gather_packed widens), and rounded back.
+inline void widen_half_row(const uint16_t* in, float* out, int64_t dim, bool bfloat16) {
+  constexpr int W = Vec::kWidth;
+  const int64_t full = dim - dim % W;
+  for (int64_t j = 0; j < full; j += W) Vec::store(out + j, bfloat16 ? Vec::widen_bf16(in + j) : Vec::widen_f16(in + j));
+  for (int64_t j = full; j < dim; ++j) out[j] = bfloat16 ? bfloat16_to_float(in[j]) : half_to_float(in[j]);
+}
+
+// Stochastic rounding (narrow_rounding.h): the random bits of a vector of columns at a time on
+// the tier's integer lanes, each value then rounded by the scalar function.
+inline void narrow_half_row_stochastic(const float* values, uint16_t* out, int64_t dim, bool bfloat16, uint32_t key,
+                                       uint32_t row) {
+  constexpr int W = Vec::kWidth;
+  const uint32_t row_key = row_rounding_key(key, row);
+  const typename Vec::I golden = Vec::ibroadcast(static_cast<int32_t>(0x9e3779b9u));
+  alignas(64) int32_t bits[W];
+  const int64_t full = dim - dim % W;
+  for (int64_t j = 0; j < full; j += W) {
+    const typename Vec::I columns = Vec::iadd(Vec::ibroadcast(static_cast<int32_t>(j)), Vec::iota());
+    Vec::istore(bits, mix32_lanes(Vec::iadd(Vec::ibroadcast(static_cast<int32_t>(row_key)), Vec::imul(columns, golden))));
+    for (int l = 0; l < W; ++l) {
+      const uint32_t x = float_bits(values[j + l]);
+      const uint32_t r = static_cast<uint32_t>(bits[l]);
+      out[j + l] = bfloat16 ? bfloat16_bits_stochastic(x, r) : float16_bits_stochastic(x, r);
+    }
+  }
+  for (int64_t j = full; j < dim; ++j) {
+    const uint32_t x = float_bits(values[j]);
+    const uint32_t r = rounding_bits(row_key, static_cast<uint32_t>(j));
+    out[j] = bfloat16 ? bfloat16_bits_stochastic(x, r) : float16_bits_stochastic(x, r);
+  }
+}
+
+inline void narrow_half_row(const float* values, uint16_t* out, int64_t dim, bool bfloat16, int64_t rounding, uint32_t row) {
+  if (rounding >= 0) {
+    narrow_half_row_stochastic(values, out, dim, bfloat16, static_cast<uint32_t>(rounding), row);
+    return;
+  }
+  constexpr int W = Vec::kWidth;
+  const int64_t full = dim - dim % W;
+  for (int64_t j = 0; j < full; j += W) {
+    if (bfloat16) Vec::narrow_bf16(out + j, Vec::load(values + j));
+    else Vec::narrow_f16(out + j, Vec::load(values + j));
+  }
+  for (int64_t j = full; j < dim; ++j) {
+    out[j] = bfloat16 ? bfloat16_bits_nearest(float_bits(values[j])) : float16_bits_nearest(float_bits(values[j]));
+  }
+}
+
+// OptimizerUpdatePackedFn for the rows in `range` (the thread pool splits by destination row).
+void update_half_rows(const OptimizerScalars& s, const HalfTable& table, const float* grad, float* state0,
+                      float* state1, float* state2, const uint32_t* rows, int64_t num_rows, int64_t rounding,
+                      float* work, RowRange range) {
+  const int64_t dim = table.dim;
+  // A row of up to kStackRow floats is updated on the stack, where it stays in the L1 cache; a
+  // longer one in its row of work (a few MB per step that would otherwise go to memory and back).
+  constexpr int64_t kStackRow = 1024;
+  alignas(64) float stack_row[kStackRow];
+  for (int64_t k = 0; k < num_rows; ++k) {
+    if (k + kPrefetchUpdateRows < num_rows && range.contains(rows[k + kPrefetchUpdateRows])) {
+      // The table row and the states a few rows ahead, as update_rows asks for them. Written out
+      // here: GCC 12 (-O1 and above) left no prefetch at all in this loop when these went through
+      // prefetch_bytes / prefetch_floats or a helper function.
+      const int64_t ahead = rows[k + kPrefetchUpdateRows];
+      const char* bytes = reinterpret_cast<const char*>(table.data + ahead * dim);
+      for (int64_t offset = 0; offset < 2 * dim; offset += 64) NNE_PREFETCH_WRITE(bytes + offset);
+      const bool rowwise = s.rule == OptimizerRule::rowwise_adagrad;
+      for (float* state : {state0, state1, state2}) {
+        if (state == nullptr) continue;
+        const char* at = reinterpret_cast<const char*>(state + (rowwise ? ahead : ahead * dim));
+        for (int64_t offset = 0; offset < (rowwise ? 4 : 4 * dim); offset += 64) NNE_PREFETCH_WRITE(at + offset);
+      }
+    }
+    const int64_t row = rows[k];
+    if (!range.contains(row)) continue;
+    float* w = dim <= kStackRow ? stack_row : work + k * dim;
+    uint16_t* bits = table.data + row * dim;
+    widen_half_row(bits, w, dim, table.bfloat16);
+    if (s.rule == OptimizerRule::rowwise_adagrad) {
+      update_rowwise_adagrad(s, w, grad + k * dim, state0 + row, dim);
+    } else {
+      const int64_t at = row * dim;
+      update_span(s, w, grad + k * dim, state0 != nullptr ? state0 + at : nullptr, state1 != nullptr ? state1 + at : nullptr,
+                  state2 != nullptr ? state2 + at : nullptr, dim, false);
+    }
+    narrow_half_row(w, bits, dim, table.bfloat16, rounding, static_cast<uint32_t>(row));
+  }
+}
+
+// NarrowRowsFn for the rows in `range`.
+void narrow_half_rows(const HalfTable& table, const uint32_t* rows, int64_t num_rows, const float* values,
+                      int64_t rounding, RowRange range) {
+  const int64_t dim = table.dim;
+  for (int64_t k = 0; k < num_rows; ++k) {
+    const int64_t row = rows[k];
+    if (range.contains(row)) {
+      narrow_half_row(values + k * dim, table.data + row * dim, dim, table.bfloat16, rounding, static_cast<uint32_t>(row));
+    }
+  }
 }

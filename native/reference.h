@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "half.h"
+#include "narrow_rounding.h"
 #include "kernels.h"
 
 namespace nne {
@@ -308,6 +309,48 @@ inline void optimizer_update(const OptimizerScalars& s, float* weight, const flo
                          state1 != nullptr ? state1 + at : nullptr, state2 != nullptr ? state2 + at : nullptr, dim,
                          rows == nullptr);
     }
+  }
+}
+
+// A float16/bfloat16 table's values rounded back from float32 one at a time (NarrowRowsFn):
+// nearest even (rounding < 0) or stochastic under the key `rounding`.
+inline void narrow_rows(const HalfTable& table, const uint32_t* rows, int64_t num_rows, const float* values,
+                        int64_t rounding) {
+  const int64_t dim = table.dim;
+  for (int64_t k = 0; k < num_rows; ++k) {
+    const float* from = values + k * dim;
+    uint16_t* to = table.data + static_cast<int64_t>(rows[k]) * dim;
+    if (rounding >= 0) {
+      narrow_row_stochastic(from, to, dim, table.bfloat16, static_cast<uint32_t>(rounding), rows[k]);
+      continue;
+    }
+    for (int64_t j = 0; j < dim; ++j) {
+      to[j] = table.bfloat16 ? bfloat16_bits_nearest(float_bits(from[j])) : float16_bits_nearest(float_bits(from[j]));
+    }
+  }
+}
+
+// OptimizerUpdatePackedFn: each row widened into work, the float32 sparse step there (the states
+// at the table row), then rounded back.
+inline void optimizer_update_packed(const OptimizerScalars& s, const HalfTable& table, const float* grad, float* state0,
+                                    float* state1, float* state2, const uint32_t* rows, int64_t num_rows,
+                                    int64_t rounding, float* work) {
+  const int64_t dim = table.dim;
+  for (int64_t k = 0; k < num_rows; ++k) {
+    const int64_t row = rows[k];
+    float* w = work + k * dim;
+    for (int64_t j = 0; j < dim; ++j) {
+      const uint16_t bits = table.data[row * dim + j];
+      w[j] = table.bfloat16 ? bfloat16_to_float(bits) : half_to_float(bits);
+    }
+    if (s.rule == OptimizerRule::rowwise_adagrad) {
+      rowwise_adagrad_row(s, w, grad + k * dim, state0 + row, dim);
+    } else {
+      const int64_t at = row * dim;
+      optimizer_elements(s, w, grad + k * dim, state0 != nullptr ? state0 + at : nullptr,
+                         state1 != nullptr ? state1 + at : nullptr, state2 != nullptr ? state2 + at : nullptr, dim, false);
+    }
+    narrow_rows(table, rows + k, 1, w, rounding);
   }
 }
 

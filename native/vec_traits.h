@@ -14,6 +14,8 @@
 //   loads of kWidth elements widened to float: widen_f16(p), widen_bf16(p) (16-bit floats,
 //   exact), load_u8(p) (bytes as 0..255) and load_u4(codes, j) (the 4-bit codes j .. j + kWidth
 //   of a row, two per byte, the even one in the low nibble; j is a multiple of kWidth).
+//   Trained 16-bit tables add narrow_f16(p, v) and narrow_bf16(p, v): kWidth floats rounded to
+//   nearest even into p[0, kWidth), to the bits of narrow_rounding.h's scalar functions (NaNs too).
 //   D8: eight double lanes, lane_dot.h's sums (widen(p): floats p[0, 8) as doubles, add, mul, abs,
 //   load(double[8]), store(double[8])); the x86 tiers hold them in registers, the others in an
 //   array the compiler vectorizes (GenericD8).
@@ -25,6 +27,7 @@
 #include <cstring>
 
 #include "half.h"
+#include "narrow_rounding.h"
 #include "simd.h"
 
 namespace nne {
@@ -104,6 +107,8 @@ struct Vec {
   static float half(uint16_t bits) { return half_to_float(bits); }
   static V widen_f16(const uint16_t* p) { return half_to_float(*p); }
   static V widen_bf16(const uint16_t* p) { return bfloat16_to_float(*p); }
+  static void narrow_f16(uint16_t* p, V v) { *p = float16_bits_nearest(float_bits(v)); }
+  static void narrow_bf16(uint16_t* p, V v) { *p = bfloat16_bits_nearest(float_bits(v)); }
   static V load_u8(const uint8_t* p) { return static_cast<float>(*p); }
   static V load_u4(const uint8_t* codes, int64_t j) { return static_cast<float>((codes[j >> 1] >> ((j & 1) * 4)) & 15); }
 };
@@ -183,6 +188,25 @@ struct Vec {
   static V widen_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
   static V widen_bf16(const uint16_t* p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+  }
+  // F16C rounds to nearest even (overflow to infinity, subnormals exact); NaNs are patched.
+  static void narrow_f16(uint16_t* p, V v) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    const int nans = _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    if (nans != 0) {
+      alignas(32) float lanes[8];
+      _mm256_store_ps(lanes, v);
+      patch_float16_nans(p, lanes, static_cast<uint32_t>(nans));
+    }
+  }
+  // bits + 0x7fff + (bit 16), the top half; NaN lanes 0xffff. Packed to 16 bits in order.
+  static void narrow_bf16(uint16_t* p, V v) {
+    const __m256i bits = _mm256_castps_si256(v);
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+    __m256i top = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(bits, _mm256_set1_epi32(0x7fff)), odd), 16);
+    top = _mm256_or_si256(top, _mm256_srli_epi32(_mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)), 16));
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(top, top), 0x08);  // quads 0 and 2: lanes 0-3, 4-7
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
   }
   static V load_u8(const uint8_t* p) {
     return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
@@ -267,6 +291,23 @@ struct Vec {
     const __m512i wide = _mm512_maskz_cvtepu16_epi32(static_cast<__mmask16>(0xffff), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     return _mm512_castsi512_ps(ishl<16>(wide));
   }
+  static void narrow_f16(uint16_t* p, V v) {
+    const __m256i h = _mm512_maskz_cvtps_ph(static_cast<__mmask16>(0xffff), v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
+    const __mmask16 nans = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    if (nans != 0) {
+      alignas(64) float lanes[16];
+      _mm512_store_ps(lanes, v);
+      patch_float16_nans(p, lanes, static_cast<uint32_t>(nans));
+    }
+  }
+  static void narrow_bf16(uint16_t* p, V v) {
+    const __m512i bits = _mm512_castps_si512(v);
+    const __m512i odd = _mm512_and_si512(ishr<16>(bits), _mm512_set1_epi32(1));
+    __m512i top = ishr<16>(_mm512_add_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(0x7fff)), odd));
+    top = _mm512_mask_mov_epi32(top, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0xffff));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_maskz_cvtepi32_epi16(static_cast<__mmask16>(0xffff), top));
+  }
   static V load_u8(const uint8_t* p) {
     return itof(_mm512_maskz_cvtepu8_epi32(static_cast<__mmask16>(0xffff), _mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
   }
@@ -337,6 +378,24 @@ struct Vec {
   static float half(uint16_t bits) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(bits))), 0); }
   static V widen_f16(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
   static V widen_bf16(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+  // FPCR's default rounding: nearest even; NaNs are patched.
+  static void narrow_f16(uint16_t* p, V v) {
+    vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v)));
+    const uint32x4_t numbers = vceqq_f32(v, v);
+    if (vminvq_u32(numbers) == 0) {
+      float lanes[4];
+      vst1q_f32(lanes, v);
+      uint32_t nans = 0;
+      for (int l = 0; l < 4; ++l) nans |= (lanes[l] != lanes[l] ? 1u : 0u) << l;
+      patch_float16_nans(p, lanes, nans);
+    }
+  }
+  static void narrow_bf16(uint16_t* p, V v) {
+    const uint32x4_t bits = vreinterpretq_u32_f32(v);
+    const uint32x4_t odd = vandq_u32(vshrq_n_u32(bits, 16), vdupq_n_u32(1));
+    const uint32x4_t top = vshrq_n_u32(vaddq_u32(vaddq_u32(bits, vdupq_n_u32(0x7fff)), odd), 16);
+    vst1_u16(p, vmovn_u32(vbslq_u32(vceqq_f32(v, v), top, vdupq_n_u32(0xffff))));
+  }
   static V load_u8(const uint8_t* p) {
     uint32_t four;
     std::memcpy(&four, p, sizeof four);

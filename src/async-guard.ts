@@ -94,6 +94,17 @@ export const KERNEL_ARRAYS: { readonly [K in KernelName]: readonly ArrayArgument
   ),
   gatherPacked: arrays([0, 'data', 'read'], [3, 'indices', 'index'], [4, 'out', 'write']),
   bagForwardPacked: arrays([0, 'data', 'read'], [3, 'indices', 'index'], [4, 'offsets', 'index'], [6, 'perSampleWeights', 'read'], [9, 'out', 'write']),
+  optimizerUpdatePacked: arrays(
+    [0, 'scalars', 'index'],
+    [1, 'data', 'write'],
+    [4, 'grad', 'read'],
+    [5, 'state0', 'write'],
+    [6, 'state1', 'write'],
+    [7, 'state2', 'write'],
+    [8, 'rows', 'index'],
+    [10, 'work', 'write'],
+  ),
+  narrowRows: arrays([0, 'data', 'write'], [3, 'rows', 'index'], [4, 'values', 'read']),
   norm: arrays([0, 'values', 'read'], [2, 'out', 'write']),
   scaleValues: arrays([0, 'values', 'write']),
   clampValues: arrays([0, 'values', 'write']),
@@ -169,7 +180,8 @@ export function heldIndices<T>(value: T, later = true): T {
  * resizable or growable buffer is refused, any other is marked untransferable.
  */
 export function heldArray<T>(where: string, name: string, value: T): T {
-  if (!(value instanceof Float32Array) || value.byteLength === 0) return value; // validation names other kinds
+  // Float32Array tables and arrays, and the packed rows of narrow tables; validation names other kinds.
+  if (!(value instanceof Float32Array || value instanceof Uint16Array || value instanceof Uint8Array) || value.byteLength === 0) return value;
   const buffer = bufferOf(value);
   refuseVariableLength(`${where}: ${name}`, buffer, 'shrink under an async call');
   if (buffer instanceof ArrayBuffer) markAsUntransferable(buffer);

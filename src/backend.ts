@@ -85,6 +85,8 @@ export const KERNEL_NAMES = [
   'coalesce',
   'gatherPacked',
   'bagForwardPacked',
+  'optimizerUpdatePacked',
+  'narrowRows',
   'norm',
   'scaleValues',
   'clampValues',
@@ -186,6 +188,26 @@ interface KernelSignatures {
     data: PackedData, dtype: PackedDtypeCode, dim: number, indices: KernelIndices, offsets: Uint32Array, numBags: number,
     perSampleWeights: Float32Array | null, mode: BagModeCode, skipRow: number, out: Float32Array | OutputHolder,
   ): number;
+
+  /**
+   * optimizerUpdate's sparse step on a float16 (dtype 1) or bfloat16 (2) table: for each k, row
+   * rows[k] of `data` is widened to float32, updated by the float32 rule (the states
+   * indexed by rows[k], as optimizerUpdate indexes them), and rounded back into `data`: to nearest
+   * even when rounding is -1 (quantize()'s bits), else stochastically with `rounding` as the
+   * update's key (src/rounding.ts). work: rows.length * dim floats of scratch space (its contents after are unspecified).
+   * Returns -1, or the position of the first row outside the table (nothing written).
+   */
+  optimizerUpdatePacked(
+    scalars: OptimizerScalars, data: Uint16Array, dtype: 1 | 2, dim: number, grad: Float32Array,
+    state0: Float32Array | null, state1: Float32Array | null, state2: Float32Array | null, rows: Uint32Array,
+    rounding: number, work: Float32Array,
+  ): number;
+
+  /**
+   * Row rows[k] of a float16 (1) or bfloat16 (2) table = values row k rounded as optimizerUpdatePacked
+   * rounds (rounding -1: nearest even; else stochastic with that key). Returns -1 or the first bad row's position.
+   */
+  narrowRows(data: Uint16Array, dtype: 1 | 2, dim: number, rows: Uint32Array, values: Float32Array, rounding: number): number;
 
   // Gradient clipping. norm: out[0] = the normType-norm of values (normType > 0 or Infinity): 1 and 2
   // in the eight-lane double order, other p through pow in element order, Infinity the largest |x|

@@ -209,6 +209,7 @@ export class EmbeddingBag extends EmbeddingTable {
     perSampleWeights: Float32Array | null | undefined,
   ): Plan<Float32Array | null> {
     this.checkTrainable(where);
+    this.checkNoDenseGradient(where);
     let kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
     const bags = this._bags(where, offsets, kernelIndices.length);
     const dim = this.embeddingDim;
@@ -222,7 +223,11 @@ export class EmbeddingBag extends EmbeddingTable {
     let weightsGrad: Float32Array | null = null;
     if (weights !== null) {
       weightsGrad = new Float32Array(kernelIndices.length);
-      yield ['bagWeightGrad', [this.weight, dim, kernelIndices, bags.offsets, bags.numBags, gradOutput, skipRow, weightsGrad]];
+      if (this.dtype === 'float32') {
+        yield ['bagWeightGrad', [this.weight, dim, kernelIndices, bags.offsets, bags.numBags, gradOutput, skipRow, weightsGrad]];
+      } else {
+        yield* this._packedWeightGrad(kernelIndices, bags, gradOutput, skipRow, weightsGrad);
+      }
     }
     if (this.freeze) return weightsGrad;
 
@@ -256,6 +261,20 @@ export class EmbeddingBag extends EmbeddingTable {
     }
     this.denseGrad = grad;
     return weightsGrad;
+  }
+
+  /**
+   * bagWeightGrad on a float16/bfloat16 table: the same dots over the entries' rows widened (one
+   * float32 row per entry, made for this call), skipRow entries 0.
+   */
+  private *_packedWeightGrad(indices: KernelIndices, bags: Bags, gradOutput: Float32Array, skipRow: number, out: Float32Array): Plan<void> {
+    const dim = this.embeddingDim;
+    const rows = new Float32Array(indices.length * dim);
+    yield ['gatherPacked', [this.data as PackedData, this.packedCode!, dim, indices, rows]];
+    const entries = Uint32Array.from({ length: indices.length }, (_, i) => i);
+    yield ['bagWeightGrad', [rows, dim, entries, bags.offsets, bags.numBags, gradOutput, -1, out]];
+    const rowAt = rowReader(indices);
+    for (let i = 0; i < indices.length; i++) if (rowAt(i) === skipRow) out[i] = 0;
   }
 
   /**

@@ -132,6 +132,7 @@ export class Embedding extends EmbeddingTable {
 
   private *_backward(where: string, indices: IndexArray, gradOutput: Float32Array): Plan<void> {
     this.checkTrainable(where);
+    this.checkNoDenseGradient(where);
     let kernelIndices = toKernelIndices(where, 'indices', indices, this.numEmbeddings);
     const dim = this.embeddingDim;
     checkFloat32Array(where, 'gradOutput', gradOutput, kernelIndices.length * dim, 'indices.length * embeddingDim');

@@ -165,7 +165,7 @@ function mix32i(x: number): number {
 }
 
 /** lowbias32 (Chris Wellons' integer hash): a bijection of 32-bit words, as an unsigned value. */
-function mix32(x: number): number {
+export function mix32(x: number): number {
   return mix32i(x) >>> 0;
 }
 

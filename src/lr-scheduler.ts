@@ -71,8 +71,8 @@ function checkCyclesMomentum(where: string, optimizer: ScheduledOptimizer, kinds
     const wants = kinds.includes('betas') ? 'momentum or betas (SGD, Adam, AdamW, SparseAdam)' : 'momentum (SGD)';
     throw new RangeError(`${where}: cycleMomentum needs an optimizer with ${wants}, got ${optimizer.name}; pass cycleMomentum: false (as in torch)`);
   }
-  if (optimizer instanceof SGD && optimizer.tables.some((table) => table.sparse)) {
-    throw new RangeError(`${where}: cycleMomentum would give SGD momentum, which it does not take for sparse layers; pass cycleMomentum: false`);
+  if (optimizer instanceof SGD && optimizer.tables.some((table) => table.sparse || table.dtype !== 'float32')) {
+    throw new RangeError(`${where}: cycleMomentum would give SGD momentum, which it does not take for sparse layers or float16/bfloat16 tables; pass cycleMomentum: false`);
   }
 }
 

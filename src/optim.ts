@@ -9,12 +9,13 @@
 // twin); the scalars each rule needs per step (bias corrections, decayed learning rates) are
 // computed here, in double, as torch computes them in Python.
 import { heldArray, heldIndices } from './async-guard.js';
-import { OPTIMIZER_RULES, type Plan, optimizerScalars as scalars } from './backend.js';
+import { DTYPE_CODES, OPTIMIZER_RULES, type Plan, optimizerScalars as scalars } from './backend.js';
 import { AsyncAccess, runPlan, runPlanAsync } from './plan.js';
 import type { Embedding } from './embedding.js';
 import type { EmbeddingBag } from './embedding-bag.js';
 import { type EmbeddingTable, type EntryRows, type SparseGrad, accessOf, backendOf, forEachEntry, isEmbeddingTable, keptGradients, rowReader, setInBackwardUpdate } from './table.js';
-import { checkBoolean, checkNumberOption, checkOptions, defineReadonly, describe } from './validate.js';
+import { ROUND_NEAREST_EVEN, roundingKey } from './rounding.js';
+import { checkBoolean, checkInteger, checkNumberOption, checkOptions, defineReadonly, describe } from './validate.js';
 
 export type Trainable = Embedding | EmbeddingBag;
 
@@ -77,6 +78,54 @@ class Scratch {
     this.rows = new Uint32Array(capacity);
     this.values = new Float32Array(capacity * this.dim);
   }
+
+  // A narrow table's step (see TableOptimizer._applyRowsNarrow): its distinct rows and each entry's
+  // position among them (per-entry rules), and the float32 rows it updates.
+  narrowRows = new Uint32Array(0);
+  entrySlots = new Uint32Array(0);
+  private _work = new Float32Array(0);
+
+  /** Room for the distinct rows of `entries` entries. */
+  reserveNarrow(entries: number): void {
+    if (this.entrySlots.length >= entries) return;
+    const capacity = Math.max(entries, this.entrySlots.length * 2);
+    this.entrySlots = new Uint32Array(capacity);
+    this.narrowRows = new Uint32Array(capacity);
+  }
+
+  /** `rows` float32 rows of work space, kept between steps. */
+  work(rows: number): Float32Array {
+    if (this._work.length < rows * this.dim) this._work = new Float32Array(Math.max(rows, (2 * this._work.length) / this.dim) * this.dim);
+    return this._work.subarray(0, rows * this.dim);
+  }
+}
+
+/**
+ * The distinct rows of the entries (skipRow left out) into scratch.narrowRows, in order of first
+ * occurrence, and each entry's position among them into scratch.entrySlots (skipRow entries: the
+ * count of distinct rows, one past them). Returns that count.
+ */
+function distinctRows(indices: EntryRows['indices'], skipRow: number, scratch: Scratch): number {
+  scratch.reserveNarrow(indices.length);
+  const slots = scratch.slots;
+  const rows = scratch.narrowRows;
+  const entrySlots = scratch.entrySlots;
+  const rowAt = rowReader(indices);
+  let distinct = 0;
+  for (let i = 0; i < indices.length; i++) {
+    const row = rowAt(i);
+    if (row === skipRow) continue;
+    let slot = slots[row]!;
+    if (slot < 0) {
+      slot = distinct++;
+      slots[row] = slot;
+      rows[slot] = row;
+    }
+    entrySlots[i] = slot;
+  }
+  for (let i = 0; i < indices.length; i++) if (rowAt(i) === skipRow) entrySlots[i] = distinct;
+  for (let k = 0; k < distinct; k++) slots[rows[k]!] = -1;
+  return distinct;
 }
 
 /**
@@ -109,12 +158,50 @@ function scaledEntries(entries: EntryRows, dim: number, scratch: Scratch): Entry
 
 const nonNegative = (x: number) => x >= 0 && Number.isFinite(x);
 
+/** Options every optimizer takes besides its rule's: how float16/bfloat16 tables are rounded. */
+const ROUNDING_OPTIONS = ['stochasticRounding', 'seed'] as const;
+
+export interface RoundingOptions {
+  /**
+   * Round the updated rows of float16/bfloat16 tables stochastically (src/rounding.ts) instead of
+   * to nearest even; needs `seed`. Only tables of those dtypes are rounded.
+   */
+  stochasticRounding?: boolean;
+  /** The seed of stochastic rounding's random bits: an integer in [0, 2^53). */
+  seed?: number;
+}
+
+/** The rounding options checked: the seed when stochastic, else null. */
+function checkRounding(where: string, options: Partial<RoundingOptions>, tables: readonly EmbeddingTable[]): number | null {
+  const stochastic = checkBoolean(where, 'options.stochasticRounding', options.stochasticRounding, false);
+  if (!stochastic) {
+    if (options.seed !== undefined) throw new TypeError(`${where}: options.seed has no effect without options.stochasticRounding: true`);
+    return null;
+  }
+  if (options.seed === undefined) throw new RangeError(`${where}: options.stochasticRounding needs options.seed (an integer in [0, 2^53)), so that the rounding is reproducible`);
+  const seed = checkInteger(where, 'options.seed', options.seed, 0);
+  if (!tables.some((table) => isHalfTable(table))) {
+    throw new RangeError(`${where}: options.stochasticRounding rounds float16/bfloat16 tables; params has none (its tables are ${[...new Set(tables.map((t) => t.dtype))].join(', ')})`);
+  }
+  return seed;
+}
+
+/** A float16/bfloat16 table's dtype code, as the kernels take it. */
+function halfCode(table: EmbeddingTable): 1 | 2 {
+  return DTYPE_CODES[table.dtype as 'float16' | 'bfloat16'];
+}
+
+/** Whether a table is float16 or bfloat16: trained through float32 rows rounded back. */
+function isHalfTable(table: EmbeddingTable): boolean {
+  return table.dtype === 'float16' || table.dtype === 'bfloat16';
+}
+
 /**
  * Options that are all non-negative numbers: those named in `defaults` (any other is refused),
  * each given or its default, checked in that order.
  */
 function nonNegativeOptions<K extends string>(where: string, options: unknown, defaults: Record<K, number>): Record<K, number> {
-  const o = checkOptions<Partial<Record<K, unknown>>>(where, options, Object.keys(defaults));
+  const o = checkOptions<Partial<Record<K, unknown>>>(where, options, [...Object.keys(defaults), ...ROUNDING_OPTIONS]);
   const values = {} as Record<K, number>;
   for (const name of Object.keys(defaults) as K[]) {
     values[name] = checkNumberOption(where, name, o[name], defaults[name], nonNegative, 'a non-negative number');
@@ -156,11 +243,32 @@ abstract class TableOptimizer implements Optimizer {
   /** Whether applyOptimizerInBackward attached this optimizer to its tables' backward. */
   protected appliedInBackward = false;
   protected _lr = 0;
+  /** Whether float16/bfloat16 tables are rounded stochastically (options.stochasticRounding). */
+  declare readonly stochasticRounding: boolean;
+  /** The seed of stochastic rounding; null when rounding to nearest even. */
+  declare readonly seed: number | null;
+  /** Per table: how many updates of a float16/bfloat16 table this optimizer applied (stochastic rounding's step). */
+  private readonly _narrowUpdates: number[];
 
   protected constructor(name: string, params: unknown, stateNames: readonly string[]) {
     const tables = checkParams(name, params);
     defineReadonly<TableOptimizer>(this, { name, tables: Object.freeze([...tables]) });
     this._states = tables.map(() => ({ step: 0, buffers: Object.fromEntries(stateNames.map((n) => [n, null])) }));
+    this._narrowUpdates = tables.map(() => 0);
+  }
+
+  /** Reads options.stochasticRounding and options.seed (each subclass's constructor, after its own options). */
+  protected setRounding(options: unknown): void {
+    const o = checkOptions<RoundingOptions>(this.name, options, Object.keys(options ?? {}));
+    const seed = checkRounding(this.name, o, this.tables);
+    defineReadonly<TableOptimizer>(this, { stochasticRounding: seed !== null, seed });
+  }
+
+  /** The rounding argument of a narrow table's next update (advancing its count). */
+  private _nextRounding(index: number): number {
+    const step = this._narrowUpdates[index]!;
+    this._narrowUpdates[index] = step + 1;
+    return this.seed === null ? ROUND_NEAREST_EVEN : roundingKey(this.seed, step);
   }
 
   /**
@@ -227,6 +335,14 @@ abstract class TableOptimizer implements Optimizer {
     this.tables.forEach((table, index) => this.checkTable(table, index));
   }
 
+  /**
+   * Whether a table's gradients are sparse rows: a sparse layer's, or a float16/bfloat16 table's
+   * (trained only through sparse rows: sparse: true, or applied in backward).
+   */
+  protected takesSparseRows(table: EmbeddingTable): boolean {
+    return table.sparse || isHalfTable(table);
+  }
+
   /** Updates every non-frozen table that has a gradient. */
   step(): void {
     const where = `${this.name}.step`;
@@ -243,7 +359,7 @@ abstract class TableOptimizer implements Optimizer {
     this._checkStep(where);
     const held = this.tables.map((table): HeldGradient => {
       const { dense, sparse } = keptGradients(table);
-      heldArray(where, 'weight', table.weight);
+      heldArray(where, table.dtype === 'float32' ? 'weight' : 'data', table.data);
       return {
         dense: heldArray(where, 'grad', dense),
         sparse: sparse === null ? null : { indices: heldIndices(sparse.indices), values: heldArray(where, 'sparseGrad.values', sparse.values) },
@@ -306,10 +422,16 @@ abstract class TableOptimizer implements Optimizer {
     return null;
   }
 
-  /** One sparse update: sum duplicate rows of the entries, then update those rows only. */
+  /**
+   * One sparse update: sum duplicate rows of the entries, then update those rows only. A
+   * float16/bfloat16 table gets the same float32 update on its touched rows widened, each rounded
+   * back once (to nearest even, or stochastically): optimizerUpdatePacked widens, updates and
+   * rounds each row in one kernel call.
+   */
   private *_applyRows(table: EmbeddingTable, index: number, entries: EntryRows): Plan<void> {
     const dim = table.embeddingDim;
     const scratch = this._scratchOf(table);
+    const half = isHalfTable(table);
     const multiplier = this.perEntryMultiplier();
     if (multiplier !== null) {
       // The scatter-add kernel, straight into the table: w[row] += f(multiplier) * g per entry.
@@ -318,6 +440,10 @@ abstract class TableOptimizer implements Optimizer {
       const { indices, source, offsets, numBags, skipRow } = scaled ?? entries;
       const scale = scratch.constantScale(indices.length, multiplier);
       if (this.countsSteps) this._states[index]!.step += 1;
+      if (half) {
+        yield* this._addEntriesToHalfTable(table, index, { indices, source, offsets, numBags, scale, skipRow }, scratch);
+        return;
+      }
       yield offsets === null
         ? ['scatterAdd', [table.weight, dim, indices, source, scale, skipRow]]
         : ['bagScatterAdd', [table.weight, dim, indices, offsets, numBags, source, scale, skipRow]];
@@ -331,7 +457,32 @@ abstract class TableOptimizer implements Optimizer {
     const scalars = this.scalars(state, true);
     const [s0, s1, s2] = this.buffers(table, state);
     const rows = scratch.rows.subarray(0, distinct);
-    yield ['optimizerUpdate', [scalars, table.weight, scratch.values.subarray(0, distinct * dim), s0, s1, s2, rows, dim]];
+    const grad = scratch.values.subarray(0, distinct * dim);
+    yield half
+      ? ['optimizerUpdatePacked', [scalars, table.data as Uint16Array, halfCode(table), dim, grad, s0, s1, s2, rows, this._nextRounding(index), scratch.work(distinct)]]
+      : ['optimizerUpdate', [scalars, table.weight, grad, s0, s1, s2, rows, dim]];
+  }
+
+  /**
+   * The per-entry rule (SGD) on a float16/bfloat16 table: its distinct rows widened into work
+   * rows, the entries added there in entry order by the scatter-add kernel (as into a float32
+   * table, scale[i] * g per entry), then each row rounded back once.
+   */
+  private *_addEntriesToHalfTable(table: EmbeddingTable, index: number, entries: EntryRows, scratch: Scratch): Plan<void> {
+    const { indices, source, offsets, numBags, scale, skipRow } = entries;
+    const dim = table.embeddingDim;
+    const data = table.data as Uint16Array;
+    const code = halfCode(table);
+    const distinct = distinctRows(indices, skipRow, scratch);
+    const rows = scratch.narrowRows.subarray(0, distinct);
+    const work = scratch.work(distinct + 1); // one row more: the slot of skipped entries
+    const slots = scratch.entrySlots.subarray(0, indices.length);
+    const widened = work.subarray(0, distinct * dim);
+    yield ['gatherPacked', [data, code, dim, rows, widened]];
+    yield offsets === null
+      ? ['scatterAdd', [work, dim, slots, source, scale, distinct]]
+      : ['bagScatterAdd', [work, dim, slots, offsets, numBags, source, scale, distinct]];
+    yield ['narrowRows', [data, code, dim, rows, widened, this._nextRounding(index)]];
   }
 
   private _scratchOf(table: EmbeddingTable): Scratch {
@@ -380,7 +531,7 @@ abstract class TableOptimizer implements Optimizer {
     this._checkNoUpdateInBackward(`${this.name}.stateDict`);
     return {
       optimizer: this.name,
-      options: { ...this.options },
+      options: { ...this.options, ...(this.seed === null ? {} : { stochasticRounding: true, seed: this.seed }) },
       tables: this._states.map((state) => ({
         step: state.step,
         buffers: Object.fromEntries(
@@ -450,7 +601,7 @@ abstract class TableOptimizer implements Optimizer {
 
   /** The length of a named buffer for a table: table-shaped unless the rule keeps one value per row. */
   protected bufferLength(table: EmbeddingTable, _name: string): number {
-    return table.weight.length;
+    return table.numEmbeddings * table.embeddingDim;
   }
 
   protected buffer(table: EmbeddingTable, state: TableState, name: string, fill = 0): Float32Array {
@@ -462,6 +613,11 @@ abstract class TableOptimizer implements Optimizer {
     }
     return buffer;
   }
+}
+
+/** Why a table's gradients are sparse rows (takesSparseRows), for messages. */
+function sparseRowsReason(table: EmbeddingTable): string {
+  return table.sparse ? 'has sparse gradients' : `is ${table.dtype} (trained through sparse rows only)`;
 }
 
 function checkParams(where: string, params: unknown): EmbeddingTable[] {
@@ -477,7 +633,7 @@ function checkParams(where: string, params: unknown): EmbeddingTable[] {
 }
 
 
-export interface SGDOptions {
+export interface SGDOptions extends RoundingOptions {
   lr: number;
   momentum?: number;
   dampening?: number;
@@ -497,7 +653,7 @@ export class SGD extends TableOptimizer {
     super('SGD', params, ['momentumBuffer']);
     const where = 'SGD';
     if (options === undefined) throw new TypeError(`${where}: options.lr is required`);
-    const o = checkOptions<SGDOptions>(where, options, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']);
+    const o = checkOptions<SGDOptions>(where, options, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', ...ROUNDING_OPTIONS]);
     const lr = checkNumberOption(where, 'lr', o.lr, undefined, nonNegative, 'a non-negative number');
     const momentum = checkNumberOption(where, 'momentum', o.momentum, 0, nonNegative, 'a non-negative number');
     const dampening = checkNumberOption(where, 'dampening', o.dampening, 0, Number.isFinite, 'a finite number');
@@ -510,6 +666,7 @@ export class SGD extends TableOptimizer {
     this._momentum = momentum;
     defineReadonly<SGD>(this, { dampening, weightDecay, nesterov });
     this.checkTables();
+    this.setRounding(options);
   }
 
   /**
@@ -531,7 +688,7 @@ export class SGD extends TableOptimizer {
     if (momentum !== 0 && this.appliedInBackward) throw new RangeError(`${where}: SGD applied in backward takes no momentum (its sparse form), got ${momentum}`);
     if (momentum !== 0) {
       this.tables.forEach((table, index) => {
-        if (table.sparse) throw new RangeError(`${where}: params[${index}] has sparse gradients, which SGD takes only without momentum (as in torch), got ${momentum}`);
+        if (this.takesSparseRows(table)) throw new RangeError(`${where}: params[${index}] ${sparseRowsReason(table)}, which SGD takes only without momentum (as in torch), got ${momentum}`);
       });
     }
     return momentum;
@@ -548,8 +705,8 @@ export class SGD extends TableOptimizer {
   }
 
   protected override checkTable(table: EmbeddingTable, index: number): void {
-    if (table.sparse && (this.momentum !== 0 || this.weightDecay !== 0)) {
-      throw new RangeError(`SGD: params[${index}] has sparse gradients, which SGD takes only without momentum and weightDecay (as in torch)`);
+    if (this.takesSparseRows(table) && (this.momentum !== 0 || this.weightDecay !== 0)) {
+      throw new RangeError(`SGD: params[${index}] ${sparseRowsReason(table)}, which SGD takes only without momentum and weightDecay (as in torch)`);
     }
   }
 
@@ -580,7 +737,7 @@ export class SGD extends TableOptimizer {
   }
 }
 
-export interface AdagradOptions {
+export interface AdagradOptions extends RoundingOptions {
   lr?: number;
   lrDecay?: number;
   weightDecay?: number;
@@ -602,11 +759,12 @@ export class Adagrad extends TableOptimizer {
     this._lr = lr;
     defineReadonly<Adagrad>(this, fixed);
     this.checkTables();
+    this.setRounding(options);
   }
 
   protected override checkTable(table: EmbeddingTable, index: number): void {
-    if (table.sparse && this.weightDecay !== 0) {
-      throw new RangeError(`Adagrad: params[${index}] has sparse gradients, which Adagrad takes only without weightDecay (as in torch)`);
+    if (this.takesSparseRows(table) && this.weightDecay !== 0) {
+      throw new RangeError(`Adagrad: params[${index}] ${sparseRowsReason(table)}, which Adagrad takes only without weightDecay (as in torch)`);
     }
   }
 
@@ -624,7 +782,7 @@ export class Adagrad extends TableOptimizer {
   }
 }
 
-export interface AdamOptions {
+export interface AdamOptions extends RoundingOptions {
   lr?: number;
   betas?: [number, number];
   eps?: number;
@@ -664,7 +822,7 @@ abstract class AdamFamily extends BetasOptimizer {
 
   protected constructor(name: string, params: Trainable[], options: AdamOptions | undefined, defaultWeightDecay: number) {
     super(name, params, ['expAvg', 'expAvgSq', 'maxExpAvgSq']);
-    const o = checkOptions<AdamOptions>(name, options, ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad']);
+    const o = checkOptions<AdamOptions>(name, options, ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', ...ROUNDING_OPTIONS]);
     this._lr = checkNumberOption(name, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number');
     this._betas = checkBetas(name, o.betas);
     defineReadonly<AdamFamily>(this, {
@@ -673,11 +831,12 @@ abstract class AdamFamily extends BetasOptimizer {
       amsgrad: checkBoolean(name, 'options.amsgrad', o.amsgrad, false),
     });
     this.checkTables();
+    this.setRounding(options);
   }
 
   protected override checkTable(table: EmbeddingTable, index: number): void {
-    if (table.sparse) {
-      throw new RangeError(`${this.name}: params[${index}] has sparse gradients, which ${this.name} does not support; use SparseAdam (as torch suggests)`);
+    if (this.takesSparseRows(table)) {
+      throw new RangeError(`${this.name}: params[${index}] ${sparseRowsReason(table)}, which ${this.name} does not support; use SparseAdam (as torch suggests)`);
     }
   }
 
@@ -734,7 +893,7 @@ export class AdamW extends AdamFamily {
   }
 }
 
-export interface SparseAdamOptions {
+export interface SparseAdamOptions extends RoundingOptions {
   lr?: number;
   betas?: [number, number];
   eps?: number;
@@ -748,11 +907,12 @@ export class SparseAdam extends BetasOptimizer {
   constructor(params: Trainable[], options?: SparseAdamOptions) {
     super('SparseAdam', params, ['expAvg', 'expAvgSq']);
     const where = 'SparseAdam';
-    const o = checkOptions<SparseAdamOptions>(where, options, ['lr', 'betas', 'eps']);
+    const o = checkOptions<SparseAdamOptions>(where, options, ['lr', 'betas', 'eps', ...ROUNDING_OPTIONS]);
     this._lr = checkNumberOption(where, 'lr', o.lr, 0.001, nonNegative, 'a non-negative number');
     this._betas = checkBetas(where, o.betas);
     defineReadonly<SparseAdam>(this, { eps: checkNumberOption(where, 'eps', o.eps, 1e-8, nonNegative, 'a non-negative number') });
     this.checkTables();
+    this.setRounding(options);
   }
 
   protected get options() {
@@ -777,7 +937,7 @@ export class SparseAdam extends BetasOptimizer {
   }
 }
 
-export interface RowWiseAdagradOptions {
+export interface RowWiseAdagradOptions extends RoundingOptions {
   lr?: number;
   eps?: number;
   weightDecay?: number;
@@ -798,6 +958,7 @@ export class RowWiseAdagrad extends TableOptimizer {
     this._lr = lr;
     defineReadonly<RowWiseAdagrad>(this, fixed);
     this.checkTables();
+    this.setRounding(options);
   }
 
   protected get options() {

@@ -52,8 +52,10 @@ export interface EmbeddingOptions {
    * (a Uint16Array of bits), 'int8' or 'int4' (a Uint8Array of rows, torch's
    * embedding_bag_byte_prepack / embedding_bag_4bit_prepack layouts). A narrow table is
    * initialized in float32 and converted; `data` holds it, `weight` exists only for float32.
-   * Narrow tables are for lookups: forward and the bag reductions. backward, the optimizers,
-   * maxNorm, sparse and scaleGradByFreq need a float32 table.
+   * float16 and bfloat16 tables train through sparse rows (sparse: true, or an optimizer applied in
+   * backward): each step updates the touched rows in float32 and rounds them back (README,
+   * "Training float16 and bfloat16 tables"). int8 and int4 tables are for lookups. maxNorm and
+   * scaleGradByFreq need a float32 table.
    */
   dtype?: Dtype;
 }
@@ -362,8 +364,11 @@ export abstract class EmbeddingTable {
     }
     const dtype = checkDtype(where, opts.dtype, embeddingDim);
     if (dtype !== 'float32') {
-      for (const [name, set] of [['maxNorm', maxNorm !== null], ['sparse', sparse], ['scaleGradByFreq', scaleGradByFreq]] as const) {
-        if (set) throw new TypeError(`${where}: options.${name} needs a float32 table; this one is ${dtype} (narrow tables are for lookups)`);
+      // float16/bfloat16 tables train through sparse rows (sparse: true or an optimizer applied in
+      // backward); quantized ones are for lookups only. maxNorm would renormalize the table in place.
+      const halves = dtype === 'float16' || dtype === 'bfloat16';
+      for (const [name, set] of [['maxNorm', maxNorm !== null], ['sparse', sparse && !halves], ['scaleGradByFreq', scaleGradByFreq]] as const) {
+        if (set) throw new TypeError(`${where}: options.${name} needs a float32 table; this one is ${dtype} (${halves ? 'not supported on 16-bit tables' : 'quantized tables are for lookups'})`);
       }
     }
     const packed = (opts as { [PACKED_DATA]?: PackedData })[PACKED_DATA];
@@ -505,13 +510,25 @@ export abstract class EmbeddingTable {
     return this.dtype === 'float32' ? null : DTYPE_CODES[this.dtype];
   }
 
-  /** Throws the TypeError for training a narrow table (backward, optimizers): they need float32. */
+  /**
+   * Throws the TypeError for training a quantized table (backward, optimizers): int8 and int4
+   * tables are for inference. float16 and bfloat16 tables train through sparse rows.
+   */
   checkTrainable(where: string): void {
-    if (this.dtype === 'float32') return;
-    const why = this.dtype === 'int8' || this.dtype === 'int4'
-      ? 'quantized tables are for inference'
-      : 'training float16 and bfloat16 tables is not supported yet';
-    throw new TypeError(`${where}: this layer's table is ${this.dtype}; ${why} (train a float32 table, then quantize() it)`);
+    if (this.dtype !== 'int8' && this.dtype !== 'int4') return;
+    throw new TypeError(`${where}: this layer's table is ${this.dtype}; quantized tables are for inference (train a float32 or float16/bfloat16 table, then quantize() it)`);
+  }
+
+  /**
+   * Throws the TypeError for a dense gradient of a float16/bfloat16 table: it would be a float32
+   * array of the whole table's size. Such tables train with sparse: true or applyOptimizerInBackward.
+   */
+  protected checkNoDenseGradient(where: string): void {
+    if (this.dtype === 'float32' || this.freeze || this.sparse || this.inBackwardUpdate !== undefined) return;
+    throw new TypeError(
+      `${where}: this layer's table is ${this.dtype}, whose backward takes no dense gradient (a float32 array of the table's size); ` +
+        'construct it with sparse: true and step a sparse-capable optimizer, or use applyOptimizerInBackward',
+    );
   }
 
   /** The optimizer update applied in this layer's backward, if any (applyOptimizerInBackward). */

@@ -21,6 +21,7 @@ const typedArray = fc.oneof(
   fc.array(fc.nat({ max: 80 }), { maxLength: 20 }).map((v) => Uint32Array.from(v)),
   fc.array(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), { maxLength: 6 }).map((v) => BigInt64Array.from(v)),
   fc.integer({ min: 0, max: 16 }).map((n) => new Uint8Array(n)),
+  fc.integer({ min: 0, max: 70 }).map((n) => new Uint16Array(n)),
   fc.integer({ min: 0, max: 8 }).map((n) => new Float64Array(n)),
   fc.constant(new Float32Array(new SharedArrayBuffer(64))),
   fc.array(fc.nat({ max: 12 }), { maxLength: 6 }).map((v) => Uint32Array.from(v.sort((a, b) => a - b))),
@@ -202,6 +203,48 @@ describe.runIf(getBackend() === 'native')('the raw addon survives anything', () 
       }),
       { numRuns: 600, seed: 99 },
     );
+  });
+
+  // The 16-bit table kernels with arguments of the right kinds and random lengths and values:
+  // rows outside the table, short grads, states and work, wrong dtypes, roundings out of range.
+  it('optimizerUpdatePacked and narrowRows with near-valid arguments return a number or throw a TypeError or RangeError', () => {
+    const floats = (n: number) => new Float32Array(n).fill(0.5);
+    let completed = 0;
+    const call = fc.record({
+      rows: fc.integer({ min: 0, max: 6 }),
+      dim: fc.integer({ min: -1, max: 20 }),
+      dtype: fc.constantFrom(0, 1, 2, 3, 5),
+      list: fc.array(fc.integer({ min: 0, max: 8 }), { maxLength: 6 }),
+      gradRows: fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 7 })), // -1: one per listed row
+      stateLength: fc.oneof(fc.integer({ min: 0, max: 140 }), fc.constant(-1), fc.constant(-2)), // -1: table-shaped, -2: one per row
+      rule: fc.constantFrom(0, 1, 3, 4, 7),
+      rounding: fc.constantFrom(-1, 0, 7, 2 ** 32 - 1, 2 ** 32, -2, 1.5, NaN),
+      workRows: fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 7 })),
+      packed: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(call, ({ rows, dim, dtype, list, gradRows, stateLength, rule, rounding, workRows, packed }) => {
+        const d = Math.max(dim, 1);
+        const data = new Uint16Array(rows * d);
+        const list32 = Uint32Array.from(list);
+        const perList = (n: number) => (n < 0 ? list.length : n) * d;
+        const states = stateLength === -1 ? rows * d : stateLength === -2 ? rows : stateLength;
+        const scalars = new Float64Array(12);
+        scalars[0] = rule;
+        scalars[1] = -0.1;
+        try {
+          const result = packed
+            ? kernels.optimizerUpdatePacked(scalars, data, dtype as 1, dim, floats(perList(gradRows)), floats(states), rule === 3 ? floats(states) : null, null, list32, rounding, floats(perList(workRows)))
+            : kernels.narrowRows(data, dtype as 1, dim, list32, floats(perList(gradRows)), rounding);
+          expect(Number.isInteger(result)).toBe(true);
+          completed++;
+        } catch (error) {
+          if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
+        }
+      }),
+      { numRuns: 3000, seed: 7 },
+    );
+    expect(completed, 'calls that reached the kernels').toBeGreaterThan(100);
   });
 
   it('with detached buffers', () => {

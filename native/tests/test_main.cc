@@ -23,6 +23,7 @@ void run_reference_tests(const nne::Kernels& kernels) {
   test_renorm(kernels);
   test_embedding_bag(kernels);
   test_optimizers(kernels);
+  test_optimizers_packed(kernels);
   test_coalesce(kernels);
   test_large_table(kernels);
   test_init(kernels);

@@ -96,6 +96,7 @@ void test_scatter_add(const nne::Kernels& kernels);
 void test_renorm(const nne::Kernels& kernels);
 void test_embedding_bag(const nne::Kernels& kernels);
 void test_optimizers(const nne::Kernels& kernels);
+void test_optimizers_packed(const nne::Kernels& kernels);
 void test_coalesce(const nne::Kernels& kernels);
 void test_large_table(const nne::Kernels& kernels);
 void test_init(const nne::Kernels& kernels);

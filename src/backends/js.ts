@@ -10,6 +10,7 @@ import {
 } from '../backend.js';
 import { type Dtype, dequantizeRow, rowBytes } from '../dtype.js';
 import { initFillJs } from '../init.js';
+import { narrowRow } from '../rounding.js';
 
 function firstInvalidIndex(indices: KernelIndices, rows: number): number {
   if (indices instanceof BigInt64Array) {
@@ -127,7 +128,8 @@ function forEachBagEntry(offsets: Uint32Array, numBags: number, count: number, f
 const S = OPTIMIZER_SCALARS;
 
 /**
- * One update rule over elements [start, start + n) of weight and the states, grad from gradStart;
+ * One update rule over elements [start, start + n) of weight, grad from gradStart, the states from
+ * stateStart (a narrow table's step updates a widened copy of the row, its states in place);
  * dense: a whole-table step (native/optimizer_body.h: the same operations, grouped alike).
  */
 function updateSpan(
@@ -137,6 +139,7 @@ function updateSpan(
   grad: Float32Array,
   gradStart: number,
   states: [Float32Array | null, Float32Array | null, Float32Array | null],
+  stateStart: number,
   n: number,
   dense: boolean,
 ): void {
@@ -147,8 +150,9 @@ function updateSpan(
   const weightDecay = f(scalars[S.weightDecay]), decay = f(scalars[S.decay]);
   const firstStep = scalars[S.firstStep] !== 0, nesterov = scalars[S.nesterov] !== 0;
   for (let j = 0; j < n; j++) {
-    const k = start + j;
-    let p = weight[k];
+    const w = start + j;
+    const k = stateStart + j;
+    let p = weight[w];
     let g = grad[gradStart + j];
     switch (rule) {
       case 0: { // SGD: state0 = momentum buffer, a = momentum, b = 1 - dampening
@@ -158,7 +162,7 @@ function updateSpan(
           state0[k] = buf;
           g = nesterov ? f(g + f(a * buf)) : buf;
         }
-        weight[k] = f(p + f(lr * g));
+        weight[w] = f(p + f(lr * g));
         break;
       }
       case 1: { // Adagrad: state0 = sum of squares
@@ -166,7 +170,7 @@ function updateSpan(
         const sum = f(state0![k] + f(g * g));
         state0![k] = sum;
         const std = f(f(Math.sqrt(sum)) + eps);
-        weight[k] = f(p + (dense ? f(f(lr * g) / std) : f(lr * f(g / std))));
+        weight[w] = f(p + (dense ? f(f(lr * g) / std) : f(lr * f(g / std))));
         break;
       }
       case 2: { // Adam / AdamW: state0 = m, state1 = v, state2 = max v (amsgrad)
@@ -181,7 +185,7 @@ function updateSpan(
           state2[k] = v;
         }
         const denom = f(f(f(Math.sqrt(v)) / c) + eps);
-        weight[k] = f(p + f(f(lr * m) / denom));
+        weight[w] = f(p + f(f(lr * m) / denom));
         break;
       }
       default: { // SparseAdam (3)
@@ -190,7 +194,7 @@ function updateSpan(
         const v = f(f(f(f(g * g) - oldV) * oneMinusB) + oldV);
         state0![k] = m;
         state1![k] = v;
-        weight[k] = f(p + f(lr * f(m / f(f(Math.sqrt(v)) + eps))));
+        weight[w] = f(p + f(lr * f(m / f(f(Math.sqrt(v)) + eps))));
       }
     }
   }
@@ -400,10 +404,36 @@ const implementations: Kernels = {
         updateRowwise(scalars, weight, row * dim, grad, k * dim, state0!, row, dim);
       }
     } else if (rows === null) {
-      updateSpan(scalars, weight, 0, grad, 0, states, weight.length, true);
+      updateSpan(scalars, weight, 0, grad, 0, states, 0, weight.length, true);
     } else {
-      for (let k = 0; k < count; k++) updateSpan(scalars, weight, rows[k] * dim, grad, k * dim, states, dim, false);
+      for (let k = 0; k < count; k++) updateSpan(scalars, weight, rows[k] * dim, grad, k * dim, states, rows[k] * dim, dim, false);
     }
+    return -1;
+  },
+
+  optimizerUpdatePacked(scalars, data, dtype, dim, grad, state0, state1, state2, rows, rounding, work) {
+    const bad = firstInvalidIndex(rows, data.length / dim);
+    if (bad >= 0) return bad;
+    const states: [Float32Array | null, Float32Array | null, Float32Array | null] = [state0, state1, state2];
+    const name = DTYPE_NAMES[dtype];
+    const workBits = new Uint32Array(work.buffer, work.byteOffset, work.length);
+    const rowwise = scalars[S.rule] === 4;
+    for (let k = 0; k < rows.length; k++) {
+      const row = rows[k];
+      dequantizeRow(data, dim, name, row, work, k * dim);
+      // The float32 rule on the widened row (work row k), its states at the table row.
+      if (rowwise) updateRowwise(scalars, work, k * dim, grad, k * dim, state0!, row, dim);
+      else updateSpan(scalars, work, k * dim, grad, k * dim, states, row * dim, dim, false);
+      narrowRow(workBits, k * dim, data, row * dim, dim, dtype === 2, rounding, row);
+    }
+    return -1;
+  },
+
+  narrowRows(data, dtype, dim, rows, values, rounding) {
+    const bad = firstInvalidIndex(rows, data.length / dim);
+    if (bad >= 0) return bad;
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+    for (let k = 0; k < rows.length; k++) narrowRow(bits, k * dim, data, rows[k] * dim, dim, dtype === 2, rounding, rows[k]);
     return -1;
   },
 
