@@ -8,6 +8,7 @@
       "native/glibc_floor.cc",
       "native/init.cc",
       "native/map_file.cc",
+      "native/nearest.cc",
       "native/optimizers.cc",
       "native/renorm.cc",
       "native/scatter_add.cc",

@@ -94,6 +94,17 @@ export const KERNEL_ARRAYS: { readonly [K in KernelName]: readonly ArrayArgument
   ),
   gatherPacked: arrays([0, 'data', 'read'], [3, 'indices', 'index'], [4, 'out', 'write']),
   bagForwardPacked: arrays([0, 'data', 'read'], [3, 'indices', 'index'], [4, 'offsets', 'index'], [6, 'perSampleWeights', 'read'], [9, 'out', 'write']),
+  // queryRows and exclude are only compared with row numbers: no index-like copy is needed.
+  nearestRows: arrays(
+    [0, 'data', 'read'],
+    [4, 'queries', 'read'],
+    [7, 'invNorms', 'read'],
+    [8, 'queryRows', 'read'],
+    [9, 'exclude', 'read'],
+    [10, 'outIndices', 'write'],
+    [11, 'outScores', 'write'],
+  ),
+  rowInverseNorms: arrays([0, 'data', 'read'], [4, 'out', 'write']),
 };
 
 /** Whether two typed arrays share any bytes. */

@@ -5,7 +5,7 @@
 // norms follow the eight-lane order described in native/renorm.cc.
 import { KERNEL_ARRAYS, copyOf, guardAsyncCall, isShared, refuseOverlaps } from '../async-guard.js';
 import {
-  type Backend, type BagModeCode, DTYPE_CODES, type KernelIndices, type KernelName, type Kernels, KERNEL_NAMES, OPTIMIZER_SCALARS,
+  type AnyDtypeCode, type Backend, type BagModeCode, DTYPE_CODES, type KernelIndices, type KernelName, type Kernels, KERNEL_NAMES, OPTIMIZER_SCALARS,
   type OptimizerScalars, type OutputHolder, type PackedData, type PackedDtypeCode,
 } from '../backend.js';
 import { type Dtype, dequantizeRow, rowBytes } from '../dtype.js';
@@ -257,6 +257,73 @@ function packedRows(data: PackedData, dtype: PackedDtypeCode, dim: number): numb
 }
 
 /**
+ * How the similarity kernels read a table of any dtype: `start(row)` returns where row starts in
+ * `array`, the table itself (float32) or a scratch row it dequantized the row into.
+ */
+function rowSource(data: Float32Array | PackedData, dtype: AnyDtypeCode, dim: number): { rows: number; array: Float32Array; start: (row: number) => number } {
+  if (dtype === 0) return { rows: Math.floor(data.length / dim), array: data as Float32Array, start: (row) => row * dim };
+  const scratch = new Float32Array(dim);
+  const name = DTYPE_NAMES[dtype];
+  return {
+    rows: packedRows(data as PackedData, dtype, dim),
+    array: scratch,
+    start: (row) => {
+      dequantizeRow(data as PackedData, dim, name, row, scratch, 0);
+      return 0;
+    },
+  };
+}
+
+/** 1 / the 2-norm of a[start, start + dim) (its own lane dot), or 0 when that is 0. */
+function inverseNorm(a: Float32Array, start: number, dim: number): number {
+  const squares = laneDot(a, start, a, start, dim);
+  return squares > 0 ? 1 / Math.sqrt(squares) : 0;
+}
+
+/** Whether (rank a, row ia) comes after (rank b, row ib): lower rank, or equal rank and higher row. */
+function after(a: number, ia: number, b: number, ib: number): boolean {
+  return a < b || (a === b && ia > ib);
+}
+
+/**
+ * The best k of what is offered, kept sorted best first (nearestRows' order: rank descending,
+ * then row ascending).
+ */
+class BestK {
+  readonly rows: number[] = [];
+  readonly ranks: number[] = [];
+  readonly scores: number[] = [];
+  constructor(readonly k: number) {}
+
+  offer(score: number, rank: number, row: number): void {
+    const size = this.rows.length;
+    if (size === this.k && !after(this.ranks[size - 1]!, this.rows[size - 1]!, rank, row)) return;
+    let at = size;
+    while (at > 0 && after(this.ranks[at - 1]!, this.rows[at - 1]!, rank, row)) at--;
+    this.rows.splice(at, 0, row);
+    this.ranks.splice(at, 0, rank);
+    this.scores.splice(at, 0, score);
+    if (size === this.k) {
+      this.rows.pop();
+      this.ranks.pop();
+      this.scores.pop();
+    }
+  }
+}
+
+/** Whether `row` is in the ascending list (binary search). */
+function inSorted(list: Int32Array, row: number): boolean {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < row) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < list.length && list[lo] === row;
+}
+
+/**
  * The kernels (their contracts: Kernels in backend.ts). Every one that reads indices checks them
  * first and returns the position of the first bad one, writing nothing.
  */
@@ -404,6 +471,45 @@ const implementations: Kernels = {
     } else {
       for (let k = 0; k < count; k++) updateSpan(scalars, weight, rows[k] * dim, grad, k * dim, states, dim, false);
     }
+    return -1;
+  },
+
+  nearestRows(data, dtype, dim, rows, queries, k, metric, invNorms, queryRows, exclude, outIndices, outScores) {
+    const source = rowSource(data, dtype, dim);
+    const count = queries.length / dim;
+    const l2 = metric === 2;
+    for (let s = 0; s < count; s++) {
+      const q = s * dim;
+      const invQuery = metric === 1 ? inverseNorm(queries, q, dim) : 0;
+      const best = new BestK(k);
+      for (let row = 0; row < rows; row++) {
+        const start = source.start(row);
+        const a = source.array;
+        let score = l2
+          ? laneSum(dim, (j) => {
+            const d = a[start + j] - queries[q + j];
+            return d * d;
+          })
+          : laneDot(a, start, queries, q, dim);
+        if (metric === 1) score = (score * invNorms![row]) * invQuery;
+        const rank = Number.isNaN(score) ? -Infinity : l2 ? -score : score;
+        const wanted = best.rows.length < k || after(best.ranks[k - 1]!, best.rows[k - 1]!, rank, row);
+        if (wanted && !(queryRows !== null && queryRows[s] === row) && !(exclude !== null && inSorted(exclude, row))) {
+          best.offer(score, rank, row);
+        }
+      }
+      for (let i = 0; i < k; i++) {
+        const found = i < best.rows.length;
+        outIndices[s * k + i] = found ? best.rows[i]! : -1;
+        outScores[s * k + i] = found ? best.scores[i]! : NaN;
+      }
+    }
+    return -1;
+  },
+
+  rowInverseNorms(data, dtype, dim, first, out) {
+    const source = rowSource(data, dtype, dim);
+    for (let i = 0; i < out.length; i++) out[i] = inverseNorm(source.array, source.start(first + i), dim);
     return -1;
   },
 
