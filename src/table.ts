@@ -527,7 +527,10 @@ export abstract class EmbeddingTable {
     const where = `${this.constructor.name}.mostSimilar`;
     let queries: Float32Array | Int32Array;
     if (typeof query === 'number') {
-      queries = rowList(where, 'query', [query], this.numEmbeddings);
+      if (!Number.isInteger(query) || query < 0 || query >= this.numEmbeddings) {
+        throw new RangeError(`${where}: query = ${describe(query)} is not a row index in [0, ${this.numEmbeddings})`);
+      }
+      queries = Int32Array.of(query);
     } else if (query instanceof Float32Array) {
       if (query.length !== this.embeddingDim) {
         throw new RangeError(`${where}: query has ${query.length} values; a query vector has embeddingDim = ${this.embeddingDim}`);
