@@ -34,7 +34,7 @@ export type { NpyArray } from './io/npy.js';
 export { loadEmbedding, loadEmbeddingBag, saveEmbedding } from './io/layers.js';
 export type { LoadLayerOptions, SaveLayerOptions } from './io/layers.js';
 export { Vocabulary } from './io/vocabulary.js';
-export type { EncodeOptions, VocabularyOptions } from './io/vocabulary.js';
+export type { CorpusItem, CorpusOptions, EncodeOptions, VocabularyOptions } from './io/vocabulary.js';
 export { loadFastText, loadGloVe, loadWord2Vec, saveGloVe, saveWord2Vec } from './io/word-vectors.js';
 export type {
   LoadWord2VecOptions,
