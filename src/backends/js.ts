@@ -91,7 +91,7 @@ function laneSum(dim: number, term: (j: number) => number): number {
 }
 
 /** dot(a[aStart ..], b[bStart ..]) over dim elements, in the eight-lane order. */
-function laneDot(a: Float32Array, aStart: number, b: Float32Array, bStart: number, dim: number): number {
+export function laneDot(a: Float32Array, aStart: number, b: Float32Array, bStart: number, dim: number): number {
   return laneSum(dim, (j) => a[aStart + j] * b[bStart + j]);
 }
 
