@@ -81,9 +81,68 @@ inline void tile_scores(const double* rows_wide, const double* queries_wide, int
   for (int s = 0; s < kQueries; ++s) D8::reduce4(acc[s], out + s * kTileRows);
 }
 
+// The same lane sums read straight from kTileRows float rows (widened in registers; a row's last
+// dim % 8 elements through a zeroed buffer, the padding of the widened form), for one query:
+// out[r]. What a batch too small for the query tiles does, without widening the rows into a buffer.
+template <bool kL2>
+inline void row_scores(const float* const* tile_rows, const double* query_wide, int64_t dim, double* out) {
+  using D8 = typename Vec::D8;
+  const double zero[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  D8 acc[kTileRows];
+  for (int r = 0; r < kTileRows; ++r) acc[r] = D8::load(zero);
+  const int64_t full = dim - dim % 8;
+  const auto step = [&](const D8& q, const D8 (&x)[kTileRows]) {
+    for (int r = 0; r < kTileRows; ++r) {
+      if (kL2) {
+        const D8 d = D8::sub(x[r], q);
+        acc[r] = D8::add(acc[r], D8::mul(d, d));
+      } else {
+        acc[r] = D8::fma(x[r], q, acc[r]);
+      }
+    }
+  };
+  for (int64_t j = 0; j < full; j += 8) {
+    D8 x[kTileRows];
+    for (int r = 0; r < kTileRows; ++r) x[r] = D8::widen(tile_rows[r] + j);
+    step(D8::load(query_wide + j), x);
+  }
+  if (full < dim) {
+    D8 x[kTileRows];
+    for (int r = 0; r < kTileRows; ++r) {
+      float tail[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      std::memcpy(tail, tile_rows[r] + full, static_cast<size_t>(dim - full) * sizeof(float));
+      x[r] = D8::widen(tail);
+    }
+    step(D8::load(query_wide + full), x);
+  }
+  D8::reduce4(acc, out);
+}
+
+// A batch smaller than a query tile: each group of kTileRows rows read once, from the table (or
+// dequantized into scratch rows), and scored against every query in turn.
+template <class Rows>
+void nearest_rows_direct(const Rows& rows, const NearestQuery& query, int64_t begin, int64_t end, TopK* best) {
+  const int64_t dim = rows.dim;
+  std::vector<float> scratch(static_cast<size_t>(kTileRows * (dim + Vec::kWidth)));
+  double scores[kTileRows];
+  for (int64_t first = begin; first < end; first += kTileRows) {
+    const int live = static_cast<int>(std::min<int64_t>(kTileRows, end - first));
+    const float* tile_rows[kTileRows];
+    for (int r = 0; r < kTileRows; ++r) {  // a short last group repeats its first row, never offered
+      tile_rows[r] = row_floats(rows, first + (r < live ? r : 0), scratch.data() + r * (dim + Vec::kWidth));
+    }
+    for (int64_t s = 0; s < query.count; ++s) {
+      if (query.l2) row_scores<true>(tile_rows, query.wide + s * query.padded, dim, scores);
+      else row_scores<false>(tile_rows, query.wide + s * query.padded, dim, scores);
+      offer_scores(query, s, first, live, scores, best);
+    }
+  }
+}
+
 // Searches rows [begin, end) for every query, into that task's best lists (nearest.cc).
 template <class Rows>
 void nearest_rows_range(const Rows& rows, const NearestQuery& query, int64_t begin, int64_t end, TopK* best) {
+  if (query.count < kTileQueries || kTileQueries == 1) return nearest_rows_direct(rows, query, begin, end, best);
   const int64_t dim = rows.dim, padded = query.padded;
   const int64_t block = nearest_block_rows(padded);
   std::vector<double> wide(static_cast<size_t>(block * padded), 0.0);
