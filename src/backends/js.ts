@@ -275,7 +275,7 @@ function rowSource(data: Float32Array | PackedData, dtype: AnyDtypeCode, dim: nu
 }
 
 /** 1 / the 2-norm of a[start, start + dim) (its own lane dot), or 0 when that is 0. */
-function inverseNorm(a: Float32Array, start: number, dim: number): number {
+export function inverseNorm(a: Float32Array, start: number, dim: number): number {
   const squares = laneDot(a, start, a, start, dim);
   return squares > 0 ? 1 / Math.sqrt(squares) : 0;
 }

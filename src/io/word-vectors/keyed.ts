@@ -3,7 +3,7 @@
 // unit-normalized; cosine against every row; the input words never returned) and similarity
 // (the cosine of two words). The search itself is the embedding's mostSimilar (exact, native).
 import type { Embedding } from '../../embedding.js';
-import { laneDot } from '../../backends/js.js';
+import { inverseNorm, laneDot } from '../../backends/js.js';
 import { isEmbeddingTable } from '../../table.js';
 import { checkInteger, checkOptions, describe } from '../../validate.js';
 import { quoteText } from '../files.js';
@@ -100,12 +100,6 @@ export class WordVectors {
     // The kernel's cosine of query a against row b: (dot * invNorm(b)) * invNorm(a).
     return Math.fround((laneDot(vectors, dim, vectors, 0, dim) * inverseNorm(vectors, dim, dim)) * inverseNorm(vectors, 0, dim));
   }
-}
-
-/** 1 / the 2-norm of a[start, start + dim) in the kernels' order, 0 for a zero vector. */
-function inverseNorm(a: Float32Array, start: number, dim: number): number {
-  const squares = laneDot(a, start, a, start, dim);
-  return squares > 0 ? 1 / Math.sqrt(squares) : 0;
 }
 
 /** A query's positive and negative words, checked. */
