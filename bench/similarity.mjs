@@ -59,7 +59,8 @@ function python(weight, queries, rows, dim, threads, quick) {
     const queryFile = join(dir, 'queries.f32');
     writeFileSync(tableFile, new Uint8Array(weight.buffer, weight.byteOffset, weight.byteLength));
     writeFileSync(queryFile, new Uint8Array(queries.buffer, queries.byteOffset, queries.byteLength));
-    const spec = { table: tableFile, queries: queryFile, rows, dim, k: K, batches: BATCHES, threads: threads.counts, budget_s: quick ? 0.3 : 2, neighbours_batch: 256 };
+    // --quick: one sample after the warm-up, at 1 thread only.
+    const spec = { table: tableFile, queries: queryFile, rows, dim, k: K, batches: BATCHES, threads: quick ? [1] : threads.counts, budget_s: quick ? 0.1 : 2, min_samples: quick ? 1 : 3, neighbours_batch: 256 };
     const run = spawnSync(PYTHON, [SCRIPT], {
       input: JSON.stringify(spec),
       encoding: 'utf8',

@@ -6,7 +6,7 @@ nn-embedding's cached row norms are computed once, untimed; the queries are norm
 timed call. Reads a JSON spec on stdin, prints one JSON line.
 
 spec: {"table": path of rows*dim float32, "rows", "dim", "queries": path of q*dim float32,
-       "batches": [sizes], "k", "threads": [counts], "budget_s", "neighbours_batch": size}
+       "batches": [sizes], "k", "threads": [counts], "budget_s", "min_samples", "neighbours_batch": size}
 """
 import json
 import sys
@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 
-def timed(fn, budget_s, min_samples=3, max_samples=15):
+def timed(fn, budget_s, min_samples, max_samples=15):
     """Median seconds per call of fn(), after one warm-up call."""
     fn()
     samples = []
@@ -64,9 +64,9 @@ def main():
             q = queries[:batch]
             entry = {"batch": batch, "threads": threads}
             if threads == 1:  # numpy's BLAS threads are set by the parent's environment
-                entry["numpy_s"], _ = timed(lambda: numpy_search(q), spec["budget_s"])
+                entry["numpy_s"], _ = timed(lambda: numpy_search(q), spec["budget_s"], spec["min_samples"])
             if faiss is not None:
-                entry["faiss_s"], _ = timed(lambda: faiss_search(q), spec["budget_s"])
+                entry["faiss_s"], _ = timed(lambda: faiss_search(q), spec["budget_s"], spec["min_samples"])
             out["results"].append(entry)
     if faiss is not None:
         faiss.omp_set_num_threads(1)

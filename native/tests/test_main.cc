@@ -27,6 +27,7 @@ void run_reference_tests(const nne::Kernels& kernels) {
   test_large_table(kernels);
   test_init(kernels);
   test_packed(kernels);
+  test_nearest(kernels);
 }
 
 }  // namespace
