@@ -9,6 +9,7 @@
       "native/glibc_floor.cc",
       "native/init.cc",
       "native/map_file.cc",
+      "native/nearest.cc",
       "native/optimizers.cc",
       "native/renorm.cc",
       "native/scatter_add.cc",

@@ -19,6 +19,8 @@
 //   dtype      lookups and bag sums on a 4·10^6 × 128 table stored as float32, float16, bfloat16,
 //              int8 and int4, next to PyTorch's quantized bags (when installed), and memory per row
 //              (dtype.mjs)
+//   similarity exact top-10 cosine (mostSimilarBatch) for 1, 16 and 256 queries over 10^5 × 300 and
+//              10^6 × 128 tables, against a one-pass bandwidth reference, numpy and faiss (similarity.mjs)
 // The alternatives (naive loops, tfjs calls, tfjs's gradient cost model) are in alternatives.mjs;
 // the speed-up chart (SVG) in chart.mjs.
 //
@@ -52,6 +54,7 @@ import { runIoSuite } from './io.mjs';
 import { runTorchSuite } from './torch.mjs';
 import { runInitSuite } from './init.mjs';
 import { runDtypeSuite } from './dtype.mjs';
+import { runSimilaritySuite } from './similarity.mjs';
 import { chartGroups, speedupChart } from './chart.mjs';
 
 const require = createRequire(import.meta.url);
@@ -464,6 +467,7 @@ const suites = {
   torch: (args.suite === 'torch' || args.suite === 'all') && runTorchSuite,
   init: unshaped('init') && runInitSuite,
   dtype: unshaped('dtype') && runDtypeSuite,
+  similarity: unshaped('similarity') && runSimilaritySuite,
 };
 const suiteNames = Object.keys(suites).filter((name) => suites[name]);
 if (suiteNames.length === 0) throw new Error(`--shapes ${args.shapes.join(',')} selects no shape of --suite ${args.suite}\n${usage()}`);
@@ -510,7 +514,7 @@ for (const [name, run] of Object.entries(suites)) {
   reports[name] = await run(context);
   collect();
 }
-const { embedding, bag, train, io, torch, init, dtype } = reports;
+const { embedding, bag, train, io, torch, init, dtype, similarity } = reports;
 
 const runtimeSeconds = secondsSince(started);
 console.log('');
@@ -555,6 +559,7 @@ if (args.json !== null) {
     torch,
     init,
     dtype,
+    similarity,
     chart: svgPath,
     peakRssGiB: peakRssGiB(),
     runtimeSeconds,

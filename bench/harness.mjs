@@ -10,11 +10,11 @@ import os from 'node:os';
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
-export const SUITES = ['embedding', 'bag', 'train', 'io', 'torch', 'init', 'dtype'];
+export const SUITES = ['embedding', 'bag', 'train', 'io', 'torch', 'init', 'dtype', 'similarity'];
 
 export function usage() {
   return [
-    'usage: node --expose-gc bench/embedding.mjs [--quick] [--tiers] [--json FILE] [--shapes S1,S2,...] [--suite embedding|bag|train|io|torch|init|dtype|all]',
+    'usage: node --expose-gc bench/embedding.mjs [--quick] [--tiers] [--json FILE] [--shapes S1,S2,...] [--suite embedding|bag|train|io|torch|init|dtype|similarity|all]',
     '  --quick        fewer, shorter samples, a reduced set of bag shapes and a 20,000-row io table',
     '                 (all suites in about a minute)',
     '  --tiers        also time native forward/backward on every SIMD tier the CPU runs (embedding, bag)',
@@ -23,11 +23,12 @@ export function usage() {
     '  --shapes LIST  comma-separated subset of S1,S2,S3,S4,tiny (Embedding) and',
     '                 L20-D32,L20-D64,L20-D128,L100-D32,L100-D64,L100-D128 (EmbeddingBag);',
     '                 the train, io and init suites have no shapes: with --shapes they run only if named by --suite',
-    '  --suite NAME   embedding, bag, train, io, torch, init, dtype or all (default all); torch: the same calls in\n' +
+    '  --suite NAME   embedding, bag, train, io, torch, init, dtype, similarity or all (default all); torch: the same calls in\n' +
     '                 PyTorch (bench/torch/bench.py, when a python3 with torch is found); init: creating\n' +
     '                 initialized tables (10^5×300, 10^6×128; --quick: 10^5×300) against PyTorch (bench/torch/init.py);\n' +
     '                 dtype: lookups and bag sums on a 4·10^6×128 table in float32, float16, bfloat16, int8 and int4\n' +
-    '                 (--quick: 5·10^5×128) against PyTorch\'s quantized bags (bench/torch/dtype.py)',
+    '                 (--quick: 5·10^5×128) against PyTorch\'s quantized bags (bench/torch/dtype.py); similarity: top-10\n' +
+    '                 cosine over 10^5×300 and 10^6×128 (--quick: 2·10^4×300, 10^5×128) against numpy and faiss (bench/python/similarity.py)',
   ].join('\n');
 }
 
@@ -39,7 +40,7 @@ export function parseArgs(argv) {
     if (flag === '--json') args.json = value;
     else if (flag === '--shapes') args.shapes = splitList(value);
     else {
-      if (value !== 'all' && !SUITES.includes(value)) throw new Error(`--suite must be embedding, bag, train, io, torch, init, dtype or all, got '${value}'\n${usage()}`);
+      if (value !== 'all' && !SUITES.includes(value)) throw new Error(`--suite must be embedding, bag, train, io, torch, init, dtype, similarity or all, got '${value}'\n${usage()}`);
       args.suite = value;
     }
   };

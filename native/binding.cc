@@ -15,6 +15,7 @@
 // to check its own against (test/kernel-lists.test.ts).
 #include <napi.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -497,6 +498,20 @@ class Args {
     table->data = data;
     table->dim = dim;
     *rows = bytes / row_bytes;
+    return *this;
+  }
+
+  // A table of any dtype: argument k a Float32Array for dtype 0 (float32), else as packed() reads
+  // it; the dtype (k + 1: 0..4) and dim (k + 2). *rows is how many rows it has.
+  Args& any_table(size_t k, nne::PackedTable* table, int64_t* rows) {
+    int64_t dtype = 0;
+    if (!integer(k + 1, "dtype", 0, &dtype).ok()) return *this;
+    if (dtype != 0) return packed(k, table, rows);
+    Array<float> weight;
+    int64_t dim = 0;
+    if (!array(k, "data", Use::read, &weight).integer(k + 2, "dim", 1, &dim).whole_rows("data", weight, dim).ok()) return *this;
+    *table = nne::PackedTable{weight.data, nne::Dtype::float32, dim};
+    *rows = weight.length / dim;
     return *this;
   }
 
@@ -1095,6 +1110,57 @@ Napi::Value Coalesce(Args& args) {
   });
 }
 
+// nearestRows(data, dtype, dim, rows, queries, k, metric, invNorms | null, queryRows | null,
+// exclude | null, outIndices, outScores): kernels.h NearestRowsFn. Rows are searched below `rows`
+// (at most the table's, below 2^31); queries is a whole number of rows of dim; outIndices and
+// outScores hold (queries.length / dim) * k values; invNorms (required for metric 1, cosine) one
+// per searched row; queryRows one per query. queryRows and exclude are only compared with row
+// numbers, so their values need no check. Returns -1.
+Napi::Value NearestRows(Args& args) {
+  nne::PackedTable table{};
+  int64_t table_rows = 0, rows = 0, k = 0, metric = 0;
+  Array<float> queries, out_scores;
+  Array<double> inv_norms;
+  Array<int32_t> query_rows, exclude, out_indices;
+  args.any_table(0, &table, &table_rows).integer(3, "rows", 0, &rows).array(4, "queries", Use::read, &queries);
+  args.integer(5, "k", 0, &k).integer(6, "metric", 0, &metric).optional(7, "invNorms", Use::read, &inv_norms);
+  args.optional(8, "queryRows", Use::read, &query_rows).optional(9, "exclude", Use::read, &exclude);
+  args.array(10, "outIndices", Use::write, &out_indices).array(11, "outScores", Use::write, &out_scores);
+  args.require([&] { return rows <= table_rows && rows <= INT32_MAX; }, "rows must be at most the table's rows and below 2^31");
+  args.require([&] { return metric <= 2; }, "metric must be 0 (dot), 1 (cosine) or 2 (l2)");
+  args.require([&] { return queries.length % table.dim == 0; }, "queries length must be a multiple of dim");
+  const int64_t num_queries = args.ok() ? queries.length / table.dim : 0;
+  args.require([&] { return out_indices.length == rows_length(num_queries, std::max<int64_t>(k, 1)) || (k == 0 && out_indices.length == 0); },
+               "outIndices length must be (queries.length / dim) * k");
+  args.require([&] { return out_scores.length == out_indices.length; }, "outScores length must be (queries.length / dim) * k");
+  args.require([&] { return metric != 1 || (inv_norms.present && inv_norms.length >= rows); }, "cosine needs invNorms with one value per row");
+  args.require([&] { return !query_rows.present || query_rows.length == num_queries; }, "queryRows must hold one row per query");
+  if (!args.ok()) return args.undefined();
+  const Kernels& kernels = bound_kernels(args.info());
+  const auto kind = static_cast<nne::NearestMetric>(metric);
+  return finish(args, [=]() -> int64_t {
+    kernels.nearest_rows(table, rows, queries.data, num_queries, k, kind, inv_norms.data, query_rows.data, exclude.data,
+                         exclude.length, out_indices.data, out_scores.data);
+    return -1;
+  });
+}
+
+// rowInverseNorms(data, dtype, dim, first, out: Float64Array): out[i] = 1 / the 2-norm of row
+// first + i (0 for a zero row), kernels.h RowInverseNormsFn; first + out.length at most the
+// table's rows. Returns -1.
+Napi::Value RowInverseNorms(Args& args) {
+  nne::PackedTable table{};
+  int64_t table_rows = 0, first = 0;
+  Array<double> out;
+  args.any_table(0, &table, &table_rows).integer(3, "first", 0, &first).array(4, "out", Use::write, &out);
+  args.require([&] { return first <= table_rows && out.length <= table_rows - first; }, "first + out.length must be at most the table's rows");
+  if (!args.ok()) return args.undefined();
+  const Kernels& kernels = bound_kernels(args.info());
+  return finish(args, [=]() -> int64_t {
+    kernels.row_inverse_norms(table, first, out.length, out.data);
+    return -1;
+  });
+}
 
 // setTransferGuard(markAsUntransferable): the function async calls apply to the ArrayBuffers they
 // use (see CallArrays). The package passes worker_threads.markAsUntransferable when it loads.
@@ -1178,6 +1244,7 @@ constexpr KernelEntry kKernelEntries[] = {
     {"bagForwardPacked", entry<BagForwardPacked>},   {"optimizerUpdatePacked", entry<OptimizerUpdatePacked>},
     {"narrowRows", entry<NarrowRows>},               {"norm", entry<Norm>},
     {"scaleValues", entry<ScaleValues>},             {"clampValues", entry<ClampValues>},
+    {"nearestRows", entry<NearestRows>},             {"rowInverseNorms", entry<RowInverseNorms>},
 };
 
 // kernels(tier): { tier, async, and every kernel of kKernelEntries } running the named tier (''

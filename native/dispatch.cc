@@ -14,8 +14,16 @@ IndexKernels<Index> index_kernels(Tier tier) {
 }
 
 Kernels make_kernels(Tier tier) {
-  return Kernels{tier, optimizer_update_for(tier), optimizer_update_packed_for(tier), narrow_rows_for(tier),
-                 init_fill_for(tier), clip_kernels_for(tier), index_kernels<int32_t>(tier), index_kernels<uint32_t>(tier),
+  return Kernels{tier,
+                 optimizer_update_for(tier),
+                 optimizer_update_packed_for(tier),
+                 narrow_rows_for(tier),
+                 init_fill_for(tier),
+                 clip_kernels_for(tier),
+                 nearest_rows_for(tier),
+                 row_inverse_norms_for(tier),
+                 index_kernels<int32_t>(tier),
+                 index_kernels<uint32_t>(tier),
                  index_kernels<int64_t>(tier)};
 }
 

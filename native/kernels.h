@@ -213,6 +213,21 @@ struct ClipKernels {
   void (*scale)(float* x, int64_t n, float factor);
   void (*clamp)(float* x, int64_t n, float low, float high);
 };
+// Nearest rows (nearest.cc): the k rows of rows [0, rows) of a table (float32 or narrow, read as
+// gatherPacked reads it) that score best against each of num_queries queries (dim floats each),
+// best first, ties to the lower row. Scores: dot = the eight-lane double dot (lane_dot.h's order),
+// cosine = (dot * inv_norms[row]) * inv_query with inv = 1 / sqrt(lane dot of a vector with
+// itself), 0 for a zero vector; l2 = the eight-lane sum of (row - query)^2 in double, lowest first.
+// NaN scores rank last. A query never returns query_rows[q] (null: none) nor a row of exclude
+// (ascending, exclude_count of them); slots left over get row -1 and score NaN. out_indices and
+// out_scores hold num_queries * k values (scores rounded to float once). inv_norms (cosine only)
+// has one value per row. The same bits for every tier and number of threads.
+enum class NearestMetric : int { dot = 0, cosine = 1, l2 = 2 };
+using NearestRowsFn = void (*)(const PackedTable& table, int64_t rows, const float* queries, int64_t num_queries, int64_t k,
+                               NearestMetric metric, const double* inv_norms, const int32_t* query_rows,
+                               const int32_t* exclude, int64_t exclude_count, int32_t* out_indices, float* out_scores);
+// out[i] = 1 / sqrt(lane dot of row first + i with itself), 0 for a row of norm 0, i < count.
+using RowInverseNormsFn = void (*)(const PackedTable& table, int64_t first, int64_t count, double* out);
 
 struct Kernels {
   Tier tier;
@@ -221,6 +236,8 @@ struct Kernels {
   NarrowRowsFn narrow_rows;
   InitFillFn init_fill;
   ClipKernels clip;
+  NearestRowsFn nearest_rows;
+  RowInverseNormsFn row_inverse_norms;
   IndexKernels<int32_t> i32;
   IndexKernels<uint32_t> u32;
   IndexKernels<int64_t> i64;
@@ -254,6 +271,8 @@ OptimizerUpdatePackedFn optimizer_update_packed_for(Tier tier);  // optimizers.c
 NarrowRowsFn narrow_rows_for(Tier tier);
 InitFillFn init_fill_for(Tier tier);
 ClipKernels clip_kernels_for(Tier tier);
+NearestRowsFn nearest_rows_for(Tier tier);
+RowInverseNormsFn row_inverse_norms_for(Tier tier);  // nearest.cc
 
 // The position of the first offset that breaks the Bags rules (offsets[0] == 0, non-decreasing,
 // none above count, bags shorter than 2^31 entries), or -1.

@@ -10,9 +10,11 @@
 // binding.gyp.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "half.h"
@@ -417,6 +419,49 @@ inline std::vector<float> dequantize_rows(const PackedTable& table, int64_t rows
     }
   }
   return out;
+}
+
+// nearest_rows: every row scored as kernels.h says (the eight-lane sums above, cosine scaled by the
+// inverse norms), all sorted by rank (score, or -score for l2; NaN last) then row, the first k
+// eligible kept; slots left over are row -1, score NaN.
+inline void nearest_rows(const float* table, int64_t dim, int64_t rows, const float* queries, int64_t num_queries,
+                         int64_t k, int metric, const int32_t* query_rows, const int32_t* exclude, int64_t exclude_count,
+                         int32_t* out_indices, float* out_scores) {
+  const auto inverse = [dim](const float* v) {
+    const double squares = lane_dot(v, v, dim);
+    return squares > 0 ? 1.0 / std::sqrt(squares) : 0.0;
+  };
+  for (int64_t s = 0; s < num_queries; ++s) {
+    const float* q = queries + s * dim;
+    std::vector<std::pair<double, std::pair<int32_t, double>>> all;  // (rank, (row, score))
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = table + r * dim;
+      if (query_rows != nullptr && query_rows[s] == r) continue;
+      if (std::find(exclude, exclude + exclude_count, static_cast<int32_t>(r)) != exclude + exclude_count) continue;
+      double score;
+      if (metric == 2) {
+        double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int64_t j = 0; j < dim; ++j) {
+          const double d = static_cast<double>(row[j]) - static_cast<double>(q[j]);
+          lanes[j % 8] += d * d;
+        }
+        score = reduce_lanes(lanes);
+      } else {
+        score = lane_dot(row, q, dim);
+        if (metric == 1) score = (score * inverse(row)) * inverse(q);
+      }
+      const double rank = std::isnan(score) ? -HUGE_VAL : metric == 2 ? -score : score;
+      all.push_back({rank, {static_cast<int32_t>(r), score}});
+    }
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+      return a.first > b.first || (a.first == b.first && a.second.first < b.second.first);
+    });
+    for (int64_t i = 0; i < k; ++i) {
+      const bool found = i < static_cast<int64_t>(all.size());
+      out_indices[s * k + i] = found ? all[i].second.first : -1;
+      out_scores[s * k + i] = found ? static_cast<float>(all[i].second.second) : NAN;
+    }
+  }
 }
 
 }  // namespace reference

@@ -16,9 +16,12 @@
 //   of a row, two per byte, the even one in the low nibble; j is a multiple of kWidth).
 //   Trained 16-bit tables add narrow_f16(p, v) and narrow_bf16(p, v): kWidth floats rounded to
 //   nearest even into p[0, kWidth), to the bits of narrow_rounding.h's scalar functions (NaNs too).
-//   D8: eight double lanes, lane_dot.h's sums (widen(p): floats p[0, 8) as doubles, add, mul, abs,
-//   load(double[8]), store(double[8])); the x86 tiers hold them in registers, the others in an
-//   array the compiler vectorizes (GenericD8).
+//   D8: eight double lanes, lane_dot.h's sums (widen(p): floats p[0, 8) as doubles, add, sub, mul,
+//   abs, load(double[8]), store(double[8]), fma(a, b, c) = a * b + c with one rounding (the same
+//   double as add(mul(a, b), c) whenever a * b is exact, as a product of two floats is), and
+//   reduce4(lanes, out): out[i] = ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) of lanes[i],
+//   i < 4, lane_reduce's tree); the x86 tiers hold them in registers, the others in an array the
+//   compiler vectorizes (GenericD8).
 // Every operation is one IEEE float32 operation per lane, so all tiers round alike.
 #pragma once
 
@@ -62,6 +65,19 @@ struct GenericD8 {
     GenericD8 r;
     for (int l = 0; l < 8; ++l) r.v[l] = std::fabs(a.v[l]);
     return r;
+  }
+  static GenericD8 sub(const GenericD8& a, const GenericD8& b) {
+    GenericD8 r;
+    for (int l = 0; l < 8; ++l) r.v[l] = a.v[l] - b.v[l];
+    return r;
+  }
+  // Products of floats are exact in double: multiply then add is the fused result.
+  static GenericD8 fma(const GenericD8& a, const GenericD8& b, const GenericD8& c) { return add(mul(a, b), c); }
+  static void reduce4(const GenericD8* lanes, double* out) {
+    for (int i = 0; i < 4; ++i) {
+      const double* l = lanes[i].v;
+      out[i] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+    }
   }
 };
 
@@ -131,6 +147,17 @@ struct D8x2 {
   static D8x2 abs(D8x2 a) {
     const __m256d sign = _mm256_set1_pd(-0.0);
     return {_mm256_andnot_pd(sign, a.low), _mm256_andnot_pd(sign, a.high)};
+  }
+  static D8x2 sub(D8x2 a, D8x2 b) { return {_mm256_sub_pd(a.low, b.low), _mm256_sub_pd(a.high, b.high)}; }
+  static D8x2 fma(D8x2 a, D8x2 b, D8x2 c) { return {_mm256_fmadd_pd(a.low, b.low, c.low), _mm256_fmadd_pd(a.high, b.high, c.high)}; }
+  static void reduce4(const D8x2* lanes, double* out) {
+    // hadd pairs neighbouring lanes: [a01, b01, a23, b23] from the low halves of a and b.
+    const __m256d ab_low = _mm256_hadd_pd(lanes[0].low, lanes[1].low), cd_low = _mm256_hadd_pd(lanes[2].low, lanes[3].low);
+    const __m256d ab_high = _mm256_hadd_pd(lanes[0].high, lanes[1].high), cd_high = _mm256_hadd_pd(lanes[2].high, lanes[3].high);
+    // [a01 + a23, b01 + b23, c01 + c23, d01 + d23], the same for lanes 4-7, then their sum.
+    const __m256d low = _mm256_add_pd(_mm256_permute2f128_pd(ab_low, cd_low, 0x20), _mm256_permute2f128_pd(ab_low, cd_low, 0x31));
+    const __m256d high = _mm256_add_pd(_mm256_permute2f128_pd(ab_high, cd_high, 0x20), _mm256_permute2f128_pd(ab_high, cd_high, 0x31));
+    _mm256_storeu_pd(out, _mm256_add_pd(low, high));
   }
 };
 
@@ -235,6 +262,20 @@ struct D8x1 {
   static D8x1 add(D8x1 a, D8x1 b) { return {_mm512_add_pd(a.v, b.v)}; }
   static D8x1 mul(D8x1 a, D8x1 b) { return {_mm512_mul_pd(a.v, b.v)}; }
   static D8x1 abs(D8x1 a) { return {_mm512_abs_pd(a.v)}; }
+  static D8x1 sub(D8x1 a, D8x1 b) { return {_mm512_sub_pd(a.v, b.v)}; }
+  static D8x1 fma(D8x1 a, D8x1 b, D8x1 c) { return {_mm512_fmadd_pd(a.v, b.v, c.v)}; }
+  static void reduce4(const D8x1* lanes, double* out) {
+    // [a01, b01, a23, b23, a45, b45, a67, b67] from a and b, the same from c and d.
+    // (The maskz forms: GCC 12 warns that the plain ones read an undefined vector.)
+    const __mmask8 all = 0xff;
+    const __m512d ab = _mm512_add_pd(_mm512_maskz_unpacklo_pd(all, lanes[0].v, lanes[1].v), _mm512_maskz_unpackhi_pd(all, lanes[0].v, lanes[1].v));
+    const __m512d cd = _mm512_add_pd(_mm512_maskz_unpacklo_pd(all, lanes[2].v, lanes[3].v), _mm512_maskz_unpackhi_pd(all, lanes[2].v, lanes[3].v));
+    // [a0123, b0123, c0123, d0123, a4567, b4567, c4567, d4567], then the two halves added.
+    const __m512i pairs01 = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), pairs23 = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    const __m512d quads = _mm512_add_pd(_mm512_permutex2var_pd(ab, pairs01, cd), _mm512_permutex2var_pd(ab, pairs23, cd));
+    const __m512d halves = _mm512_add_pd(quads, _mm512_maskz_shuffle_f64x2(all, quads, quads, 0x4e));  // low + high half
+    _mm512_mask_storeu_pd(out, static_cast<__mmask8>(0x0f), halves);
+  }
 };
 
 struct Vec {

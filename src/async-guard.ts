@@ -108,6 +108,17 @@ export const KERNEL_ARRAYS: { readonly [K in KernelName]: readonly ArrayArgument
   norm: arrays([0, 'values', 'read'], [2, 'out', 'write']),
   scaleValues: arrays([0, 'values', 'write']),
   clampValues: arrays([0, 'values', 'write']),
+  // queryRows and exclude are only compared with row numbers: no index-like copy is needed.
+  nearestRows: arrays(
+    [0, 'data', 'read'],
+    [4, 'queries', 'read'],
+    [7, 'invNorms', 'read'],
+    [8, 'queryRows', 'read'],
+    [9, 'exclude', 'read'],
+    [10, 'outIndices', 'write'],
+    [11, 'outScores', 'write'],
+  ),
+  rowInverseNorms: arrays([0, 'data', 'read'], [4, 'out', 'write']),
 };
 
 /** Whether two typed arrays share any bytes. */

@@ -90,6 +90,8 @@ export const KERNEL_NAMES = [
   'norm',
   'scaleValues',
   'clampValues',
+  'nearestRows',
+  'rowInverseNorms',
 ] as const;
 
 /** The kernels a layer or optimizer calls; each returns -1, a bad position, or a count. */
@@ -219,7 +221,33 @@ interface KernelSignatures {
   scaleValues(values: Float32Array, factor: number): number;
 
   clampValues(values: Float32Array, low: number, high: number): number;
+
+  /**
+   * The k rows of rows [0, rows) of a table (`data` of dtype code 0 float32, or a narrow table's
+   * packed rows read as gatherPacked reads them) that score best against each query (queries:
+   * q * dim values), best first, ties to the lower row: outIndices and outScores hold q * k values.
+   * Scores are computed in double: dot = the eight-lane double dot (native/lane_dot.h's order);
+   * cosine = (dot * invNorms[row]) * invQuery, invQuery being 1 / sqrt(the query's own lane dot),
+   * 0 for a zero query; l2 = the eight-lane sum of (row - query)^2, lowest first. Each is rounded
+   * to float once for outScores. NaN scores rank last. Query s never returns queryRows[s] (null:
+   * none) nor a row of `exclude` (ascending); slots left over get row -1 and score NaN. Returns -1.
+   */
+  nearestRows(
+    data: Float32Array | PackedData, dtype: AnyDtypeCode, dim: number, rows: number, queries: Float32Array, k: number,
+    metric: MetricCode, invNorms: Float64Array | null, queryRows: Int32Array | null, exclude: Int32Array | null,
+    outIndices: Int32Array, outScores: Float32Array,
+  ): number;
+
+  /** out[i] = 1 / sqrt(lane dot of row first + i with itself), 0 for a row of norm 0. Returns -1. */
+  rowInverseNorms(data: Float32Array | PackedData, dtype: AnyDtypeCode, dim: number, first: number, out: Float64Array): number;
 }
+
+/** nearestRows' metrics, numbered as the kernels take them (native/kernels.h NearestMetric). */
+export const METRIC_CODES = { dot: 0, cosine: 1, l2: 2 } as const;
+export type MetricCode = (typeof METRIC_CODES)[keyof typeof METRIC_CODES];
+
+/** A table of any dtype as the similarity kernels take it: float32 (code 0) or a narrow table's packed rows. */
+export type AnyDtypeCode = 0 | PackedDtypeCode;
 
 /**
  * The kernels of KERNEL_NAMES with their signatures. A name listed without a signature, or a

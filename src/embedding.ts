@@ -11,6 +11,7 @@
 //   from_pretrained      fromPretrained   freeze defaults to true
 import { heldArray, heldIndices } from './async-guard.js';
 import type { KernelCall, KernelIndices, OutputHolder, PackedData, Plan } from './backend.js';
+import { noteWritten } from './table-writes.js';
 import { EmbeddingTable, type EmbeddingOptions, TABLE_OPTION_NAMES, kernelOutput, pretrainedArguments } from './table.js';
 import { type IndexArray, checkFloat32Array, checkNoOverlap, checkOptions, stableCopy, toKernelIndices, viewOrNull } from './validate.js';
 
@@ -59,6 +60,7 @@ export class Embedding extends EmbeddingTable {
     // The plain lookup, the per-call-overhead path, without a plan: the same steps as _forward.
     this.checkAccess(where, 'read');
     const [kernelIndices, output] = this._forwardArguments(where, indices, out);
+    if (out !== undefined) noteWritten(output); // `out` may be another layer's table
     const code = this.packedCode;
     const bad = code === null
       ? this.backend.gather(this.weight, this.embeddingDim, kernelIndices, output)

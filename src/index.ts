@@ -7,6 +7,7 @@ export { EmbeddingBag } from './embedding-bag.js';
 export type { BagMode, BagOffsets, EmbeddingBagOptions } from './embedding-bag.js';
 export type { EmbeddingOptions, IndexArray, SparseGrad } from './embedding.js';
 export type { LayerStateDict } from './table.js';
+export type { Metric, MostSimilarOptions, Neighbours } from './similarity.js';
 export { getBackend, getCapabilities, getNumThreads, setNumThreads } from './loader.js';
 export type { Capabilities } from './loader.js';
 export type { SimdTier } from './backend.js';
@@ -40,13 +41,15 @@ export type { NpyArray, NpyTable, ReadNpyOptions, SaveNpyOptions } from './io/np
 export { loadEmbedding, loadEmbeddingBag, saveEmbedding } from './io/layers.js';
 export type { LoadLayerOptions, SaveLayerOptions } from './io/layers.js';
 export { Vocabulary } from './io/vocabulary.js';
-export type { EncodeOptions, VocabularyOptions } from './io/vocabulary.js';
-export { loadFastText, loadGloVe, loadWord2Vec, saveGloVe, saveWord2Vec } from './io/word-vectors.js';
+export type { CorpusItem, CorpusOptions, EncodeOptions, VocabularyOptions } from './io/vocabulary.js';
+export { WordVectors, loadFastText, loadGloVe, loadWord2Vec, saveGloVe, saveWord2Vec } from './io/word-vectors.js';
 export type {
   LoadWord2VecOptions,
   LoadWordVectorsOptions,
   SaveWord2VecOptions,
   SaveWordVectorsOptions,
+  MostSimilarWordsOptions,
+  WordQuery,
+  WordScore,
   WordVectorTable,
-  WordVectors,
 } from './io/word-vectors.js';

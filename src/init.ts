@@ -18,6 +18,7 @@
 //                2 cdf(a') (a' = (a - mean) / std, and so b'), then erfinv(p) (Giles' single-precision
 //                polynomials), * std * sqrt(2) + mean, clamped to [a, b]
 // Tables made from a seed before this generator (xoshiro128** + Math.log/cos/sin) differ.
+import { noteWritten } from './table-writes.js';
 import { currentBackend } from './loader.js';
 import { randomSeed } from './random.js';
 import { checkFloat32Array, checkInteger, checkOptions, describe } from './validate.js';
@@ -484,6 +485,7 @@ function run(where: string, array: unknown, spec: Record<string, unknown>, optio
   const [rows, cols] = shape ?? [out.length, 1];
   const plan = planInit(where, 'options', spec, rows, cols, spec.kind === 'constant' || spec.kind === 'zeros' ? 0 : seedOf(where, options));
   fillWithPlan(out, plan, false);
+  noteWritten(out); // the array may be a layer's weight: what is cached about it is dropped
   return out;
 }
 

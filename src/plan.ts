@@ -2,8 +2,11 @@
 // kernel runs at once, and an asynchronous one, where each kernel runs on a background thread and
 // the JavaScript thread stays free. Layers and optimizers write their semantics once, as plans.
 import type { Backend, KernelCall, Plan } from './backend.js';
+import { noteWrites } from './table-writes.js';
 
-function call(backend: Backend, [name, args]: KernelCall): number {
+function call(backend: Backend, kernelCall: KernelCall): number {
+  noteWrites(kernelCall);
+  const [name, args] = kernelCall;
   return (backend[name] as (...a: unknown[]) => number)(...args);
 }
 
@@ -30,6 +33,7 @@ export async function runPlanAsync<T>(backend: Backend, plan: Plan<T>): Promise<
   while (!step.done) {
     let result: number;
     try {
+      noteWrites(step.value);
       result = await backend.callAsync(step.value);
     } catch (error) {
       plan.return(undefined as T);

@@ -4,13 +4,15 @@
 import { constants as bufferConstants } from 'node:buffer';
 
 import { heldArray } from './async-guard.js';
-import { type Backend, DTYPE_CODES, type KernelIndices, type PackedData, type PackedDtypeCode, type Plan } from './backend.js';
+import { type Backend, DTYPE_CODES, METRIC_CODES, type KernelIndices, type PackedData, type PackedDtypeCode, type Plan } from './backend.js';
 import { checkDtype as checkDtypeName, type Dtype, quantize, rowBytes } from './dtype.js';
 import { currentBackend } from './loader.js';
 import { AsyncAccess, runPlan, runPlanAsync } from './plan.js';
 import { type InitPlan, type InitSpec, fillWithPlan, planInit } from './init.js';
 import { loadAddon } from './backends/native.js';
 import { randomSeed } from './random.js';
+import { type MostSimilarOptions, type Neighbours, rowList, searchOptions } from './similarity.js';
+import { versionOf } from './table-writes.js';
 import {
   checkBoolean,
   checkFixedLength,
@@ -19,6 +21,7 @@ import {
   checkNoOverlap,
   checkOptions,
   defineReadonly,
+  type IndexArray,
   describe,
   indexRangeError,
 } from './validate.js';
@@ -87,6 +90,8 @@ export const TABLE_OPTION_NAMES = [
   'seed',
   'dtype',
 ] as const;
+
+const DISTANCE_COSINE = METRIC_CODES.cosine;
 
 /** A narrow table's packed rows adopted by fromPretrained (the constructor's options.weight is float32 only). */
 const PACKED_DATA: unique symbol = Symbol('nn-embedding.packedData');
@@ -321,6 +326,13 @@ export abstract class EmbeddingTable {
   private _counts: Int32Array | null = null;
   /** data's length when the layer took it (checkKept compares it on every call). */
   private _dataLength = 0;
+  /**
+   * mostSimilar's cosine divisors: 1 / the norm of each row, for rows [0, _normsCount), valid
+   * while the table's version (table-writes.ts) is _normsVersion.
+   */
+  private _invNorms: Float64Array | null = null;
+  private _normsCount = 0;
+  private _normsVersion = -1;
 
   /** Validates the table's size and options (`opts` already checked for unknown keys). */
   protected constructor(where: string, numEmbeddings: number, embeddingDim: number, opts: Partial<EmbeddingOptions>) {
@@ -529,6 +541,111 @@ export abstract class EmbeddingTable {
       `${where}: this layer's table is ${this.dtype}, whose backward takes no dense gradient (a float32 array of the table's size); ` +
         'construct it with sparse: true and step a sparse-capable optimizer, or use applyOptimizerInBackward',
     );
+  }
+
+  /**
+   * The k rows most similar to `query`, a row index or a Float32Array of embeddingDim values,
+   * best first, ties to the lower row (options: MostSimilarOptions; cosine by default). A row
+   * query does not return itself unless options.excludeSelf is false. When exclusions leave
+   * fewer than k rows, the arrays are shorter. Exact: every row of [0, options.limit) is scored.
+   */
+  mostSimilar(query: number | Float32Array, k: number, options?: MostSimilarOptions): Neighbours {
+    const where = `${this.constructor.name}.mostSimilar`;
+    let queries: Float32Array | Int32Array;
+    if (typeof query === 'number') {
+      if (!Number.isInteger(query) || query < 0 || query >= this.numEmbeddings) {
+        throw new RangeError(`${where}: query = ${describe(query)} is not a row index in [0, ${this.numEmbeddings})`);
+      }
+      queries = Int32Array.of(query);
+    } else if (query instanceof Float32Array) {
+      if (query.length !== this.embeddingDim) {
+        throw new RangeError(`${where}: query has ${query.length} values; a query vector has embeddingDim = ${this.embeddingDim}`);
+      }
+      queries = query;
+    } else {
+      throw new TypeError(`${where}: query must be a row index or a Float32Array of embeddingDim values, got ${describe(query)}`);
+    }
+    const result = this.run(where, 'read', () => this._nearest(where, queries, k, options));
+    let found = result.indices.length;
+    while (found > 0 && result.indices[found - 1] === -1) found--;
+    return { indices: result.indices.subarray(0, found), scores: result.scores.subarray(0, found) };
+  }
+
+  /**
+   * mostSimilar for q queries at once: `queries` is a Float32Array of q * embeddingDim values, or
+   * q row indices (an IndexArray). Returns q * k indices and scores, query by query; when
+   * exclusions leave fewer than k rows, the last slots of a query hold index -1 and score NaN.
+   * The table is read once for the whole batch.
+   */
+  mostSimilarBatch(queries: Float32Array | IndexArray, k: number, options?: MostSimilarOptions): Neighbours {
+    const where = `${this.constructor.name}.mostSimilarBatch`;
+    let checked: Float32Array | Int32Array;
+    if (queries instanceof Float32Array) {
+      if (queries.length % this.embeddingDim !== 0) {
+        throw new RangeError(`${where}: queries has ${queries.length} values, not a multiple of embeddingDim = ${this.embeddingDim}`);
+      }
+      checked = queries;
+    } else {
+      checked = rowList(where, 'queries', queries, this.numEmbeddings);
+    }
+    return this.run(where, 'read', () => this._nearest(where, checked, k, options));
+  }
+
+  /**
+   * Drops the row norms that mostSimilar caches (computed once, on the first cosine search). Every
+   * change the package makes to the table drops them itself (optimizers, updates in backward,
+   * maxNorm, init, a forward writing into it); a change made directly to `weight` or `data`
+   * (`layer.weight[i] = x`, `layer.weight.set(...)`) must be followed by this call, or cosine
+   * scores use the old norms.
+   */
+  invalidateNorms(): void {
+    this._invNorms = null;
+    this._normsCount = 0;
+  }
+
+  /** The code of this table's dtype for the similarity kernels (0: float32). */
+  private get _anyCode(): 0 | PackedDtypeCode {
+    return this.packedCode ?? 0;
+  }
+
+  /** The search: query vectors (or rows, gathered first), the norms when cosine needs them, then the kernel. */
+  private *_nearest(where: string, queries: Float32Array | Int32Array, k: unknown, options: unknown): Plan<Neighbours> {
+    const [count, search] = searchOptions(where, k, options, this.numEmbeddings);
+    const dim = this.embeddingDim;
+    let vectors: Float32Array;
+    let queryRows: Int32Array | null = null;
+    if (queries instanceof Int32Array) {
+      vectors = new Float32Array(queries.length * dim);
+      const code = this.packedCode;
+      yield code === null
+        ? ['gather', [this.weight, dim, queries, vectors]]
+        : ['gatherPacked', [this.data as PackedData, code, dim, queries, vectors]];
+      if (search.excludeSelf) queryRows = queries;
+    } else {
+      vectors = queries;
+    }
+    const numQueries = vectors.length / dim;
+    const invNorms = search.metric === DISTANCE_COSINE ? yield* this._norms(search.limit) : null;
+    const indices = new Int32Array(numQueries * count);
+    const scores = new Float32Array(numQueries * count);
+    yield ['nearestRows', [this.data, this._anyCode, dim, search.limit, vectors, count, search.metric, invNorms, queryRows, search.exclude, indices, scores]];
+    return { indices, scores };
+  }
+
+  /** The inverse norms of rows [0, rows), computed where the cache does not hold them. */
+  private *_norms(rows: number): Plan<Float64Array> {
+    const version = versionOf(this.data);
+    if (this._invNorms === null || this._normsVersion !== version) {
+      this._invNorms ??= new Float64Array(this.numEmbeddings);
+      this._normsCount = 0;
+      this._normsVersion = version;
+    }
+    const norms = this._invNorms;
+    if (this._normsCount < rows) {
+      yield ['rowInverseNorms', [this.data, this._anyCode, this.embeddingDim, this._normsCount, norms.subarray(this._normsCount, rows)]];
+      this._normsCount = rows;
+    }
+    return norms;
   }
 
   /** The optimizer update applied in this layer's backward, if any (applyOptimizerInBackward). */

@@ -1141,3 +1141,59 @@ describe('review findings', () => {
     expect(results.patchedGetter.error!.message).toMatch(/resizable/);
   });
 });
+
+// The nearest-rows kernels called raw with near-valid arguments, each mutated at random (lengths,
+// k, rows, metric, dtype against the array type, garbage queryRows and exclude, short invNorms),
+// synchronously and asynchronously with JavaScript writing the read-only arrays mid-call: every
+// call returns -1 or throws a TypeError or RangeError, and the process survives.
+const NEAREST_SCENARIO = `
+const addon = require(${JSON.stringify(path.join(root, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(root)});
+nn.getBackend();
+const K = addon.kernels('');
+let seed = 12345;
+const rand = (n) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed % n; };
+const pick = (...choices) => choices[rand(choices.length)];
+const counts = { ok: 0, TypeError: 0, RangeError: 0, other: [] };
+const note = (e) => { if (e instanceof TypeError) counts.TypeError++; else if (e instanceof RangeError) counts.RangeError++; else counts.other.push(String(e)); };
+const pending = [];
+for (let n = 0; n < 4000; n++) {
+  const dim = pick(1, 3, 8, 17);
+  const rows = pick(0, 1, 5, 40);
+  const q = pick(0, 1, 3);
+  const k = pick(1, 5, 40);
+  // Well-formed first; then each argument replaced by a bad value with probability 1/8.
+  const args = [new Float32Array(rows * dim), 0, dim, rows, new Float32Array(q * dim), k, pick(0, 1, 2), new Float64Array(rows),
+    Int32Array.from({ length: q }, () => rand(2 ** 31) - 2 ** 30), Int32Array.from({ length: 5 }, () => rand(100) - 50),
+    new Int32Array(q * k), new Float32Array(q * k)];
+  const bad = [
+    () => pick(new Float32Array(rows * dim + 1), new Uint16Array(rows * dim), new Uint8Array(rows * (dim + 8)), null),
+    () => pick(1, 2, 3, 4, 5, -1, 0.5), () => pick(0, -dim, 2 ** 53, dim + 1), () => pick(rows + 1, -1, 2 ** 40, 2 ** 31),
+    () => pick(new Float32Array(q * dim + 1), new Float64Array(q * dim)), () => pick(0, 2 ** 31, -1, 1.5, NaN, k + 1),
+    () => pick(3, -1, 1.5), () => pick(null, new Float64Array(Math.max(0, rows - 1)), new Float64Array(rows).fill(NaN)),
+    () => pick(null, new Int32Array(q + 1)), () => pick(null, new Int32Array(0), new Uint32Array(3)),
+    () => pick(new Int32Array(q * k + 1), new Int32Array(0)), () => pick(new Float32Array(Math.max(0, q * k - 1)), null),
+  ];
+  for (let i = 0; i < args.length; i++) if (rand(8) === 0) args[i] = bad[i]();
+  const mode = rand(3);
+  try {
+    if (mode === 0) { K.nearestRows(...args); counts.ok++; }
+    else if (mode === 1) { K.rowInverseNorms(args[0], args[1], args[2], pick(0, 1, rows, -1), pick(new Float64Array(rows), new Float64Array(rows + 1))); counts.ok++; }
+    else {
+      const p = K.async.nearestRows(...args);
+      for (const a of [args[7], args[8], args[9]]) if (a) a.fill(pick(-1, 2 ** 30, NaN, 7));
+      pending.push(p.then(() => counts.ok++, note));
+    }
+  } catch (e) { note(e); }
+}
+await Promise.all(pending);
+report(counts);
+`;
+
+describe.runIf(native)('the nearest-rows kernels with near-valid arguments', () => {
+  it('return -1 or throw a TypeError or RangeError; the process survives', () => {
+    const counts = expectSurvived<{ ok: number; TypeError: number; RangeError: number; other: string[] }>(runChild(NEAREST_SCENARIO, { timeout: 60_000 }));
+    expect(counts.other).toEqual([]);
+    expect(counts.ok).toBeGreaterThan(100);
+    expect(counts.RangeError).toBeGreaterThan(100);
+  });
+});

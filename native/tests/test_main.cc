@@ -29,6 +29,7 @@ void run_reference_tests(const nne::Kernels& kernels) {
   test_init(kernels);
   test_packed(kernels);
   test_clip_grad(kernels);
+  test_nearest(kernels);
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 // norms follow the eight-lane order described in native/renorm.cc.
 import { KERNEL_ARRAYS, copyOf, guardAsyncCall, isShared, refuseOverlaps } from '../async-guard.js';
 import {
-  type Backend, type BagModeCode, DTYPE_CODES, type KernelIndices, type KernelName, type Kernels, KERNEL_NAMES, OPTIMIZER_SCALARS,
+  type AnyDtypeCode, type Backend, type BagModeCode, DTYPE_CODES, type KernelIndices, type KernelName, type Kernels, KERNEL_NAMES, OPTIMIZER_SCALARS,
   type OptimizerScalars, type OutputHolder, type PackedData, type PackedDtypeCode,
 } from '../backend.js';
 import { type Dtype, dequantizeRow, rowBytes } from '../dtype.js';
@@ -92,7 +92,7 @@ function laneSum(dim: number, term: (j: number) => number): number {
 }
 
 /** dot(a[aStart ..], b[bStart ..]) over dim elements, in the eight-lane order. */
-function laneDot(a: Float32Array, aStart: number, b: Float32Array, bStart: number, dim: number): number {
+export function laneDot(a: Float32Array, aStart: number, b: Float32Array, bStart: number, dim: number): number {
   return laneSum(dim, (j) => a[aStart + j] * b[bStart + j]);
 }
 
@@ -258,6 +258,73 @@ const DTYPE_NAMES = Object.fromEntries(Object.entries(DTYPE_CODES).map(([name, c
 /** Whole rows in a narrow table's data (the layer checked that there is no partial row). */
 function packedRows(data: PackedData, dtype: PackedDtypeCode, dim: number): number {
   return Math.floor(data.byteLength / rowBytes(dim, DTYPE_NAMES[dtype]));
+}
+
+/**
+ * How the similarity kernels read a table of any dtype: `start(row)` returns where row starts in
+ * `array`, the table itself (float32) or a scratch row it dequantized the row into.
+ */
+function rowSource(data: Float32Array | PackedData, dtype: AnyDtypeCode, dim: number): { rows: number; array: Float32Array; start: (row: number) => number } {
+  if (dtype === 0) return { rows: Math.floor(data.length / dim), array: data as Float32Array, start: (row) => row * dim };
+  const scratch = new Float32Array(dim);
+  const name = DTYPE_NAMES[dtype];
+  return {
+    rows: packedRows(data as PackedData, dtype, dim),
+    array: scratch,
+    start: (row) => {
+      dequantizeRow(data as PackedData, dim, name, row, scratch, 0);
+      return 0;
+    },
+  };
+}
+
+/** 1 / the 2-norm of a[start, start + dim) (its own lane dot), or 0 when that is 0. */
+export function inverseNorm(a: Float32Array, start: number, dim: number): number {
+  const squares = laneDot(a, start, a, start, dim);
+  return squares > 0 ? 1 / Math.sqrt(squares) : 0;
+}
+
+/** Whether (rank a, row ia) comes after (rank b, row ib): lower rank, or equal rank and higher row. */
+function after(a: number, ia: number, b: number, ib: number): boolean {
+  return a < b || (a === b && ia > ib);
+}
+
+/**
+ * The best k of what is offered, kept sorted best first (nearestRows' order: rank descending,
+ * then row ascending).
+ */
+class BestK {
+  readonly rows: number[] = [];
+  readonly ranks: number[] = [];
+  readonly scores: number[] = [];
+  constructor(readonly k: number) {}
+
+  offer(score: number, rank: number, row: number): void {
+    const size = this.rows.length;
+    if (size === this.k && !after(this.ranks[size - 1]!, this.rows[size - 1]!, rank, row)) return;
+    let at = size;
+    while (at > 0 && after(this.ranks[at - 1]!, this.rows[at - 1]!, rank, row)) at--;
+    this.rows.splice(at, 0, row);
+    this.ranks.splice(at, 0, rank);
+    this.scores.splice(at, 0, score);
+    if (size === this.k) {
+      this.rows.pop();
+      this.ranks.pop();
+      this.scores.pop();
+    }
+  }
+}
+
+/** Whether `row` is in the ascending list (binary search). */
+function inSorted(list: Int32Array, row: number): boolean {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < row) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < list.length && list[lo] === row;
 }
 
 /**
@@ -429,11 +496,50 @@ const implementations: Kernels = {
     return -1;
   },
 
+  nearestRows(data, dtype, dim, rows, queries, k, metric, invNorms, queryRows, exclude, outIndices, outScores) {
+    const source = rowSource(data, dtype, dim);
+    const count = queries.length / dim;
+    const l2 = metric === 2;
+    for (let s = 0; s < count; s++) {
+      const q = s * dim;
+      const invQuery = metric === 1 ? inverseNorm(queries, q, dim) : 0;
+      const best = new BestK(k);
+      for (let row = 0; row < rows; row++) {
+        const start = source.start(row);
+        const a = source.array;
+        let score = l2
+          ? laneSum(dim, (j) => {
+            const d = a[start + j] - queries[q + j];
+            return d * d;
+          })
+          : laneDot(a, start, queries, q, dim);
+        if (metric === 1) score = (score * invNorms![row]) * invQuery;
+        const rank = Number.isNaN(score) ? -Infinity : l2 ? -score : score;
+        const wanted = best.rows.length < k || after(best.ranks[k - 1]!, best.rows[k - 1]!, rank, row);
+        if (wanted && !(queryRows !== null && queryRows[s] === row) && !(exclude !== null && inSorted(exclude, row))) {
+          best.offer(score, rank, row);
+        }
+      }
+      for (let i = 0; i < k; i++) {
+        const found = i < best.rows.length;
+        outIndices[s * k + i] = found ? best.rows[i]! : -1;
+        outScores[s * k + i] = found ? best.scores[i]! : NaN;
+      }
+    }
+    return -1;
+  },
+
   narrowRows(data, dtype, dim, rows, values, rounding) {
     const bad = firstInvalidIndex(rows, data.length / dim);
     if (bad >= 0) return bad;
     const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
     for (let k = 0; k < rows.length; k++) narrowRow(bits, k * dim, data, rows[k] * dim, dim, dtype === 2, rounding, rows[k]);
+    return -1;
+  },
+
+  rowInverseNorms(data, dtype, dim, first, out) {
+    const source = rowSource(data, dtype, dim);
+    for (let i = 0; i < out.length; i++) out[i] = inverseNorm(source.array, source.start(first + i), dim);
     return -1;
   },
 

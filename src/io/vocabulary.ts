@@ -3,7 +3,7 @@
 // of one token per line (the vocab.txt that tokenizers and word-vector tools write).
 import { constants as bufferConstants, isUtf8 } from 'node:buffer';
 
-import { checkOptions, defineReadonly, describe } from '../validate.js';
+import { checkInteger, checkOptions, defineReadonly, describe } from '../validate.js';
 import { FileFormatError, openForReading, quoteText, writeFileAtomic } from './files.js';
 
 export interface VocabularyOptions {
@@ -12,6 +12,22 @@ export interface VocabularyOptions {
   /** The token that pads sequences; its index is the embedding's paddingIdx. */
   padding?: string;
 }
+
+/** Options of Vocabulary.fromCorpus: word2vec's vocabulary rules, and the reserved entries. */
+export interface CorpusOptions extends VocabularyOptions {
+  /** Tokens seen fewer times are left out (word2vec's min_count); default 1. */
+  minCount?: number;
+  /** At most this many entries in all, specials and reserved entries included; the most frequent tokens are kept. */
+  maxSize?: number;
+  /**
+   * Tokens placed first, in this order, whatever the corpus holds: they are not counted (countOf
+   * gives 0) nor filtered (e.g. ['<pad>', '<unk>'] with padding: '<pad>', unknown: '<unk>').
+   */
+  specials?: readonly string[];
+}
+
+/** What fromCorpus reads: tokens, or arrays of tokens (sentences), in any mix. */
+export type CorpusItem = string | readonly string[];
 
 export interface EncodeOptions {
   /** Map tokens outside the vocabulary to this token's index (it must be in the vocabulary). */
@@ -54,6 +70,10 @@ export function vocabularyOfDistinct(tokens: string[], options: VocabularyOption
   }
 }
 
+/** Gives a vocabulary its corpus counts (assigned in Vocabulary's static block). */
+// eslint-disable-next-line prefer-const -- assigned once, in Vocabulary's static block
+let attachCounts: (vocabulary: Vocabulary, counts: Map<string, number>) => Vocabulary;
+
 /**
  * Tokens and their indices, both ways. Index i is the i-th token of the list given to the
  * constructor, after the reserved entries.
@@ -71,6 +91,8 @@ export class Vocabulary {
   private _positions: Map<string, number> | null;
   /** The reserved entries inserted before the given tokens, and their indices. */
   private readonly _reserved: Map<string, number>;
+  /** Each token's count in the corpus (Vocabulary.fromCorpus), else null. */
+  private _counts: Map<string, number> | null = null;
   /** The index encode() gives tokens outside the vocabulary, or null. Read-only at run time too (defineReadonly). */
   declare readonly unknownIndex: number | null;
   /** The padding entry's index (an embedding's paddingIdx), or null. Read-only at run time too. */
@@ -131,6 +153,59 @@ export class Vocabulary {
       this._positions = positions;
     }
     return this._positions;
+  }
+
+  /**
+   * A vocabulary counted from a corpus, ordered as word2vec orders it: `specials` first, then every
+   * token seen at least minCount times by count descending, ties by first occurrence (gensim's
+   * stable sort), cut to maxSize entries. `tokens` is an iterable of tokens or of token arrays; it is
+   * read once, as it comes, and only the distinct tokens and their counts are kept, so a corpus
+   * larger than memory can stream through (a generator reading a file). For an async iterable (a
+   * stream, readline), use fromCorpusAsync. unknown and padding work as in the constructor.
+   */
+  static fromCorpus(tokens: Iterable<CorpusItem>, options?: CorpusOptions): Vocabulary {
+    const where = 'Vocabulary.fromCorpus';
+    const counter = new CorpusCounter(where, options);
+    const iterable = tokens as unknown as { [Symbol.iterator]?: unknown; [Symbol.asyncIterator]?: unknown } | null;
+    if (typeof tokens === 'string' || iterable === null || typeof iterable !== 'object' || typeof iterable[Symbol.iterator] !== 'function') {
+      const hint = iterable !== null && typeof iterable === 'object' && typeof iterable[Symbol.asyncIterator] === 'function' ? ' (an async iterable: use Vocabulary.fromCorpusAsync)' : '';
+      throw new TypeError(`${where}: tokens must be an iterable of tokens or of token arrays, got ${describe(tokens)}${hint}`);
+    }
+    for (const item of tokens) counter.add(item);
+    return counter.build();
+  }
+
+  /** fromCorpus over an async iterable (or a sync one), resolving to the vocabulary. */
+  static async fromCorpusAsync(tokens: AsyncIterable<CorpusItem> | Iterable<CorpusItem>, options?: CorpusOptions): Promise<Vocabulary> {
+    const where = 'Vocabulary.fromCorpusAsync';
+    const counter = new CorpusCounter(where, options);
+    const iterable = tokens as unknown as { [Symbol.iterator]?: unknown; [Symbol.asyncIterator]?: unknown } | null;
+    if (typeof tokens === 'string' || iterable === null || typeof iterable !== 'object' ||
+      (typeof iterable[Symbol.asyncIterator] !== 'function' && typeof iterable[Symbol.iterator] !== 'function')) {
+      throw new TypeError(`${where}: tokens must be an async iterable or iterable of tokens or of token arrays, got ${describe(tokens)}`);
+    }
+    for await (const item of tokens) counter.add(item);
+    return counter.build();
+  }
+
+  static {
+    attachCounts = (vocabulary, counts) => {
+      vocabulary._counts = counts;
+      return vocabulary;
+    };
+  }
+
+  /**
+   * How many times `token` occurred in the corpus the vocabulary was counted from, for a token of
+   * the vocabulary; 0 for any other token (one left out by minCount or maxSize included) and for
+   * specials and reserved entries, which are not counted. A vocabulary not
+   * built by fromCorpus has no counts: a TypeError.
+   */
+  countOf(token: string): number {
+    const where = 'Vocabulary.countOf';
+    if (typeof token !== 'string') throw new TypeError(`${where}: token must be a string, got ${describe(token)}`);
+    if (this._counts === null) throw new TypeError(`${where}: this vocabulary has no counts (only Vocabulary.fromCorpus counts tokens)`);
+    return this._counts.get(token) ?? 0;
   }
 
   /** The number of tokens, reserved entries included. */
@@ -246,6 +321,90 @@ export class Vocabulary {
     if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
     if (!isUtf8(bytes)) throw new FileFormatError(file, `${firstInvalidUtf8Line(bytes)} is not valid UTF-8`);
     return bytes[0] === 0x7b ? vocabularyFromJson(file, bytes) : vocabularyFromLines(file, bytes);
+  }
+}
+
+/** Counts the tokens of a corpus, item by item, then orders them (Vocabulary.fromCorpus). */
+class CorpusCounter {
+  private readonly counts = new Map<string, number>();
+  private readonly specials: readonly string[];
+  private readonly specialSet: Set<string>;
+  private readonly minCount: number;
+  private readonly maxSize: number;
+  private readonly reserved: VocabularyOptions;
+  private items = 0;
+
+  constructor(private readonly where: string, options: unknown) {
+    const o = checkOptions<CorpusOptions>(where, options, ['minCount', 'maxSize', 'specials', 'unknown', 'padding']);
+    this.minCount = o.minCount === undefined ? 1 : checkInteger(where, 'options.minCount', o.minCount, 1);
+    this.maxSize = o.maxSize === undefined ? MAX_VOCABULARY_SIZE : checkInteger(where, 'options.maxSize', o.maxSize, 1);
+    if (o.specials !== undefined && !Array.isArray(o.specials)) throw new TypeError(`${where}: options.specials must be an array of strings, got ${describe(o.specials)}`);
+    const specials = o.specials ?? [];
+    specials.forEach((token: unknown, i) => {
+      if (typeof token !== 'string') throw new TypeError(`${where}: options.specials[${i}] must be a string, got ${describe(token)}`);
+      if (specials.indexOf(token) !== i) throw new RangeError(`${where}: options.specials has ${quoteText(token)} twice`);
+    });
+    if (specials.length > this.maxSize) throw new RangeError(`${where}: options.maxSize = ${this.maxSize} leaves no room for the ${specials.length} specials`);
+    this.specials = [...specials];
+    this.specialSet = new Set(specials);
+    this.reserved = {};
+    const unknown = checkToken(where, 'options.unknown', o.unknown);
+    const padding = checkToken(where, 'options.padding', o.padding);
+    if (unknown !== undefined) this.reserved.unknown = unknown;
+    if (padding !== undefined) this.reserved.padding = padding;
+  }
+
+  /** One item of the corpus: a token, or an array of tokens. */
+  add(item: unknown): void {
+    const at = this.items++;
+    if (typeof item === 'string') {
+      this.count(item, at, null);
+    } else if (Array.isArray(item)) {
+      for (let i = 0; i < item.length; i++) this.count(item[i], at, i);
+    } else {
+      throw new TypeError(`${this.where}: item ${at} of the corpus must be a token (string) or an array of tokens, got ${describe(item)}`);
+    }
+  }
+
+  private count(token: unknown, at: number, position: number | null): void {
+    if (typeof token !== 'string') {
+      throw new TypeError(`${this.where}: item ${at}${position === null ? '' : `[${position}]`} of the corpus must be a string, got ${describe(token)}`);
+    }
+    if (this.specialSet.has(token)) return;
+    const counts = this.counts;
+    const count = counts.get(token);
+    if (count !== undefined) {
+      counts.set(token, count + 1);
+    } else {
+      if (counts.size >= MAX_VOCABULARY_SIZE) {
+        throw new RangeError(`${this.where}: the corpus has more than ${MAX_VOCABULARY_SIZE} distinct tokens, the most a vocabulary counts (a JavaScript Map's limit)`);
+      }
+      counts.set(token, 1);
+    }
+  }
+
+  /** Specials, then the tokens kept by count descending, first occurrence first among equals (Array.prototype.sort is stable). */
+  build(): Vocabulary {
+    const kept: [string, number][] = [];
+    for (const entry of this.counts) if (entry[1] >= this.minCount) kept.push(entry);
+    kept.sort((a, b) => b[1] - a[1]);
+    // Reserved entries missing from the list are inserted by the constructor: leave room for them.
+    const room = this.maxSize - this.specials.length;
+    let cut = room;
+    let tokens: string[];
+    for (;;) {
+      tokens = [...this.specials, ...kept.slice(0, Math.max(0, cut)).map(([token]) => token)];
+      const present = new Set(tokens);
+      const missing = new Set([this.reserved.padding, this.reserved.unknown].filter((t) => t !== undefined && !present.has(t))).size;
+      if (cut <= room - missing || cut <= 0) break;
+      cut = room - missing;
+    }
+    const counts = new Map<string, number>();
+    for (const token of tokens) {
+      const count = this.counts.get(token);
+      if (count !== undefined) counts.set(token, count);
+    }
+    return attachCounts(vocabularyOfDistinct(tokens, this.reserved), counts);
   }
 }
 

@@ -37,3 +37,5 @@ export { decimalToFloat32, formatFloat32 } from './word-vectors/float-text.js';
 export { isWord2VecBinary, loadFastText, loadWord2Vec } from './word-vectors/word2vec.js';
 export { countWordVectors, loadGloVe } from './word-vectors/glove.js';
 export { saveGloVe, saveWord2Vec } from './word-vectors/writers.js';
+export { WordVectors } from './word-vectors/keyed.js';
+export type { MostSimilarWordsOptions, WordQuery, WordScore } from './word-vectors/keyed.js';

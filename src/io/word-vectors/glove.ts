@@ -5,7 +5,8 @@ import { parseHeader, readUntil } from './header.js';
 import { MAX_DIM, checkLoadOptions, readSettings } from './settings.js';
 import { type FailFunction, TableBuilder, checkTableSize, failFor, reportProgress } from './table-builder.js';
 import { TextParser, parseTextFile } from './text.js';
-import type { LoadWordVectorsOptions, WordVectors } from './types.js';
+import type { LoadWordVectorsOptions } from './types.js';
+import type { WordVectors } from './keyed.js';
 
 /**
  * The first pass over a GloVe file: the dimension (fields of the first line - 1) and the number

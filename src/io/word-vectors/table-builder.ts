@@ -6,7 +6,7 @@ import { Embedding } from '../../embedding.js';
 import { FileFormatError, allocateTable, quoteText } from '../files.js';
 import { MAX_VOCABULARY_SIZE, vocabularyOfDistinct } from '../vocabulary.js';
 import { type LoadSettings, MAX_VALUES } from './settings.js';
-import type { WordVectors } from './types.js';
+import { WordVectors } from './keyed.js';
 
 /** The FileFormatError for a reason: names the file (and how it is being read). */
 export type FailFunction = (reason: string) => FileFormatError;
@@ -177,7 +177,7 @@ export class TableBuilder {
     if (missing < this.reservedRows) weight.copyWithin(missing * this.dim, this.reservedRows * this.dim, this.nextRowOffset);
     if (used < weight.length) weight = weight.subarray(0, used);
     const embedding = Embedding.fromPretrained(weight, this.dim, { ...this.settings.embedding, paddingIdx: vocabulary.paddingIndex });
-    return { vocabulary, embedding };
+    return new WordVectors(vocabulary, embedding);
   }
 }
 

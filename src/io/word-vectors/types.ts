@@ -1,7 +1,5 @@
 // The public types of the word-vector loaders and writers.
-import type { Embedding } from '../../embedding.js';
 import type { ProgressCallback } from '../common.js';
-import type { Vocabulary } from '../vocabulary.js';
 
 export interface LoadWordVectorsOptions {
   /**
@@ -51,12 +49,6 @@ export interface LoadWord2VecOptions extends LoadWordVectorsOptions {
    * followed by D numbers, else binary. Errors say which was chosen and why.
    */
   binary?: boolean;
-}
-
-export interface WordVectors {
-  vocabulary: Vocabulary;
-  /** Row i is the vector of vocabulary.tokenAt(i); built with Embedding.fromPretrained. */
-  embedding: Embedding;
 }
 
 /** What the writers read: an Embedding, or any row-major table of that shape. */

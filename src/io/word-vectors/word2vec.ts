@@ -8,7 +8,8 @@ import { type Header, parseHeader, readUntil } from './header.js';
 import { type LoadSettings, MAX_WORD_BYTES, checkLoadOptions, maxLineBytes, readSettings } from './settings.js';
 import { type FailFunction, TableBuilder, checkTableSize, failFor, isSpaceByte, reportProgress } from './table-builder.js';
 import { NUMBER_FIELD, TextParser, parseTextFile } from './text.js';
-import type { LoadWord2VecOptions, LoadWordVectorsOptions, WordVectors } from './types.js';
+import type { LoadWord2VecOptions, LoadWordVectorsOptions } from './types.js';
+import type { WordVectors } from './keyed.js';
 
 /**
  * Whether the record after the header reads as text: a line of a word and `dim` numbers (with
