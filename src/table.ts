@@ -12,7 +12,7 @@ import { type InitPlan, type InitSpec, fillWithPlan, planInit } from './init.js'
 import { loadAddon } from './backends/native.js';
 import { randomSeed } from './random.js';
 import { type MostSimilarOptions, type Neighbours, rowList, searchOptions } from './similarity.js';
-import { versionOf } from './table-writes.js';
+import { noteWritten, versionOf } from './table-writes.js';
 import {
   checkBoolean,
   checkFixedLength,
@@ -688,6 +688,7 @@ export abstract class EmbeddingTable {
       );
     }
     this.data.set(weight);
+    noteWritten(this.data); // what is cached about the table (mostSimilar's row norms) is stale now
   }
 
   /** The dense gradient: null before the first backward() and after zeroGrad(). */

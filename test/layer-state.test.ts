@@ -70,3 +70,15 @@ describe('layer.stateDict() / loadStateDict()', () => {
     expect(layer.weight[0]).toBe(0);
   });
 });
+
+describe('loadStateDict and what is cached about the table', () => {
+  it("drops mostSimilar's cached row norms", () => {
+    const layer = new Embedding(4, 2, { weight: Float32Array.of(1, 0, 0, 1, 1, 1, -1, 0) });
+    expect(Array.from(layer.mostSimilar(0, 1).indices)).toEqual([2]); // cosine to (1, 0): row 2 (1, 1)
+    layer.loadStateDict({ weight: Float32Array.of(1, 0, 0, 1, 10, 10, 1, 0.01) });
+    // With the old norms (sqrt 2 for row 2, 1 for row 3), row 2 would score 10 / sqrt 2 and win.
+    const { indices, scores } = layer.mostSimilar(0, 1);
+    expect(Array.from(indices)).toEqual([3]);
+    expect(scores[0]).toBeCloseTo(1 / Math.hypot(1, 0.01), 6);
+  });
+});
