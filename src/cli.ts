@@ -237,8 +237,8 @@ async function readTable(
           return { ...base, data: table.data, dtype: table.dtype, layer: null, safetensors: opened };
         }
         // A table converted to another dtype goes through a float32 layer, which keeps every recorded option.
-        const { layer, safetensors } = await openEmbedding(file, { ...prefix, dtype: options.target === info.dtype ? 'file' : 'float32' });
-        return { ...base, data: layer.data, dtype: layer.dtype, layer, safetensors };
+        const { layer } = await openEmbedding(opened, { ...prefix, dtype: options.target === info.dtype ? 'file' : 'float32' });
+        return { ...base, data: layer.data, dtype: layer.dtype, layer, safetensors: opened };
       }
       case 'npy': {
         const header = await readNpyHeader(file);

@@ -250,20 +250,21 @@ export async function loadEmbedding(file: string, options?: LoadLayerOptions): P
 
 /**
  * loadEmbedding, also handing back the opened file and the tensor the table came from, for
- * callers that describe the file too (the nn-embedding command): the file is opened once.
+ * callers that describe the file too (the nn-embedding command): the file is opened once, here,
+ * or given already opened.
  */
 export async function openEmbedding(
-  file: string,
+  file: string | SafetensorsFile,
   options?: LoadLayerOptions,
 ): Promise<{ layer: Embedding; safetensors: SafetensorsFile; tensor: SafetensorsTensorInfo; table: LoadedTable }> {
   const where = 'loadEmbedding';
   const opts = checkOptions<Record<string, unknown>>(where, options, ['prefix', 'freeze', 'dtype']);
   const freeze = checkBoolean(where, 'options.freeze', opts.freeze, false);
   checkReadDtype(where, opts.dtype);
-  const safetensors = await openSafetensors(file);
+  const safetensors = typeof file === 'string' ? await openSafetensors(file) : file;
   const { table, record, tensor } = readLayer(where, safetensors, opts);
-  const tableOpts = tableOptions(where, file, record, table.dtype);
-  const layer = construct(file, () => Embedding.fromPretrained(table.data, table.dim, { ...tableOpts, freeze }));
+  const tableOpts = tableOptions(where, safetensors.file, record, table.dtype);
+  const layer = construct(safetensors.file, () => Embedding.fromPretrained(table.data, table.dim, { ...tableOpts, freeze }));
   return { layer, safetensors, tensor, table };
 }
 
