@@ -12,7 +12,7 @@ import { loadEmbedding, loadEmbeddingBag, saveEmbedding } from '../../src/io/lay
 import { readNpy, saveNpy } from '../../src/io/npy.js';
 import { openSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
 import { expectFileFormatError, expectSameBits, expectedBackend, randomTable } from '../helpers.js';
-import { temporaryDirectory } from './tmp.js';
+import { temporaryDirectory, writeRawSafetensors } from './tmp.js';
 
 const dir = temporaryDirectory();
 const fixtures = path.join(__dirname, '..', 'fixtures', 'interop');
@@ -26,16 +26,7 @@ function expectSameBytes(actual: ArrayBufferView, expected: ArrayBufferView, wha
   expect(bytesOf(actual).equals(bytesOf(expected)), what).toBe(true);
 }
 
-/** A safetensors file from a header object (or raw header text) and data bytes; `pad` pads the header to 8 bytes. */
-function writeRaw(name: string, header: unknown, data: Uint8Array, pad = true): string {
-  let text = typeof header === 'string' ? header : JSON.stringify(header);
-  if (pad) text += ' '.repeat((8 - (Buffer.byteLength(text) % 8)) % 8);
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(Buffer.byteLength(text)));
-  const file = path.join(dir, name);
-  writeFileSync(file, Buffer.concat([prefix, Buffer.from(text), data]));
-  return file;
-}
+const writeRaw = (name: string, header: unknown, data?: Uint8Array, pad?: boolean): string => writeRawSafetensors(dir, name, header, data, pad);
 
 /** Runs `load` with globalThis.Float32Array counting the arrays of at least `minLength` elements made meanwhile. */
 async function countFloat32Tables(minLength: number, load: () => Promise<unknown>): Promise<number> {

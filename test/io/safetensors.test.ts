@@ -9,21 +9,12 @@ import { dequantize, floatBitsToBfloat16Bits, floatBitsToFloat16Bits } from '../
 import { loadEmbedding, loadEmbeddingBag, saveEmbedding } from '../../src/io/layers.js';
 import { openSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
 import { expectFileFormatError, expectedBackend, expectSameBits, randomTable } from '../helpers.js';
-import { strayTemporaryFiles, temporaryDirectory } from './tmp.js';
+import { strayTemporaryFiles, temporaryDirectory, writeRawSafetensors } from './tmp.js';
 
 const dir = temporaryDirectory();
 const fixtures = path.join(__dirname, '..', 'fixtures', 'interop');
 
-/** A safetensors file from a header object (or raw header text) and data bytes. */
-function writeRaw(name: string, header: unknown, data: Uint8Array = new Uint8Array(0), pad = true): string {
-  let text = typeof header === 'string' ? header : JSON.stringify(header);
-  if (pad) text += ' '.repeat((8 - (Buffer.byteLength(text) % 8)) % 8);
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(Buffer.byteLength(text)));
-  const file = path.join(dir, name);
-  writeFileSync(file, Buffer.concat([prefix, Buffer.from(text), data]));
-  return file;
-}
+const writeRaw = (name: string, header: unknown, data?: Uint8Array, pad?: boolean): string => writeRawSafetensors(dir, name, header, data, pad);
 
 async function expectFormatError(file: string, reason: RegExp): Promise<void> {
   await expectFileFormatError(openSafetensors(file), file, reason);
