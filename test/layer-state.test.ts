@@ -82,3 +82,40 @@ describe('loadStateDict and what is cached about the table', () => {
     expect(scores[0]).toBeCloseTo(1 / Math.hypot(1, 0.01), 6);
   });
 });
+
+describe('the file writers take state dicts', () => {
+  it('saveEmbedding(file, layer.stateDict(), { embeddingDim, dtype }) writes the table as the layer would', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { loadEmbedding, saveEmbedding } = await import('../src/index.js');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'nn-embedding-state-'));
+    try {
+      const layer = new Embedding(7, 4, { seed: 11 });
+      await saveEmbedding(path.join(dir, 'f32.safetensors'), layer.stateDict(), { embeddingDim: 4 });
+      expectSameBits((await loadEmbedding(path.join(dir, 'f32.safetensors'))).weight, layer.weight);
+      const int8 = Embedding.fromPretrained(quantize(layer.weight, 4, 'int8'), 4, { dtype: 'int8' });
+      await saveEmbedding(path.join(dir, 'int8.safetensors'), int8.stateDict(), { embeddingDim: 4, dtype: 'int8' });
+      const loaded = await loadEmbedding(path.join(dir, 'int8.safetensors'), { dtype: 'file' });
+      expect(loaded.dtype).toBe('int8');
+      expect(Array.from(loaded.data)).toEqual(Array.from(int8.data));
+      const file = path.join(dir, 'x.safetensors');
+      const { rejection } = await import('./helpers.js');
+      const errors: [Promise<unknown>, ErrorConstructor, RegExp][] = [
+        [saveEmbedding(file, layer.stateDict()), TypeError, /options.embeddingDim is required with a state dict/],
+        [saveEmbedding(file, int8.stateDict(), { embeddingDim: 4 }), TypeError, /options.dtype must say what a state dict's Uint8Array holds/],
+        [saveEmbedding(file, layer.stateDict(), { embeddingDim: 4, dtype: 'float16' }), TypeError, /a float16 state dict's weight must be a Uint16Array, got a Float32Array\(28\)/],
+        [saveEmbedding(file, layer.stateDict(), { embeddingDim: 5 }), RangeError, /whole rows of 5 values \(embeddingDim 5, float32\), got 28/],
+        [saveEmbedding(file, { weight: layer.weight, bias: layer.weight } as never, { embeddingDim: 4 }), TypeError, /a state dict must be \{ weight \}/],
+        [saveEmbedding(file, layer, { embeddingDim: 4 }), TypeError, /options.embeddingDim is for a state dict; a layer has its own \(4\)/],
+      ];
+      for (const [call, type, message] of errors) {
+        const error = await rejection(call);
+        expect(error).toBeInstanceOf(type);
+        expect(String(error)).toMatch(message);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

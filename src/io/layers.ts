@@ -8,7 +8,8 @@
 import { DTYPES, type Dtype, rowBytes } from '../dtype.js';
 import { Embedding, type EmbeddingOptions } from '../embedding.js';
 import { type BagMode, EmbeddingBag, type EmbeddingBagOptions } from '../embedding-bag.js';
-import { checkBoolean, checkOptions, describe } from '../validate.js';
+import { checkBoolean, checkInteger, checkOptions, describe } from '../validate.js';
+import type { LayerStateDict } from '../table.js';
 import { FileFormatError } from './files.js';
 import {
   type SafetensorsFile,
@@ -36,6 +37,11 @@ export interface SaveLayerOptions {
   dtype?: Dtype | WriteDtype;
   /** More string metadata to store next to the layer's options. */
   metadata?: Record<string, string>;
+  /**
+   * With a state dict in place of a layer (layer.stateDict()'s `{ weight }`): its row length, which
+   * the state does not hold. Required then, refused with a layer.
+   */
+  embeddingDim?: number;
 }
 
 export interface LoadLayerOptions {
@@ -91,18 +97,53 @@ function checkSaveDtype(where: string, value: unknown, layerDtype: Dtype, dim: n
 }
 
 /**
+ * A state dict (`{ weight }`, as layer.stateDict() returns it) as a frozen Embedding over its
+ * weight, not copied: options.embeddingDim gives the row length, options.dtype what weight holds
+ * (float32 for a Float32Array; required for packed rows), and it is stored as it is (the options
+ * the layer had are not in a state dict: the file records torch's defaults).
+ */
+function layerOfState(where: string, state: unknown, opts: SaveLayerOptions): Embedding {
+  if (state === null || typeof state !== 'object' || Array.isArray(state) || ArrayBuffer.isView(state)) {
+    throw new TypeError(`${where}: the second argument must be an Embedding, an EmbeddingBag or a state dict { weight }, got ${describe(state)}`);
+  }
+  const keys = Object.keys(state);
+  const weight: unknown = (state as { weight?: unknown }).weight;
+  if (keys.length !== 1 || !(weight instanceof Float32Array || weight instanceof Uint16Array || weight instanceof Uint8Array)) {
+    throw new TypeError(`${where}: a state dict must be { weight } with weight a Float32Array (or a narrow table's Uint16Array/Uint8Array), got keys ${keys.map((k) => `'${k}'`).join(', ') || 'none'}`);
+  }
+  if (opts.embeddingDim === undefined) throw new TypeError(`${where}: options.embeddingDim is required with a state dict (its weight is flat)`);
+  checkInteger(where, 'options.embeddingDim', opts.embeddingDim, 1);
+  const dim = opts.embeddingDim;
+  if (opts.dtype === undefined && !(weight instanceof Float32Array)) {
+    throw new TypeError(`${where}: options.dtype must say what a state dict's ${weight.constructor.name} holds ('float16', 'bfloat16', 'int8' or 'int4')`);
+  }
+  const dtype = checkSaveDtype(where, opts.dtype, 'float32', dim);
+  const arrayType = dtype === 'float32' ? Float32Array : dtype === 'float16' || dtype === 'bfloat16' ? Uint16Array : Uint8Array;
+  if (!(weight instanceof arrayType)) {
+    throw new TypeError(`${where}: a ${dtype} state dict's weight must be a ${arrayType.name}, got ${describe(weight)}`);
+  }
+  delete opts.dtype; // stored as it is (opts is this call's copy)
+  const rowLength = dtype === 'float32' || dtype === 'float16' || dtype === 'bfloat16' ? dim : rowBytes(dim, dtype);
+  if (weight.length === 0 || weight.length % rowLength !== 0) {
+    throw new RangeError(`${where}: a state dict's weight must hold whole rows of ${rowLength} ${dtype === 'float32' || rowLength === dim ? 'values' : 'bytes'} (embeddingDim ${dim}, ${dtype}), got ${weight.length}`);
+  }
+  return Embedding.fromPretrained(weight as Float32Array, dim, { dtype, freeze: true });
+}
+
+/**
  * Saves a layer's table to a safetensors file under torch's state-dict name, with the layer's
  * options in the metadata (written through a temporary file renamed into place). The table is
  * stored in the layer's dtype unless options.dtype names another: float32 as F32, float16 as F16
  * and bfloat16 as BF16 (the bits as they are), int8 and int4 as U8 [rows, rowBytes] of the packed
  * rows, with `nn_embedding.dtype.<name>` and `nn_embedding.dim.<name>` in the metadata.
  */
-export async function saveEmbedding(file: string, layer: Embedding | EmbeddingBag, options?: SaveLayerOptions): Promise<void> {
+export async function saveEmbedding(file: string, source: Embedding | EmbeddingBag | LayerStateDict, options?: SaveLayerOptions): Promise<void> {
   const where = 'saveEmbedding';
-  if (!(layer instanceof Embedding) && !(layer instanceof EmbeddingBag)) {
-    throw new TypeError(`${where}: layer must be an Embedding or EmbeddingBag, got ${describe(layer)}`);
+  const opts = { ...checkOptions<SaveLayerOptions>(where, options, ['prefix', 'dtype', 'metadata', 'embeddingDim']) };
+  const layer = source instanceof Embedding || source instanceof EmbeddingBag ? source : layerOfState(where, source, opts);
+  if (layer === source && opts.embeddingDim !== undefined) {
+    throw new TypeError(`${where}: options.embeddingDim is for a state dict; a layer has its own (${layer.embeddingDim})`);
   }
-  const opts = checkOptions<SaveLayerOptions>(where, options, ['prefix', 'dtype', 'metadata']);
   const name = weightName(where, opts.prefix);
   const rows = layer.numEmbeddings;
   const dim = layer.embeddingDim;
