@@ -122,7 +122,8 @@ ${body}
   (e) => { process.stdout.write('FATAL ' + (e && e.stack ? e.stack : String(e)) + '\\n'); process.exitCode = 70; },
 );`;
   const run = spawnSync(process.execPath, ['--expose-gc', '-e', code], {
-    timeout: options.timeout ?? 20_000,
+    // Far above a normal run (a few seconds alone; 10-16 s on this 2-core VM under a load of 6): only a hang reaches it.
+    timeout: options.timeout ?? 35_000,
     env: { ...process.env, ...options.env },
     encoding: 'utf8',
     input: options.input,
