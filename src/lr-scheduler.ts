@@ -13,7 +13,7 @@
 // RangeError and leaves the scheduler and the optimizer as they were. A negative rate is set, as
 // torch sets it: OneCycleLR's linear anneal reaches one at its last step (step totalSteps), a
 // rate past the end of the cycle that a loop of totalSteps batches never trains with.
-import { Adam, AdamW, Adagrad, RowWiseAdagrad, SCHEDULED_LR, SGD, SparseAdam } from './optim.js';
+import { Adam, AdamW, Adagrad, RowWiseAdagrad, SCHEDULED, SGD, SparseAdam } from './optim.js';
 import { checkBoolean, checkNumberOption, checkOptions, defineReadonly, describe } from './validate.js';
 
 /** The optimizers a scheduler drives (each has one parameter group: one lr). */
@@ -76,10 +76,6 @@ function checkCyclesMomentum(where: string, optimizer: ScheduledOptimizer, kinds
   }
 }
 
-function setMomentum(optimizer: ScheduledOptimizer, momentum: number): void {
-  if (optimizer instanceof SGD) optimizer.momentum = momentum;
-  else (optimizer as Adam).betas = [momentum, (optimizer as Adam).betas[1]];
-}
 
 // ------------------------------------------------------------------ option checks
 
@@ -144,6 +140,23 @@ export interface SchedulerStateDict {
 
 type Progress = Record<string, number | number[] | SchedulerStateDict[]>;
 
+/**
+ * Progress as stateDict() gives it, JSON-safe: a number that is not finite (ReduceLROnPlateau's
+ * best before any improvement is +-Infinity, after NaN metrics NaN) as its string.
+ */
+function encodeProgress(value: unknown): unknown {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (Array.isArray(value)) return value.map(encodeProgress);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encodeProgress(v)]));
+  return value;
+}
+
+/** encodeProgress's strings back to numbers (other values as they are). */
+function decodeNumbers(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(decodeNumbers);
+  return value === 'Infinity' ? Infinity : value === '-Infinity' ? -Infinity : value === 'NaN' ? NaN : value;
+}
+
 /** JSON-comparable options: functions become null, as torch's state_dict() drops lambdas. */
 function comparableOptions(options: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(options).map(([key, value]) => [key, typeof value === 'function' ? null : Array.isArray(value) ? [...value] : value]));
@@ -189,9 +202,12 @@ abstract class Scheduler {
     return [...this._lastLr];
   }
 
-  /** The scheduler's options and progress, to resume a run with loadStateDict (load the optimizer's state dict too). */
+  /**
+   * The scheduler's options and progress, to resume a run with loadStateDict (load the optimizer's
+   * state dict too); JSON-safe (numbers that are not finite as strings).
+   */
   stateDict(): SchedulerStateDict {
-    return { scheduler: this.name, options: comparableOptions(this.options), state: structuredClone(this.progress()) };
+    return { scheduler: this.name, options: comparableOptions(this.options), state: encodeProgress(this.progress()) as Record<string, unknown> };
   }
 
   /**
@@ -220,8 +236,9 @@ abstract class Scheduler {
   }
 
   protected prepareProgress(where: string, current: Progress, state: Record<string, unknown>): () => void {
-    for (const key of Object.keys(current)) checkProgressValue(where, key, state[key], current[key]);
-    const loaded = structuredClone(Object.fromEntries(Object.keys(current).map((key) => [key, state[key]]))) as Progress;
+    const decoded = Object.fromEntries(Object.keys(current).map((key) => [key, decodeNumbers(state[key])]));
+    for (const key of Object.keys(current)) checkProgressValue(where, key, decoded[key], current[key]);
+    const loaded = structuredClone(decoded) as Progress;
     return () => this.restore(loaded);
   }
 
@@ -286,15 +303,14 @@ abstract class EpochScheduler extends Scheduler {
   }
 
   /**
-   * Sets the optimizer's lr (a NaN or infinite rate is refused: then nothing has changed), then the
-   * momentum getLr() computed, if any.
+   * Sets the optimizer's lr and the momentum getLr() computed, if any, together (a NaN or infinite
+   * value is refused: then neither has changed).
    */
   protected setRate(lr: number): void {
     const momentum = this.nextMomentum;
     this.nextMomentum = null;
-    this.optimizer[SCHEDULED_LR](`${this.name}.step`, lr);
+    this.optimizer[SCHEDULED](`${this.name}.step`, lr, momentum);
     this._lastLr = [lr];
-    if (momentum !== null) setMomentum(this.optimizer, momentum);
   }
 
   protected progress(): Progress {
@@ -667,8 +683,7 @@ export class CyclicLR extends EpochScheduler {
     const maxMomentum = checkNumberOption(where, 'maxMomentum', o.maxMomentum, 0.9, (x) => x >= 0 && x < 1, 'in [0, 1)');
     if (cycleMomentum) checkCyclesMomentum(where, checked, ['momentum']);
     // Checked: now torch's constructor, in its order (the optimizer's lr and momentum change here).
-    checked[SCHEDULED_LR](where, baseLr);
-    if (cycleMomentum) setMomentum(checked, baseMomentum);
+    checked[SCHEDULED](where, baseLr, cycleMomentum ? baseMomentum : null);
     super(where, checked);
     this.settings = { baseLr, maxLr, stepSizeUp, stepSizeDown, mode, gamma, scaleFn, scaleMode, cycleMomentum, baseMomentum, maxMomentum };
     this.totalSize = stepSizeUp + stepSizeDown;
@@ -774,7 +789,7 @@ export class OneCycleLR extends EpochScheduler {
     group.maxLr = maxLr;
     group.minLr = group.initialLr / finalDivFactor;
     if (cycleMomentum) {
-      setMomentum(checked, maxMomentum);
+      checked[SCHEDULED](where, checked.lr, maxMomentum);
       group.maxMomentum = maxMomentum;
       group.baseMomentum = baseMomentum;
     }
@@ -834,7 +849,7 @@ export class SequentialLR extends Scheduler {
     this.milestones = Object.freeze(milestones);
     this.lastEpoch = 0;
     // torch: reset the lr to the initial one, undo the schedulers' initial steps, redo the first's.
-    checked[SCHEDULED_LR](where, groupOf(checked).initialLr!);
+    checked[SCHEDULED](where, groupOf(checked).initialLr!, null);
     for (const scheduler of schedulers) scheduler['lastEpoch'] -= 1;
     schedulers[0]!['initialStep']();
     this._lastLr = schedulers[0]!.getLastLr();
@@ -992,7 +1007,7 @@ export class ReduceLROnPlateau extends Scheduler {
       if (this.numBadEpochs > this.settings.patience) {
         const oldLr = this.optimizer.lr;
         const newLr = Math.max(oldLr * this.settings.factor, this.settings.minLr);
-        if (oldLr - newLr > this.settings.eps) this.optimizer[SCHEDULED_LR](`${this.name}.step`, newLr);
+        if (oldLr - newLr > this.settings.eps) this.optimizer[SCHEDULED](`${this.name}.step`, newLr, null);
         this.cooldownCounter = this.settings.cooldown;
         this.numBadEpochs = 0;
       }

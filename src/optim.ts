@@ -19,8 +19,8 @@ import { checkBoolean, checkInteger, checkNumberOption, checkOptions, defineRead
 
 export type Trainable = Embedding | EmbeddingBag;
 
-/** The method through which lr-scheduler.ts sets an optimizer's lr (not part of the public API). */
-export const SCHEDULED_LR = Symbol('nn-embedding.scheduledLr');
+/** The method through which lr-scheduler.ts sets an optimizer's lr and momentum (not part of the public API). */
+export const SCHEDULED = Symbol('nn-embedding.scheduled');
 
 export interface Optimizer {
   step(): void;
@@ -32,7 +32,11 @@ export interface Optimizer {
 export interface OptimizerStateDict {
   optimizer: string;
   options: Record<string, unknown>;
-  tables: { step: number; buffers: Record<string, Float32Array> }[];
+  /**
+   * Per table: the step count, the state buffers, and (with stochastic rounding of a 16-bit table)
+   * roundingStep, the count of updates the rounding's random bits are keyed by.
+   */
+  tables: { step: number; buffers: Record<string, Float32Array>; roundingStep?: number }[];
 }
 
 /** Per-table state: the step count and named buffers (table-shaped, or one value per row). */
@@ -210,13 +214,19 @@ function nonNegativeOptions<K extends string>(where: string, options: unknown, d
 }
 
 /** A betas pair checked, as a frozen copy (so that changing it goes through the betas setter). */
-function checkBetas(where: string, value: unknown, name = 'options.betas'): readonly [number, number] {
+function checkBetas(
+  where: string,
+  value: unknown,
+  name = 'options.betas',
+  valid = (beta: number) => beta >= 0 && beta < 1,
+  rule = 'in [0, 1)',
+): readonly [number, number] {
   if (value === undefined) return Object.freeze([0.9, 0.999] as const);
   if (!Array.isArray(value) || value.length !== 2 || value.some((b) => typeof b !== 'number')) {
     throw new TypeError(`${where}: ${name} must be a pair of numbers, got ${describe(value)}`);
   }
   value.forEach((beta: number, i) => {
-    if (!(beta >= 0 && beta < 1)) throw new RangeError(`${where}: ${name}[${i}] must be in [0, 1), got ${describe(beta)}`);
+    if (!valid(beta)) throw new RangeError(`${where}: ${name}[${i}] must be ${rule}, got ${describe(beta)}`);
   });
   return Object.freeze([value[0], value[1]] as const);
 }
@@ -287,14 +297,26 @@ abstract class TableOptimizer implements Optimizer {
   }
 
   /**
-   * How a learning-rate scheduler sets lr: any finite value, negative included, because torch's
-   * schedulers can compute one (OneCycleLR's linear anneal overshoots below zero at its last step)
-   * and torch's param groups take it. A user's assignment goes through the lr setter instead.
+   * How a learning-rate scheduler sets lr, and the momentum it cycles (SGD's momentum, the Adam
+   * family's beta1) unless null: any finite values, because torch's schedulers can compute values
+   * out of the usual ranges (OneCycleLR's linear anneal overshoots at its last step: a negative
+   * rate, a beta1 above 1) and torch's param groups take them. Both are checked before either is
+   * set. A user's assignment goes through the checked setters instead.
    */
-  [SCHEDULED_LR](where: string, value: number): void {
+  [SCHEDULED](where: string, lr: number, momentum: number | null): void {
     this.checkIdle(where);
-    this._lr = checkSetting(where, 'the scheduled lr', value, Number.isFinite, 'a finite number');
+    checkSetting(where, 'the scheduled lr', lr, Number.isFinite, 'a finite number');
+    if (momentum !== null) this.checkScheduledMomentum(where, checkSetting(where, 'the scheduled momentum', momentum, Number.isFinite, 'a finite number'));
+    this._lr = lr;
+    if (momentum !== null) this.setScheduledMomentum(momentum);
   }
+
+  /** Throws unless this optimizer has a momentum a scheduler may set to `momentum` (SGD, the Adam family). */
+  protected checkScheduledMomentum(where: string, _momentum: number): void {
+    throw new TypeError(`${where}: ${this.name} has no momentum to schedule`);
+  }
+
+  protected setScheduledMomentum(_momentum: number): void {}
 
   /** Throws while a step or an update applied in backward is running (hyperparameters must not change under it). */
   protected checkIdle(where: string): void {
@@ -307,7 +329,8 @@ abstract class TableOptimizer implements Optimizer {
    * them, run once everything else is checked. Absent ones keep their current values.
    */
   protected loadSettings(where: string, options: Record<string, unknown>): () => void {
-    const lr = options.lr === undefined ? this._lr : checkSetting(where, 'options.lr', options.lr, nonNegative, 'a non-negative number');
+    // Any finite rate: a scheduler may have set a negative one (see [SCHEDULED]).
+    const lr = options.lr === undefined ? this._lr : checkSetting(where, 'options.lr', options.lr, Number.isFinite, 'a finite number');
     return () => {
       this._lr = lr;
     };
@@ -532,13 +555,14 @@ abstract class TableOptimizer implements Optimizer {
     return {
       optimizer: this.name,
       options: { ...this.options, ...(this.seed === null ? {} : { stochasticRounding: true, seed: this.seed }) },
-      tables: this._states.map((state) => ({
+      tables: this._states.map((state, index) => ({
         step: state.step,
         buffers: Object.fromEntries(
           Object.entries(state.buffers)
             .filter((entry): entry is [string, Float32Array] => entry[1] !== null)
             .map(([name, buffer]) => [name, buffer.slice()]),
         ),
+        ...(this.seed === null ? {} : { roundingStep: this._narrowUpdates[index]! }),
       })),
     };
   }
@@ -567,13 +591,16 @@ abstract class TableOptimizer implements Optimizer {
     if (tables.length !== this.tables.length) {
       throw new RangeError(`${where}: the state dict has ${tables.length} tables, this optimizer ${this.tables.length}`);
     }
+    const roundingSteps: number[] = [];
     const loaded = this.tables.map((table, index): TableState => {
       const at = `${where}: tables[${index}]`;
       const saved: unknown = tables[index];
       if (saved === null || typeof saved !== 'object') throw new TypeError(`${at} must be an object { step, buffers }, got ${describe(saved)}`);
-      const { step, buffers: savedBuffers } = saved as { step?: unknown; buffers?: unknown };
+      const { step, buffers: savedBuffers, roundingStep } = saved as { step?: unknown; buffers?: unknown; roundingStep?: unknown };
       if (typeof step !== 'number') throw new TypeError(`${at}.step must be a non-negative integer, got ${describe(step)}`);
       if (!Number.isSafeInteger(step) || step < 0) throw new RangeError(`${at}.step must be a non-negative integer, got ${describe(step)}`);
+      // Absent (a dict without stochastic rounding): stochastic rounding counts from 0.
+      roundingSteps.push(roundingStep === undefined ? 0 : checkInteger(`${at}`, 'roundingStep', roundingStep, 0));
       const prototype = savedBuffers === null || typeof savedBuffers !== 'object' ? undefined : (Object.getPrototypeOf(savedBuffers) as unknown);
       if (savedBuffers !== undefined && prototype !== Object.prototype && prototype !== null) {
         throw new TypeError(`${at}.buffers must be a plain object of Float32Arrays (or absent), got ${describe(savedBuffers)}`);
@@ -595,6 +622,7 @@ abstract class TableOptimizer implements Optimizer {
     // Commit: assignments only, nothing here can throw.
     loaded.forEach((next, index) => {
       this._states[index] = next;
+      this._narrowUpdates[index] = roundingSteps[index]!;
     });
     setSettings();
   }
@@ -684,6 +712,14 @@ export class SGD extends TableOptimizer {
     this._momentum = this.checkMomentum(where, checkSetting(where, 'momentum', value, nonNegative, 'a non-negative number'));
   }
 
+  protected override checkScheduledMomentum(where: string, momentum: number): void {
+    this.checkMomentum(where, momentum);
+  }
+
+  protected override setScheduledMomentum(momentum: number): void {
+    this._momentum = momentum;
+  }
+
   private checkMomentum(where: string, momentum: number): number {
     if (momentum !== 0 && this.appliedInBackward) throw new RangeError(`${where}: SGD applied in backward takes no momentum (its sparse form), got ${momentum}`);
     if (momentum !== 0) {
@@ -697,7 +733,7 @@ export class SGD extends TableOptimizer {
   protected override loadSettings(where: string, options: Record<string, unknown>): () => void {
     const setLr = super.loadSettings(where, options);
     const momentum = options.momentum === undefined ? this._momentum
-      : this.checkMomentum(where, checkSetting(where, 'options.momentum', options.momentum, nonNegative, 'a non-negative number'));
+      : this.checkMomentum(where, checkSetting(where, 'options.momentum', options.momentum, Number.isFinite, 'a finite number'));
     return () => {
       setLr();
       this._momentum = momentum;
@@ -805,9 +841,16 @@ abstract class BetasOptimizer extends TableOptimizer {
     this._betas = checkBetas(where, value, 'betas');
   }
 
+  protected override checkScheduledMomentum(): void {}
+
+  protected override setScheduledMomentum(beta1: number): void {
+    this._betas = Object.freeze([beta1, this._betas[1]] as const);
+  }
+
   protected override loadSettings(where: string, options: Record<string, unknown>): () => void {
     const setLr = super.loadSettings(where, options);
-    const betas = options.betas === undefined ? this._betas : checkBetas(where, options.betas);
+    // Any finite pair: a scheduler may have set beta1 out of [0, 1) (see [SCHEDULED]).
+    const betas = options.betas === undefined ? this._betas : checkBetas(where, options.betas, 'options.betas', Number.isFinite, 'a finite number');
     return () => {
       setLr();
       this._betas = betas;

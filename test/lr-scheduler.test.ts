@@ -217,7 +217,7 @@ describe('settable hyperparameters', () => {
     other.loadStateDict(sgd.stateDict());
     expect([other.lr, other.momentum]).toEqual([0.03, 0.5]);
     const dict = sgd.stateDict();
-    expectThrow(() => other.loadStateDict({ ...dict, options: { ...dict.options, lr: -2 } }), RangeError, /options\.lr must be a non-negative number, got -2/);
+    expectThrow(() => other.loadStateDict({ ...dict, options: { ...dict.options, lr: NaN } }), RangeError, /options\.lr must be a finite number, got NaN/);
     expect(other.lr).toBe(0.03);
   });
 
@@ -285,5 +285,47 @@ describe('errors', () => {
     expectThrow(() => sequential.loadStateDict(sequentialDict), RangeError, /state\.schedulers\[1\]: the state dict's options\.gamma is 0\.7/);
     expect(JSON.stringify(sequential.stateDict())).toBe(sequentialBefore);
     expect(JSON.stringify(scheduler.stateDict())).toBe(before);
+  });
+});
+
+describe('found in review', () => {
+  it('an optimizer state dict holding a scheduled negative rate (OneCycleLR linear, last step) loads back', () => {
+    const optimizer = new SGD([new Embedding(4, 2, { seed: 1 })], { lr: 0.1 });
+    const scheduler = new lrScheduler.OneCycleLR(optimizer, { maxLr: 0.1, totalSteps: 4, annealStrategy: 'linear', cycleMomentum: false });
+    for (let i = 0; i < 4; i++) scheduler.step();
+    expect(optimizer.lr).toBeLessThan(0); // as torch
+    const other = new SGD([new Embedding(4, 2, { seed: 1 })], { lr: 0.1 });
+    other.loadStateDict(optimizer.stateDict());
+    expect(other.lr).toBe(optimizer.lr);
+  });
+
+  it("OneCycleLR's overshooting last step sets beta1 above 1 as torch does, lr and beta1 together", () => {
+    const adam = new Adam([new Embedding(4, 2, { seed: 2 })], { lr: 0.1 });
+    const scheduler = new lrScheduler.OneCycleLR(adam, { maxLr: 0.1, totalSteps: 2, annealStrategy: 'linear' });
+    scheduler.step();
+    scheduler.step(); // torch 1.13: lr -0.0714..., betas (1.0214..., 0.999)
+    expect(adam.lr).toBeCloseTo(-0.071428, 5);
+    expect(adam.betas[0]).toBeCloseTo(1.021428, 5);
+    expect(scheduler.getLastLr()).toEqual([adam.lr]);
+    const restored = new Adam([new Embedding(4, 2, { seed: 2 })], { lr: 0.1 });
+    restored.loadStateDict(adam.stateDict());
+    expect(restored.betas).toEqual(adam.betas);
+  });
+
+  it('a ReduceLROnPlateau state dict survives JSON before any improvement (best = Infinity) and after NaN metrics', () => {
+    const make = () => new lrScheduler.ReduceLROnPlateau(new SGD([new Embedding(4, 2)], { lr: 0.1 }), { patience: 1 });
+    const fresh = make();
+    const restored = make();
+    restored.loadStateDict(JSON.parse(JSON.stringify(fresh.stateDict())) as SchedulerStateDict);
+    expect(restored.stateDict()).toEqual(fresh.stateDict());
+    const nan = make();
+    nan.step(NaN);
+    const again = make();
+    again.loadStateDict(JSON.parse(JSON.stringify(nan.stateDict())) as SchedulerStateDict);
+    for (const [a, b] of [[nan, again]] as const) {
+      a.step(1);
+      b.step(1);
+      expect(b.getLastLr()).toEqual(a.getLastLr());
+    }
   });
 });

@@ -364,3 +364,28 @@ describe('float16 rounding helpers', () => {
     }
   });
 });
+
+describe('stochastic rounding across state dicts', () => {
+  it('a run stopped and resumed from state dicts rounds as the uninterrupted run (roundingStep is saved)', () => {
+    const run = (stopAt: number | null) => {
+      let layer = new Embedding(50, 8, { dtype: 'float16', sparse: true, seed: 3 });
+      let optimizer = new SparseAdam([layer], { lr: 0.01, stochasticRounding: true, seed: 5 });
+      for (let step = 0; step < 6; step++) {
+        if (step === stopAt) {
+          const weight = layer.stateDict();
+          const state = optimizer.stateDict();
+          expect(state.tables[0]!.roundingStep).toBe(stopAt);
+          layer = new Embedding(50, 8, { dtype: 'float16', sparse: true, seed: 9 });
+          layer.loadStateDict(weight);
+          optimizer = new SparseAdam([layer], { lr: 0.01, stochasticRounding: true, seed: 5 });
+          optimizer.loadStateDict(state);
+        }
+        optimizer.zeroGrad();
+        layer.backward(randomIndices(20, 50, step), randomTable(20, 8, 100 + step));
+        optimizer.step();
+      }
+      return Array.from(layer.data);
+    };
+    expect(run(3)).toEqual(run(null));
+  });
+});

@@ -58,6 +58,9 @@ describe('Vocabulary.fromCorpus', () => {
     expect(vocabulary.paddingIndex).toBe(1);
     expect(vocabulary.countOf('<pad>')).toBe(0);
     expect(vocabulary.size).toBe(4);
+    // maxSize below the reserved entries themselves is refused, not exceeded.
+    expect(() => Vocabulary.fromCorpus(['x', 'y', 'x'], { maxSize: 1, unknown: '<unk>', padding: '<pad>' }))
+      .toThrow(/options.maxSize = 1 leaves no room for the 2 specials, unknown and padding tokens/);
   });
 
   it('refuses bad input with errors naming it', async () => {

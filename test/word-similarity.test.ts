@@ -29,6 +29,11 @@ function wordVectors(): WordVectors {
 describe('WordVectors', () => {
   const wv = wordVectors();
 
+  it('a limit above the vocabulary searches every word, as gensim takes restrict_vocab', () => {
+    const word = fixture.words[0]!;
+    expect(wv.mostSimilar(word, 3, { limit: fixture.words.length + 100 })).toEqual(wv.mostSimilar(word, 3));
+  });
+
   it("mostSimilar matches gensim's most_similar (numpy reference), analogies included", () => {
     for (const q of fixture.queries) {
       const got = wv.mostSimilar({ positive: q.positive, negative: q.negative }, q.k, q.limit === undefined ? undefined : { limit: q.limit });

@@ -125,7 +125,7 @@ function layerOfState(where: string, state: unknown, opts: SaveLayerOptions): Em
   delete opts.dtype; // stored as it is (opts is this call's copy)
   const rowLength = dtype === 'float32' || dtype === 'float16' || dtype === 'bfloat16' ? dim : rowBytes(dim, dtype);
   if (weight.length === 0 || weight.length % rowLength !== 0) {
-    throw new RangeError(`${where}: a state dict's weight must hold whole rows of ${rowLength} ${dtype === 'float32' || rowLength === dim ? 'values' : 'bytes'} (embeddingDim ${dim}, ${dtype}), got ${weight.length}`);
+    throw new RangeError(`${where}: a state dict's weight must hold whole rows of ${rowLength} ${dtype === 'int8' || dtype === 'int4' ? 'bytes' : 'values'} (embeddingDim ${dim}, ${dtype}), got ${weight.length}`);
   }
   return Embedding.fromPretrained(weight as Float32Array, dim, { dtype, freeze: true });
 }

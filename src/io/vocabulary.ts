@@ -352,6 +352,10 @@ class CorpusCounter {
     const padding = checkToken(where, 'options.padding', o.padding);
     if (unknown !== undefined) this.reserved.unknown = unknown;
     if (padding !== undefined) this.reserved.padding = padding;
+    const reservedEntries = new Set([...specials, ...[unknown, padding].filter((t) => t !== undefined)]).size;
+    if (reservedEntries > this.maxSize) {
+      throw new RangeError(`${where}: options.maxSize = ${this.maxSize} leaves no room for the ${reservedEntries} specials, unknown and padding tokens`);
+    }
   }
 
   /** One item of the corpus: a token, or an array of tokens. */

@@ -79,7 +79,8 @@ export class WordVectors {
     const exclude = [...new Set(rows)];
     const eligible = searched - exclude.filter((row) => row < searched).length;
     if (eligible <= 0) return [];
-    const found = this.embedding.mostSimilar(vector, Math.min(count, searched), { exclude, ...(limit === undefined ? {} : { limit }) });
+    // gensim's restrict_vocab may exceed the vocabulary: the search covers the `searched` rows there are.
+    const found = this.embedding.mostSimilar(vector, Math.min(count, searched), { exclude, limit: searched });
     return Array.from(found.indices, (row, i) => ({ word: this.vocabulary.tokenAt(row), score: found.scores[i]! }));
   }
 
