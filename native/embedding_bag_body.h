@@ -17,7 +17,7 @@ constexpr int kBlockVectors = 4;
 
 // Sum (kWeighted: of per_sample_weights[i] * row) or mean of features [j0, j0 + width) of one bag.
 template <class Rows, class Index, int kVectors, bool kTail, bool kWeighted, bool kMean>
-inline void sum_block(const Rows& rows, const Index* indices, int64_t begin, int64_t end,
+inline void sum_block(const Rows& rows, const Index* indices, int64_t begin, int64_t end, int64_t prefetch_end,
                       const float* per_sample_weights, int64_t skip_row, int64_t j0, int tail, float* out) {
   constexpr int kAccumulators = kVectors + (kTail ? 1 : 0);
   constexpr int W = Vec::kWidth;
@@ -26,7 +26,7 @@ inline void sum_block(const Rows& rows, const Index* indices, int64_t begin, int
   const int64_t width = kVectors * W + (kTail ? tail : 0);
   int64_t entries = 0;
   for (int64_t i = begin; i < end; ++i) {
-    if (i + kPrefetchRows < end) rows.prefetch(static_cast<int64_t>(indices[i + kPrefetchRows]), j0, width);
+    if (i + rows.prefetch_rows < prefetch_end) rows.prefetch(static_cast<int64_t>(indices[i + rows.prefetch_rows]), j0, width);
     const int64_t row = static_cast<int64_t>(indices[i]);
     if (row == skip_row) continue;
     ++entries;
@@ -51,7 +51,7 @@ inline void sum_block(const Rows& rows, const Index* indices, int64_t begin, int
 // Max of features [j0, j0 + width) of one bag. Forward (grad == nullptr): writes the maxima to
 // out. Backward: adds grad_output[j] to grad[row that won feature j][j].
 template <class Rows, class Index, int kVectors, bool kTail>
-inline void max_block(const Rows& rows, const Index* indices, int64_t begin, int64_t end,
+inline void max_block(const Rows& rows, const Index* indices, int64_t begin, int64_t end, int64_t prefetch_end,
                       int64_t skip_row, int64_t j0, int tail, float* out, float* grad, const float* grad_output) {
   constexpr int kAccumulators = kVectors + (kTail ? 1 : 0);
   constexpr int W = Vec::kWidth;
@@ -64,7 +64,7 @@ inline void max_block(const Rows& rows, const Index* indices, int64_t begin, int
   bool any = false;
   const int64_t width = kVectors * W + (kTail ? tail : 0);
   for (int64_t i = begin; i < end; ++i) {
-    if (i + kPrefetchRows < end) rows.prefetch(static_cast<int64_t>(indices[i + kPrefetchRows]), j0, width);
+    if (i + rows.prefetch_rows < prefetch_end) rows.prefetch(static_cast<int64_t>(indices[i + rows.prefetch_rows]), j0, width);
     const int64_t row = static_cast<int64_t>(indices[i]);
     if (row == skip_row) continue;
     const auto src = rows.row(row, j0);
@@ -135,8 +135,8 @@ struct SumBlock {
   template <int kVectors, bool kTail>
   struct At {
     static void run(int64_t j0, int tail, const Rows& rows, const Index* indices, int64_t begin, int64_t end,
-                    const float* per_sample_weights, int64_t skip_row, float* out) {
-      sum_block<Rows, Index, kVectors, kTail, kWeighted, kMean>(rows, indices, begin, end, per_sample_weights, skip_row,
+                    int64_t prefetch_end, const float* per_sample_weights, int64_t skip_row, float* out) {
+      sum_block<Rows, Index, kVectors, kTail, kWeighted, kMean>(rows, indices, begin, end, prefetch_end, per_sample_weights, skip_row,
                                                                 j0, tail, out);
     }
   };
@@ -147,18 +147,30 @@ struct MaxBlock {
   template <int kVectors, bool kTail>
   struct At {
     static void run(int64_t j0, int tail, const Rows& rows, const Index* indices, int64_t begin, int64_t end,
-                    int64_t skip_row, float* out, float* grad, const float* grad_output) {
-      max_block<Rows, Index, kVectors, kTail>(rows, indices, begin, end, skip_row, j0, tail, out, grad, grad_output);
+                    int64_t prefetch_end, int64_t skip_row, float* out, float* grad, const float* grad_output) {
+      max_block<Rows, Index, kVectors, kTail>(rows, indices, begin, end, prefetch_end, skip_row, j0, tail, out, grad, grad_output);
     }
   };
 };
+
+// Where the forward blocks of bag b stop prefetching. Narrow tables: at the last bag's end, across
+// the end of the bag being summed, so that a bag's first entries arrive prefetched too (with
+// prefetches only within a bag, a narrow table's distance of ~30 rows (packed_rows.h) left most
+// entries of bags of ~20 unprefetched: int4 bag sums were 1.47x slower than with 4 rows; across
+// bags, 0.55x). float32: at the bag's end, as before: across bags cost 1.1-1.3x on tables in
+// cache (10^4 x 64, 10^5 x 16) for 0.9x on 10^6 x 128 (bench/ab-builds.mjs, CPU time).
+template <class Rows>
+inline int64_t prefetch_end(const Bags& bags, int64_t b) {
+  if (!Rows::kPrefetchAcrossBags) return bags.end(b);
+  return bags.num_bags > 0 ? bags.end(bags.num_bags - 1) : 0;
+}
 
 template <class Rows, class Index, bool kWeighted, bool kMean>
 void sum_bags(const Rows& rows, const Index* indices, const Bags& bags, const float* per_sample_weights,
               int64_t skip_row, float* out) {
   const int64_t dim = rows.dim;
   for (int64_t b = 0; b < bags.num_bags; ++b) {
-    for_each_block<SumBlock<Rows, Index, kWeighted, kMean>::template At>(0, dim, rows, indices, bags.begin(b), bags.end(b),
+    for_each_block<SumBlock<Rows, Index, kWeighted, kMean>::template At>(0, dim, rows, indices, bags.begin(b), bags.end(b), prefetch_end<Rows>(bags, b),
                                                                          per_sample_weights, skip_row, out + b * dim);
   }
 }
@@ -179,7 +191,7 @@ void bag_forward_rows(const Rows& rows, const Index* indices, const Bags& bags, 
       return;
     case BagMode::max:
       for (int64_t b = 0; b < bags.num_bags; ++b) {
-        for_each_block<MaxBlock<Rows, Index>::template At>(0, rows.dim, rows, indices, bags.begin(b), bags.end(b), skip_row,
+        for_each_block<MaxBlock<Rows, Index>::template At>(0, rows.dim, rows, indices, bags.begin(b), bags.end(b), prefetch_end<Rows>(bags, b), skip_row,
                                                            out + b * rows.dim, static_cast<float*>(nullptr),
                                                            static_cast<const float*>(nullptr));
       }
@@ -207,7 +219,7 @@ void bag_max_backward(const float* weight, float* grad, int64_t dim, const Index
                       const float* grad_output, int64_t skip_row, int64_t j_begin, int64_t j_end) {
   const Float32Rows rows{weight, dim};
   for (int64_t b = 0; b < bags.num_bags; ++b) {
-    for_each_block<MaxBlock<Float32Rows, Index>::template At>(j_begin, j_end, rows, indices, bags.begin(b), bags.end(b),
+    for_each_block<MaxBlock<Float32Rows, Index>::template At>(j_begin, j_end, rows, indices, bags.begin(b), bags.end(b), bags.end(b),
                                                               skip_row, static_cast<float*>(nullptr), grad,
                                                               grad_output + b * dim);
   }

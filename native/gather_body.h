@@ -45,13 +45,14 @@ void gather_rows(const float* weight, int64_t dim, const Index* indices, int64_t
 }
 
 // The gather of a narrow table: each row widened or dequantized into the output by its reader
-// (packed_rows.h), a row prefetched kPrefetchRows entries ahead.
+// (packed_rows.h), a row prefetched rows.prefetch_rows entries ahead.
 template <class Rows, class Index>
 void gather_rows_of(const Rows& rows, const Index* indices, int64_t count, float* out) {
   constexpr int W = Vec::kWidth;
   const int64_t dim = rows.dim;
+  const int64_t ahead = rows.prefetch_rows;
   for (int64_t i = 0; i < count; ++i) {
-    if (i + kPrefetchRows < count) rows.prefetch(static_cast<int64_t>(indices[i + kPrefetchRows]), 0, dim);
+    if (i + ahead < count) rows.prefetch(static_cast<int64_t>(indices[i + ahead]), 0, dim);
     const auto src = rows.row(static_cast<int64_t>(indices[i]), 0);
     float* dst = out + i * dim;
     int64_t j = 0;
