@@ -34,6 +34,7 @@
 #include "optimizer_slots.h"
 #include "simd.h"
 #include "thread_pool.h"
+#include "word2vec_binary.h"
 
 namespace {
 
@@ -1162,6 +1163,42 @@ Napi::Value RowInverseNorms(Args& args) {
   });
 }
 
+// word2vecBinaryRecords(bytes: Uint8Array, start, maxWordBytes, dim, table: Float32Array, rowOffset,
+// maxRecords, wordStarts: Int32Array, wordEnds: Int32Array, out: Float64Array): word2vec binary
+// records parsed from bytes[start..] into the table's rows from element rowOffset on
+// (word2vec_binary.h); returns how many. out[0] = where it stopped, out[1] = the status
+// (BinaryRecordStatus), out[2] = the first non-finite value's position in its row (else -1),
+// out[3] = the OR of the words' bytes. bytes shorter than 2^31 (offsets are int32); maxRecords rows
+// from rowOffset inside the table; wordStarts and wordEnds of at least maxRecords entries; out of at least 4.
+Napi::Value Word2VecBinaryRecords(Args& args) {
+  Array<uint8_t> bytes;
+  Array<float> table;
+  Array<int32_t> word_starts, word_ends;
+  Array<double> out;
+  int64_t start = 0, max_word_bytes = 0, dim = 0, row_offset = 0, max_records = 0;
+  args.array(0, "bytes", Use::read, &bytes).integer(1, "start", 0, &start).integer(2, "maxWordBytes", 0, &max_word_bytes);
+  args.integer(3, "dim", 1, &dim).array(4, "table", Use::write, &table).integer(5, "rowOffset", 0, &row_offset);
+  args.integer(6, "maxRecords", 0, &max_records).array(7, "wordStarts", Use::write, &word_starts);
+  args.array(8, "wordEnds", Use::write, &word_ends).array(9, "out", Use::write, &out);
+  args.require([&] { return bytes.length <= INT32_MAX && start <= bytes.length; }, "bytes must be shorter than 2^31 and start at most its length");
+  args.require([&] { return max_word_bytes <= INT32_MAX; }, "maxWordBytes must be below 2^31");
+  args.require([&] { return row_offset <= table.length && max_records <= (table.length - row_offset) / dim; },
+               "maxRecords rows of dim from rowOffset must fit in the table");
+  args.require([&] { return word_starts.length >= max_records && word_ends.length >= max_records; },
+               "wordStarts and wordEnds must hold maxRecords entries");
+  args.require([&] { return out.length >= 4; }, "out must hold 4 values");
+  if (!args.ok()) return args.undefined();
+  return finish(args, [=]() -> int64_t {
+    const nne::BinaryRecordsResult result = nne::word2vec_binary_records(
+        bytes.data, bytes.length, start, max_word_bytes, dim, table.data + row_offset, max_records, word_starts.data, word_ends.data);
+    out.data[0] = static_cast<double>(result.position);
+    out.data[1] = static_cast<double>(static_cast<int>(result.status));
+    out.data[2] = static_cast<double>(result.bad_value);
+    out.data[3] = static_cast<double>(result.high);
+    return result.records;
+  });
+}
+
 // setTransferGuard(markAsUntransferable): the function async calls apply to the ArrayBuffers they
 // use (see CallArrays). The package passes worker_threads.markAsUntransferable when it loads.
 Napi::Value SetTransferGuard(const Napi::CallbackInfo& info) {
@@ -1245,6 +1282,7 @@ constexpr KernelEntry kKernelEntries[] = {
     {"narrowRows", entry<NarrowRows>},               {"norm", entry<Norm>},
     {"scaleValues", entry<ScaleValues>},             {"clampValues", entry<ClampValues>},
     {"nearestRows", entry<NearestRows>},             {"rowInverseNorms", entry<RowInverseNorms>},
+    {"word2vecBinaryRecords", entry<Word2VecBinaryRecords>},
 };
 
 // kernels(tier): { tier, async, and every kernel of kKernelEntries } running the named tier (''
