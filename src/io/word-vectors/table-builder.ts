@@ -31,6 +31,8 @@ export class TableBuilder {
   private readonly wordEnds: Int32Array;
   /** Record number + 1 of the word hashed to each slot, 0 for none. */
   private readonly slots: Int32Array;
+  /** The full hash of each slot's word: only a word with the same hash has its bytes compared. */
+  private readonly slotHashes: Int32Array;
   /** The slot of the word added last. */
   private lastSlot = 0;
   /** Words added (wordEnds filled), and the first of them not decoded into `words` yet. */
@@ -59,6 +61,7 @@ export class TableBuilder {
     this.wordEnds = new Int32Array(capacity);
     // At most 3/4 full, a power of two (at least one slot stays empty, so probing ends).
     this.slots = new Int32Array(Math.min(2 ** 31, 2 ** Math.ceil(Math.log2((capacity * 4) / 3 + 1))));
+    this.slotHashes = new Int32Array(this.slots.length);
   }
 
   /** Records stored so far. */
@@ -104,14 +107,18 @@ export class TableBuilder {
       hash = Math.imul(hash ^ c, 16777619);
     }
     const slots = this.slots;
+    const hashes = this.slotHashes;
     const mask = slots.length - 1;
     let slot = hash & mask;
     for (let other = slots[slot]!; other !== 0; other = slots[slot]!) {
-      const otherStart = other === 1 ? 0 : this.wordEnds[other - 2]! + 1;
-      if (this.wordEnds[other - 1]! - otherStart === length && bytes.compare(bytes, wordStart, at, otherStart, otherStart + length) === 0) return other - 1;
+      if (hashes[slot] === hash) {
+        const otherStart = other === 1 ? 0 : this.wordEnds[other - 2]! + 1;
+        if (this.wordEnds[other - 1]! - otherStart === length && bytes.compare(bytes, wordStart, at, otherStart, otherStart + length) === 0) return other - 1;
+      }
       slot = (slot + 1) & mask;
     }
     slots[slot] = this.count + 1;
+    hashes[slot] = hash;
     this.lastSlot = slot;
     bytes[at] = this.separator;
     this.wordEnds[this.count++] = at;

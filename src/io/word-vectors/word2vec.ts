@@ -35,6 +35,9 @@ async function sniffText(reader: ChunkReader, chunk: Buffer, header: Header, wor
   return { text, chunk };
 }
 
+/** The first read of a file that will be mapped: enough for its header. */
+const HEADER_CHUNK_BYTES = 1 << 16;
+
 /** Records per kernel call; their words are added to the builder after each call. */
 const RECORDS_PER_CALL = 4096;
 
@@ -174,7 +177,9 @@ async function loadWord2VecFile(where: string, file: string, options: unknown, f
   const refuseWordsWithSpaces = (): RangeError =>
     new RangeError(`${where}: options.wordsWithSpaces applies to text files, but ${file} is ${note} (a binary record's word ends at its first space)`);
   if (binary === true && settings.wordsWithSpaces) throw refuseWordsWithSpaces();
-  const reader = await openChunkReader(file, readSettings.chunkBytes);
+  // A file known to be binary is mapped on the native backend: only its header is read first.
+  const mapLater = binary === true && currentBackend().name === 'native';
+  let reader = await openChunkReader(file, mapLater ? Math.min(readSettings.chunkBytes, HEADER_CHUNK_BYTES) : readSettings.chunkBytes);
   try {
     let chunk = await readUntil(reader, await reader.next(), (c) => c.indexOf(10) >= 0 || c.length > 64);
     const header = parseHeader(chunk, failFor(file, ''));
@@ -202,11 +207,19 @@ async function loadWord2VecFile(where: string, file: string, options: unknown, f
     const placeOf = binary ? (record: number) => `record ${record + 1}` : (record: number) => `line ${record + 2}`;
     checkTableSize(fail, words, dim, settings);
     const builder = new TableBuilder(dim, Math.min(words, settings.limit), settings, placeOf, fail, binary ? 32 : 10);
-    const rest = chunk.subarray(header.bytes);
+    let rest = chunk.subarray(header.bytes);
     if (binary) {
       // On the native backend the records are read from the file mapped (one copy: page cache to
-      // table), else (or if it cannot be mapped) in chunks.
+      // table), else (or if it cannot be mapped) in chunks: of the usual size, from a reader
+      // opened anew if this one was opened for the header alone.
       const mapping = mapForOneRead(file, reader.size);
+      if (mapping === null && mapLater && !reader.atEnd) {
+        await reader.close();
+        reader = await openChunkReader(file, readSettings.chunkBytes);
+        const first = await reader.next();
+        if (first.length < header.bytes) throw fail('the file shrank while being read');
+        rest = first.subarray(header.bytes);
+      }
       await parseBinaryFile(reader, rest, header.bytes, builder, words, settings, mapping);
     } else {
       const parser = new TextParser(builder, 2, builder.capacity < words);
