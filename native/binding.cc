@@ -21,6 +21,8 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <functional>
 #include <iterator>
@@ -1376,18 +1378,33 @@ Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number:
 // mapping: if some runtime did not, the cost is a leaked mapping, never a double unmap. The
 // TypeScript callers never ask for more than MAX_LENGTH (src/io/files.ts), so this is a backstop.
 // No second exception is thrown over a pending one (that would be a fatal napi_throw).
-Napi::Value mapping_buffer(Napi::Env env, const nne::MappedFile& mapped) {
+// The file mappings (mapFile) not yet unmapped, by address: releaseMappedPages acts on these only
+// (never on memory of other kinds, which MADV_DONTNEED would zero). Workers share the set.
+std::mutex file_mappings_mutex;
+std::set<const void*> file_mappings;
+
+void forget_file_mapping(const void* data) {
+  std::lock_guard<std::mutex> lock(file_mappings_mutex);
+  file_mappings.erase(data);
+}
+
+Napi::Value mapping_buffer(Napi::Env env, const nne::MappedFile& mapped, bool file = false) {
   if (mapped.data == nullptr) return Napi::ArrayBuffer::New(env, 0);
   if (env.IsExceptionPending()) {  // nothing was handed to the runtime yet: the mapping is ours
     nne::unmap_file(mapped);
     return env.Undefined();
   }
   auto* owned = new nne::MappedFile(mapped);
+  if (file) {
+    std::lock_guard<std::mutex> lock(file_mappings_mutex);
+    file_mappings.insert(mapped.data);
+  }
   napi_value buffer;
   napi_status status = napi_create_external_arraybuffer(
       env, mapped.data, mapped.size,
       [](napi_env, void*, void* hint) {
         auto* region = static_cast<nne::MappedFile*>(hint);
+        forget_file_mapping(region->data);  // before the address can be mapped again
         nne::unmap_file(*region);
         delete region;
       },
@@ -1395,6 +1412,7 @@ Napi::Value mapping_buffer(Napi::Env env, const nne::MappedFile& mapped) {
   if (status == napi_ok) return Napi::Value(env, buffer);
   const bool refused_before_taking = status == napi_no_external_buffers_allowed;
   if (refused_before_taking) {
+    forget_file_mapping(owned->data);
     nne::unmap_file(*owned);
     delete owned;
   }
@@ -1428,7 +1446,34 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
     Napi::Error::New(env, error).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return mapping_buffer(env, mapped);
+  return mapping_buffer(env, mapped, true);
+}
+
+// releaseMappedPages(buffer: ArrayBuffer, begin, end): the whole pages inside bytes [begin, end) of a
+// buffer mapFile returned are released (map_file.h release_pages: the resident size falls, a later
+// read maps them again; bytes written to them are lost). For a reader done with part of a mapped
+// file. Returns whether they were; false for any other ArrayBuffer. Throws a TypeError for
+// anything but an ArrayBuffer, a RangeError unless 0 <= begin <= end <= its length.
+Napi::Value ReleaseMappedPages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool is_buffer = false;
+  if (info.Length() < 1 || napi_is_arraybuffer(env, info[0], &is_buffer) != napi_ok || !is_buffer) {
+    Napi::TypeError::New(env, "buffer must be an ArrayBuffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  void* data = nullptr;
+  size_t length = 0;
+  if (napi_get_arraybuffer_info(env, info[0], &data, &length) != napi_ok) {
+    Napi::TypeError::New(env, "buffer must be an ArrayBuffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Args args(info);
+  int64_t begin = 0, end = 0;
+  if (!args.integer(1, "begin", 0, &begin).integer(2, "end", 0, &end).ok()) return env.Undefined();
+  if (begin > end || static_cast<uint64_t>(end) > length) return args.fail("begin and end must satisfy 0 <= begin <= end <= the buffer's length");
+  std::lock_guard<std::mutex> lock(file_mappings_mutex);  // the mapping stays while it is released
+  if (data == nullptr || file_mappings.count(data) == 0) return Napi::Boolean::New(env, false);
+  return Napi::Boolean::New(env, nne::release_pages(static_cast<uint8_t*>(data) + begin, static_cast<size_t>(end - begin)));
 }
 
 // adviseHugePages(buffer: ArrayBuffer): huge pages requested for the whole 2 MiB blocks of the
@@ -1482,6 +1527,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
   exports.Set("allocateZeroed", Napi::Function::New(env, AllocateZeroed, "allocateZeroed"));
   exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages, "adviseHugePages"));
+  exports.Set("releaseMappedPages", Napi::Function::New(env, ReleaseMappedPages, "releaseMappedPages"));
   exports.Set("setTransferGuard", Napi::Function::New(env, SetTransferGuard, "setTransferGuard"));
   // What the TypeScript side must agree with (test/kernel-lists.test.ts): the kernel entry points,
   // and the optimizer scalars' slots (optimizer_slots.h).

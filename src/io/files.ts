@@ -279,6 +279,15 @@ export function mapForOneRead(file: string, size: number): Buffer | null {
 }
 
 /**
+ * Bytes [begin, end) of a mapping mapForOneRead returned, read and done with: its whole pages are
+ * unmapped from this process (the page cache keeps them), so that the resident size of a load stays
+ * the table plus the part of the file being read, not the whole file.
+ */
+export function releaseMappedBytes(mapping: Buffer, begin: number, end: number): void {
+  loadAddon().releaseMappedPages(mapping.buffer as ArrayBuffer, mapping.byteOffset + begin, mapping.byteOffset + end);
+}
+
+/**
  * The whole file as an ArrayBuffer. On the native backend the file is mapped copy-on-write
  * (MAP_PRIVATE): opening is immediate, pages are read when touched, and writes to the buffer
  * never reach the file. Elsewhere it is read into memory. The file must not be truncated by

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe } from '../../validate.js';
 import { BINARY_RECORD_STATUS } from '../../backend.js';
 import { currentBackend } from '../../loader.js';
-import { type ChunkReader, mapForOneRead, openChunkReader } from '../files.js';
+import { type ChunkReader, mapForOneRead, openChunkReader, releaseMappedBytes } from '../files.js';
 import { type Header, parseHeader, readUntil } from './header.js';
 import { type LoadSettings, MAX_WORD_BYTES, checkLoadOptions, maxLineBytes, readSettings } from './settings.js';
 import { type FailFunction, TableBuilder, checkTableSize, failFor, isSpaceByte, reportProgress } from './table-builder.js';
@@ -74,6 +74,7 @@ async function parseBinaryFile(
   let window = step;
   const mappedWindow = (offset: number): Buffer => mapping!.subarray(offset, Math.min(mapping!.length, offset + window));
   let chunkOffset = firstOffset;
+  let released = 0;
   let chunk = mapping === null ? first : mappedWindow(chunkOffset);
   let final = mapping === null ? reader.atEnd : chunkOffset + chunk.length === mapping.length;
   for (;;) {
@@ -129,6 +130,9 @@ async function parseBinaryFile(
     if (mapping !== null) {
       reportProgress(settings, chunkOffset + p, size);
       window = p === 0 ? 2 * window : step;
+      // The records before the next window are done with: their pages leave this process.
+      releaseMappedBytes(mapping, released, chunkOffset + p);
+      released = chunkOffset + p;
       chunkOffset += p;
       chunk = mappedWindow(chunkOffset);
       final = chunkOffset + chunk.length === mapping.length;
