@@ -8,7 +8,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { Embedding } from '../../src/embedding.js';
-import { FileFormatError } from '../../src/io/files.js';
+import { FileFormatError, mapForOneRead, releaseMappedBytes } from '../../src/io/files.js';
+import { currentBackend } from '../../src/loader.js';
 import { Vocabulary } from '../../src/io/vocabulary.js';
 import {
   type WordVectors,
@@ -893,6 +894,22 @@ describe('malformed files get a FileFormatError naming the file, the place and t
         }
       }
     }
+  });
+
+  it('word2vec binary is read from the file mapped on the native backend, in chunks on the TypeScript one', () => {
+    const content = binaryFile(['a', 'b'], [[1, 2], [3, 4]], 'c');
+    const file = fileAt('mapped.bin', content);
+    const mapping = mapForOneRead(file, content.length);
+    if (currentBackend().name === 'native') {
+      expect(mapping!.equals(content)).toBe(true);
+      // Pages released are read again from the file, unchanged.
+      releaseMappedBytes(mapping!, 0, mapping!.length);
+      expect(mapping!.equals(content)).toBe(true);
+    } else {
+      expect(mapping).toBeNull();
+    }
+    // A size other than the open file's (the file changed since): not mapped, read in chunks.
+    expect(mapForOneRead(file, content.length + 1)).toBeNull();
   });
 
   it('word2vec binary: hostile headers and records are refused before they cost much', async () => {
