@@ -218,8 +218,9 @@ async function loadWord2VecFile(where: string, file: string, options: unknown, f
       // opened anew if this one was opened for the header alone.
       const mapping = mapForOneRead(file, reader.size);
       if (mapping === null && mapLater && !reader.atEnd) {
-        await reader.close();
+        const headerReader = reader;
         reader = await openChunkReader(file, readSettings.chunkBytes);
+        await headerReader.close();
         const first = await reader.next();
         if (first.length < header.bytes) throw fail('the file shrank while being read');
         rest = first.subarray(header.bytes);
