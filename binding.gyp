@@ -13,7 +13,8 @@
       "native/optimizers.cc",
       "native/renorm.cc",
       "native/scatter_add.cc",
-      "native/thread_pool.cc"
+      "native/thread_pool.cc",
+      "native/word2vec_binary.cc"
     ],
     "nne_cflags": [
       "-std=c++17",

@@ -12,7 +12,8 @@
 //   torch      the calls a user writes (forward with and without out, forward+backward, training
 //              steps) next to the same calls in PyTorch, when installed                (torch.mjs)
 //   io         loading speed (MB/s) of a 200,000 × 300 table from word2vec text and binary, GloVe,
-//              safetensors and .npy files, against fs.readFileSync and memcpy (io.mjs)
+//              fastText, safetensors and .npy files (and word2vec binary at 1,000,000 × 300),
+//              against fs.readFileSync, memcpy and a fresh table's fill (io.mjs)
 //   init       creating an initialized table (new Embedding with each init kind, Embedding.create,
 //              the TS backend) at 10^5 × 300 and 10^6 × 128, next to torch's nn.Embedding and
 //              nn.init, when installed, and a fill-bandwidth reference (init.mjs)

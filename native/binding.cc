@@ -21,6 +21,8 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <functional>
 #include <iterator>
@@ -34,6 +36,7 @@
 #include "optimizer_slots.h"
 #include "simd.h"
 #include "thread_pool.h"
+#include "word2vec_binary.h"
 
 namespace {
 
@@ -1162,6 +1165,42 @@ Napi::Value RowInverseNorms(Args& args) {
   });
 }
 
+// word2vecBinaryRecords(bytes: Uint8Array, start, maxWordBytes, dim, table: Float32Array, rowOffset,
+// maxRecords, wordStarts: Int32Array, wordEnds: Int32Array, out: Float64Array): word2vec binary
+// records parsed from bytes[start..] into the table's rows from element rowOffset on
+// (word2vec_binary.h); returns how many. out[0] = where it stopped, out[1] = the status
+// (BinaryRecordStatus), out[2] = the first non-finite value's position in its row (else -1),
+// out[3] = the OR of the words' bytes. bytes shorter than 2^31 (offsets are int32); maxRecords rows
+// from rowOffset inside the table; wordStarts and wordEnds of at least maxRecords entries; out of at least 4.
+Napi::Value Word2VecBinaryRecords(Args& args) {
+  Array<uint8_t> bytes;
+  Array<float> table;
+  Array<int32_t> word_starts, word_ends;
+  Array<double> out;
+  int64_t start = 0, max_word_bytes = 0, dim = 0, row_offset = 0, max_records = 0;
+  args.array(0, "bytes", Use::read, &bytes).integer(1, "start", 0, &start).integer(2, "maxWordBytes", 0, &max_word_bytes);
+  args.integer(3, "dim", 1, &dim).array(4, "table", Use::write, &table).integer(5, "rowOffset", 0, &row_offset);
+  args.integer(6, "maxRecords", 0, &max_records).array(7, "wordStarts", Use::write, &word_starts);
+  args.array(8, "wordEnds", Use::write, &word_ends).array(9, "out", Use::write, &out);
+  args.require([&] { return bytes.length <= INT32_MAX && start <= bytes.length; }, "bytes must be shorter than 2^31 and start at most its length");
+  args.require([&] { return max_word_bytes <= INT32_MAX; }, "maxWordBytes must be below 2^31");
+  args.require([&] { return row_offset <= table.length && max_records <= (table.length - row_offset) / dim; },
+               "maxRecords rows of dim from rowOffset must fit in the table");
+  args.require([&] { return word_starts.length >= max_records && word_ends.length >= max_records; },
+               "wordStarts and wordEnds must hold maxRecords entries");
+  args.require([&] { return out.length >= 4; }, "out must hold 4 values");
+  if (!args.ok()) return args.undefined();
+  return finish(args, [=]() -> int64_t {
+    const nne::BinaryRecordsResult result = nne::word2vec_binary_records(
+        bytes.data, bytes.length, start, max_word_bytes, dim, table.data + row_offset, max_records, word_starts.data, word_ends.data);
+    out.data[0] = static_cast<double>(result.position);
+    out.data[1] = static_cast<double>(static_cast<int>(result.status));
+    out.data[2] = static_cast<double>(result.bad_value);
+    out.data[3] = static_cast<double>(result.high);
+    return result.records;
+  });
+}
+
 // setTransferGuard(markAsUntransferable): the function async calls apply to the ArrayBuffers they
 // use (see CallArrays). The package passes worker_threads.markAsUntransferable when it loads.
 Napi::Value SetTransferGuard(const Napi::CallbackInfo& info) {
@@ -1245,6 +1284,7 @@ constexpr KernelEntry kKernelEntries[] = {
     {"narrowRows", entry<NarrowRows>},               {"norm", entry<Norm>},
     {"scaleValues", entry<ScaleValues>},             {"clampValues", entry<ClampValues>},
     {"nearestRows", entry<NearestRows>},             {"rowInverseNorms", entry<RowInverseNorms>},
+    {"word2vecBinaryRecords", entry<Word2VecBinaryRecords>},
 };
 
 // kernels(tier): { tier, async, and every kernel of kKernelEntries } running the named tier (''
@@ -1338,18 +1378,33 @@ Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number:
 // mapping: if some runtime did not, the cost is a leaked mapping, never a double unmap. The
 // TypeScript callers never ask for more than MAX_LENGTH (src/io/files.ts), so this is a backstop.
 // No second exception is thrown over a pending one (that would be a fatal napi_throw).
-Napi::Value mapping_buffer(Napi::Env env, const nne::MappedFile& mapped) {
+// The file mappings (mapFile) not yet unmapped, by address: releaseMappedPages acts on these only
+// (never on memory of other kinds, which MADV_DONTNEED would zero). Workers share the set.
+std::mutex file_mappings_mutex;
+std::set<const void*> file_mappings;
+
+void forget_file_mapping(const void* data) {
+  std::lock_guard<std::mutex> lock(file_mappings_mutex);
+  file_mappings.erase(data);
+}
+
+Napi::Value mapping_buffer(Napi::Env env, const nne::MappedFile& mapped, bool file = false) {
   if (mapped.data == nullptr) return Napi::ArrayBuffer::New(env, 0);
   if (env.IsExceptionPending()) {  // nothing was handed to the runtime yet: the mapping is ours
     nne::unmap_file(mapped);
     return env.Undefined();
   }
   auto* owned = new nne::MappedFile(mapped);
+  if (file) {
+    std::lock_guard<std::mutex> lock(file_mappings_mutex);
+    file_mappings.insert(mapped.data);
+  }
   napi_value buffer;
   napi_status status = napi_create_external_arraybuffer(
       env, mapped.data, mapped.size,
       [](napi_env, void*, void* hint) {
         auto* region = static_cast<nne::MappedFile*>(hint);
+        forget_file_mapping(region->data);  // before the address can be mapped again
         nne::unmap_file(*region);
         delete region;
       },
@@ -1357,6 +1412,7 @@ Napi::Value mapping_buffer(Napi::Env env, const nne::MappedFile& mapped) {
   if (status == napi_ok) return Napi::Value(env, buffer);
   const bool refused_before_taking = status == napi_no_external_buffers_allowed;
   if (refused_before_taking) {
+    forget_file_mapping(owned->data);
     nne::unmap_file(*owned);
     delete owned;
   }
@@ -1390,7 +1446,34 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
     Napi::Error::New(env, error).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return mapping_buffer(env, mapped);
+  return mapping_buffer(env, mapped, true);
+}
+
+// releaseMappedPages(buffer: ArrayBuffer, begin, end): the whole pages inside bytes [begin, end) of a
+// buffer mapFile returned are released (map_file.h release_pages: the resident size falls, a later
+// read maps them again; bytes written to them are lost). For a reader done with part of a mapped
+// file. Returns whether they were; false for any other ArrayBuffer. Throws a TypeError for
+// anything but an ArrayBuffer, a RangeError unless 0 <= begin <= end <= its length.
+Napi::Value ReleaseMappedPages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool is_buffer = false;
+  if (info.Length() < 1 || napi_is_arraybuffer(env, info[0], &is_buffer) != napi_ok || !is_buffer) {
+    Napi::TypeError::New(env, "buffer must be an ArrayBuffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  void* data = nullptr;
+  size_t length = 0;
+  if (napi_get_arraybuffer_info(env, info[0], &data, &length) != napi_ok) {
+    Napi::TypeError::New(env, "buffer must be an ArrayBuffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Args args(info);
+  int64_t begin = 0, end = 0;
+  if (!args.integer(1, "begin", 0, &begin).integer(2, "end", 0, &end).ok()) return env.Undefined();
+  if (begin > end || static_cast<uint64_t>(end) > length) return args.fail("begin and end must satisfy 0 <= begin <= end <= the buffer's length");
+  std::lock_guard<std::mutex> lock(file_mappings_mutex);  // the mapping stays while it is released
+  if (data == nullptr || file_mappings.count(data) == 0) return Napi::Boolean::New(env, false);
+  return Napi::Boolean::New(env, nne::release_pages(static_cast<uint8_t*>(data) + begin, static_cast<size_t>(end - begin)));
 }
 
 // adviseHugePages(buffer: ArrayBuffer): huge pages requested for the whole 2 MiB blocks of the
@@ -1444,6 +1527,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
   exports.Set("allocateZeroed", Napi::Function::New(env, AllocateZeroed, "allocateZeroed"));
   exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages, "adviseHugePages"));
+  exports.Set("releaseMappedPages", Napi::Function::New(env, ReleaseMappedPages, "releaseMappedPages"));
   exports.Set("setTransferGuard", Napi::Function::New(env, SetTransferGuard, "setTransferGuard"));
   // What the TypeScript side must agree with (test/kernel-lists.test.ts): the kernel entry points,
   // and the optimizer scalars' slots (optimizer_slots.h).

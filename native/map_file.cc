@@ -104,11 +104,21 @@ bool advise_huge_pages(void* data, size_t size) {
 #endif
 }
 
+bool release_pages(void* data, size_t size) {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + size) & ~(page - 1);
+  if (data == nullptr || end <= begin) return false;
+  return madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) == 0;
+}
+
 #else
 
 bool can_map_files() { return false; }
 
 bool advise_huge_pages(void*, size_t) { return false; }
+
+bool release_pages(void*, size_t) { return false; }
 
 bool map_file(const char*, MappedFile*, std::string* error) {
   *error = "mapping files is not implemented on this platform";

@@ -30,6 +30,13 @@ bool map_zeroed(size_t size, MappedFile* mapped, std::string* error);
 // (false for a range holding no whole 2 MiB block, and where madvise is not available).
 bool advise_huge_pages(void* data, size_t size);
 
+// Drops this process's mapping of the whole pages inside [data, data + size) of a map_file mapping
+// (madvise MADV_DONTNEED): its resident size falls back, and a later read of those bytes maps the
+// file's pages again (for a private mapping, bytes written to it are lost). For a reader that is
+// done with a part of a mapped file. Returns whether the kernel took it (false where madvise is
+// not available, or the range holds no whole page).
+bool release_pages(void* data, size_t size);
+
 // True where map_file is implemented (POSIX); elsewhere it fails with a message saying so.
 bool can_map_files();
 

@@ -20,6 +20,7 @@
 #include "half.h"
 #include "narrow_rounding.h"
 #include "kernels.h"
+#include "word2vec_binary.h"
 
 namespace nne {
 namespace reference {
@@ -462,6 +463,53 @@ inline void nearest_rows(const float* table, int64_t dim, int64_t rows, const fl
       out_scores[s * k + i] = found ? static_cast<float>(all[i].second.second) : NAN;
     }
   }
+}
+
+// word2vec_binary_records from its definition, a byte at a time as the TypeScript loader reads:
+// whitespace 9..13 skipped, the word up to its space (more than max_word_bytes bytes without one:
+// too long), then the vector, copied a float at a time, each value checked as it is copied.
+inline BinaryRecordsResult word2vec_binary_records(const uint8_t* bytes, int64_t length, int64_t start,
+                                                   int64_t max_word_bytes, int64_t dim, float* rows, int64_t max_records,
+                                                   int32_t* word_starts, int32_t* word_ends) {
+  BinaryRecordsResult result;
+  int64_t p = start;
+  while (result.records < max_records) {
+    while (p < length && bytes[p] >= 9 && bytes[p] <= 13) ++p;
+    const int64_t word_start = p;
+    result.position = word_start;
+    while (p < length && bytes[p] != 32 && p - word_start <= max_word_bytes) ++p;
+    if (p - word_start > max_word_bytes) {
+      result.status = BinaryRecordStatus::word_too_long;
+      return result;
+    }
+    if (p + 1 + 4 * dim > length) {
+      result.status = BinaryRecordStatus::need_more;
+      return result;
+    }
+    if (p == word_start) {
+      result.status = BinaryRecordStatus::empty_word;
+      return result;
+    }
+    const int64_t n = result.records;
+    for (int64_t k = word_start; k < p; ++k) result.high |= bytes[k];
+    word_starts[n] = static_cast<int32_t>(word_start);
+    word_ends[n] = static_cast<int32_t>(p);
+    for (int64_t j = 0; j < dim; ++j) {
+      const uint8_t* v = bytes + p + 1 + 4 * j;
+      const uint32_t bits = uint32_t{v[0]} | uint32_t{v[1]} << 8 | uint32_t{v[2]} << 16 | uint32_t{v[3]} << 24;
+      std::memcpy(rows + n * dim + j, &bits, 4);
+      if ((bits & 0x7f800000u) == 0x7f800000u && result.bad_value < 0) result.bad_value = j;
+    }
+    if (result.bad_value >= 0) {
+      result.status = BinaryRecordStatus::not_finite;
+      return result;
+    }
+    p += 1 + 4 * dim;
+    result.records = n + 1;
+  }
+  result.position = p;
+  result.status = BinaryRecordStatus::done;
+  return result;
 }
 
 }  // namespace reference

@@ -119,6 +119,7 @@ export const KERNEL_ARRAYS: { readonly [K in KernelName]: readonly ArrayArgument
     [11, 'outScores', 'write'],
   ),
   rowInverseNorms: arrays([0, 'data', 'read'], [4, 'out', 'write']),
+  word2vecBinaryRecords: arrays([0, 'bytes', 'read'], [4, 'table', 'write'], [7, 'wordStarts', 'write'], [8, 'wordEnds', 'write'], [9, 'out', 'write']),
 };
 
 /** Whether two typed arrays share any bytes. */

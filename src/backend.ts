@@ -92,6 +92,7 @@ export const KERNEL_NAMES = [
   'clampValues',
   'nearestRows',
   'rowInverseNorms',
+  'word2vecBinaryRecords',
 ] as const;
 
 /** The kernels a layer or optimizer calls; each returns -1, a bad position, or a count. */
@@ -240,7 +241,26 @@ interface KernelSignatures {
 
   /** out[i] = 1 / sqrt(lane dot of row first + i with itself), 0 for a row of norm 0. Returns -1. */
   rowInverseNorms(data: Float32Array | PackedData, dtype: AnyDtypeCode, dim: number, first: number, out: Float64Array): number;
+
+  /**
+   * word2vec binary records ("word " and dim little-endian float32 values; whitespace, bytes 9 to
+   * 13, before a word skipped) parsed from bytes[start..] until maxRecords are (bytes shorter than
+   * 2^31): record i's values go to table[rowOffset + i * dim ..), its word is bytes[wordStarts[i],
+   * wordEnds[i]). Returns how many records; out[0] = where it stopped (done: after the last record;
+   * otherwise the start of the word of the record that stopped it), out[1] = the status
+   * (BINARY_RECORD_STATUS: done; needMore: that record does not end inside the bytes; emptyWord: it
+   * starts with a space; wordTooLong: no space within maxWordBytes + 1 bytes; notFinite: its row,
+   * copied, and its offsets, entry `returned`, are set, and out[2] is the position in the row of its
+   * first non-finite value), out[3] = the OR of the bytes of every word whose offsets were set.
+   */
+  word2vecBinaryRecords(
+    bytes: Uint8Array, start: number, maxWordBytes: number, dim: number, table: Float32Array, rowOffset: number, maxRecords: number,
+    wordStarts: Int32Array, wordEnds: Int32Array, out: Float64Array,
+  ): number;
 }
+
+/** How a word2vecBinaryRecords call ended (out[1]), numbered as native/word2vec_binary.h BinaryRecordStatus. */
+export const BINARY_RECORD_STATUS = { done: 0, needMore: 1, emptyWord: 2, wordTooLong: 3, notFinite: 4 } as const;
 
 /** nearestRows' metrics, numbered as the kernels take them (native/kernels.h NearestMetric). */
 export const METRIC_CODES = { dot: 0, cosine: 1, l2: 2 } as const;

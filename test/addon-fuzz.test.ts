@@ -1,6 +1,8 @@
 // The raw addon, called directly with arbitrary arguments: it must never crash the process (this
 // test process surviving is the first half of the assertion), and every call either returns a
 // number (-1, or the position of the first bad index) or throws a TypeError or RangeError.
+import { readFileSync } from 'node:fs';
+
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
@@ -97,6 +99,32 @@ describe.runIf(getBackend() === 'native')('the raw addon survives anything', () 
     }
     expect(new Uint8Array(addon.allocateZeroed(5 << 20)).every((b) => b === 0)).toBe(true);
     expect(addon.allocateZeroed(0).byteLength).toBe(0);
+  });
+
+  it('releaseMappedPages releases pages of mapFile mappings only, whatever it is passed; the bytes read the same after', () => {
+    const mapped = addon.mapFile(__filename);
+    const zeroed = addon.allocateZeroed(5 << 20);
+    new Uint8Array(zeroed).fill(7);
+    const buffers = fc.constantFrom(mapped, zeroed, new ArrayBuffer(64), new ArrayBuffer(0));
+    fc.assert(
+      fc.property(fc.oneof(buffers, anyArgument), anyArgument, anyArgument, (buffer, begin, end) => {
+        try {
+          expect(typeof addon.releaseMappedPages(buffer as ArrayBuffer, begin as number, end as number)).toBe('boolean');
+        } catch (error) {
+          if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
+        }
+      }),
+      { numRuns: 500, seed: 78 },
+    );
+    const text = readFileSync(__filename);
+    expect(addon.releaseMappedPages(mapped, 0, mapped.byteLength)).toBe(mapped.byteLength >= 4096);
+    expect(Buffer.from(mapped).equals(text)).toBe(true);
+    // Any other memory is left alone (MADV_DONTNEED would zero it).
+    expect(addon.releaseMappedPages(zeroed, 0, zeroed.byteLength)).toBe(false);
+    expect(new Uint8Array(zeroed).every((b) => b === 7)).toBe(true);
+    expect(() => addon.releaseMappedPages(mapped, 2, 1)).toThrow(RangeError);
+    expect(() => addon.releaseMappedPages(mapped, 0, mapped.byteLength + 1)).toThrow(RangeError);
+    expect(() => addon.releaseMappedPages(new Uint8Array(4) as never, 0, 1)).toThrow(TypeError);
   });
 
   // The moves JavaScript can make while an async call runs: transfer an argument's buffer (then

@@ -1198,3 +1198,57 @@ describe.runIf(native)('the nearest-rows kernels with near-valid arguments', () 
     expect(counts.RangeError).toBeGreaterThan(100);
   });
 });
+
+// The word2vec binary record kernel called raw with near-valid arguments, each mutated at random
+// (start past the bytes, maxRecords past the table or the offset arrays, rowOffset, dim, short out,
+// bytes overlapping the table), synchronously and asynchronously with JavaScript writing the bytes
+// and the table mid-call: every call returns a count or throws a TypeError or RangeError, and the
+// process survives.
+const BINARY_RECORDS_SCENARIO = `
+const addon = require(${JSON.stringify(path.join(root, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(root)});
+nn.getBackend();
+const K = addon.kernels('');
+let seed = 4242;
+// The high bits of the generator: its low bits repeat with short periods.
+const rand = (n) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return Math.floor((seed / 2 ** 32) * n); };
+const pick = (...choices) => choices[rand(choices.length)];
+const counts = { ok: 0, TypeError: 0, RangeError: 0, other: [] };
+const note = (e) => { if (e instanceof TypeError) counts.TypeError++; else if (e instanceof RangeError) counts.RangeError++; else counts.other.push(String(e)); };
+const pending = [];
+for (let n = 0; n < 4000; n++) {
+  const dim = pick(1, 2, 5);
+  const records = pick(0, 1, 4, 9);
+  const bytes = new Uint8Array(pick(0, 3, 20, 200));
+  for (let i = 0; i < bytes.length; i++) bytes[i] = pick(32, 97, 10, 0, 0x7f, 0xff, rand(256));
+  const table = new Float32Array(records * dim + pick(0, 0, 3));
+  const args = [bytes, 0, pick(0, 4, 65536), dim, table, 0, records, new Int32Array(records), new Int32Array(records), new Float64Array(4)];
+  const bad = [
+    () => pick(new Uint8Array(table.buffer), new Int8Array(8), null, new Float32Array(2)), () => pick(bytes.length + 1, -1, 2 ** 53, 0.5, NaN),
+    () => pick(-1, 2 ** 31, 1.5), () => pick(0, -1, 2 ** 40, 2 ** 53), () => pick(new Float32Array(0), new Float64Array(9), null),
+    () => pick(table.length + 1, -1, table.length, 2 ** 53), () => pick(records + 1, 2 ** 31, -1, 2 ** 53),
+    () => pick(new Int32Array(0), new Uint32Array(records), null), () => pick(new Int32Array(Math.max(0, records - 1)), null),
+    () => pick(new Float64Array(3), new Float32Array(4), null),
+  ];
+  for (let i = 0; i < args.length; i++) if (rand(8) === 0) args[i] = bad[i]();
+  try {
+    if (rand(2) === 0) { K.word2vecBinaryRecords(...args); counts.ok++; }
+    else {
+      const p = K.async.word2vecBinaryRecords(...args);
+      if (args[0] && args[0].fill) args[0].fill(pick(32, 0, 0xff));
+      if (args[4] && args[4].fill) args[4].fill(NaN);
+      pending.push(p.then(() => counts.ok++, note));
+    }
+  } catch (e) { note(e); }
+}
+await Promise.all(pending);
+report(counts);
+`;
+
+describe.runIf(native)('the word2vec binary record kernel with near-valid arguments', () => {
+  it('returns a count or throws a TypeError or RangeError; the process survives', () => {
+    const counts = expectSurvived<{ ok: number; TypeError: number; RangeError: number; other: string[] }>(runChild(BINARY_RECORDS_SCENARIO, { timeout: 60_000 }));
+    expect(counts.other).toEqual([]);
+    expect(counts.ok).toBeGreaterThan(100);
+    expect(counts.RangeError).toBeGreaterThan(100);
+  });
+});

@@ -25,6 +25,11 @@ void test_map_file() {
   CHECK(nne::map_file(path, &mapped, &error), "map_file: %s", error.c_str());
   CHECK(mapped.size == 16 && std::memcmp(mapped.data, text, 16) == 0, "mapped bytes");
   static_cast<char*>(mapped.data)[0] = 'X';  // private: the file keeps its '0'
+  // release_pages: a range with no whole page is refused; after a release the bytes read as the
+  // file's again (the private write is dropped with its page).
+  CHECK(!nne::release_pages(static_cast<char*>(mapped.data) + 1, 8), "release_pages of less than a page");
+  CHECK(nne::release_pages(mapped.data, 4096), "release_pages of the first page");
+  CHECK(std::memcmp(mapped.data, text, 16) == 0, "bytes after release_pages");
   nne::unmap_file(mapped);
   CHECK(nne::map_file(path, &mapped, &error), "map_file again: %s", error.c_str());
   CHECK(static_cast<char*>(mapped.data)[0] == '0', "a write to a private mapping reached the file");

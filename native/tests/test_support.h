@@ -107,5 +107,6 @@ void test_nearest(const nne::Kernels& kernels);
 void test_threads(const nne::Kernels& kernels);
 void test_concurrent_callers(const nne::Kernels& kernels);
 void test_map_file();
+void test_word2vec_binary();
 
 }  // namespace nne_test

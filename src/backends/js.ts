@@ -5,7 +5,7 @@
 // norms follow the eight-lane order described in native/renorm.cc.
 import { KERNEL_ARRAYS, copyOf, guardAsyncCall, isShared, refuseOverlaps } from '../async-guard.js';
 import {
-  type AnyDtypeCode, type Backend, type BagModeCode, DTYPE_CODES, type KernelIndices, type KernelName, type Kernels, KERNEL_NAMES, OPTIMIZER_SCALARS,
+  type AnyDtypeCode, type Backend, type BagModeCode, BINARY_RECORD_STATUS, DTYPE_CODES, type KernelIndices, type KernelName, type Kernels, KERNEL_NAMES, OPTIMIZER_SCALARS,
   type OptimizerScalars, type OutputHolder, type PackedData, type PackedDtypeCode,
 } from '../backend.js';
 import { type Dtype, dequantizeRow, rowBytes } from '../dtype.js';
@@ -331,6 +331,95 @@ function inSorted(list: Int32Array, row: number): boolean {
  * The kernels (their contracts: Kernels in backend.ts). Every one that reads indices checks them
  * first and returns the position of the first bad one, writing nothing.
  */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Reverses the bytes of each of `count` float32 values from byte `start` (a big-endian host reading little-endian values). */
+function swapFloat32Bytes(bytes: Uint8Array, start: number, count: number): void {
+  for (let i = start; i < start + 4 * count; i += 4) {
+    const a = bytes[i]!;
+    const b = bytes[i + 1]!;
+    bytes[i] = bytes[i + 3]!;
+    bytes[i + 1] = bytes[i + 2]!;
+    bytes[i + 2] = b;
+    bytes[i + 3] = a;
+  }
+}
+
+/** Index of the first non-finite float32 in bits[start, end) (exponent bits all ones), else -1. */
+function firstNonFinite(bits: Uint32Array, start: number, end: number): number {
+  // Branch-free first: (x & 0x7fffffff) + 2^23 reaches 2^31, the sign bit of the OR, exactly for those.
+  let any = 0;
+  for (let j = start; j < end; j++) any |= (bits[j]! & 0x7fffffff) + 0x800000;
+  if (any >= 0) return -1;
+  for (let j = start; j < end; j++) if ((bits[j]! & 0x7f800000) === 0x7f800000) return j;
+  return -1;
+}
+
+/**
+ * The binary record loop of the word2vec loader (native/word2vec_binary.cc's twin): a byte at a
+ * time to each word's end, then the vector copied (Buffer.copy) and checked. Refuses the arguments
+ * the binding refuses, with its messages.
+ */
+function word2vecBinaryRecords(
+  bytes: Uint8Array, start: number, maxWordBytes: number, dim: number, table: Float32Array, rowOffset: number, maxRecords: number,
+  wordStarts: Int32Array, wordEnds: Int32Array, out: Float64Array,
+): number {
+  const end = bytes.length;
+  if (!(end <= 2 ** 31 - 1 && start <= end)) throw new RangeError('bytes must be shorter than 2^31 and start at most its length');
+  if (!(maxWordBytes <= 2 ** 31 - 1)) throw new RangeError('maxWordBytes must be below 2^31');
+  if (!(rowOffset <= table.length && maxRecords <= Math.floor((table.length - rowOffset) / dim))) {
+    throw new RangeError('maxRecords rows of dim from rowOffset must fit in the table');
+  }
+  if (!(wordStarts.length >= maxRecords && wordEnds.length >= maxRecords)) throw new RangeError('wordStarts and wordEnds must hold maxRecords entries');
+  if (!(out.length >= 4)) throw new RangeError('out must hold 4 values');
+  const vectorBytes = 4 * dim;
+  const source = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const target = Buffer.from(table.buffer, table.byteOffset, table.byteLength);
+  const bits = new Uint32Array(table.buffer, table.byteOffset, table.length);
+  let p = start;
+  let high = 0;
+  let n = 0;
+  let status: number = BINARY_RECORD_STATUS.done;
+  let badValue = -1;
+  while (n < maxRecords) {
+    while (p < end && bytes[p]! >= 9 && bytes[p]! <= 13) p++;
+    const wordStart = p;
+    let wordHigh = 0;
+    let c = 0;
+    while (p < end && (c = bytes[p]!) !== 32 && p - wordStart <= maxWordBytes) {
+      wordHigh |= c;
+      p++;
+    }
+    if (p - wordStart > maxWordBytes) status = BINARY_RECORD_STATUS.wordTooLong;
+    else if (p + 1 + vectorBytes > end) status = BINARY_RECORD_STATUS.needMore;
+    else if (p === wordStart) status = BINARY_RECORD_STATUS.emptyWord;
+    if (status !== BINARY_RECORD_STATUS.done) {
+      p = wordStart;
+      break;
+    }
+    high |= wordHigh;
+    wordStarts[n] = wordStart;
+    wordEnds[n] = p;
+    const row = rowOffset + n * dim;
+    source.copy(target, row * 4, p + 1, p + 1 + vectorBytes);
+    if (!LITTLE_ENDIAN) swapFloat32Bytes(target, row * 4, dim);
+    const bad = firstNonFinite(bits, row, row + dim);
+    if (bad >= 0) {
+      status = BINARY_RECORD_STATUS.notFinite;
+      badValue = bad - row;
+      p = wordStart;
+      break;
+    }
+    p += 1 + vectorBytes;
+    n++;
+  }
+  out[0] = p;
+  out[1] = status;
+  out[2] = badValue;
+  out[3] = high;
+  return n;
+}
+
 const implementations: Kernels = {
   firstInvalidIndex,
 
@@ -536,6 +625,8 @@ const implementations: Kernels = {
     for (let k = 0; k < rows.length; k++) narrowRow(bits, k * dim, data, rows[k] * dim, dim, dtype === 2, rounding, rows[k]);
     return -1;
   },
+
+  word2vecBinaryRecords,
 
   rowInverseNorms(data, dtype, dim, first, out) {
     const source = rowSource(data, dtype, dim);

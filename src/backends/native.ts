@@ -41,6 +41,12 @@ export interface NativeAddon {
   mapFile(path: string): ArrayBuffer;
   /** `bytes` zeroed bytes, huge pages requested, as an ArrayBuffer unmapped when collected. */
   allocateZeroed(bytes: number): ArrayBuffer;
+  /**
+   * The whole pages inside bytes [begin, end) of a buffer mapFile returned released (madvise
+   * MADV_DONTNEED: the resident size falls, a later read maps the file's pages again, bytes written
+   * there are lost); whether they were (false for any other buffer).
+   */
+  releaseMappedPages(buffer: ArrayBuffer, begin: number, end: number): boolean;
   /** Huge pages requested for the whole 2 MiB blocks of a buffer not yet written; whether the kernel took it. */
   adviseHugePages(buffer: ArrayBuffer): boolean;
   /** What the addon did to glibc's malloc settings when it loaded (native/malloc_tuning.h). */

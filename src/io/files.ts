@@ -260,6 +260,34 @@ export function allocateTable(count: number): Float32Array {
 }
 
 /**
+ * The file mapped copy-on-write, as a Buffer, for a reader that goes through it once (the word2vec
+ * binary loader: one copy, page cache to table, where reading in chunks makes two): on the native
+ * backend, for a file of `size` bytes (the size the caller's open file has) at most
+ * buffer.constants.MAX_LENGTH. Null where it cannot be mapped, or no longer has that size: the
+ * caller reads its open file in chunks instead. As for mapOrReadFile, the file must not be
+ * truncated while mapped.
+ */
+export function mapForOneRead(file: string, size: number): Buffer | null {
+  if (currentBackend().name !== 'native' || size > bufferConstants.MAX_LENGTH || size === 0) return null;
+  let buffer: ArrayBuffer;
+  try {
+    buffer = loadAddon().mapFile(path.resolve(file));
+  } catch {
+    return null; // not mappable here (no mmap, a path replaced since it was opened): read in chunks
+  }
+  return buffer.byteLength === size ? Buffer.from(buffer) : null;
+}
+
+/**
+ * Bytes [begin, end) of a mapping mapForOneRead returned, read and done with: its whole pages are
+ * unmapped from this process (the page cache keeps them), so that the resident size of a load stays
+ * the table plus the part of the file being read, not the whole file.
+ */
+export function releaseMappedBytes(mapping: Buffer, begin: number, end: number): void {
+  loadAddon().releaseMappedPages(mapping.buffer as ArrayBuffer, mapping.byteOffset + begin, mapping.byteOffset + end);
+}
+
+/**
  * The whole file as an ArrayBuffer. On the native backend the file is mapped copy-on-write
  * (MAP_PRIVATE): opening is immediate, pages are read when touched, and writes to the buffer
  * never reach the file. Elsewhere it is read into memory. The file must not be truncated by

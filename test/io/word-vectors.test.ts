@@ -8,7 +8,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { Embedding } from '../../src/embedding.js';
-import { FileFormatError } from '../../src/io/files.js';
+import { FileFormatError, mapForOneRead, releaseMappedBytes } from '../../src/io/files.js';
+import { currentBackend } from '../../src/loader.js';
 import { Vocabulary } from '../../src/io/vocabulary.js';
 import {
   type WordVectors,
@@ -19,6 +20,7 @@ import {
   loadWord2Vec,
   saveGloVe,
   saveWord2Vec,
+  readSettings,
 } from '../../src/io/word-vectors.js';
 import { expectFileFormatError, expectSameBits, rejection, rng, writeTestFile } from '../helpers.js';
 import { withChunkBytes } from './chunk-size.js';
@@ -840,6 +842,88 @@ describe('malformed files get a FileFormatError naming the file, the place and t
       ['long-word.bin', Buffer.concat([header(1, 1), Buffer.alloc(70_000, 0x61), Buffer.from(' '), Buffer.alloc(4)]), /record 1 \(byte 4\): no space after 65536 bytes of word/],
     ];
     for (const [name, content, reason] of cases) await expectFormatError(name, content, reason);
+    // The same messages, record numbers and byte offsets whatever the steps the file is read in
+    // (mapped windows on the native backend, chunks on the TypeScript one): boundaries at every byte.
+    for (const [name, content, reason] of cases.filter(([name]) => name !== 'long-word.bin')) {
+      const file = fileAt(`steps-${name}`, content);
+      for (let chunkBytes = 1; chunkBytes <= content.length + 1; chunkBytes++) {
+        const error = await formatError(withChunkBytes(chunkBytes, () => loadWord2Vec(file)));
+        expect(error.message, `${name} in steps of ${chunkBytes} bytes`).toMatch(reason);
+      }
+    }
+  });
+
+  it('word2vec binary: thousands of records (several kernel calls a step), errors numbered across them, limit, progress', async () => {
+    // More records than one kernel call takes (4096): words are added between calls.
+    const count = 9000;
+    const dim = 3;
+    const words = Array.from({ length: count }, (_, i) => (i % 1000 === 7 ? `слово${i}` : `w${i}`));
+    const rows = Array.from({ length: count }, (_, i) => [i, -i / 8, 2 ** -(i % 140)]);
+    for (const style of ['c', 'gensim'] as const) {
+      const content = binaryFile(words, rows, style);
+      const file = fileAt(`many-${style}.bin`, content);
+      for (const chunkBytes of [readSettings.chunkBytes, 4099, 17 * (dim * 4 + 6)]) {
+        const progress: { bytes: number; totalBytes: number }[] = [];
+        const loaded = await withChunkBytes(chunkBytes, () => loadWord2Vec(file, { onProgress: (p) => progress.push(p) }));
+        expect(loaded.vocabulary.tokens).toEqual(words);
+        expectSameBits(loaded.embedding.weight, Float32Array.from(rows.flat()), `${style} ${chunkBytes}`);
+        expect(progress.at(-1)).toEqual({ bytes: content.length, totalBytes: content.length });
+        for (let i = 1; i < progress.length; i++) expect(progress[i]!.bytes).toBeGreaterThanOrEqual(progress[i - 1]!.bytes);
+        if (chunkBytes < 5000) expect(progress.length).toBeGreaterThan(content.length / chunkBytes / 2);
+        // limit: stops after that many records, the rest unread (here: a broken tail).
+        const limited = await withChunkBytes(chunkBytes, () => loadWord2Vec(fileAt(`many-${style}-limited.bin`, Buffer.concat([content, Buffer.from('junk')])), { limit: 4097 }));
+        expect(limited.vocabulary.tokens).toEqual(words.slice(0, 4097));
+        expectSameBits(limited.embedding.weight, Float32Array.from(rows.slice(0, 4097).flat()));
+      }
+      // Errors past the first call and step keep their record numbers and byte offsets.
+      const recordBytes = (i: number): number => Buffer.byteLength(words[i]!) + 1 + 4 * dim + (style === 'c' ? 1 : 0);
+      let offset = Buffer.byteLength(`${count} ${dim}\n`);
+      for (let i = 0; i < 5000; i++) offset += recordBytes(i);
+      const duplicate = [...words];
+      duplicate[5000] = words[4096]!;
+      const nan = rows.map((row, i) => (i === 5000 ? [1, NaN, 3] : row));
+      for (const [name, content, reason] of [
+        ['duplicate', binaryFile(duplicate, rows, style), /record 5001: the word "w4096" already appeared in record 4097/],
+        ['nan', binaryFile(words, nan, style), new RegExp(`record 5001 \\(byte ${offset}\\), value 2 is NaN \\(not finite\\)`)],
+        // (A header of 5001 records, as long as the other: 9000 would not fit the bytes, refused first.)
+        ['truncated', binaryFile(words, rows, style, `5001 ${dim}\n`).subarray(0, offset + 3), new RegExp(`truncated: the header declares 5001 records, found 5000 \\(record 5001 at byte ${offset} is incomplete\\)`)],
+      ] as const) {
+        const broken = fileAt(`many-${style}-${name}.bin`, content);
+        for (const chunkBytes of [readSettings.chunkBytes, 4099]) {
+          expect((await formatError(withChunkBytes(chunkBytes, () => loadWord2Vec(broken)))).message, `${style} ${name} ${chunkBytes}`).toMatch(reason);
+        }
+      }
+    }
+  });
+
+  it('word2vec binary is read from the file mapped on the native backend, in chunks on the TypeScript one', () => {
+    const content = binaryFile(['a', 'b'], [[1, 2], [3, 4]], 'c');
+    const file = fileAt('mapped.bin', content);
+    const mapping = mapForOneRead(file, content.length);
+    if (currentBackend().name === 'native') {
+      expect(mapping!.equals(content)).toBe(true);
+      // Pages released are read again from the file, unchanged.
+      releaseMappedBytes(mapping!, 0, mapping!.length);
+      expect(mapping!.equals(content)).toBe(true);
+    } else {
+      expect(mapping).toBeNull();
+    }
+    // A size other than the open file's (the file changed since): not mapped, read in chunks.
+    expect(mapForOneRead(file, content.length + 1)).toBeNull();
+  });
+
+  it('word2vec binary: hostile headers and records are refused before they cost much', async () => {
+    const cases: [string, Buffer, RegExp][] = [
+      ['huge-dim.bin', Buffer.from('1 1048576\na \x00\x00\x00\x00'), /the header declares 1 words of dimension 1048576, which take at least 4194306 bytes, but only 6 bytes follow/],
+      ['huge-count.bin', Buffer.concat([Buffer.from('2147483647 1\n'), Buffer.alloc(64)]), /the header declares 2147483647 words of dimension 1/],
+      ['no-space.bin', Buffer.concat([Buffer.from('1 1\n'), Buffer.alloc(80_000, 0x62)]), /record 1 \(byte 4\): no space after 65536 bytes of word/],
+      ['only-whitespace.bin', Buffer.concat([Buffer.from('1 1\n'), Buffer.alloc(64, 10)]), /truncated: the header declares 1 records, found 0$|truncated: the header declares 1 records, found 0 \(/],
+      ['leading-space.bin', Buffer.concat([Buffer.from('1 1\n  a '), Buffer.alloc(4)]), /record 1 \(byte 4\): empty word/],
+    ];
+    for (const [name, content, reason] of cases) {
+      await expectFormatError(name, content, reason, (file) => loadWord2Vec(file, { binary: true }));
+      await expectFormatError(`steps-${name}`, content, reason, (file) => withChunkBytes(7, () => loadWord2Vec(file, { binary: true })));
+    }
   });
 
   it('GloVe files', async () => {

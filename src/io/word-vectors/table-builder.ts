@@ -29,7 +29,11 @@ export class TableBuilder {
   private wordBytesUsed = 0;
   /** Where word i's bytes end in wordBytes (its separator follows). */
   private readonly wordEnds: Int32Array;
-  /** Record number + 1 of the word hashed to each slot, 0 for none. */
+  /**
+   * Two entries per slot (one cache line holds both): the record number + 1 of the word hashed to
+   * it (0 for none), then that word's full hash (only a word with the same hash has its bytes
+   * compared).
+   */
   private readonly slots: Int32Array;
   /** The slot of the word added last. */
   private lastSlot = 0;
@@ -58,7 +62,7 @@ export class TableBuilder {
     this.weightBytes = Buffer.from(this.weight.buffer, this.weight.byteOffset, this.weight.byteLength);
     this.wordEnds = new Int32Array(capacity);
     // At most 3/4 full, a power of two (at least one slot stays empty, so probing ends).
-    this.slots = new Int32Array(Math.min(2 ** 31, 2 ** Math.ceil(Math.log2((capacity * 4) / 3 + 1))));
+    this.slots = new Int32Array(2 * Math.min(2 ** 31, 2 ** Math.ceil(Math.log2((capacity * 4) / 3 + 1))));
   }
 
   /** Records stored so far. */
@@ -104,14 +108,17 @@ export class TableBuilder {
       hash = Math.imul(hash ^ c, 16777619);
     }
     const slots = this.slots;
-    const mask = slots.length - 1;
+    const mask = (slots.length >>> 1) - 1;
     let slot = hash & mask;
-    for (let other = slots[slot]!; other !== 0; other = slots[slot]!) {
-      const otherStart = other === 1 ? 0 : this.wordEnds[other - 2]! + 1;
-      if (this.wordEnds[other - 1]! - otherStart === length && bytes.compare(bytes, wordStart, at, otherStart, otherStart + length) === 0) return other - 1;
+    for (let other = slots[2 * slot]!; other !== 0; other = slots[2 * slot]!) {
+      if (slots[2 * slot + 1] === hash) {
+        const otherStart = other === 1 ? 0 : this.wordEnds[other - 2]! + 1;
+        if (this.wordEnds[other - 1]! - otherStart === length && bytes.compare(bytes, wordStart, at, otherStart, otherStart + length) === 0) return other - 1;
+      }
       slot = (slot + 1) & mask;
     }
-    slots[slot] = this.count + 1;
+    slots[2 * slot] = this.count + 1;
+    slots[2 * slot + 1] = hash;
     this.lastSlot = slot;
     bytes[at] = this.separator;
     this.wordEnds[this.count++] = at;
@@ -126,7 +133,7 @@ export class TableBuilder {
    * (undecodedHigh keeps its bytes: at worst, ASCII words get checked as UTF-8.)
    */
   removeLastWord(): void {
-    this.slots[this.lastSlot] = 0;
+    this.slots[2 * this.lastSlot] = 0;
     const last = --this.count;
     this.wordBytesUsed = last === 0 ? 0 : this.wordEnds[last - 1]! + 1;
   }

@@ -2,8 +2,9 @@
 import path from 'node:path';
 
 import { describe } from '../../validate.js';
-import { type ChunkReader, openChunkReader } from '../files.js';
-import { LITTLE_ENDIAN } from './float-text.js';
+import { BINARY_RECORD_STATUS } from '../../backend.js';
+import { currentBackend } from '../../loader.js';
+import { type ChunkReader, mapForOneRead, openChunkReader, releaseMappedBytes } from '../files.js';
 import { type Header, parseHeader, readUntil } from './header.js';
 import { type LoadSettings, MAX_WORD_BYTES, checkLoadOptions, maxLineBytes, readSettings } from './settings.js';
 import { type FailFunction, TableBuilder, checkTableSize, failFor, isSpaceByte, reportProgress } from './table-builder.js';
@@ -34,7 +35,22 @@ async function sniffText(reader: ChunkReader, chunk: Buffer, header: Header, wor
   return { text, chunk };
 }
 
-/** Parses binary records "word " + 4 * dim bytes (whitespace before a word skipped) from `first` on. */
+/** The first read of a file that will be mapped: enough for its header. */
+const HEADER_CHUNK_BYTES = 1 << 16;
+
+/** Records per kernel call; their words are added to the builder after each call. */
+const RECORDS_PER_CALL = 4096;
+
+/** Lets other work run between steps of a mapped file (a chunk reader's reads already do). */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Parses binary records "word " + 4 * dim bytes (whitespace before a word skipped) from `first` on,
+ * through the backend's word2vecBinaryRecords kernel: over `mapping` (the whole file, mapped) in
+ * steps of readSettings.chunkBytes when there is one, else over the reader's chunks. The kernel
+ * copies each vector into its row and checks it; here each word is added (duplicates found) and
+ * the kernel's stops become the errors, with record numbers and byte offsets.
+ */
 async function parseBinaryFile(
   reader: ChunkReader,
   first: Buffer,
@@ -42,81 +58,96 @@ async function parseBinaryFile(
   builder: TableBuilder,
   declared: number,
   settings: LoadSettings,
+  mapping: Buffer | null,
 ): Promise<void> {
   const fail: FailFunction = (reason) => builder.failAfterWords(reason);
   const dim = builder.dim;
-  const vectorBytes = 4 * dim;
-  const bits = new Uint32Array(builder.weight.buffer, builder.weight.byteOffset, builder.weight.length);
   const limited = builder.capacity < declared;
-  let chunk = first;
+  const backend = currentBackend();
+  const batch = Math.max(1, Math.min(builder.capacity, RECORDS_PER_CALL));
+  const wordStarts = new Int32Array(batch);
+  const wordEnds = new Int32Array(batch);
+  const out = new Float64Array(4);
+  const size = reader.size;
+  // A mapped file is read in windows of `step` bytes (doubled while one record does not fit).
+  const step = Math.max(1, readSettings.chunkBytes);
+  let window = step;
+  const mappedWindow = (offset: number): Buffer => mapping!.subarray(offset, Math.min(mapping!.length, offset + window));
   let chunkOffset = firstOffset;
+  let released = 0;
+  let chunk = mapping === null ? first : mappedWindow(chunkOffset);
+  let final = mapping === null ? reader.atEnd : chunkOffset + chunk.length === mapping.length;
   for (;;) {
-    const end = chunk.length;
-    const final = reader.atEnd;
     let p = 0;
     while (builder.rows < builder.capacity) {
+      const wanted = Math.min(batch, builder.capacity - builder.rows);
+      const row = builder.nextRowOffset;
+      const parsed = backend.word2vecBinaryRecords(chunk, p, MAX_WORD_BYTES, dim, builder.weight, row, wanted, wordStarts, wordEnds, out);
+      const high = out[3]!;
+      for (let i = 0; i < parsed; i++) builder.addWord(chunk, wordStarts[i]!, wordEnds[i]!, high);
+      p = out[0]!;
+      const status = out[1]!;
+      if (status === BINARY_RECORD_STATUS.done) continue;
       const record = builder.rows + 1;
-      while (p < end && chunk[p]! >= 9 && chunk[p]! <= 13) p++;
-      const wordStart = p;
-      let high = 0;
-      let c = 0;
-      while (p < end && (c = chunk[p]!) !== 32 && p - wordStart <= MAX_WORD_BYTES) {
-        high |= c;
-        p++;
-      }
-      if (p - wordStart > MAX_WORD_BYTES) {
-        throw fail(`record ${record} (byte ${chunkOffset + wordStart}): no space after ${MAX_WORD_BYTES} bytes of word`);
-      }
-      if (p + 1 + vectorBytes > end) {
+      if (status === BINARY_RECORD_STATUS.needMore) {
         if (final) {
-          const where = wordStart < end ? ` (record ${record} at byte ${chunkOffset + wordStart} is incomplete)` : '';
+          const where = p < chunk.length ? ` (record ${record} at byte ${chunkOffset + p} is incomplete)` : '';
           throw fail(`truncated: the header declares ${declared} records, found ${builder.rows}${where}`);
         }
-        // Read on from the word (the whitespace before it is done with).
-        p = wordStart;
-        break;
+        break; // read on from the word (the whitespace before it is done with)
       }
-      if (p === wordStart) throw fail(`record ${record} (byte ${chunkOffset + wordStart}): empty word`);
-      const row = builder.nextRowOffset;
-      builder.addWord(chunk, wordStart, p, high);
-      chunk.copy(builder.weightBytes, row * 4, p + 1, p + 1 + vectorBytes);
-      if (!LITTLE_ENDIAN) swapFloat32Bytes(builder.weightBytes, row * 4, dim);
-      const bad = firstNonFinite(bits, row, row + dim);
-      if (bad >= 0) throw fail(`record ${record} (byte ${chunkOffset + wordStart}), value ${bad - row + 1} is ${builder.weight[bad]} (not finite)`);
-      p += 1 + vectorBytes;
+      if (status === BINARY_RECORD_STATUS.wordTooLong) {
+        throw fail(`record ${record} (byte ${chunkOffset + p}): no space after ${MAX_WORD_BYTES} bytes of word`);
+      }
+      if (status === BINARY_RECORD_STATUS.emptyWord) throw fail(`record ${record} (byte ${chunkOffset + p}): empty word`);
+      // Not finite: the record's word counts first (a duplicate is named before its values).
+      builder.addWord(chunk, wordStarts[parsed]!, wordEnds[parsed]!, high);
+      const bad = out[2]!;
+      throw fail(`record ${record} (byte ${chunkOffset + p}), value ${bad + 1} is ${builder.weight[row + parsed * dim + bad]} (not finite)`);
     }
     if (builder.rows === builder.capacity) {
       builder.flushWords();
       if (limited) return;
       // Only whitespace may follow the records.
+      if (mapping !== null) {
+        chunk = mapping;
+        p += chunkOffset;
+        chunkOffset = 0;
+        final = true;
+      }
       for (;;) {
         while (p < chunk.length && isSpaceByte(chunk[p]!)) p++;
         if (p < chunk.length) throw fail(`unexpected data at byte ${chunkOffset + p}, after the ${declared} records the header declares`);
-        if (reader.atEnd) return;
-        reportProgress(settings, reader.position, reader.size);
+        if (final) return;
+        reportProgress(settings, reader.position, size);
         chunkOffset += chunk.length;
         chunk = await reader.next();
+        final = reader.atEnd;
         p = 0;
       }
     }
     builder.flushWords();
-    reportProgress(settings, reader.position, reader.size);
-    const carry = chunk.subarray(p);
-    chunkOffset += p;
-    chunk = await reader.next(carry);
+    if (mapping !== null) {
+      reportProgress(settings, chunkOffset + p, size);
+      window = p === 0 ? 2 * window : step;
+      // The records before the next window are done with: their pages leave this process.
+      releaseMappedBytes(mapping, released, chunkOffset + p);
+      released = chunkOffset + p;
+      chunkOffset += p;
+      chunk = mappedWindow(chunkOffset);
+      final = chunkOffset + chunk.length === mapping.length;
+      await yieldToEventLoop();
+    } else {
+      reportProgress(settings, reader.position, size);
+      const carry = chunk.subarray(p);
+      chunkOffset += p;
+      chunk = await reader.next(carry);
+      final = reader.atEnd;
+    }
   }
 }
 
-/** Index of the first non-finite float32 in bits[start, end) (exponent bits all ones), else -1. */
-function firstNonFinite(bits: Uint32Array, start: number, end: number): number {
-  // Branch-free first: (x & 0x7fffffff) + 2^23 reaches 2^31, the sign bit of the OR, exactly for those.
-  let any = 0;
-  for (let j = start; j < end; j++) any |= (bits[j]! & 0x7fffffff) + 0x800000;
-  if (any >= 0) return -1;
-  for (let j = start; j < end; j++) if ((bits[j]! & 0x7f800000) === 0x7f800000) return j;
-  return -1;
-}
-
+/** Reverses the bytes of each of `count` float32 values from byte `start` (the writers, on a big-endian host). */
 export function swapFloat32Bytes(bytes: Uint8Array, start: number, count: number): void {
   for (let i = start; i < start + 4 * count; i += 4) {
     const a = bytes[i]!;
@@ -150,7 +181,9 @@ async function loadWord2VecFile(where: string, file: string, options: unknown, f
   const refuseWordsWithSpaces = (): RangeError =>
     new RangeError(`${where}: options.wordsWithSpaces applies to text files, but ${file} is ${note} (a binary record's word ends at its first space)`);
   if (binary === true && settings.wordsWithSpaces) throw refuseWordsWithSpaces();
-  const reader = await openChunkReader(file, readSettings.chunkBytes);
+  // A file known to be binary is mapped on the native backend: only its header is read first.
+  const mapLater = binary === true && currentBackend().name === 'native';
+  let reader = await openChunkReader(file, mapLater ? Math.min(readSettings.chunkBytes, HEADER_CHUNK_BYTES) : readSettings.chunkBytes);
   try {
     let chunk = await readUntil(reader, await reader.next(), (c) => c.indexOf(10) >= 0 || c.length > 64);
     const header = parseHeader(chunk, failFor(file, ''));
@@ -178,9 +211,21 @@ async function loadWord2VecFile(where: string, file: string, options: unknown, f
     const placeOf = binary ? (record: number) => `record ${record + 1}` : (record: number) => `line ${record + 2}`;
     checkTableSize(fail, words, dim, settings);
     const builder = new TableBuilder(dim, Math.min(words, settings.limit), settings, placeOf, fail, binary ? 32 : 10);
-    const rest = chunk.subarray(header.bytes);
+    let rest = chunk.subarray(header.bytes);
     if (binary) {
-      await parseBinaryFile(reader, rest, header.bytes, builder, words, settings);
+      // On the native backend the records are read from the file mapped (one copy: page cache to
+      // table), else (or if it cannot be mapped) in chunks: of the usual size, from a reader
+      // opened anew if this one was opened for the header alone.
+      const mapping = mapForOneRead(file, reader.size);
+      if (mapping === null && mapLater && !reader.atEnd) {
+        const headerReader = reader;
+        reader = await openChunkReader(file, readSettings.chunkBytes);
+        await headerReader.close();
+        const first = await reader.next();
+        if (first.length < header.bytes) throw fail('the file shrank while being read');
+        rest = first.subarray(header.bytes);
+      }
+      await parseBinaryFile(reader, rest, header.bytes, builder, words, settings, mapping);
     } else {
       const parser = new TextParser(builder, 2, builder.capacity < words);
       await parseTextFile(reader, rest, parser, settings);
