@@ -119,6 +119,7 @@ export const KERNEL_ARRAYS: { readonly [K in KernelName]: readonly ArrayArgument
     [11, 'outScores', 'write'],
   ),
   rowInverseNorms: arrays([0, 'data', 'read'], [4, 'out', 'write']),
+  parseTextLines: arrays([0, 'text', 'read'], [3, 'weight', 'write'], [9, 'lineEnds', 'write'], [10, 'wordEnds', 'write']),
 };
 
 /** Whether two typed arrays share any bytes. */

@@ -1,4 +1,5 @@
 // Text records: "word v1 ... vD" per line (word2vec text, fastText .vec, GloVe).
+import { currentBackend } from '../../loader.js';
 import { type ChunkReader, FileFormatError } from '../files.js';
 import { MANTISSA_LIMIT, decimalToFloat32, roundsSafely, scaleDecimal } from './float-text.js';
 import { type LoadSettings, MAX_WORD_BYTES, maxLineBytes } from './settings.js';
@@ -56,14 +57,63 @@ export class TextParser {
     return this.limited && this.complete;
   }
 
-  /** Parses the lines of chunk[start, end) (chunk[end - 1] is '\n'); stops early once a limit is reached. */
+  /**
+   * Parses the lines of chunk[start, end) (chunk[end - 1] is '\n'); stops early once a limit is
+   * reached. Runs of clean lines go to the backend's parseTextLines kernel (on the thread pool,
+   * natively); each line it stops at is read here, by parseLines, which gives every error, reads
+   * words with spaces and rounds the numbers the kernel leaves exactly. After a blank line only
+   * parseLines reads (any record after it is an error).
+   */
   parse(chunk: Buffer, start: number, end: number): void {
+    let p = start;
+    while (p < end && !this.done) {
+      if (this.blankLine === 0 && !this.complete) {
+        p = this.parseClean(chunk, p, end);
+        if (p >= end || this.done) return;
+      }
+      p = this.parseLines(chunk, p, end, 1);
+    }
+  }
+
+  /** Word ends and line ends of the lines parseTextLines parsed last. */
+  private readonly wordEnds = new Int32Array(CLEAN_LINES_PER_CALL);
+  private readonly lineEnds = new Int32Array(CLEAN_LINES_PER_CALL);
+
+  /**
+   * The clean lines from p, by the backend's kernel: their words added, in order. Returns where
+   * the first line not read starts (unclean, or a duplicate word, which parseLines reports).
+   */
+  private parseClean(chunk: Buffer, p: number, end: number): number {
+    const builder = this.builder;
+    const { wordEnds, lineEnds } = this;
+    for (;;) {
+      const maxLines = Math.min(builder.capacity - builder.rows, CLEAN_LINES_PER_CALL);
+      const firstRow = builder.reservedRows + builder.rows;
+      const n = currentBackend().parseTextLines(chunk, p, end, builder.weight, firstRow, builder.dim, maxLines, MAX_WORD_BYTES, this.longestLine, lineEnds, wordEnds);
+      for (let i = 0; i < n; i++) {
+        const lineStart = i === 0 ? p : lineEnds[i - 1]!;
+        const wordEnd = wordEnds[i]!;
+        let high = 0;
+        for (let k = lineStart; k < wordEnd; k++) high |= chunk[k]!;
+        if (builder.addWordIfNew(chunk, lineStart, wordEnd, high) >= 0) {
+          this.line += i;
+          return lineStart;
+        }
+      }
+      this.line += n;
+      if (n === 0) return p;
+      p = lineEnds[n - 1]!;
+      if (n < maxLines || p >= end || this.complete) return p;
+    }
+  }
+
+  /** Parses up to `lines` lines of chunk[p, end) here (see parse); returns where it stopped. */
+  private parseLines(chunk: Buffer, p: number, end: number, lines: number): number {
     const builder = this.builder;
     const weight = builder.weight;
     const dim = builder.dim;
-    let p = start;
-    while (p < end) {
-      if (this.done) return;
+    for (let count = 0; p < end && count < lines; count++) {
+      if (this.done) return p;
       let c = chunk[p]!;
       if (c === 32 || c === 9 || c === 13 || c === 10) {
         while ((c = chunk[p]!) === 32 || c === 9 || c === 13) p++;
@@ -193,6 +243,7 @@ export class TextParser {
       if (p - lineStart > this.longestLine) throw this.tooLong();
       this.line++;
     }
+    return p;
   }
 
   /**
@@ -315,5 +366,8 @@ export async function parseTextFile(reader: ChunkReader, first: Buffer, parser: 
     chunk = await reader.next(chunk.subarray(end));
   }
 }
+
+/** The most lines one parseTextLines call parses (the size of its position arrays). */
+const CLEAN_LINES_PER_CALL = 1 << 14;
 
 export const NUMBER_FIELD = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
