@@ -22,6 +22,13 @@ constexpr uint64_t kTie = uint64_t{1} << 28;
 // value: a few; closer than this to a tie, the exact conversion decides.
 constexpr uint64_t kSlack = 64;
 
+// 10^-k rounded to double (relative error at most 2^-53), and how far from a float32 tie (in
+// double ulps) a product with one of them must be to decide: the product is within 2 ulps.
+constexpr double kInversePowersOfTen[] = {1e-0,  1e-1,  1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,
+                                          1e-8,  1e-9,  1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15,
+                                          1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22};
+constexpr uint64_t kProductSlack = 4;
+
 constexpr int kMaxSignificantDigits = 19;  // below 10^19 < 2^64
 
 inline bool is_digit(uint8_t c) { return static_cast<uint8_t>(c - '0') < 10; }
@@ -33,20 +40,6 @@ inline uint64_t load8(const uint8_t* p) {
   return v;
 }
 
-// Whether the 8 bytes of v (little-endian) are all ASCII digits.
-inline bool eight_digits(uint64_t v) {
-  return (((v & 0xF0F0F0F0F0F0F0F0) | (((v + 0x0606060606060606) & 0xF0F0F0F0F0F0F0F0) >> 4)) == 0x3333333333333333);
-}
-
-// The 8 digits of v (the first in the lowest byte) as a number.
-inline uint32_t eight_digits_value(uint64_t v) {
-  v -= 0x3030303030303030;
-  v = (v * 10) + (v >> 8);  // pairs
-  v = (((v & 0x000000FF000000FF) * (100 + (uint64_t{1000000} << 32))) +
-       (((v >> 16) & 0x000000FF000000FF) * (1 + (uint64_t{10000} << 32)))) >> 32;
-  return static_cast<uint32_t>(v);
-}
-
 constexpr bool kLittleEndian = [] {
 #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__)
   return __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
@@ -55,82 +48,120 @@ constexpr bool kLittleEndian = [] {
 #endif
 }();
 
-// Reads a run of digits from p (before limit, which is not a digit) into the significand.
-// Returns false when the significant digits exceed kMaxSignificantDigits.
-struct Significand {
-  uint64_t mantissa = 0;
-  int significant = 0;  // digits counted into mantissa from its first nonzero one
-  int64_t digits = 0;   // every digit read
-};
+constexpr uint64_t kPowersOfTenInt[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
 
-inline const uint8_t* read_digits(const uint8_t* p, const uint8_t* limit, Significand* s, int64_t* exp10, bool fraction,
-                                  bool* ok) {
-  // Eight at a time where eight fit before the line's end and in the significand.
+// The value of up to 8 decimal digits held one per byte (0..9, the first in the lowest byte), the
+// leading ones zero.
+inline uint64_t digits_value(uint64_t v) {
+  v = (v * 10) + (v >> 8);  // pairs
+  return (((v & 0x000000FF000000FF) * (100 + (uint64_t{1000000} << 32))) +
+          (((v >> 16) & 0x000000FF000000FF) * (1 + (uint64_t{10000} << 32)))) >> 32;
+}
+
+// Reads the run of digits at p (ending before `limit` at the latest) into *mantissa (times 10 per
+// digit, wrapping past 19 digits: the caller counts them) and returns where the run ends. Eight
+// bytes at a time while eight can be loaded before `buffer_end`.
+inline const uint8_t* read_digits(const uint8_t* p, const uint8_t* limit, const uint8_t* buffer_end, uint64_t* mantissa) {
+  uint64_t m = *mantissa;
   if (kLittleEndian) {
-    while (limit - p >= 8 && s->significant + 8 <= kMaxSignificantDigits) {
-      const uint64_t v = load8(p);
-      if (!eight_digits(v)) break;
-      const uint32_t value = eight_digits_value(v);
-      if (s->mantissa != 0) {
-        s->significant += 8;
-      } else {
-        for (uint32_t rest = value; rest != 0; rest /= 10) ++s->significant;  // after the leading zeros
+    while (buffer_end - p >= 8) {
+      const uint64_t x = load8(p) ^ 0x3030303030303030;  // digits become 0..9
+      // A byte's top bit marks a non-digit (above 9). A carry out of a non-digit byte can only
+      // mark the next one, after it: the first mark is right.
+      const uint64_t marks = ((x + 0x7676767676767676) | x) & 0x8080808080808080;
+      int64_t k = marks == 0 ? 8 : __builtin_ctzll(marks) >> 3;
+      if (k > limit - p) k = limit - p;
+      if (k == 0) break;
+      const uint64_t digits = k == 8 ? x : (x & ((uint64_t{1} << (8 * k)) - 1)) << (8 * (8 - k));
+      m = m * kPowersOfTenInt[k] + digits_value(digits);
+      p += k;
+      if (k < 8) {
+        *mantissa = m;
+        return p;
       }
-      s->mantissa = s->mantissa * 100000000 + value;
-      s->digits += 8;
-      if (fraction) *exp10 -= 8;
-      p += 8;
     }
   }
-  for (; is_digit(*p); ++p) {
-    const uint8_t d = static_cast<uint8_t>(*p - '0');
-    s->digits++;
-    if (fraction) --*exp10;
-    if (s->mantissa == 0 && d == 0) continue;
-    if (++s->significant > kMaxSignificantDigits) *ok = false;
-    s->mantissa = s->mantissa * 10 + d;
-  }
+  for (; p < limit && is_digit(*p); ++p) m = m * 10 + static_cast<uint8_t>(*p - '0');
+  *mantissa = m;
   return p;
 }
 
-enum class NumberResult { kValue, kUnclean };
-
-// Parses the number at p (a non-blank byte before the line's '\n' at `newline`): its value into
-// *out and the position after it into *after, when it is a number this kernel decides and ends at
-// a space, tab, '\r' or '\n'.
-inline bool parse_number(const uint8_t* p, const uint8_t* newline, float* out, const uint8_t** after) {
-  bool negative = false;
-  if (*p == '-') {
-    negative = true;
-    ++p;
-  } else if (*p == '+') {
-    ++p;
+// For a number of more than 19 digits: its significant digits (from the first nonzero one) into
+// *mantissa, false when there are more than 19 of them.
+bool significant_digits(const uint8_t* p, const uint8_t* end, uint64_t* mantissa) {
+  uint64_t m = 0;
+  int count = 0;
+  for (; p < end; ++p) {
+    if (*p == '.') continue;
+    if (m == 0 && *p == '0') continue;
+    if (++count > kMaxSignificantDigits) return false;
+    m = m * 10 + static_cast<uint8_t>(*p - '0');
   }
-  Significand s;
+  *mantissa = m;
+  return true;
+}
+
+// Parses the number at p (before the line's '\n' at `newline`): its value into *out and the
+// position after it into *after, when it is a number this kernel decides and ends at a space,
+// tab, '\r' or the line's end. Returns false otherwise.
+//
+// Every scan here and in parse_line stops at the line's '\n' by position, not by its value: the
+// bytes may change under the kernel (a SharedArrayBuffer, or JavaScript writing the text during
+// an async call), which may give nonsense but must never read outside the text.
+inline bool parse_number(const uint8_t* p, const uint8_t* newline, const uint8_t* buffer_end, float* out,
+                         const uint8_t** after) {
+  // Without branches: signs come in no predictable order.
+  const bool negative = *p == '-';
+  p += static_cast<int>(negative) | static_cast<int>(*p == '+');
+  const uint8_t* first = p;
+  uint64_t mantissa = 0;
+  p = read_digits(p, newline, buffer_end, &mantissa);
+  int64_t digits = p - first;
   int64_t exp10 = 0;
-  bool ok = true;
-  p = read_digits(p, newline, &s, &exp10, false, &ok);
-  if (*p == '.') p = read_digits(p + 1, newline, &s, &exp10, true, &ok);
-  if (s.digits == 0) return false;
-  if (*p == 'e' || *p == 'E') {
+  if (p < newline && *p == '.') {
+    const uint8_t* fraction = p + 1;
+    p = read_digits(fraction, newline, buffer_end, &mantissa);
+    exp10 = -(p - fraction);
+    digits += p - fraction;
+  }
+  if (digits == 0) return false;
+  const uint8_t* digits_end = p;
+  if (p < newline && (*p == 'e' || *p == 'E')) {
     ++p;
     bool exponent_negative = false;
-    if (*p == '-' || *p == '+') {
+    if (p < newline && (*p == '-' || *p == '+')) {
       exponent_negative = *p == '-';
       ++p;
     }
     int64_t exponent = 0;
-    const uint8_t* first = p;
-    for (; is_digit(*p); ++p) {
+    const uint8_t* exponent_first = p;
+    for (; p < newline && is_digit(*p); ++p) {
       if (exponent < 1000000) exponent = exponent * 10 + (*p - '0');
     }
-    if (p == first) return false;
+    if (p == exponent_first) return false;
     exp10 += exponent_negative ? -exponent : exponent;
   }
-  const uint8_t c = *p;
-  if (!(c == ' ' || c == '\t' || c == '\n' || c == '\r') || !ok) return false;
+  if (p < newline && !(*p == ' ' || *p == '\t' || *p == '\r')) return false;
+  // The mantissa wrapped past 19 digits: read the significant ones again (leading zeros do not
+  // count; more than 19 are left to the exact conversion).
+  if (digits > kMaxSignificantDigits && !significant_digits(first, digits_end, &mantissa)) return false;
   float value = 0.0f;
-  if (s.mantissa != 0 && !decide_float32(s.mantissa, exp10, &value)) return false;
+  if (mantissa != 0) {
+    // Most numbers: a multiplication by 10^-k (within two double ulps of the decimal, so rounding it
+    // to float32 gives the decimal's float32 unless it is that near a tie), instead of a division.
+    bool decided = false;
+    if (mantissa <= (uint64_t{1} << 53) && exp10 <= 0 && exp10 >= -22) {
+      const double x = static_cast<double>(mantissa) * kInversePowersOfTen[-exp10];  // in [1e-22, 2^53]
+      uint64_t bits;
+      std::memcpy(&bits, &x, sizeof bits);
+      const uint64_t dropped = bits & kDroppedMask;
+      if (dropped + kProductSlack < kTie || dropped > kTie + kProductSlack) {
+        value = static_cast<float>(x);
+        decided = true;
+      }
+    }
+    if (!decided && !decide_float32(mantissa, exp10, &value)) return false;
+  }
   *out = negative ? -value : value;
   *after = p;
   return true;
@@ -144,17 +175,16 @@ inline bool parse_line(const TextLines& in, const uint8_t* p, const uint8_t* end
   const uint8_t* newline = static_cast<const uint8_t*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
   if (newline == nullptr || newline + 1 - p > in.max_line_bytes) return false;
   const uint8_t* q = p;
-  for (uint8_t c = *q; !(c == ' ' || c == '\t' || c == '\r' || c == '\n'); c = *++q) {
-  }
+  while (q < newline && !(*q == ' ' || *q == '\t' || *q == '\r')) ++q;
   if (q - p > in.max_word_bytes) return false;
   *word_end = static_cast<int32_t>(q - in.text);
   for (int64_t j = 0; j < in.dim; ++j) {
-    while (is_blank(*q)) ++q;
-    if (*q == '\n' || *q == '\r') return false;
-    if (!parse_number(q, newline, &row[j], &q)) return false;
+    while (q < newline && is_blank(*q)) ++q;
+    if (q == newline || *q == '\r') return false;
+    if (!parse_number(q, newline, in.text + in.end, &row[j], &q)) return false;
   }
-  while (is_blank(*q)) ++q;
-  if (*q == '\r') ++q;
+  while (q < newline && is_blank(*q)) ++q;
+  if (q < newline && *q == '\r') ++q;
   if (q != newline) return false;
   *next = newline + 1;
   return true;

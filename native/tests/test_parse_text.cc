@@ -229,7 +229,8 @@ void test_lines() {
   CHECK(nne::parse_text_lines(lines_of(long_word, &weight, &line_ends, &word_ends, 1, 2)) == 0, "a long word");
   const std::string word_at_limit = std::string(kMaxWord, 'a') + " 1\nb 2\n";
   CHECK(nne::parse_text_lines(lines_of(word_at_limit, &weight, &line_ends, &word_ends, 1, 2)) == 2, "a word at the limit");
-  nne::TextLines short_lines = lines_of("ab 1\nb 2\n", &weight, &line_ends, &word_ends, 1, 2);
+  const std::string two_lines = "ab 1\nb 2\n";
+  nne::TextLines short_lines = lines_of(two_lines, &weight, &line_ends, &word_ends, 1, 2);
   short_lines.max_line_bytes = 4;
   CHECK(nne::parse_text_lines(short_lines) == 0, "a line longer than max_line_bytes");
   short_lines.max_line_bytes = 5;

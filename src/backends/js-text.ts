@@ -51,8 +51,11 @@ export function decideFloat32(mantissa: number | bigint, exp10: number): number 
   return Math.fround(x);
 }
 
-/** Where the number at p ends (after it), its value in `value[0]`; -1 when not a number decided here. */
-function parseNumber(text: Uint8Array, p: number, value: Float64Array): number {
+/**
+ * Where the number at p ends (after it, at most `limit`, the line's '\n'), its value in `value[0]`;
+ * -1 when not a number decided here. Scans stop at `limit` by position (as native/parse_text.cc's).
+ */
+function parseNumber(text: Uint8Array, p: number, limit: number, value: Float64Array): number {
   let negative = false;
   let c = text[p]!;
   if (c === 45) {
@@ -68,7 +71,7 @@ function parseNumber(text: Uint8Array, p: number, value: Float64Array): number {
   let digits = 0;
   let exp10 = 0;
   let fraction = false;
-  for (;;) {
+  for (; p < limit; ) {
     c = text[p]!;
     if (c === 46 && !fraction) {
       fraction = true;
@@ -92,17 +95,18 @@ function parseNumber(text: Uint8Array, p: number, value: Float64Array): number {
     }
   }
   if (digits === 0) return -1;
-  if (c === 101 || c === 69) {
+  c = text[p]!;
+  if (p < limit && (c === 101 || c === 69)) {
     p++;
     let exponentNegative = false;
     c = text[p]!;
-    if (c === 45 || c === 43) {
+    if (p < limit && (c === 45 || c === 43)) {
       exponentNegative = c === 45;
       p++;
     }
     let exponent = 0;
     const first = p;
-    for (;;) {
+    for (; p < limit; ) {
       const d = text[p]! - 48;
       if (d < 0 || d > 9) break;
       if (exponent < 1e6) exponent = exponent * 10 + d;
@@ -112,7 +116,7 @@ function parseNumber(text: Uint8Array, p: number, value: Float64Array): number {
     exp10 += exponentNegative ? -exponent : exponent;
   }
   c = text[p]!;
-  if (!(c === 32 || c === 9 || c === 10 || c === 13) || significant > MAX_SIGNIFICANT_DIGITS) return -1;
+  if ((p < limit && !(c === 32 || c === 9 || c === 13)) || significant > MAX_SIGNIFICANT_DIGITS) return -1;
   let x = 0;
   if (isBig || mantissa !== 0) {
     x = decideFloat32(isBig ? big : mantissa, exp10);
@@ -140,19 +144,19 @@ export function parseTextLinesJs(
     const newline = text.indexOf(10, p);
     if (newline < 0 || newline >= end || newline + 1 - p > maxLineBytes) break;
     let q = p;
-    while ((c = text[q]!) !== 32 && c !== 9 && c !== 13 && c !== 10) q++;
+    while (q < newline && (c = text[q]!) !== 32 && c !== 9 && c !== 13) q++;
     if (q - p > maxWordBytes) break;
     const wordEnd = q;
     const base = (firstRow + line) * dim;
     for (let j = 0; j < dim; j++) {
-      while ((c = text[q]!) === 32 || c === 9) q++;
-      if (c === 10 || c === 13) break lines;
-      q = parseNumber(text, q, scratch);
+      while (q < newline && ((c = text[q]!) === 32 || c === 9)) q++;
+      if (q === newline || text[q] === 13) break lines;
+      q = parseNumber(text, q, newline, scratch);
       if (q < 0) break lines;
       weight[base + j] = scratch[0]!;
     }
-    while ((c = text[q]!) === 32 || c === 9) q++;
-    if (c === 13) q++;
+    while (q < newline && ((c = text[q]!) === 32 || c === 9)) q++;
+    if (q < newline && text[q] === 13) q++;
     if (q !== newline) break;
     wordEnds[line] = wordEnd;
     lineEnds[line] = newline + 1;
