@@ -115,7 +115,12 @@ inline bool parse_number(const uint8_t* p, const uint8_t* newline, const uint8_t
   p += static_cast<int>(negative) | static_cast<int>(*p == '+');
   const uint8_t* first = p;
   uint64_t mantissa = 0;
-  p = read_digits(p, newline, buffer_end, &mantissa);
+  if (newline - p >= 2 && is_digit(p[0]) && p[1] == '.') {
+    mantissa = static_cast<uint8_t>(p[0] - '0');  // one digit before the point: the usual case
+    ++p;
+  } else {
+    p = read_digits(p, newline, buffer_end, &mantissa);
+  }
   int64_t digits = p - first;
   int64_t exp10 = 0;
   if (p < newline && *p == '.') {
