@@ -9,8 +9,11 @@
 // decide_float32 rounds: the float32 nearest to it, ties to even, as strtof gives.
 //
 // Tier-independent: the line ends are found with memchr (vectorized by the C library), digits
-// eight at a time where eight are there. A large region is split at line boundaries over the
-// thread pool; the result does not depend on the thread count.
+// eight bytes at a time (the run's end found by a mask). A region of at least two parallel grains
+// (1 MiB) is split at line boundaries over the thread pool: the '\n's of every piece are counted
+// first (a clean line is one row, so a piece's first row is the count before it), then the pieces
+// are parsed, and the lines counted are those up to the first piece that stopped early. The
+// result does not depend on the thread count.
 #pragma once
 
 #include <cstdint>

@@ -421,6 +421,6 @@ async function readChunk(handle: FileHandle, file: string, buffer: Buffer, offse
 }
 
 /** The most lines one parseTextLines call parses (the size of its position arrays). */
-const CLEAN_LINES_PER_CALL = 1 << 14;
+const CLEAN_LINES_PER_CALL = 1 << 16;
 
 export const NUMBER_FIELD = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
