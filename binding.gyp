@@ -11,6 +11,7 @@
       "native/map_file.cc",
       "native/nearest.cc",
       "native/optimizers.cc",
+      "native/parse_text.cc",
       "native/renorm.cc",
       "native/scatter_add.cc",
       "native/thread_pool.cc",

@@ -33,6 +33,7 @@
 #include "kernels.h"
 #include "malloc_tuning.h"
 #include "map_file.h"
+#include "parse_text.h"
 #include "optimizer_slots.h"
 #include "simd.h"
 #include "thread_pool.h"
@@ -1201,6 +1202,37 @@ Napi::Value Word2VecBinaryRecords(Args& args) {
   });
 }
 
+// parseTextLines(text: Uint8Array, start, end, weight, firstRow, dim, maxLines, maxWordBytes,
+// maxLineBytes, lineEnds: Int32Array, wordEnds: Int32Array): parse_text.h. Lines are read from
+// text[start, end) (end at most 2^31 - 1: positions are int32), rows firstRow .. firstRow +
+// maxLines - 1 of weight (rows of dim) may be written, lineEnds and wordEnds hold maxLines
+// values. Returns the number of clean lines parsed.
+Napi::Value ParseTextLines(Args& args) {
+  Array<uint8_t> text;
+  Array<float> weight;
+  Array<int32_t> line_ends, word_ends;
+  int64_t start = 0, end = 0, first_row = 0, dim = 0, max_lines = 0, max_word_bytes = 0, max_line_bytes = 0;
+  args.array(0, "text", Use::read, &text).integer(1, "start", 0, &start).integer(2, "end", 0, &end);
+  args.array(3, "weight", Use::write, &weight).integer(4, "firstRow", 0, &first_row).integer(5, "dim", 1, &dim);
+  args.integer(6, "maxLines", 0, &max_lines).integer(7, "maxWordBytes", 0, &max_word_bytes);
+  args.integer(8, "maxLineBytes", 0, &max_line_bytes);
+  args.array(9, "lineEnds", Use::write, &line_ends).array(10, "wordEnds", Use::write, &word_ends);
+  args.require([&] { return start <= end && end <= text.length && end <= INT32_MAX; },
+               "start and end must satisfy start <= end <= text.length, end below 2^31");
+  args.require([&] { return line_ends.length >= max_lines && word_ends.length >= max_lines; },
+               "lineEnds and wordEnds must hold maxLines values");
+  args.require(
+      [&] {
+        const int64_t rows = first_row + max_lines;  // both below 2^53
+        return rows_length(rows, dim) >= 0 && rows_length(rows, dim) <= weight.length;
+      },
+      "weight must hold rows firstRow + maxLines of dim values");
+  if (!args.ok()) return args.undefined();
+  const nne::TextLines lines{text.data, start, end, weight.data, first_row, dim, max_lines,
+                             max_word_bytes, max_line_bytes, line_ends.data, word_ends.data};
+  return finish(args, [=]() -> int64_t { return nne::parse_text_lines(lines); });
+}
+
 // setTransferGuard(markAsUntransferable): the function async calls apply to the ArrayBuffers they
 // use (see CallArrays). The package passes worker_threads.markAsUntransferable when it loads.
 Napi::Value SetTransferGuard(const Napi::CallbackInfo& info) {
@@ -1285,6 +1317,7 @@ constexpr KernelEntry kKernelEntries[] = {
     {"scaleValues", entry<ScaleValues>},             {"clampValues", entry<ClampValues>},
     {"nearestRows", entry<NearestRows>},             {"rowInverseNorms", entry<RowInverseNorms>},
     {"word2vecBinaryRecords", entry<Word2VecBinaryRecords>},
+    {"parseTextLines", entry<ParseTextLines>},
 };
 
 // kernels(tier): { tier, async, and every kernel of kKernelEntries } running the named tier (''

@@ -93,6 +93,7 @@ export const KERNEL_NAMES = [
   'nearestRows',
   'rowInverseNorms',
   'word2vecBinaryRecords',
+  'parseTextLines',
 ] as const;
 
 /** The kernels a layer or optimizer calls; each returns -1, a bad position, or a count. */
@@ -256,6 +257,22 @@ interface KernelSignatures {
   word2vecBinaryRecords(
     bytes: Uint8Array, start: number, maxWordBytes: number, dim: number, table: Float32Array, rowOffset: number, maxRecords: number,
     wordStarts: Int32Array, wordEnds: Int32Array, out: Float64Array,
+  ): number;
+
+  /**
+   * The text loaders' inner loop (native/parse_text.h): parses clean lines "word v1 ... v<dim>\n" of
+   * text[start, end) in order into rows firstRow, firstRow + 1, ... of weight, and stops at the
+   * first line that is not clean or after maxLines lines; returns how many it parsed. Line i's
+   * '\n' is at lineEnds[i] - 1, its word (which starts the line) ends at wordEnds[i]. Clean: the
+   * word (no space, tab, '\r' or '\n'; at most maxWordBytes), dim numbers after spaces or tabs,
+   * optional spaces or tabs, an optional '\r', '\n'; at most maxLineBytes bytes; every number
+   * of the syntax [+-] digits [. digits] [(e|E) [+-] digits] and quick to round exactly (the
+   * float32 nearest, as strtof; at most 19 significant digits, a normal float32, not too near a
+   * tie). Rows after the lines parsed, up to firstRow + maxLines, may have been written.
+   */
+  parseTextLines(
+    text: Uint8Array, start: number, end: number, weight: Float32Array, firstRow: number, dim: number, maxLines: number,
+    maxWordBytes: number, maxLineBytes: number, lineEnds: Int32Array, wordEnds: Int32Array,
   ): number;
 }
 

@@ -1252,3 +1252,58 @@ describe.runIf(native)('the word2vec binary record kernel with near-valid argume
     expect(counts.RangeError).toBeGreaterThan(100);
   });
 });
+
+// parseTextLines called raw with near-valid arguments, each mutated at random (start, end, rows,
+// dim, array lengths, limits), on texts of random bytes and of lines, synchronously and
+// asynchronously with JavaScript overwriting the text (its newlines too) and the outputs mid-call:
+// every call returns a count or throws a TypeError or RangeError, and the process survives.
+const PARSE_TEXT_SCENARIO = `
+const addon = require(${JSON.stringify(path.join(root, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(root)});
+nn.getBackend();
+nn.setNumThreads(2);
+const K = addon.kernels('');
+let seed = 4321;
+const rand = (n) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed % n; };
+const pick = (...choices) => choices[rand(choices.length)];
+const counts = { ok: 0, TypeError: 0, RangeError: 0, other: [] };
+const note = (e) => { if (e instanceof TypeError) counts.TypeError++; else if (e instanceof RangeError) counts.RangeError++; else counts.other.push(String(e)); };
+const alphabet = Buffer.from('0123456789 .-+eE\\t\\r\\nw');
+const lines = (n, dim) => Buffer.from(Array.from({ length: n }, (_, i) => 'w' + i + ' ' + Array.from({ length: dim }, () => (rand(2000) - 1000) / 7).join(' ')).join('\\n') + '\\n');
+const pending = [];
+for (let n = 0; n < 3000; n++) {
+  const dim = pick(1, 3, 8);
+  const rows = pick(0, 1, 5, 40, 3000);
+  const text = pick(0, 1) === 0 ? lines(rows, dim) : Buffer.from(Array.from({ length: rand(4000) }, () => alphabet[rand(alphabet.length)]));
+  const args = [text, 0, text.length, new Float32Array((rows + 2) * dim), 2, dim, rows, 1 << 16, 1 << 20, new Int32Array(rows), new Int32Array(rows)];
+  const bad = [
+    () => pick(new Uint16Array(4), null, 'text'), () => pick(-1, text.length + 1, 0.5, 2 ** 53), () => pick(text.length + 1, -1, 2 ** 31, NaN),
+    () => pick(new Float32Array(Math.max(0, (rows + 2) * dim - 1)), new Float64Array(4), null), () => pick(-1, 3, 2 ** 52),
+    () => pick(0, -1, 2 ** 40), () => pick(rows + 1, -1, 2 ** 31), () => pick(0, -1), () => pick(0, 1, -1),
+    () => pick(new Int32Array(Math.max(0, rows - 1)), new Uint32Array(rows)), () => pick(new Int32Array(Math.max(0, rows - 1)), null),
+  ];
+  for (let i = 0; i < args.length; i++) if (rand(10) === 0) args[i] = bad[i]();
+  try {
+    if (rand(2) === 0) {
+      const result = K.parseTextLines(...args);
+      if (!Number.isInteger(result)) counts.other.push('result ' + result);
+      counts.ok++;
+    } else {
+      const p = K.async.parseTextLines(...args);
+      if (Buffer.isBuffer(args[0])) args[0].fill(pick(48, 32, 10, 0));
+      for (const a of [args[3], args[9], args[10]]) if (a && a.fill) a.fill(pick(-1, 2 ** 30, 7));
+      pending.push(p.then(() => counts.ok++, note));
+    }
+  } catch (e) { note(e); }
+}
+await Promise.all(pending);
+report(counts);
+`;
+
+describe.runIf(native)('the parseTextLines kernel with near-valid arguments and text changed mid-call', () => {
+  it('returns a count or throws a TypeError or RangeError; the process survives', () => {
+    const counts = expectSurvived<{ ok: number; TypeError: number; RangeError: number; other: string[] }>(runChild(PARSE_TEXT_SCENARIO, { timeout: 60_000 }));
+    expect(counts.other).toEqual([]);
+    expect(counts.ok).toBeGreaterThan(100);
+    expect(counts.RangeError).toBeGreaterThan(100);
+  });
+});

@@ -103,6 +103,8 @@ void test_init(const nne::Kernels& kernels);
 void test_packed(const nne::Kernels& kernels);
 void test_clip_grad(const nne::Kernels& kernels);
 void test_nearest(const nne::Kernels& kernels);
+void test_parse_text_lines(const nne::Kernels& kernels);
+void test_parse_text_numbers();
 // ... and those that run once: the thread counts, concurrent callers, map_file.
 void test_threads(const nne::Kernels& kernels);
 void test_concurrent_callers(const nne::Kernels& kernels);

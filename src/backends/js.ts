@@ -11,6 +11,7 @@ import {
 import { type Dtype, dequantizeRow, rowBytes } from '../dtype.js';
 import { initFillJs } from '../init.js';
 import { narrowRow } from '../rounding.js';
+import { parseTextLinesJs } from './js-text.js';
 
 function firstInvalidIndex(indices: KernelIndices, rows: number): number {
   if (indices instanceof BigInt64Array) {
@@ -633,6 +634,8 @@ const implementations: Kernels = {
     for (let i = 0; i < out.length; i++) out[i] = inverseNorm(source.array, source.start(first + i), dim);
     return -1;
   },
+
+  parseTextLines: parseTextLinesJs,
 
   initFill(out, params, start) {
     initFillJs(out, params, start);

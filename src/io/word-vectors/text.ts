@@ -1,7 +1,10 @@
 // Text records: "word v1 ... vD" per line (word2vec text, fastText .vec, GloVe).
-import { type ChunkReader, FileFormatError } from '../files.js';
+import type { FileHandle } from 'node:fs/promises';
+
+import { currentBackend } from '../../loader.js';
+import { type ChunkReader, FileFormatError, openForReading } from '../files.js';
 import { MANTISSA_LIMIT, decimalToFloat32, roundsSafely, scaleDecimal } from './float-text.js';
-import { type LoadSettings, MAX_WORD_BYTES, maxLineBytes } from './settings.js';
+import { type LoadSettings, MAX_WORD_BYTES, maxLineBytes, readSettings } from './settings.js';
 import { type FailFunction, TableBuilder, fieldText, firstFieldEnd, reportProgress } from './table-builder.js';
 
 /**
@@ -56,14 +59,63 @@ export class TextParser {
     return this.limited && this.complete;
   }
 
-  /** Parses the lines of chunk[start, end) (chunk[end - 1] is '\n'); stops early once a limit is reached. */
+  /**
+   * Parses the lines of chunk[start, end) (chunk[end - 1] is '\n'); stops early once a limit is
+   * reached. Runs of clean lines go to the backend's parseTextLines kernel (on the thread pool,
+   * natively); each line it stops at is read here, by parseLines, which gives every error, reads
+   * words with spaces and rounds the numbers the kernel leaves exactly. After a blank line only
+   * parseLines reads (any record after it is an error).
+   */
   parse(chunk: Buffer, start: number, end: number): void {
+    let p = start;
+    while (p < end && !this.done) {
+      if (this.blankLine === 0 && !this.complete) {
+        p = this.parseClean(chunk, p, end);
+        if (p >= end || this.done) return;
+      }
+      p = this.parseLines(chunk, p, end, 1);
+    }
+  }
+
+  /** Word ends and line ends of the lines parseTextLines parsed last. */
+  private readonly wordEnds = new Int32Array(CLEAN_LINES_PER_CALL);
+  private readonly lineEnds = new Int32Array(CLEAN_LINES_PER_CALL);
+
+  /**
+   * The clean lines from p, by the backend's kernel: their words added, in order. Returns where
+   * the first line not read starts (unclean, or a duplicate word, which parseLines reports).
+   */
+  private parseClean(chunk: Buffer, p: number, end: number): number {
+    const builder = this.builder;
+    const { wordEnds, lineEnds } = this;
+    for (;;) {
+      const maxLines = Math.min(builder.capacity - builder.rows, CLEAN_LINES_PER_CALL);
+      const firstRow = builder.reservedRows + builder.rows;
+      const n = currentBackend().parseTextLines(chunk, p, end, builder.weight, firstRow, builder.dim, maxLines, MAX_WORD_BYTES, this.longestLine, lineEnds, wordEnds);
+      for (let i = 0; i < n; i++) {
+        const lineStart = i === 0 ? p : lineEnds[i - 1]!;
+        const wordEnd = wordEnds[i]!;
+        let high = 0;
+        for (let k = lineStart; k < wordEnd; k++) high |= chunk[k]!;
+        if (builder.addWordIfNew(chunk, lineStart, wordEnd, high) >= 0) {
+          this.line += i;
+          return lineStart;
+        }
+      }
+      this.line += n;
+      if (n === 0) return p;
+      p = lineEnds[n - 1]!;
+      if (n < maxLines || p >= end || this.complete) return p;
+    }
+  }
+
+  /** Parses up to `lines` lines of chunk[p, end) here (see parse); returns where it stopped. */
+  private parseLines(chunk: Buffer, p: number, end: number, lines: number): number {
     const builder = this.builder;
     const weight = builder.weight;
     const dim = builder.dim;
-    let p = start;
-    while (p < end) {
-      if (this.done) return;
+    for (let count = 0; p < end && count < lines; count++) {
+      if (this.done) return p;
       let c = chunk[p]!;
       if (c === 32 || c === 9 || c === 13 || c === 10) {
         while ((c = chunk[p]!) === 32 || c === 9 || c === 13) p++;
@@ -193,6 +245,7 @@ export class TextParser {
       if (p - lineStart > this.longestLine) throw this.tooLong();
       this.line++;
     }
+    return p;
   }
 
   /**
@@ -290,30 +343,84 @@ export class TextParser {
   }
 }
 
-/** Feeds a TextParser the file from `first` (already read) to the end, or until a limit is reached. */
+/**
+ * Feeds a TextParser the file from `first` (already read, ending at reader.position) to the end, or
+ * until a limit is reached. Chunks after the first are read ahead through a handle of their own:
+ * the read of the next chunk (on libuv's threads) runs while the current one is parsed. Two
+ * buffers of settings' chunk size (more only while a line in progress needs them), whatever the file size.
+ */
 export async function parseTextFile(reader: ChunkReader, first: Buffer, parser: TextParser, settings: LoadSettings): Promise<void> {
+  const { file, size } = reader;
+  let position = reader.position;
   let chunk = first;
-  for (;;) {
-    const final = reader.atEnd;
-    const end = chunk.lastIndexOf(10) + 1;
-    parser.parse(chunk, 0, end);
-    parser.builder.flushWords();
-    if (parser.done) return;
-    // The line in progress stays in memory until its end: bounded by the longest line accepted.
-    if (chunk.length - end > parser.longestLine) throw parser.tooLong();
-    if (final) {
-      if (end < chunk.length) {
-        // The last line has no '\n': parse a copy of it that has one.
-        const last = Buffer.allocUnsafe(chunk.length - end + 1);
-        chunk.copy(last, 0, end);
-        last[last.length - 1] = 10;
-        parser.parse(last, 0, last.length);
+  const handle = position < size ? await openForReading(file) : null;
+  // The buffers read into, in turn (the first chunk is the reader's).
+  const bufferBytes = Math.max(1, Math.min(readSettings.chunkBytes, size));
+  const buffers = handle === null ? [] : [Buffer.allocUnsafe(bufferBytes), Buffer.allocUnsafe(bufferBytes)];
+  let turn = 0;
+  let pending: Promise<number> | null = null;
+  try {
+    for (;;) {
+      const final = position >= size;
+      const end = chunk.lastIndexOf(10) + 1;
+      const carry = chunk.length - end;
+      // The next chunk: the line in progress (copied in after parsing) and then the bytes after it.
+      if (!final && carry <= parser.longestLine) {
+        if (carry * 2 > buffers[turn]!.length) buffers[turn] = Buffer.allocUnsafe(carry * 2);
+        pending = readChunk(handle!, file, buffers[turn]!, carry, position, size);
       }
-      return;
+      parser.parse(chunk, 0, end);
+      parser.builder.flushWords();
+      if (parser.done) return;
+      // The line in progress stays in memory until its end: bounded by the longest line accepted.
+      if (carry > parser.longestLine) throw parser.tooLong();
+      if (final) {
+        if (end < chunk.length) {
+          // The last line has no '\n': parse a copy of it that has one.
+          const last = Buffer.allocUnsafe(chunk.length - end + 1);
+          chunk.copy(last, 0, end);
+          last[last.length - 1] = 10;
+          parser.parse(last, 0, last.length);
+        }
+        return;
+      }
+      reportProgress(settings, position, size);
+      const target = buffers[turn]!;
+      chunk.copy(target, 0, end);
+      const read = await pending!;
+      pending = null;
+      position += read;
+      chunk = target.subarray(0, carry + read);
+      turn = 1 - turn;
     }
-    reportProgress(settings, reader.position, reader.size);
-    chunk = await reader.next(chunk.subarray(end));
+  } finally {
+    // A read still in flight (an error was thrown) finishes before its handle closes.
+    if (pending !== null) await pending.catch(() => 0);
+    await handle?.close();
   }
 }
+
+/**
+ * Reads into buffer[offset, buffer.length) from the file at `position` (up to `size`), as many
+ * bytes as fit or remain; returns how many. Messages as ChunkReader's.
+ */
+async function readChunk(handle: FileHandle, file: string, buffer: Buffer, offset: number, position: number, size: number): Promise<number> {
+  let filled = offset;
+  while (filled < buffer.length && position < size) {
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await handle.read(buffer, filled, Math.min(buffer.length - filled, size - position), position));
+    } catch (error) {
+      throw new Error(`${file}: cannot read at byte ${position}: ${(error as Error).message}`, { cause: error });
+    }
+    if (bytesRead === 0) throw new FileFormatError(file, `the file shrank while being read (${position} of ${size} bytes)`);
+    filled += bytesRead;
+    position += bytesRead;
+  }
+  return filled - offset;
+}
+
+/** The most lines one parseTextLines call parses (the size of its position arrays). */
+const CLEAN_LINES_PER_CALL = 1 << 16;
 
 export const NUMBER_FIELD = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;

@@ -1,0 +1,48 @@
+// The text word-vector loaders' inner loop: lines "word v1 ... vD\n" parsed into table rows,
+// as long as they are clean (src/io/word-vectors/text.ts hands every other line to its own
+// parser, which gives the errors, wordsWithSpaces and the exact rounding of hard numbers).
+//
+// A clean line: a word (bytes other than ' ', '\t', '\r', '\n', at most max_word_bytes of them)
+// at the line's start, then dim numbers each after spaces or tabs, then optional spaces or tabs,
+// an optional '\r' and '\n'; at most max_line_bytes bytes with its '\n'; each number of the
+// syntax [+-] digits [. digits] [(e|E) [+-] digits] (a digit before or after the point) that
+// decide_float32 rounds: the float32 nearest to it, ties to even, as strtof gives.
+//
+// Tier-independent: the line ends are found with memchr (vectorized by the C library), digits
+// eight bytes at a time (the run's end found by a mask). A region of at least two parallel grains
+// (1 MiB) is split at line boundaries over the thread pool: the '\n's of every piece are counted
+// first (a clean line is one row, so a piece's first row is the count before it), then the pieces
+// are parsed, and the lines counted are those up to the first piece that stopped early. The
+// result does not depend on the thread count.
+#pragma once
+
+#include <cstdint>
+
+namespace nne {
+
+struct TextLines {
+  const uint8_t* text;
+  int64_t start;      // the first line starts here
+  int64_t end;        // lines end before here (a line whose '\n' is not before `end` is not read)
+  float* weight;      // row first_row + i receives line i's values
+  int64_t first_row;
+  int64_t dim;        // >= 1
+  int64_t max_lines;  // lines read at most (weight holds rows up to first_row + max_lines)
+  int64_t max_word_bytes;
+  int64_t max_line_bytes;
+  int32_t* line_ends;  // line i: the position after its '\n'
+  int32_t* word_ends;  // line i: where its word ends (it starts the line)
+};
+
+// Parses clean lines from `start` in order, stops at the first line that is not clean (or after
+// max_lines) and returns how many it parsed: rows first_row .. first_row + n - 1 hold their values
+// and line_ends / word_ends their positions. Rows after those (up to first_row + max_lines) may
+// have been written too, and hold nothing meaningful.
+int64_t parse_text_lines(const TextLines& lines);
+
+// The float32 nearest to mantissa * 10^exp10 (mantissa >= 1, from at most 19 significant digits)
+// when that is quick to decide exactly (a normal float32), into *out; false when not (subnormal,
+// out of range, or too close to a tie between two float32s for the arithmetic used to tell).
+bool decide_float32(uint64_t mantissa, int64_t exp10, float* out);
+
+}  // namespace nne

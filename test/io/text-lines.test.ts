@@ -1,0 +1,200 @@
+// The text loaders' parseTextLines kernel and how the loaders use it: the backend's kernel against
+// the TypeScript twin (the same lines clean, the same numbers decided) and against the exact
+// decimal conversion; files large enough to be split over the thread pool read the same at 1, 2
+// and 3 threads, with lines across chunk and piece boundaries, the unclean lines the loaders read
+// themselves (hard numbers, words with spaces, '\r\n', blank lines at the end) among clean ones,
+// and the first error in file order reported whichever piece finds a later one.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+
+import { parseTextLinesJs } from '../../src/backends/js-text.js';
+import { FileFormatError } from '../../src/io/files.js';
+import { decimalToFloat32, loadFastText, loadGloVe, loadWord2Vec } from '../../src/io/word-vectors.js';
+import { currentBackend, getNumThreads, setNumThreads } from '../../src/loader.js';
+import { expectSameBits, rejection, rng } from '../helpers.js';
+import { withChunkBytes } from './chunk-size.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'nn-embedding-text-lines-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const threadsBefore = getNumThreads();
+afterEach(() => setNumThreads(threadsBefore));
+
+const MAX_WORD_BYTES = 1 << 16;
+
+/** Numbers the kernel decides, and some it leaves to the exact conversion (ties, long, tiny, huge). */
+function randomNumber(next: () => number): string {
+  const kind = Math.floor(next() * 20);
+  const sign = next() < 0.5 ? '-' : next() < 0.1 ? '+' : '';
+  if (kind === 0) return sign + ['16777217', '1.00000005960464477539062500', '1e-46', '1e-40', '3.4028235e38', '0.1234567890123456789012', '1.17549435e-38', '7e-46'][Math.floor(next() * 8)]!;
+  if (kind === 1) return `${sign}${Math.floor(next() * 1e9)}e${Math.floor(next() * 90) - 60}`;
+  if (kind === 2) return `${sign}${(next() * 100).toPrecision(17)}`;
+  return `${sign}${next().toFixed(1 + Math.floor(next() * 8))}`;
+}
+
+describe('parseTextLines', () => {
+  it('parses as the TypeScript twin does, and every value it parses is the exact conversion', () => {
+    const next = rng(21);
+    const dim = 5;
+    for (let round = 0; round < 40; round++) {
+      const lines: string[] = [];
+      for (let i = 0; i < 60; i++) {
+        const values = Array.from({ length: dim }, () => randomNumber(next));
+        const odd = next();
+        if (odd < 0.02) lines.push('');
+        else if (odd < 0.04) lines.push(`two words ${values.join(' ')}`);
+        else if (odd < 0.06) lines.push(`w${i} ${values.slice(1).join(' ')}`);
+        else if (odd < 0.08) lines.push(`w${i} ${values.join(' ')} x`);
+        else lines.push(`w${i}${next() < 0.5 ? '\t' : ' '}${values.join(next() < 0.5 ? ' ' : ' \t ')}${next() < 0.2 ? '\r' : ''}`);
+      }
+      const text = Buffer.from(`${lines.join('\n')}\n`);
+      const run = (kernel: typeof parseTextLinesJs) => {
+        const weight = new Float32Array((2 + 60) * dim);
+        const lineEnds = new Int32Array(60);
+        const wordEnds = new Int32Array(60);
+        const n = kernel(text, 0, text.length, weight, 2, dim, 60, MAX_WORD_BYTES, 1 << 20, lineEnds, wordEnds);
+        return { n, weight: weight.subarray(2 * dim, (2 + n) * dim), lineEnds: lineEnds.subarray(0, n), wordEnds: wordEnds.subarray(0, n) };
+      };
+      const actual = run(currentBackend().parseTextLines.bind(currentBackend()));
+      const twin = run(parseTextLinesJs);
+      expect(actual.n).toBe(twin.n);
+      expectSameBits(actual.weight, twin.weight);
+      expect(actual.lineEnds).toEqual(twin.lineEnds);
+      expect(actual.wordEnds).toEqual(twin.wordEnds);
+      // The lines parsed: their values are the exact conversion of their fields.
+      let start = 0;
+      for (let i = 0; i < actual.n; i++) {
+        const fields = text.toString('latin1', start, actual.lineEnds[i]! - 1).trim().split(/[ \t]+/);
+        expect(text.toString('latin1', start, actual.wordEnds[i])).toBe(fields[0]);
+        for (let j = 0; j < dim; j++) {
+          const field = fields[j + 1]!;
+          const magnitude = decimalToFloat32(field.replace(/^[+-]/, ''));
+          expect(Object.is(actual.weight[i * dim + j], field.startsWith('-') ? -magnitude : magnitude), field).toBe(true);
+        }
+        start = actual.lineEnds[i]!;
+      }
+    }
+  });
+
+  it('stops at maxLines, at a line without its newline, and at long words and lines', () => {
+    const k = currentBackend();
+    const text = Buffer.from('a 1 2\nb 3 4\nc 5 6');
+    const weight = new Float32Array(8);
+    const ends = () => [new Int32Array(4), new Int32Array(4)] as const;
+    expect(k.parseTextLines(text, 0, text.length, weight, 0, 2, 1, MAX_WORD_BYTES, 100, ...ends())).toBe(1);
+    expect(k.parseTextLines(text, 0, text.length, weight, 0, 2, 4, MAX_WORD_BYTES, 100, ...ends())).toBe(2);
+    expect(k.parseTextLines(text, 6, text.length, weight, 0, 2, 4, MAX_WORD_BYTES, 100, ...ends())).toBe(1);
+    expect(k.parseTextLines(text, 0, text.length, weight, 0, 2, 4, 0, 100, ...ends())).toBe(0);
+    expect(k.parseTextLines(text, 0, text.length, weight, 0, 2, 4, 1, 5, ...ends())).toBe(0);
+    expect(k.parseTextLines(text, 0, text.length, weight, 0, 2, 4, 1, 6, ...ends())).toBe(2);
+    expect(() => k.parseTextLines(text, 0, text.length + 1, weight, 0, 2, 4, 1, 6, ...ends())).toThrow(RangeError);
+    expect(() => k.parseTextLines(text, 0, text.length, weight, 1, 2, 4, 1, 6, ...ends())).toThrow(RangeError);
+    expect(() => k.parseTextLines(text, 0, text.length, weight, 0, 2, 5, 1, 6, ...ends())).toThrow(RangeError);
+  });
+});
+
+/** A GloVe text of `rows` lines of `dim` values (about 8 bytes each) and its words and exact table. */
+function gloveText(rows: number, dim: number, seed: number, odd: (i: number) => string | null = () => null) {
+  const next = rng(seed);
+  const lines: string[] = [];
+  const words: string[] = [];
+  const table: number[] = [];
+  for (let i = 0; i < rows; i++) {
+    const special = odd(i);
+    if (special !== null) {
+      lines.push(special);
+      continue;
+    }
+    const word = `w${i}`;
+    const values = Array.from({ length: dim }, () => (next() < 0.001 ? randomNumber(next) : (next() * 2 - 1).toFixed(5)));
+    lines.push(`${word} ${values.join(' ')}${i % 97 === 3 ? '\r' : ''}`);
+    words.push(word);
+    for (const v of values) table.push(v.startsWith('-') ? -decimalToFloat32(v.slice(1)) : decimalToFloat32(v.replace(/^\+/, '')));
+  }
+  return { text: `${lines.join('\n')}\n`, words, table: Float32Array.from(table) };
+}
+
+async function loadAtThreads<T>(threads: number, load: () => Promise<T>): Promise<T> {
+  setNumThreads(threads);
+  return load();
+}
+
+describe('text loaders over the thread pool', () => {
+  const rows = 6000;
+  const dim = 50;
+
+  it('read the same table at 1, 2 and 3 threads, with chunk and piece boundaries inside lines', async () => {
+    const { text, words, table } = gloveText(rows, dim, 5);
+    const glove = path.join(dir, 'big.glove.txt');
+    writeFileSync(glove, text);
+    const word2vec = path.join(dir, 'big.w2v.txt');
+    writeFileSync(word2vec, `${rows} ${dim}\n${text}`);
+    expect(text.length).toBeGreaterThan(2 << 20);
+    for (const chunkBytes of [8 << 20, (1 << 20) + 12345]) {
+      for (const threads of [1, 2, 3]) {
+        for (const loaded of [
+          await withChunkBytes(chunkBytes, () => loadAtThreads(threads, () => loadGloVe(glove))),
+          await withChunkBytes(chunkBytes, () => loadAtThreads(threads, () => loadFastText(word2vec))),
+        ]) {
+          expect(loaded.vocabulary.tokens).toEqual(words);
+          expectSameBits(loaded.embedding.weight, table, `${threads} threads, chunks of ${chunkBytes}`);
+        }
+      }
+    }
+  });
+
+  it('read words with spaces, hard numbers and blank lines at the end among clean lines', async () => {
+    const { text, words, table } = gloveText(rows, dim, 6);
+    const lines = text.split('\n');
+    // Line 4000 (record 3999) gets a word with a space; blank lines end the file.
+    const spaced = lines[3999]!.replace(/^w3999/, 'w 3999');
+    const withSpaces = `${[...lines.slice(0, 3999), spaced, ...lines.slice(4000)].join('\n')}\n\n \n`;
+    const file = path.join(dir, 'spaces.glove.txt');
+    writeFileSync(file, withSpaces);
+    const expectedWords = [...words];
+    expectedWords[3999] = 'w 3999';
+    for (const threads of [1, 2, 3]) {
+      const loaded = await loadAtThreads(threads, () => loadGloVe(file, { wordsWithSpaces: true }));
+      expect(loaded.vocabulary.tokens).toEqual(expectedWords);
+      expectSameBits(loaded.embedding.weight, table);
+      const error = await rejection(loadAtThreads(threads, () => loadGloVe(file)));
+      expect(error).toBeInstanceOf(FileFormatError);
+      expect((error as Error).message).toMatch(/line 4000 has 51 values, expected 50 \(if words contain spaces/);
+    }
+  });
+
+  it('report the first bad line in file order, whichever piece finds another, and stop at limit', async () => {
+    const bad = (at: Set<number>, what: string) => (i: number) => (at.has(i) ? `w${i} ${Array(dim - 1).fill('0.5').join(' ')} ${what}` : null);
+    const cases: [Set<number>, string, RegExp][] = [
+      [new Set([700, 5000]), 'x', /line 701, value 50: "x" is not a number/],
+      [new Set([5000]), '1e99', /line 5001, value 50: "1e99" is outside the float32 range/],
+      [new Set([5900]), 'x', /line 5901, value 50: "x" is not a number/],
+    ];
+    for (const [at, what, message] of cases) {
+      const { text } = gloveText(rows, dim, 7, bad(at, what));
+      const file = path.join(dir, 'bad.glove.txt');
+      writeFileSync(file, text);
+      for (const threads of [1, 2, 3]) {
+        const error = await rejection(loadAtThreads(threads, () => loadGloVe(file)));
+        expect(error, `${threads} threads`).toBeInstanceOf(FileFormatError);
+        expect((error as Error).message).toMatch(message);
+      }
+    }
+    // A duplicate word in a later piece, the first in file order reported.
+    const { text } = gloveText(rows, dim, 8, (i) => (i === 4500 ? `w10 ${Array(dim).fill('1').join(' ')}` : null));
+    const file = path.join(dir, 'duplicate.glove.txt');
+    writeFileSync(file, text);
+    for (const threads of [1, 2, 3]) {
+      const error = await rejection(loadAtThreads(threads, () => loadGloVe(file)));
+      expect((error as Error).message).toMatch(/line 4501: the word "w10" already appeared in line 11/);
+      // limit: the lines after it are not read, not even the bad one.
+      const progress: number[] = [];
+      const limited = await loadAtThreads(threads, () => loadGloVe(file, { limit: 4500, onProgress: (p) => progress.push(p.bytes) }));
+      expect(limited.vocabulary.size).toBe(4500);
+      expect(progress.at(-1)).toBe(text.length);
+      const full = await loadAtThreads(1, () => loadWord2Vec(path.join(dir, 'big.w2v.txt'), { limit: 4500 }));
+      expect(full.vocabulary.size).toBe(4500);
+    }
+  });
+});
