@@ -31,6 +31,11 @@ constexpr uint64_t kProductSlack = 4;
 
 constexpr int kMaxSignificantDigits = 19;  // below 10^19 < 2^64
 
+// Exponent digits stop accumulating here: far beyond any float32 whatever the digits before it,
+// since a line holds fewer than 2^31 digits. (A cap of 10^6, as before, let a fraction of 10^7
+// digits bring the exponent back into range: 0.<10^7 - 1 zeros>1e99999999999 read as 0.1.)
+constexpr int64_t kExponentCap = 1000000000000000;  // 10^15
+
 inline bool is_digit(uint8_t c) { return static_cast<uint8_t>(c - '0') < 10; }
 inline bool is_blank(uint8_t c) { return c == ' ' || c == '\t'; }
 
@@ -141,7 +146,7 @@ inline bool parse_number(const uint8_t* p, const uint8_t* newline, const uint8_t
     int64_t exponent = 0;
     const uint8_t* exponent_first = p;
     for (; p < newline && is_digit(*p); ++p) {
-      if (exponent < 1000000) exponent = exponent * 10 + (*p - '0');
+      if (exponent < kExponentCap) exponent = exponent * 10 + (*p - '0');
     }
     if (p == exponent_first) return false;
     exp10 += exponent_negative ? -exponent : exponent;
@@ -292,11 +297,13 @@ int64_t parse_text_lines(const TextLines& in) {
   });
   // The lines before the first piece that stopped early, and that piece's own: a later piece's
   // lines follow an unclean line (or the limit), and count for nothing.
+  // A piece parses more lines than were counted only when the text changed between the passes
+  // (JavaScript writing it during an async call): the count stays at most max_lines all the same.
   int64_t total = 0;
   for (int64_t k = 0; k < tasks; ++k) {
-    total += parsed[k];
     const int64_t wanted = std::min(newlines[k], std::max<int64_t>(0, in.max_lines - first_lines[k]));
-    if (parsed[k] < wanted) break;
+    total += std::min(parsed[k], wanted);
+    if (parsed[k] != wanted) break;
   }
   return total;
 }

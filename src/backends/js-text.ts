@@ -86,7 +86,8 @@ function parseNumber(text: Uint8Array, p: number, limit: number, value: Float64A
     if (mantissa === 0 && !isBig && d === 0) continue;
     significant++;
     if (isBig) {
-      big = big * 10n + BigInt(d);
+      // Past 19 significant digits the number is declined: no more BigInt work (it grew quadratically).
+      if (significant <= MAX_SIGNIFICANT_DIGITS) big = big * 10n + BigInt(d);
     } else if (mantissa * 10 + d > TWO_53) {
       isBig = true;
       big = BigInt(mantissa) * 10n + BigInt(d);
@@ -109,7 +110,7 @@ function parseNumber(text: Uint8Array, p: number, limit: number, value: Float64A
     for (; p < limit; ) {
       const d = text[p]! - 48;
       if (d < 0 || d > 9) break;
-      if (exponent < 1e6) exponent = exponent * 10 + d;
+      if (exponent < 1e15) exponent = exponent * 10 + d; // see native/parse_text.cc kExponentCap
       p++;
     }
     if (p === first) return -1;

@@ -164,6 +164,52 @@ describe('text loaders over the thread pool', () => {
     }
   });
 
+  it('read stretches of unclean lines between clean ones the same at 1, 2 and 3 threads', async () => {
+    // Lines with a subnormal (left to the TypeScript parser) in runs of 1 to 300 between clean runs
+    // of 1 to 3000 lines: the kernel's region shrinks after each and grows again over clean lines.
+    const next = rng(9);
+    const unclean = new Set<number>();
+    for (let i = Math.floor(next() * 50); i < 20_000; ) {
+      const run = 1 + Math.floor(next() * 300);
+      for (let k = 0; k < run; k++) unclean.add(i + k);
+      i += run + 1 + Math.floor(next() * 3000);
+    }
+    const subnormal = (i: number) => (unclean.has(i) ? `w${i} 1e-40 ${Array(dim - 1).fill('0.25').join(' ')}` : null);
+    const { text, words, table } = gloveText(20_000, dim, 10, subnormal);
+    const file = path.join(dir, 'unclean.glove.txt');
+    writeFileSync(file, text);
+    const expectedWords: string[] = [];
+    const expected = new Float32Array(20_000 * dim);
+    let clean = 0;
+    for (let i = 0; i < 20_000; i++) {
+      expectedWords.push(`w${i}`);
+      if (unclean.has(i)) expected.set([decimalToFloat32('1e-40'), ...Array(dim - 1).fill(0.25)], i * dim);
+      else expected.set(table.subarray(clean * dim, ++clean * dim), i * dim);
+    }
+    expect(words.length).toBe(clean);
+    for (const threads of [1, 2, 3]) {
+      const loaded = await loadAtThreads(threads, () => loadGloVe(file));
+      expect(loaded.vocabulary.tokens).toEqual(expectedWords);
+      expectSameBits(loaded.embedding.weight, expected, `${threads} threads`);
+    }
+  });
+
+  it('read exponents beyond the cap of a fraction of 10^7 digits as strtof does', async () => {
+    // 0.<10^7 - 1 zeros>1e99999999999 is far above the float32 range, 1<10^7 zeros>e-99999999999
+    // far below it: with exponent digits capped at 10^6 they read as 0.1 and 1.
+    const dimension = 40_000;
+    const rest = ' 0'.repeat(dimension - 1);
+    const huge = path.join(dir, 'huge-exponent.glove.txt');
+    writeFileSync(huge, `a 0.${'0'.repeat(9_999_999)}1e99999999999${rest}\n`);
+    const error = await rejection(loadGloVe(huge));
+    expect(error).toBeInstanceOf(FileFormatError);
+    expect((error as Error).message).toMatch(/line 1, value 1: "0\.0+…" is outside the float32 range/);
+    const tiny = path.join(dir, 'tiny-exponent.glove.txt');
+    writeFileSync(tiny, `a 1${'0'.repeat(10_000_000)}e-99999999999${rest}\n`);
+    const loaded = await loadGloVe(tiny);
+    expect(Object.is(loaded.embedding.weight[0], 0)).toBe(true);
+  });
+
   it('report the first bad line in file order, whichever piece finds another, and stop at limit', async () => {
     const bad = (at: Set<number>, what: string) => (i: number) => (at.has(i) ? `w${i} ${Array(dim - 1).fill('0.5').join(' ')} ${what}` : null);
     const cases: [Set<number>, string, RegExp][] = [
