@@ -345,7 +345,7 @@ struct IndexArray {
 // The indices of a bag kernel and the bags that group them: indices, offsets, numBags.
 struct BagIndices {
   IndexArray indices;
-  nne::Bags bags;
+  nne::Bags bags{};
 };
 
 // Reads a call's arguments, each as a given kind, into the entry point's variables, in the manner
@@ -1080,7 +1080,7 @@ Napi::Value Coalesce(Args& args) {
   Array<int32_t> slots;
   Array<uint32_t> out_rows;
   int64_t dim = 0, skip_row = 0;
-  nne::Bags bags;
+  nne::Bags bags{};
   bool by_bag = false;
   args.indices(0, &indices).integer(1, "dim", 1, &dim).array(2, "source", Use::read, &source);
   args.bags(3, indices.length, &bags, &by_bag).optional(5, "scale", Use::read, &scale, indices.length);
@@ -1482,6 +1482,18 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
   return mapping_buffer(env, mapped, true);
 }
 
+// The memory of info[0], an ArrayBuffer (not shared): false, with a TypeError thrown, for anything else.
+bool array_buffer_argument(const Napi::CallbackInfo& info, void** data, size_t* length) {
+  Napi::Env env = info.Env();
+  bool is_buffer = false;
+  if (info.Length() < 1 || napi_is_arraybuffer(env, info[0], &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_arraybuffer_info(env, info[0], data, length) != napi_ok) {
+    Napi::TypeError::New(env, "buffer must be an ArrayBuffer").ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
 // releaseMappedPages(buffer: ArrayBuffer, begin, end): the whole pages inside bytes [begin, end) of a
 // buffer mapFile returned are released (map_file.h release_pages: the resident size falls, a later
 // read maps them again; bytes written to them are lost). For a reader done with part of a mapped
@@ -1489,17 +1501,9 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
 // anything but an ArrayBuffer, a RangeError unless 0 <= begin <= end <= its length.
 Napi::Value ReleaseMappedPages(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  bool is_buffer = false;
-  if (info.Length() < 1 || napi_is_arraybuffer(env, info[0], &is_buffer) != napi_ok || !is_buffer) {
-    Napi::TypeError::New(env, "buffer must be an ArrayBuffer").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
   void* data = nullptr;
   size_t length = 0;
-  if (napi_get_arraybuffer_info(env, info[0], &data, &length) != napi_ok) {
-    Napi::TypeError::New(env, "buffer must be an ArrayBuffer").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!array_buffer_argument(info, &data, &length)) return env.Undefined();
   Args args(info);
   int64_t begin = 0, end = 0;
   if (!args.integer(1, "begin", 0, &begin).integer(2, "end", 0, &end).ok()) return env.Undefined();
@@ -1514,17 +1518,9 @@ Napi::Value ReleaseMappedPages(const Napi::CallbackInfo& info) {
 // the kernel took the advice; throws a TypeError for anything but a (non-shared) ArrayBuffer.
 Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  bool is_buffer = false;
-  if (info.Length() < 1 || napi_is_arraybuffer(env, info[0], &is_buffer) != napi_ok || !is_buffer) {
-    Napi::TypeError::New(env, "buffer must be an ArrayBuffer").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
   void* data = nullptr;
   size_t length = 0;
-  if (napi_get_arraybuffer_info(env, info[0], &data, &length) != napi_ok) {
-    Napi::TypeError::New(env, "buffer must be an ArrayBuffer").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!array_buffer_argument(info, &data, &length)) return env.Undefined();
   return Napi::Boolean::New(env, nne::advise_huge_pages(data, length));
 }
 

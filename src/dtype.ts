@@ -449,3 +449,21 @@ export function dequantize(data: PackedTable, dim: number, dtype: Dtype): Float3
   for (let row = 0; row < rows; row++) dequantizeRow(data, dim, checkedDtype, row, out, row * dim);
   return out;
 }
+
+/** Whether this host stores numbers little-endian (the files' byte order). */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Reverses the bytes of each of `count` float32 values from byte `start`: little-endian file
+ * values on a big-endian host (the word2vec binary reader's twin and writer).
+ */
+export function swapFloat32Bytes(bytes: Uint8Array, start: number, count: number): void {
+  for (let i = start; i < start + 4 * count; i += 4) {
+    const a = bytes[i]!;
+    const b = bytes[i + 1]!;
+    bytes[i] = bytes[i + 3]!;
+    bytes[i + 1] = bytes[i + 2]!;
+    bytes[i + 2] = b;
+    bytes[i + 3] = a;
+  }
+}

@@ -8,7 +8,7 @@ import {
   type AnyDtypeCode, type Backend, type BagModeCode, BINARY_RECORD_STATUS, DTYPE_CODES, type KernelIndices, type KernelName, type Kernels, KERNEL_NAMES, OPTIMIZER_SCALARS,
   type OptimizerScalars, type OutputHolder, type PackedData, type PackedDtypeCode,
 } from '../backend.js';
-import { type Dtype, dequantizeRow, rowBytes } from '../dtype.js';
+import { type Dtype, LITTLE_ENDIAN, dequantizeRow, rowBytes, swapFloat32Bytes } from '../dtype.js';
 import { initFillJs } from '../init.js';
 import { narrowRow } from '../rounding.js';
 import { parseTextLinesJs } from './js-text.js';
@@ -332,19 +332,6 @@ function inSorted(list: Int32Array, row: number): boolean {
  * The kernels (their contracts: Kernels in backend.ts). Every one that reads indices checks them
  * first and returns the position of the first bad one, writing nothing.
  */
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** Reverses the bytes of each of `count` float32 values from byte `start` (a big-endian host reading little-endian values). */
-function swapFloat32Bytes(bytes: Uint8Array, start: number, count: number): void {
-  for (let i = start; i < start + 4 * count; i += 4) {
-    const a = bytes[i]!;
-    const b = bytes[i + 1]!;
-    bytes[i] = bytes[i + 3]!;
-    bytes[i + 1] = bytes[i + 2]!;
-    bytes[i + 2] = b;
-    bytes[i + 3] = a;
-  }
-}
 
 /** Index of the first non-finite float32 in bits[start, end) (exponent bits all ones), else -1. */
 function firstNonFinite(bits: Uint32Array, start: number, end: number): number {

@@ -1,5 +1,6 @@
 // Decimal <-> float32, exactly: the text readers' rounding (C's strtof, to nearest) and the
 // writers' shortest decimal that reads back as the same float32.
+import { LITTLE_ENDIAN } from '../../dtype.js';
 
 /** 10^0 .. 10^22, each exact in a double. */
 const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
@@ -7,7 +8,6 @@ const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
 export const MANTISSA_LIMIT = 900719925474099;
 const MIN_NORMAL_FLOAT32 = 2 ** -126;
 const MAX_FLOAT32 = (2 - 2 ** -23) * 2 ** 127;
-export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const doubleBits = new Float64Array(1);
 const doubleWords = new Uint32Array(doubleBits.buffer);
 const LOW_WORD = LITTLE_ENDIAN ? 0 : 1;

@@ -147,18 +147,6 @@ async function parseBinaryFile(
   }
 }
 
-/** Reverses the bytes of each of `count` float32 values from byte `start` (the writers, on a big-endian host). */
-export function swapFloat32Bytes(bytes: Uint8Array, start: number, count: number): void {
-  for (let i = start; i < start + 4 * count; i += 4) {
-    const a = bytes[i]!;
-    const b = bytes[i + 1]!;
-    bytes[i] = bytes[i + 3]!;
-    bytes[i + 1] = bytes[i + 2]!;
-    bytes[i + 2] = b;
-    bytes[i + 3] = a;
-  }
-}
-
 async function loadWord2VecFile(where: string, file: string, options: unknown, forceText: boolean): Promise<WordVectors> {
   const settings = checkLoadOptions(where, options, forceText ? [] : ['binary']);
   if (typeof file !== 'string') throw new TypeError(`${where}: file must be a string, got ${describe(file)}`);

@@ -1,13 +1,13 @@
 // Writers: word2vec text and binary, GloVe text.
 import path from 'node:path';
 
+import { LITTLE_ENDIAN, swapFloat32Bytes } from '../../dtype.js';
 import { checkBoolean, checkInteger, checkOptions, describe } from '../../validate.js';
 import type { ProgressCallback } from '../common.js';
 import { CHUNK_BYTES, type FileSink, quoteText, writeFileAtomic } from '../files.js';
 import { Vocabulary } from '../vocabulary.js';
-import { LITTLE_ENDIAN, MAX_FLOAT32_TEXT, formatFloat32 } from './float-text.js';
+import { MAX_FLOAT32_TEXT, formatFloat32 } from './float-text.js';
 import type { SaveWord2VecOptions, SaveWordVectorsOptions, WordVectorTable } from './types.js';
-import { swapFloat32Bytes } from './word2vec.js';
 
 /** Bytes handed to the file at a time (large enough that the sink writes them through). */
 const WRITE_BATCH_BYTES = CHUNK_BYTES / 2;
