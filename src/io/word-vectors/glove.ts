@@ -1,6 +1,6 @@
 // GloVe: the survey pass (dimension and line count) and the loader.
 import { describe } from '../../validate.js';
-import { openChunkReader } from '../files.js';
+import { mapForOneRead, openChunkReader, releaseMappedBytes } from '../files.js';
 import { parseHeader, readUntil } from './header.js';
 import { MAX_DIM, checkLoadOptions, readSettings } from './settings.js';
 import { type FailFunction, TableBuilder, checkTableSize, failFor, reportProgress } from './table-builder.js';
@@ -10,12 +10,27 @@ import type { WordVectors } from './keyed.js';
 
 /**
  * The first pass over a GloVe file: the dimension (fields of the first line - 1) and the number
- * of records (lines that start with a word), counted up to `limit` with Buffer.indexOf.
+ * of records (lines that start with a word), counted up to `limit` with Buffer.indexOf. On the
+ * native backend the file after its first chunk is scanned mapped, a chunk-sized window at a time,
+ * each window's pages released once scanned: no copy of the file (read in chunks, the copy made
+ * this pass a quarter of a load: GloVe 442 MB/s against word2vec text's 581 at 1 thread).
  */
 async function surveyGloVe(file: string, limit: number, fail: FailFunction): Promise<{ records: number; dim: number }> {
   const reader = await openChunkReader(file, readSettings.chunkBytes);
+  const mapping = mapForOneRead(file, reader.size);
+  let windowStart = -1; // the current mapped window's start, -1 before the first
+  let position = 0; // where the next mapped window starts
+  const atEnd = (): boolean => (mapping === null ? reader.atEnd : position >= reader.size);
+  const nextChunk = async (): Promise<Buffer> => {
+    if (mapping === null) return reader.next();
+    if (windowStart >= 0) releaseMappedBytes(mapping, windowStart, position);
+    windowStart = position;
+    position = Math.min(reader.size, position + Math.max(1, readSettings.chunkBytes));
+    return mapping.subarray(windowStart, position);
+  };
   try {
     const first = await readUntil(reader, await reader.next(), (c) => c.length >= 4);
+    position = reader.position;
     const start = hasByteOrderMark(first) ? 3 : 0;
     if (start >= first.length) throw fail('the file is empty');
     const c0 = first[start]!;
@@ -52,13 +67,14 @@ async function surveyGloVe(file: string, limit: number, fail: FailFunction): Pro
         p = newline + 1;
         atLineStart = true;
       }
-      if (reader.atEnd || (records === limit && firstLineDone)) break;
-      chunk = await reader.next();
+      if (atEnd() || (records === limit && firstLineDone)) break;
+      chunk = await nextChunk();
       p = 0;
     }
     if (fields === 1) throw fail('line 1 has a word but no values');
     return { records, dim: fields - 1 };
   } finally {
+    if (mapping !== null && windowStart >= 0) releaseMappedBytes(mapping, windowStart, position);
     await reader.close();
   }
 }
