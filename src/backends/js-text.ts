@@ -1,18 +1,11 @@
 // parseTextLines in TypeScript: native/parse_text.cc's contract and decisions, line for line and
 // number for number (the same lines are clean, the same numbers decided), for the js backend.
 
-/** 10^0 .. 10^22, each exact in a double. */
-const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
-const FLT_MIN = 2 ** -126;
-const FLT_MAX = (2 - 2 ** -23) * 2 ** 127;
+import { POWERS_OF_TEN, ROUNDING_SLACK, roundsSafely, scaleDecimal } from '../decimal.js';
+
 const TWO_24 = 2 ** 24;
 const TWO_53 = 2 ** 53;
 const MAX_SIGNIFICANT_DIGITS = 19;
-const TIE = 0x10000000;
-const SLACK = 64;
-const doubleBits = new Float64Array(1);
-const doubleWords = new Uint32Array(doubleBits.buffer);
-const LOW_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
 
 /**
  * decide_float32: the float32 nearest to mantissa * 10^exp10 when quick to decide exactly, else
@@ -25,6 +18,8 @@ export function decideFloat32(mantissa: number | bigint, exp10: number): number 
     // Float operands: the double result rounded to float32 is the float operation's (53 >= 2 * 24 + 2).
     return Math.fround(exp10 < 0 ? m / POWERS_OF_TEN[-exp10]! : m * POWERS_OF_TEN[exp10]!);
   }
+  // x: the double nearest the decimal (both operands exact: slack 0, only a double on the tie
+  // itself is undecided), else within a few roundings of it.
   let x: number;
   let slack: number;
   if (exact && m <= TWO_53 && exp10 >= -22 && exp10 <= 22) {
@@ -32,23 +27,10 @@ export function decideFloat32(mantissa: number | bigint, exp10: number): number 
     slack = 0;
   } else {
     if (exp10 > 60 || exp10 < -80) return NaN;
-    x = m;
-    while (exp10 > 22) {
-      x *= 1e22;
-      exp10 -= 22;
-    }
-    while (exp10 < -22) {
-      x /= 1e22;
-      exp10 += 22;
-    }
-    x = exp10 < 0 ? x / POWERS_OF_TEN[-exp10]! : x * POWERS_OF_TEN[exp10]!;
-    slack = SLACK;
+    x = scaleDecimal(m, exp10);
+    slack = ROUNDING_SLACK;
   }
-  if (!(x >= FLT_MIN && x < FLT_MAX)) return NaN;
-  doubleBits[0] = x;
-  const dropped = doubleWords[LOW_WORD]! & 0x1fffffff;
-  if (dropped + slack >= TIE && dropped <= TIE + slack) return NaN;
-  return Math.fround(x);
+  return roundsSafely(x, slack) ? Math.fround(x) : NaN;
 }
 
 /**

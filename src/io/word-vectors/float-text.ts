@@ -1,51 +1,10 @@
 // Decimal <-> float32, exactly: the text readers' rounding (C's strtof, to nearest) and the
 // writers' shortest decimal that reads back as the same float32.
-import { LITTLE_ENDIAN } from '../../dtype.js';
+// The double arithmetic (powers of ten, scaleDecimal, roundsSafely) is src/decimal.ts's.
+import { MAX_FLOAT32, POWERS_OF_TEN, scaleDecimal } from '../../decimal.js';
 
-/** 10^0 .. 10^22, each exact in a double. */
-const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
 /** Mantissas below this take one more digit and stay below 2^53 (exact in a double). */
 export const MANTISSA_LIMIT = 900719925474099;
-const MIN_NORMAL_FLOAT32 = 2 ** -126;
-const MAX_FLOAT32 = (2 - 2 ** -23) * 2 ** 127;
-const doubleBits = new Float64Array(1);
-const doubleWords = new Uint32Array(doubleBits.buffer);
-const LOW_WORD = LITTLE_ENDIAN ? 0 : 1;
-/** How many double ulps an approximate double may be off; closer than this to a float32 rounding boundary, decide exactly. */
-const ROUNDING_SLACK = 64;
-
-/**
- * Whether storing x (positive, an approximation within ROUNDING_SLACK double ulps of a decimal's
- * value) into a Float32Array gives the float32 nearest to the decimal: x is a normal float32
- * magnitude, and not within the slack of a midpoint between two float32s (where rounding the
- * decimal to a double first could decide the tie the wrong way). A double's low 29 mantissa bits
- * are those float32 drops; the midpoint is 1 followed by 28 zeros.
- */
-export function roundsSafely(x: number): boolean {
-  if (!(x >= MIN_NORMAL_FLOAT32 && x < MAX_FLOAT32)) return false;
-  doubleBits[0] = x;
-  const dropped = doubleWords[LOW_WORD]! & 0x1fffffff;
-  return dropped > 0x10000000 + ROUNDING_SLACK || dropped < 0x10000000 - ROUNDING_SLACK;
-}
-
-/**
- * mantissa * 10^exp10 (mantissa >= 1) as a double, within a few ulps (one rounding per factor of
- * 10^22); exponents far outside the float32 range give Infinity or 0 at once.
- */
-export function scaleDecimal(mantissa: number, exp10: number): number {
-  if (exp10 > 330) return Infinity;
-  if (exp10 < -400) return 0;
-  let x = mantissa;
-  while (exp10 > 22) {
-    x *= 1e22;
-    exp10 -= 22;
-  }
-  while (exp10 < -22) {
-    x /= 1e22;
-    exp10 += 22;
-  }
-  return exp10 >= 0 ? x * POWERS_OF_TEN[exp10]! : x / POWERS_OF_TEN[-exp10]!;
-}
 
 /** Significant digits beyond these cannot change a float32 rounding except as "something nonzero follows". */
 const EXACT_DIGITS = 800;

@@ -3,7 +3,8 @@ import type { FileHandle } from 'node:fs/promises';
 
 import { currentBackend } from '../../loader.js';
 import { type ChunkReader, FileFormatError, openForReading } from '../files.js';
-import { MANTISSA_LIMIT, decimalToFloat32, roundsSafely, scaleDecimal } from './float-text.js';
+import { roundsSafely, scaleDecimal } from '../../decimal.js';
+import { MANTISSA_LIMIT, decimalToFloat32 } from './float-text.js';
 import { type LoadSettings, MAX_WORD_BYTES, maxLineBytes, readSettings } from './settings.js';
 import { type FailFunction, TableBuilder, fieldText, firstFieldEnd, reportProgress } from './table-builder.js';
 
