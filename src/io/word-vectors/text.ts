@@ -2,7 +2,7 @@
 import type { FileHandle } from 'node:fs/promises';
 
 import { currentBackend } from '../../loader.js';
-import { type ChunkReader, FileFormatError, openForReading } from '../files.js';
+import { type ChunkReader, FileFormatError, mapForOneRead, openForReading, releaseMappedBytes } from '../files.js';
 import { roundsSafely, scaleDecimal } from '../../decimal.js';
 import { MANTISSA_LIMIT, decimalToFloat32 } from './float-text.js';
 import { type LoadSettings, MAX_WORD_BYTES, maxLineBytes, readSettings } from './settings.js';
@@ -365,12 +365,21 @@ export class TextParser {
 
 /**
  * Feeds a TextParser the file from `first` (already read, ending at reader.position) to the end, or
- * until a limit is reached. Chunks after the first are read ahead through a handle of their own:
- * the read of the next chunk (on libuv's threads) runs while the current one is parsed. Two
- * buffers of settings' chunk size (more only while a line in progress needs them), whatever the file size.
+ * until a limit is reached. On the native backend the rest of the file is read mapped, in windows
+ * of settings' chunk size (from the line in progress on; more only while a line in progress needs
+ * it), each window's pages released once parsed: the parser reads the page cache itself, no copy
+ * of the file is made, and the resident size stays the table plus about a window. Elsewhere (or if
+ * the file cannot be mapped) chunks are read ahead through a handle of their own: the read of the
+ * next chunk (on libuv's threads) runs while the current one is parsed, into two buffers of
+ * settings' chunk size (more only while a line in progress needs them), whatever the file size.
  */
 export async function parseTextFile(reader: ChunkReader, first: Buffer, parser: TextParser, settings: LoadSettings): Promise<void> {
   const { file, size } = reader;
+  const mapping = reader.position < size ? mapForOneRead(file, size) : null;
+  if (mapping !== null) {
+    await parseMappedText(mapping, reader.position, first, parser, settings);
+    return;
+  }
   let position = reader.position;
   let chunk = first;
   const handle = position < size ? await openForReading(file) : null;
@@ -389,21 +398,7 @@ export async function parseTextFile(reader: ChunkReader, first: Buffer, parser: 
         if (carry * 2 > buffers[turn]!.length) buffers[turn] = Buffer.allocUnsafe(carry * 2);
         pending = readChunk(handle!, file, buffers[turn]!, carry, position, size);
       }
-      parser.parse(chunk, 0, end);
-      parser.builder.flushWords();
-      if (parser.done) return;
-      // The line in progress stays in memory until its end: bounded by the longest line accepted.
-      if (carry > parser.longestLine) throw parser.tooLong();
-      if (final) {
-        if (end < chunk.length) {
-          // The last line has no '\n': parse a copy of it that has one.
-          const last = Buffer.allocUnsafe(chunk.length - end + 1);
-          chunk.copy(last, 0, end);
-          last[last.length - 1] = 10;
-          parser.parse(last, 0, last.length);
-        }
-        return;
-      }
+      if (parseLines(parser, chunk, end, final)) return;
       reportProgress(settings, position, size);
       const target = buffers[turn]!;
       chunk.copy(target, 0, end);
@@ -417,6 +412,58 @@ export async function parseTextFile(reader: ChunkReader, first: Buffer, parser: 
     // A read still in flight (an error was thrown) finishes before its handle closes.
     if (pending !== null) await pending.catch(() => 0);
     await handle?.close();
+  }
+}
+
+/**
+ * Parses the complete lines of `chunk` (those before `end`, the byte after its last '\n'); true
+ * when the parse is over: the parser is done (a limit), or this was the file's last chunk (then
+ * a last line without '\n' is parsed too). Throws for a line in progress longer than any line
+ * accepted (it stays in memory until its end).
+ */
+function parseLines(parser: TextParser, chunk: Buffer, end: number, final: boolean): boolean {
+  parser.parse(chunk, 0, end);
+  parser.builder.flushWords();
+  if (parser.done) return true;
+  if (chunk.length - end > parser.longestLine) throw parser.tooLong();
+  if (!final) return false;
+  if (end < chunk.length) {
+    // The last line has no '\n': parse a copy of it that has one.
+    const last = Buffer.allocUnsafe(chunk.length - end + 1);
+    chunk.copy(last, 0, end);
+    last[last.length - 1] = 10;
+    parser.parse(last, 0, last.length);
+  }
+  return true;
+}
+
+/** Lets other work run between windows of a mapped file (a read's await already does). */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * parseTextFile over `mapping` (the whole file, mapped): `first` (the reader's chunk, ending at
+ * byte `position`) first, then windows of the mapping, each from the line in progress on.
+ */
+async function parseMappedText(mapping: Buffer, position: number, first: Buffer, parser: TextParser, settings: LoadSettings): Promise<void> {
+  const size = mapping.length;
+  const step = Math.max(1, readSettings.chunkBytes);
+  let chunk = first;
+  let released = 0;
+  try {
+    for (;;) {
+      const end = chunk.lastIndexOf(10) + 1;
+      if (parseLines(parser, chunk, end, position >= size)) return;
+      reportProgress(settings, position, size);
+      // The lines before the line in progress are done with: their pages leave this process.
+      const start = position - (chunk.length - end);
+      releaseMappedBytes(mapping, released, start);
+      released = start;
+      position = Math.min(size, start + Math.max(step, 2 * (position - start)));
+      chunk = mapping.subarray(start, position);
+      await yieldToEventLoop();
+    }
+  } finally {
+    releaseMappedBytes(mapping, released, position);
   }
 }
 
