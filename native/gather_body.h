@@ -33,13 +33,17 @@ inline void copy_row(const float* src, float* dst, int64_t dim) {
   if (W > 1 && tail != 0) Vec::store_partial(dst + whole, Vec::load_partial(src + whole, tail), tail);
 }
 
-// out[i] = weight[indices[i]] for i < count, rows prefetched kPrefetchRows entries ahead. The
-// scalar tier is one memcpy per row and nothing else: the memory-bandwidth reference the benchmark
-// measures against (the prefetches cost it 15-30% at D = 64).
+// out[i] = weight[indices[i]] for i < count, rows prefetched into L2 about kPrefetchBytes ahead
+// (packed_rows.h; at least kPrefetchRows rows), as the narrow tables' rows are: 4e6 x 128 lookups
+// (1 thread, AMD EPYC, avx512) took 1158 -> 805 us against 4 rows prefetched into L1, in-cache
+// shapes unchanged (bench/ab-builds.mjs). The scalar tier is one memcpy per row and nothing else:
+// the memory-bandwidth reference the benchmark measures against (the prefetches cost it 15-30% at
+// D = 64).
 template <class Index>
 void gather_rows(const float* weight, int64_t dim, const Index* indices, int64_t count, float* out) {
+  const int64_t ahead = prefetch_rows_for(4 * dim);
   for (int64_t i = 0; i < count; ++i) {
-    if (Vec::kWidth > 1 && i + kPrefetchRows < count) prefetch_floats(weight + static_cast<int64_t>(indices[i + kPrefetchRows]) * dim, dim);
+    if (Vec::kWidth > 1 && i + ahead < count) prefetch_bytes_l2(weight + static_cast<int64_t>(indices[i + ahead]) * dim, 4 * dim);
     copy_row(weight + static_cast<int64_t>(indices[i]) * dim, out + i * dim, dim);
   }
 }
