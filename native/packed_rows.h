@@ -105,6 +105,22 @@ struct Int8Rows {
   }
 };
 
+// How a row of int4 codes dequantizes: by the tier's table lookup where it has one (AVX-512:
+// Vec::U4Table, the row's 16 values in a register), else code by code as dequantize does. Both
+// give each code the bits of code * scale + bias.
+template <class Traits, class = void>
+struct U4Dequantizer {
+  typename Traits::V scale, bias;
+  U4Dequantizer(float s, float b) : scale(Traits::broadcast(s)), bias(Traits::broadcast(b)) {}
+  typename Traits::V load(const uint8_t* codes, int64_t j) const { return dequantize(Traits::load_u4(codes, j), scale, bias); }
+};
+template <class Traits>
+struct U4Dequantizer<Traits, std::void_t<typename Traits::U4Table>> {
+  typename Traits::U4Table table;
+  U4Dequantizer(float s, float b) : table(Traits::u4_table(s, b)) {}
+  typename Traits::V load(const uint8_t* codes, int64_t j) const { return Traits::load_u4_lookup(codes, j, table); }
+};
+
 // int4: rows of dim / 2 bytes of codes (two per byte, the even feature in the low nibble), then
 // the float16 scale and bias (embedding_bag_4bit_prepack). dim is even; so are j0, j and n.
 struct Int4Rows {
@@ -116,20 +132,20 @@ struct Int4Rows {
 
   struct Row {
     const uint8_t* codes;  // from feature j0
-    typename Vec::V scale, bias;
-    typename Vec::V load(int64_t j) const { return dequantize(Vec::load_u4(codes, j), scale, bias); }
+    U4Dequantizer<Vec> values;
+    typename Vec::V load(int64_t j) const { return values.load(codes, j); }
     typename Vec::V load_partial(int64_t j, int n) const {
       // Vec::kWidth / 2 bytes hold a whole vector's codes; n / 2 of them are this row's.
       uint8_t bytes[Vec::kWidth / 2 > 0 ? Vec::kWidth / 2 : 1] = {};
       std::memcpy(bytes, codes + j / 2, static_cast<size_t>(n / 2));
-      return dequantize(Vec::load_u4(bytes, 0), scale, bias);
+      return values.load(bytes, 0);
     }
   };
   Row row(int64_t r, int64_t j0) const {
     const uint8_t* base = data + r * row_bytes;
     uint16_t scale_bias[2];
     std::memcpy(scale_bias, base + dim / 2, sizeof scale_bias);
-    return Row{base + j0 / 2, Vec::broadcast(Vec::half(scale_bias[0])), Vec::broadcast(Vec::half(scale_bias[1]))};
+    return Row{base + j0 / 2, U4Dequantizer<Vec>(Vec::half(scale_bias[0]), Vec::half(scale_bias[1]))};
   }
   void prefetch(int64_t r, int64_t j0, int64_t width) const {
     const uint8_t* base = data + r * row_bytes;
