@@ -376,7 +376,7 @@ struct Vec {
     const __m512i twice = _mm512_maskz_cvtepu8_epi32(static_cast<__mmask16>(0xffff), _mm_unpacklo_epi8(bytes, bytes));
     const __m512i shift = _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
     // The permute reads each index lane's low 4 bits: the even code's nibble, or the odd one's shifted down.
-    return _mm512_permutexvar_ps(_mm512_maskz_srlv_epi32(static_cast<__mmask16>(0xffff), twice, shift), table.lanes);
+    return _mm512_maskz_permutexvar_ps(static_cast<__mmask16>(0xffff), _mm512_maskz_srlv_epi32(static_cast<__mmask16>(0xffff), twice, shift), table.lanes);
   }
 };
 }  // namespace avx512_tier
