@@ -1,6 +1,7 @@
 {
   "variables": {
     "nne_kernel_sources": [
+      "native/add_words.cc",
       "native/clip_grad.cc",
       "native/cpu.cc",
       "native/dispatch.cc",

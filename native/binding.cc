@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "add_words.h"
 #include "kernels.h"
 #include "malloc_tuning.h"
 #include "map_file.h"
@@ -1233,6 +1234,58 @@ Napi::Value ParseTextLines(Args& args) {
   return finish(args, [=]() -> int64_t { return nne::parse_text_lines(lines); });
 }
 
+// addDistinctWords(chunk: Uint8Array, starts: Int32Array, ends: Int32Array, count, wordBytes:
+// Uint8Array, used, wordEnds: Int32Array, words, slots: Int32Array, separator, out: Float64Array):
+// words chunk[starts[i], ends[i]) (i < count) added in order to the word table (add_words.h) of
+// the bytes wordBytes[0, used), the word ends wordEnds[0, words) and the slots, until one is a
+// duplicate or does not fit; returns how many were added. out[0] = the status (AddWordsStatus),
+// out[1] = the earlier record of a duplicate (else -1), out[2] = the bytes used after, out[3] =
+// the slot of the last word added (-1: none), out[4] = the OR of the added words' bytes. Every
+// offset is checked here: 0 <= starts[i] <= ends[i] <= chunk.length; used <= wordBytes.length <
+// 2^31; words + count <= wordEnds.length < 2^31; slots twice a power of two (at most 2^31 slots).
+// The slots' and word ends' contents are JavaScript's to change (during an async call too): the
+// kernel checks every value it reads back from them.
+Napi::Value AddDistinctWords(Args& args) {
+  Array<uint8_t> chunk, word_bytes;
+  Array<int32_t> starts, ends, word_ends, slots;
+  Array<double> out;
+  int64_t count = 0, used = 0, words = 0, separator = 0;
+  args.array(0, "chunk", Use::read, &chunk).array(1, "starts", Use::index, &starts).array(2, "ends", Use::index, &ends);
+  args.integer(3, "count", 0, &count).array(4, "wordBytes", Use::write, &word_bytes).integer(5, "used", 0, &used);
+  args.array(6, "wordEnds", Use::write, &word_ends).integer(7, "words", 0, &words).array(8, "slots", Use::write, &slots);
+  args.integer(9, "separator", 0, &separator).array(10, "out", Use::write, &out);
+  args.require([&] { return count <= starts.length && count <= ends.length; }, "starts and ends must hold count entries");
+  args.require(
+      [&] {
+        for (int64_t i = 0; i < count; ++i) {
+          if (!(starts.data[i] >= 0 && starts.data[i] <= ends.data[i] && ends.data[i] <= chunk.length)) return false;
+        }
+        return true;
+      },
+      "every word must satisfy 0 <= starts[i] <= ends[i] <= chunk.length");
+  args.require([&] { return word_bytes.length <= INT32_MAX && used <= word_bytes.length; },
+               "wordBytes must be shorter than 2^31 and used at most its length");
+  args.require([&] { return word_ends.length <= INT32_MAX && words <= word_ends.length && count <= word_ends.length - words; },
+               "wordEnds must be shorter than 2^31 and hold words + count entries");
+  args.require(
+      [&] { return slots.length >= 2 && slots.length <= (int64_t{1} << 32) && (slots.length & (slots.length - 1)) == 0; },
+      "slots length must be twice a power of two, at most 2^32");
+  args.require([&] { return separator <= 255; }, "separator must be a byte (0 to 255)");
+  args.require([&] { return out.length >= 5; }, "out must hold 5 values");
+  if (!args.ok()) return args.undefined();
+  const nne::WordTable table{word_bytes.data, word_bytes.length, used, word_ends.data, words,
+                             slots.data, slots.length / 2, static_cast<uint8_t>(separator)};
+  return finish(args, [=]() -> int64_t {
+    const nne::AddWordsResult result = nne::add_distinct_words(chunk.data, starts.data, ends.data, count, table);
+    out.data[0] = static_cast<double>(static_cast<int>(result.status));
+    out.data[1] = static_cast<double>(result.earlier);
+    out.data[2] = static_cast<double>(result.used);
+    out.data[3] = static_cast<double>(result.last_slot);
+    out.data[4] = static_cast<double>(result.high);
+    return result.added;
+  });
+}
+
 // setTransferGuard(markAsUntransferable): the function async calls apply to the ArrayBuffers they
 // use (see CallArrays). The package passes worker_threads.markAsUntransferable when it loads.
 Napi::Value SetTransferGuard(const Napi::CallbackInfo& info) {
@@ -1318,6 +1371,7 @@ constexpr KernelEntry kKernelEntries[] = {
     {"nearestRows", entry<NearestRows>},             {"rowInverseNorms", entry<RowInverseNorms>},
     {"word2vecBinaryRecords", entry<Word2VecBinaryRecords>},
     {"parseTextLines", entry<ParseTextLines>},
+    {"addDistinctWords", entry<AddDistinctWords>},
 };
 
 // kernels(tier): { tier, async, and every kernel of kKernelEntries } running the named tier (''

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "add_words.h"
 #include "half.h"
 #include "narrow_rounding.h"
 #include "kernels.h"
@@ -509,6 +510,68 @@ inline BinaryRecordsResult word2vec_binary_records(const uint8_t* bytes, int64_t
   }
   result.position = p;
   result.status = BinaryRecordStatus::done;
+  return result;
+}
+
+// add_distinct_words as TableBuilder.addWordIfNew (src/io/word-vectors/table-builder.ts) adds one
+// word: its bytes copied after the table's words and hashed in the same pass, a byte at a time,
+// then the slots probed from hash & mask; every value read back from the table checked as it is
+// read. No hashing ahead, no prefetching.
+inline AddWordsResult add_distinct_words(const uint8_t* chunk, const int32_t* starts, const int32_t* ends, int64_t n,
+                                         const WordTable& table) {
+  AddWordsResult result;
+  result.used = table.used;
+  int64_t count = table.count;
+  const int64_t mask = table.slot_count - 1;
+  for (int64_t i = 0; i < n; ++i, ++result.added) {
+    const int64_t word_start = result.used;
+    const int64_t length = int64_t{ends[i]} - starts[i];
+    if (word_start + length + 1 > table.capacity) {
+      result.status = AddWordsStatus::need_space;
+      return result;
+    }
+    uint32_t hash = 0x811c9dc5u;
+    uint32_t high = 0;
+    for (int64_t k = 0; k < length; ++k) {
+      const uint8_t c = chunk[starts[i] + k];
+      table.bytes[word_start + k] = c;
+      hash = (hash ^ c) * 16777619u;
+      high |= c;
+    }
+    int64_t slot = hash & mask;
+    // Every slot at most once: a table with no empty slot left is corrupt.
+    for (int64_t probes = 0;; ++probes) {
+      const int64_t other = probes == table.slot_count ? -1 : table.slots[2 * slot];
+      if (other == 0) break;
+      if (other < 1 || other > count) {
+        result.status = AddWordsStatus::corrupt;
+        return result;
+      }
+      if (static_cast<uint32_t>(table.slots[2 * slot + 1]) == hash) {
+        const int64_t other_start = other == 1 ? 0 : table.ends[other - 2] + int64_t{1};
+        const int64_t other_end = table.ends[other - 1];
+        if (other_start < 0 || other_end < other_start || other_end >= word_start) {
+          result.status = AddWordsStatus::corrupt;
+          return result;
+        }
+        bool same = other_end - other_start == length;
+        for (int64_t k = 0; same && k < length; ++k) same = table.bytes[other_start + k] == table.bytes[word_start + k];
+        if (same) {
+          result.status = AddWordsStatus::duplicate;
+          result.earlier = other - 1;
+          return result;
+        }
+      }
+      slot = (slot + 1) & mask;
+    }
+    table.slots[2 * slot] = static_cast<int32_t>(count + 1);
+    table.slots[2 * slot + 1] = static_cast<int32_t>(hash);
+    result.last_slot = slot;
+    table.bytes[word_start + length] = table.separator;
+    table.ends[count++] = static_cast<int32_t>(word_start + length);
+    result.used = word_start + length + 1;
+    result.high |= high;
+  }
   return result;
 }
 

@@ -94,6 +94,7 @@ export const KERNEL_NAMES = [
   'rowInverseNorms',
   'word2vecBinaryRecords',
   'parseTextLines',
+  'addDistinctWords',
 ] as const;
 
 /** The kernels a layer or optimizer calls; each returns -1, a bad position, or a count. */
@@ -274,10 +275,33 @@ interface KernelSignatures {
     text: Uint8Array, start: number, end: number, weight: Float32Array, firstRow: number, dim: number, maxLines: number,
     maxWordBytes: number, maxLineBytes: number, lineEnds: Int32Array, wordEnds: Int32Array,
   ): number;
+
+  /**
+   * The word loaders' vocabulary insertion (native/add_words.h; src/io/word-vectors/table-builder.ts
+   * owns the table): words chunk[starts[i], ends[i]) for i < count, added in order to the table of
+   * `words` words, until one equals an earlier word or does not fit; returns how many were added.
+   * The table: wordBytes[0, used) holds the words, each followed by `separator`; wordEnds[i] is where
+   * word i's bytes end; slots holds two int32 per slot (a power of two of them), record number + 1
+   * (0: empty) and the word's hash (FNV-1a, 32 bits), a word in slot hash & (slots - 1) or the next
+   * empty one. Each word added is copied in (then the separator), its end appended to wordEnds, its
+   * record and hash put in its slot. out[0] = the status (ADD_WORDS_STATUS: done; duplicate: word
+   * `returned` is the word of record out[1]; needSpace: word `returned` and its separator do not fit
+   * in wordBytes; corrupt: a record number or word end read from the table is out of range, or no
+   * slot is empty), out[1] = that earlier record (else -1), out[2] = the bytes used after, out[3] =
+   * the slot of the last word added (-1: none), out[4] = the OR of the added words' bytes. Bytes
+   * of wordBytes past those used may be written.
+   */
+  addDistinctWords(
+    chunk: Uint8Array, starts: Int32Array, ends: Int32Array, count: number, wordBytes: Uint8Array, used: number,
+    wordEnds: Int32Array, words: number, slots: Int32Array, separator: number, out: Float64Array,
+  ): number;
 }
 
 /** How a word2vecBinaryRecords call ended (out[1]), numbered as native/word2vec_binary.h BinaryRecordStatus. */
 export const BINARY_RECORD_STATUS = { done: 0, needMore: 1, emptyWord: 2, wordTooLong: 3, notFinite: 4 } as const;
+
+/** How an addDistinctWords call ended (out[0]), numbered as native/add_words.h AddWordsStatus. */
+export const ADD_WORDS_STATUS = { done: 0, duplicate: 1, needSpace: 2, corrupt: 3 } as const;
 
 /** nearestRows' metrics, numbered as the kernels take them (native/kernels.h NearestMetric). */
 export const METRIC_CODES = { dot: 0, cosine: 1, l2: 2 } as const;

@@ -1307,3 +1307,71 @@ describe.runIf(native)('the parseTextLines kernel with near-valid arguments and 
     expect(counts.RangeError).toBeGreaterThan(100);
   });
 });
+
+// addDistinctWords called raw with near-valid arguments, each mutated at random (offsets outside
+// the chunk, counts past the offset or word-end arrays, used past the bytes, slot tables of other
+// lengths, tables corrupted beforehand: record numbers and word ends out of range, no empty slot),
+// synchronously and asynchronously with JavaScript writing the slots, the word ends and the chunk
+// mid-call: every call returns a count or throws a TypeError or RangeError, and the process survives.
+const ADD_WORDS_SCENARIO = `
+const addon = require(${JSON.stringify(path.join(root, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(root)});
+nn.getBackend();
+const K = addon.kernels('');
+let seed = 1818;
+const rand = (n) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return Math.floor((seed / 2 ** 32) * n); };
+const pick = (...choices) => choices[rand(choices.length)];
+const counts = { ok: 0, TypeError: 0, RangeError: 0, corrupt: 0, other: [] };
+const note = (e) => { if (e instanceof TypeError) counts.TypeError++; else if (e instanceof RangeError) counts.RangeError++; else counts.other.push(String(e)); };
+const pending = [];
+for (let n = 0; n < 4000; n++) {
+  const words = pick(0, 1, 5, 40, 300);
+  const chunk = new Uint8Array(words * 4);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = pick(97, 98, 32, 0xff, rand(256));
+  const starts = Int32Array.from({ length: words }, (_, i) => 4 * i);
+  const ends = Int32Array.from({ length: words }, (_, i) => 4 * i + rand(4));
+  const slotCount = pick(1, 2, 16, 512);
+  const slots = new Int32Array(2 * slotCount);
+  const wordEnds = new Int32Array(words + pick(0, 0, 3));
+  const wordBytes = new Uint8Array(pick(0, 7, 64, 4096));
+  // A corrupt table beforehand: entries anywhere, claiming words that are not there.
+  const known = pick(0, 0, 2, 7);
+  const used = Math.min(wordBytes.length, known * 3);
+  if (rand(2) === 0) for (let s = 0; s < slots.length; s++) slots[s] = pick(0, 1, 2, known, known + 1, -1, 2 ** 31 - 1, rand(2 ** 16));
+  if (rand(2) === 0) wordEnds.fill(pick(-1, 0, used, used + 1, 2 ** 31 - 1));
+  const args = [chunk, starts, ends, words, wordBytes, used, wordEnds, Math.min(known, wordEnds.length), slots, 32, new Float64Array(5)];
+  const bad = [
+    () => pick(new Uint8Array(0), new Uint16Array(4), null, new Uint8Array(wordBytes.buffer)), () => pick(Int32Array.of(-1, 0), Int32Array.from(ends, (e) => e + 5), new Uint32Array(words), null),
+    () => pick(Int32Array.from(starts, (s) => s - 1), Int32Array.of(2 ** 31 - 1), new Int32Array(words > 0 ? words - 1 : 0), new Int32Array(wordEnds.buffer)),
+    () => pick(words + 1, -1, 2 ** 31, 2 ** 53, 0.5), () => pick(new Uint8Array(0), new Int8Array(4), new Uint8Array(chunk.buffer), null),
+    () => pick(wordBytes.length + 1, -1, 2 ** 31, NaN), () => pick(new Int32Array(0), new Int32Array(slots.buffer), new Float32Array(words), null),
+    () => pick(wordEnds.length + 1, -1, 2 ** 31, wordEnds.length), () => pick(new Int32Array(6), new Int32Array(0), new Int32Array(1), new Uint32Array(8), null),
+    () => pick(256, -1, 0.5, 2 ** 53), () => pick(new Float64Array(4), new Float32Array(5), null),
+  ];
+  for (let i = 0; i < args.length; i++) if (rand(10) === 0) args[i] = bad[i]();
+  try {
+    if (rand(2) === 0) {
+      const result = K.addDistinctWords(...args);
+      if (!Number.isInteger(result)) counts.other.push('result ' + result);
+      if (args[10] && args[10][0] === 3) counts.corrupt++;
+      counts.ok++;
+    } else {
+      const p = K.async.addDistinctWords(...args);
+      for (const a of [args[6], args[8]]) if (a && a.fill) a.fill(pick(-1, 0, 1, 2 ** 30, 7));
+      if (args[0] && args[0].fill) args[0].fill(pick(97, 0, 0xff));
+      pending.push(p.then((result) => { if (!Number.isInteger(result)) counts.other.push('result ' + result); counts.ok++; }, note));
+    }
+  } catch (e) { note(e); }
+}
+await Promise.all(pending);
+report(counts);
+`;
+
+describe.runIf(native)('the addDistinctWords kernel with near-valid arguments, corrupt tables, and tables changed mid-call', () => {
+  it('returns a count or throws a TypeError or RangeError; the process survives', () => {
+    const counts = expectSurvived<{ ok: number; TypeError: number; RangeError: number; corrupt: number; other: string[] }>(runChild(ADD_WORDS_SCENARIO, { timeout: 60_000 }));
+    expect(counts.other).toEqual([]);
+    expect(counts.ok).toBeGreaterThan(100);
+    expect(counts.corrupt).toBeGreaterThan(50);
+    expect(counts.RangeError).toBeGreaterThan(100);
+  });
+});

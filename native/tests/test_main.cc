@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   test_concurrent_callers(kernels);
   test_map_file();
   test_word2vec_binary();
+  test_add_words();
   test_parse_text_numbers();
   std::printf("tier %s: %s (%lld checks)\n", argv[1], failures == 0 ? "all kernel tests passed" : "FAILED", checks);
   return failures == 0 ? 0 : 1;

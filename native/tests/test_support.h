@@ -110,5 +110,6 @@ void test_threads(const nne::Kernels& kernels);
 void test_concurrent_callers(const nne::Kernels& kernels);
 void test_map_file();
 void test_word2vec_binary();
+void test_add_words();
 
 }  // namespace nne_test

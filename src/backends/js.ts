@@ -5,7 +5,7 @@
 // norms follow the eight-lane order described in native/renorm.cc.
 import { KERNEL_ARRAYS, copyOf, guardAsyncCall, isShared, refuseOverlaps } from '../async-guard.js';
 import {
-  type AnyDtypeCode, type Backend, type BagModeCode, BINARY_RECORD_STATUS, DTYPE_CODES, type KernelIndices, type KernelName, type Kernels, KERNEL_NAMES, OPTIMIZER_SCALARS,
+  ADD_WORDS_STATUS, type AnyDtypeCode, type Backend, type BagModeCode, BINARY_RECORD_STATUS, DTYPE_CODES, type KernelIndices, type KernelName, type Kernels, KERNEL_NAMES, OPTIMIZER_SCALARS,
   type OptimizerScalars, type OutputHolder, type PackedData, type PackedDtypeCode,
 } from '../backend.js';
 import { type Dtype, LITTLE_ENDIAN, dequantizeRow, rowBytes, swapFloat32Bytes } from '../dtype.js';
@@ -408,6 +408,110 @@ function word2vecBinaryRecords(
   return n;
 }
 
+/**
+ * The word loaders' vocabulary insertion (native/add_words.cc's twin, and what TableBuilder did
+ * itself before: one word at a time, its bytes copied and hashed in one pass, then the slots
+ * probed). Every value read back from the slots and word ends is checked, as the kernel checks it.
+ * Refuses the arguments the binding refuses, with its messages.
+ */
+function addDistinctWords(
+  chunk: Uint8Array, starts: Int32Array, ends: Int32Array, count: number, wordBytes: Uint8Array, used: number,
+  wordEnds: Int32Array, words: number, slots: Int32Array, separator: number, out: Float64Array,
+): number {
+  const integer = (value: number, name: string): void => {
+    if (!(Number.isSafeInteger(value) && value >= 0)) throw new RangeError(`${name} must be an integer >= 0`);
+  };
+  integer(count, 'count');
+  integer(used, 'used');
+  integer(words, 'words');
+  integer(separator, 'separator');
+  if (!(count <= starts.length && count <= ends.length)) throw new RangeError('starts and ends must hold count entries');
+  for (let i = 0; i < count; i++) {
+    if (!(starts[i]! >= 0 && starts[i]! <= ends[i]! && ends[i]! <= chunk.length)) {
+      throw new RangeError('every word must satisfy 0 <= starts[i] <= ends[i] <= chunk.length');
+    }
+  }
+  if (!(wordBytes.length <= 2 ** 31 - 1 && used <= wordBytes.length)) throw new RangeError('wordBytes must be shorter than 2^31 and used at most its length');
+  if (!(wordEnds.length <= 2 ** 31 - 1 && words <= wordEnds.length && count <= wordEnds.length - words)) {
+    throw new RangeError('wordEnds must be shorter than 2^31 and hold words + count entries');
+  }
+  if (!(slots.length >= 2 && slots.length <= 2 ** 32 && (slots.length & (slots.length - 1)) === 0)) {
+    throw new RangeError('slots length must be twice a power of two, at most 2^32');
+  }
+  if (!(separator <= 255)) throw new RangeError('separator must be a byte (0 to 255)');
+  if (!(out.length >= 5)) throw new RangeError('out must hold 5 values');
+  const slotCount = slots.length / 2;
+  const mask = slotCount - 1;
+  let status: number = ADD_WORDS_STATUS.done;
+  let earlier = -1;
+  let lastSlot = -1;
+  let high = 0;
+  let added = 0;
+  let record = words;
+  adding: for (; added < count; added++) {
+    const start = starts[added]!;
+    const end = ends[added]!;
+    const length = end - start;
+    if (used + length + 1 > wordBytes.length) {
+      status = ADD_WORDS_STATUS.needSpace;
+      break;
+    }
+    // Copy the bytes and hash them (FNV-1a) in one pass.
+    let at = used;
+    let hash = 0x811c9dc5;
+    let wordHigh = 0;
+    for (let k = start; k < end; k++) {
+      const c = chunk[k]!;
+      wordBytes[at++] = c;
+      hash = Math.imul(hash ^ c, 16777619);
+      wordHigh |= c;
+    }
+    // hash & mask: mask is below 2^31, so the slot is never negative.
+    let slot = hash & mask;
+    for (let probes = 0; ; probes++) {
+      const other = probes === slotCount ? -1 : slots[2 * slot]!;
+      if (other === 0) break;
+      if (other < 1 || other > record) {
+        status = ADD_WORDS_STATUS.corrupt;
+        break adding;
+      }
+      if (slots[2 * slot + 1] === hash) {
+        const otherStart = other === 1 ? 0 : wordEnds[other - 2]! + 1;
+        const otherEnd = wordEnds[other - 1]!;
+        if (!(otherStart >= 0 && otherStart <= otherEnd && otherEnd < used)) {
+          status = ADD_WORDS_STATUS.corrupt;
+          break adding;
+        }
+        if (otherEnd - otherStart === length && sameBytes(wordBytes, otherStart, used, length)) {
+          status = ADD_WORDS_STATUS.duplicate;
+          earlier = other - 1;
+          break adding;
+        }
+      }
+      slot = (slot + 1) & mask;
+    }
+    slots[2 * slot] = record + 1;
+    slots[2 * slot + 1] = hash;
+    lastSlot = slot;
+    wordBytes[at] = separator;
+    wordEnds[record++] = at;
+    used = at + 1;
+    high |= wordHigh;
+  }
+  out[0] = status;
+  out[1] = earlier;
+  out[2] = used;
+  out[3] = lastSlot;
+  out[4] = high;
+  return added;
+}
+
+/** Whether bytes[a, a + length) and bytes[b, b + length) are equal. */
+function sameBytes(bytes: Uint8Array, a: number, b: number, length: number): boolean {
+  for (let k = 0; k < length; k++) if (bytes[a + k] !== bytes[b + k]) return false;
+  return true;
+}
+
 const implementations: Kernels = {
   firstInvalidIndex,
 
@@ -623,6 +727,8 @@ const implementations: Kernels = {
   },
 
   parseTextLines: parseTextLinesJs,
+
+  addDistinctWords,
 
   initFill(out, params, start) {
     initFillJs(out, params, start);

@@ -2,7 +2,9 @@
 // parsers share (progress, messages, failures).
 import { isUtf8 } from 'node:buffer';
 
+import { ADD_WORDS_STATUS } from '../../backend.js';
 import { Embedding } from '../../embedding.js';
+import { currentBackend } from '../../loader.js';
 import { FileFormatError, allocateTable, quoteText } from '../files.js';
 import { MAX_VOCABULARY_SIZE, vocabularyOfDistinct } from '../vocabulary.js';
 import { type LoadSettings, MAX_VALUES } from './settings.js';
@@ -13,10 +15,11 @@ export type FailFunction = (reason: string) => FileFormatError;
 
 /**
  * The rows a loader fills: reserved rows first (zero), then the file's records in order. The
- * parsers hand over each record's word as bytes: duplicates are found on the bytes at once (an
- * open-addressing table of record numbers, sized for every record up front), and flushWords()
- * decodes a chunk's worth of words in one conversion and split. No Map is built while loading:
- * the Vocabulary builds its own on first lookup.
+ * parsers hand over each record's word as bytes, a batch at a time where they can: duplicates are
+ * found on the bytes at once (by the backend's addDistinctWords kernel, in an open-addressing table
+ * of record numbers sized for every record up front), and flushWords() decodes a chunk's worth of
+ * words in one conversion and split. No Map is built while loading: the Vocabulary builds its own
+ * on first lookup.
  */
 export class TableBuilder {
   readonly weight: Float32Array;
@@ -41,6 +44,12 @@ export class TableBuilder {
   private count = 0;
   /** OR of the undecoded words' bytes: below 128 means ASCII. */
   private undecodedHigh = 0;
+  /** After addWordsIfNew stopped at a duplicate: the record (from 0) that has the word. */
+  private duplicateOf = -1;
+  /** What addDistinctWords reports, and addWordIfNew's word as a batch of one. */
+  private readonly out = new Float64Array(5);
+  private readonly oneStart = new Int32Array(1);
+  private readonly oneEnd = new Int32Array(1);
 
   constructor(
     readonly dim: number,
@@ -75,9 +84,9 @@ export class TableBuilder {
     return (this.reservedRows + this.count) * this.dim;
   }
 
-  /** Adds the next record's word, bytes [start, end) of chunk (`high`: their OR); throws for a duplicate. */
-  addWord(chunk: Buffer, start: number, end: number, high: number): void {
-    const earlier = this.addWordIfNew(chunk, start, end, high);
+  /** Adds the next record's word, bytes [start, end) of chunk; throws for a duplicate. */
+  addWord(chunk: Buffer, start: number, end: number): void {
+    const earlier = this.addWordIfNew(chunk, start, end);
     if (earlier >= 0) throw this.duplicateError(chunk, start, end, earlier);
   }
 
@@ -90,41 +99,62 @@ export class TableBuilder {
    * Adds the next record's word as addWord does, unless an earlier record has it: then returns
    * that record's number (from 0), else -1.
    */
-  addWordIfNew(chunk: Buffer, start: number, end: number, high: number): number {
-    const length = end - start;
-    if (this.wordBytesUsed + length + 1 > this.wordBytes.length) {
-      const grown = Buffer.allocUnsafe(Math.max(2 * this.wordBytes.length, this.wordBytesUsed + length + 1));
-      this.wordBytes.copy(grown, 0, 0, this.wordBytesUsed);
-      this.wordBytes = grown;
-    }
-    // Copy the bytes and hash them (FNV-1a) in one pass.
-    const bytes = this.wordBytes;
-    const wordStart = this.wordBytesUsed;
-    let at = wordStart;
-    let hash = 0x811c9dc5;
-    for (let k = start; k < end; k++) {
-      const c = chunk[k]!;
-      bytes[at++] = c;
-      hash = Math.imul(hash ^ c, 16777619);
-    }
-    const slots = this.slots;
-    const mask = (slots.length >>> 1) - 1;
-    let slot = hash & mask;
-    for (let other = slots[2 * slot]!; other !== 0; other = slots[2 * slot]!) {
-      if (slots[2 * slot + 1] === hash) {
-        const otherStart = other === 1 ? 0 : this.wordEnds[other - 2]! + 1;
-        if (this.wordEnds[other - 1]! - otherStart === length && bytes.compare(bytes, wordStart, at, otherStart, otherStart + length) === 0) return other - 1;
+  addWordIfNew(chunk: Buffer, start: number, end: number): number {
+    this.oneStart[0] = start;
+    this.oneEnd[0] = end;
+    return this.addWordsIfNew(chunk, this.oneStart, this.oneEnd, 1) === 1 ? -1 : this.duplicateOf;
+  }
+
+  /**
+   * Adds the words of the next `count` records, record i's being bytes [starts[i], ends[i]) of
+   * chunk, as addWord would one after the other; throws for the first duplicate (the words before
+   * it added).
+   */
+  addWords(chunk: Buffer, starts: Int32Array, ends: Int32Array, count: number): void {
+    const added = this.addWordsIfNew(chunk, starts, ends, count);
+    if (added < count) throw this.duplicateError(chunk, starts[added]!, ends[added]!, this.duplicateOf);
+  }
+
+  /**
+   * Adds the words of the next `count` records as addWords does, up to the first that an earlier
+   * record has; returns how many were added (count when every one was; otherwise duplicateOf is
+   * the record that has the next one). One backend call (addDistinctWords) per batch, and one more
+   * each time the words' bytes must grow.
+   */
+  addWordsIfNew(chunk: Buffer, starts: Int32Array, ends: Int32Array, count: number): number {
+    const backend = currentBackend();
+    const out = this.out;
+    let added = 0;
+    while (added < count) {
+      // After a stop for space (rare: the bytes double each time), the words not added yet.
+      const from = added === 0 ? starts : starts.subarray(added);
+      const to = added === 0 ? ends : ends.subarray(added);
+      const n = backend.addDistinctWords(chunk, from, to, count - added, this.wordBytes, this.wordBytesUsed, this.wordEnds, this.count, this.slots, this.separator, out);
+      added += n;
+      this.count += n;
+      this.wordBytesUsed = out[2]!;
+      if (out[3]! >= 0) this.lastSlot = out[3]!;
+      this.undecodedHigh |= out[4]!;
+      const status = out[0]!;
+      if (status === ADD_WORDS_STATUS.done) break;
+      if (status === ADD_WORDS_STATUS.duplicate) {
+        this.duplicateOf = out[1]!;
+        break;
       }
-      slot = (slot + 1) & mask;
+      if (status !== ADD_WORDS_STATUS.needSpace) throw new Error(`the word table is corrupt (status ${status})`);
+      this.growWordBytes(this.wordBytesUsed + ends[added]! - starts[added]! + 1);
     }
-    slots[2 * slot] = this.count + 1;
-    slots[2 * slot + 1] = hash;
-    this.lastSlot = slot;
-    bytes[at] = this.separator;
-    this.wordEnds[this.count++] = at;
-    this.wordBytesUsed = at + 1;
-    this.undecodedHigh |= high;
-    return -1;
+    return added;
+  }
+
+  /** Makes wordBytes hold `needed` bytes: twice its size, or more when that is not enough. */
+  private growWordBytes(needed: number): void {
+    if (needed > MAX_WORD_BYTES_TOTAL) {
+      throw this.failAfterWords(`${this.placeOf(this.count)}: the words take more than ${MAX_WORD_BYTES_TOTAL} bytes`);
+    }
+    const grown = Buffer.allocUnsafe(Math.min(MAX_WORD_BYTES_TOTAL, Math.max(2 * this.wordBytes.length, needed)));
+    this.wordBytes.copy(grown, 0, 0, this.wordBytesUsed);
+    this.wordBytes = grown;
   }
 
   /**
@@ -187,6 +217,9 @@ export class TableBuilder {
     return new WordVectors(vocabulary, embedding);
   }
 }
+
+/** The most bytes the words of one file may take, their separators included (word ends are int32). */
+const MAX_WORD_BYTES_TOTAL = 2 ** 31 - 1;
 
 /** The rows set aside for reserved tokens (before knowing whether the file has them). */
 function reservedRows(settings: LoadSettings): number {

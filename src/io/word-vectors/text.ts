@@ -78,8 +78,9 @@ export class TextParser {
     }
   }
 
-  /** Word ends and line ends of the lines parseTextLines parsed last. */
+  /** Word ends and line ends of the lines parseTextLines parsed last, and their words' starts. */
   private readonly wordEnds = new Int32Array(CLEAN_LINES_PER_CALL);
+  private readonly wordStarts = new Int32Array(CLEAN_LINES_PER_CALL);
   private readonly lineEnds = new Int32Array(CLEAN_LINES_PER_CALL);
 
   /**
@@ -88,23 +89,21 @@ export class TextParser {
    */
   private parseClean(chunk: Buffer, p: number, end: number): number {
     const builder = this.builder;
-    const { wordEnds, lineEnds } = this;
+    const { wordStarts, wordEnds, lineEnds } = this;
     for (;;) {
       const maxLines = Math.min(builder.capacity - builder.rows, CLEAN_LINES_PER_CALL);
       const firstRow = builder.reservedRows + builder.rows;
       // The region given to the kernel: the lines of the next cleanBudget bytes (chunk[end - 1] is '\n').
       const regionEnd = this.cleanBudget >= end - p ? end : chunk.indexOf(10, p + this.cleanBudget - 1) + 1;
       const n = currentBackend().parseTextLines(chunk, p, regionEnd, builder.weight, firstRow, builder.dim, maxLines, MAX_WORD_BYTES, this.longestLine, lineEnds, wordEnds);
-      for (let i = 0; i < n; i++) {
-        const lineStart = i === 0 ? p : lineEnds[i - 1]!;
-        const wordEnd = wordEnds[i]!;
-        let high = 0;
-        for (let k = lineStart; k < wordEnd; k++) high |= chunk[k]!;
-        if (builder.addWordIfNew(chunk, lineStart, wordEnd, high) >= 0) {
-          this.line += i;
-          this.cleanBudget = CLEAN_BUDGET_AFTER_STOP;
-          return lineStart;
-        }
+      // Each line's word starts the line.
+      wordStarts[0] = p;
+      if (n > 1) wordStarts.set(lineEnds.subarray(0, n - 1), 1);
+      const added = builder.addWordsIfNew(chunk, wordStarts, wordEnds, n);
+      if (added < n) {
+        this.line += added;
+        this.cleanBudget = CLEAN_BUDGET_AFTER_STOP;
+        return wordStarts[added]!;
       }
       this.line += n;
       const stop = n === 0 ? p : lineEnds[n - 1]!;
@@ -150,16 +149,12 @@ export class TextParser {
       // The word: up to a space or tab (with wordsWithSpaces, maybe only its first part: a
       // duplicate then may be the start of a longer word, and readSplit decides).
       const lineStart = p;
-      let high = 0;
-      while ((c = chunk[p]!) > 32 || (c !== 32 && c !== 9 && c !== 10 && c !== 13)) {
-        high |= c;
-        p++;
-      }
+      while ((c = chunk[p]!) > 32 || (c !== 32 && c !== 9 && c !== 10 && c !== 13)) p++;
       if (p - lineStart > MAX_WORD_BYTES) throw this.fail(`line ${this.line}: the word is longer than ${MAX_WORD_BYTES} bytes`);
       const base = builder.nextRowOffset;
       // Values; a failure leaves the loop early (j < dim), a duplicate skips it (j > dim), for readSplit.
       let j = 0;
-      const earlier = builder.addWordIfNew(chunk, lineStart, p, high);
+      const earlier = builder.addWordIfNew(chunk, lineStart, p);
       if (earlier >= 0) {
         this.failure = 'duplicate';
         this.failedAt = earlier;
@@ -328,9 +323,7 @@ export class TextParser {
       if (value === Infinity) throw this.outOfRange(chunk, start, j);
       weight[base + j] = sign === 45 ? -value : value;
     }
-    let high = 0;
-    for (let k = lineStart; k < wordEnd; k++) high |= chunk[k]!;
-    builder.addWord(chunk, lineStart, wordEnd, high);
+    builder.addWord(chunk, lineStart, wordEnd);
     return newline + 1;
   }
 

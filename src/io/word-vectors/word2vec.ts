@@ -83,8 +83,7 @@ async function parseBinaryFile(
       const wanted = Math.min(batch, builder.capacity - builder.rows);
       const row = builder.nextRowOffset;
       const parsed = backend.word2vecBinaryRecords(chunk, p, MAX_WORD_BYTES, dim, builder.weight, row, wanted, wordStarts, wordEnds, out);
-      const high = out[3]!;
-      for (let i = 0; i < parsed; i++) builder.addWord(chunk, wordStarts[i]!, wordEnds[i]!, high);
+      builder.addWords(chunk, wordStarts, wordEnds, parsed);
       p = out[0]!;
       const status = out[1]!;
       if (status === BINARY_RECORD_STATUS.done) continue;
@@ -101,7 +100,7 @@ async function parseBinaryFile(
       }
       if (status === BINARY_RECORD_STATUS.emptyWord) throw fail(`record ${record} (byte ${chunkOffset + p}): empty word`);
       // Not finite: the record's word counts first (a duplicate is named before its values).
-      builder.addWord(chunk, wordStarts[parsed]!, wordEnds[parsed]!, high);
+      builder.addWord(chunk, wordStarts[parsed]!, wordEnds[parsed]!);
       const bad = out[2]!;
       throw fail(`record ${record} (byte ${chunkOffset + p}), value ${bad + 1} is ${builder.weight[row + parsed * dim + bad]} (not finite)`);
     }
