@@ -287,13 +287,15 @@ void update_half_rows(const OptimizerScalars& s, const HalfTable& table, const f
       // here: GCC 12 (-O1 and above) left no prefetch at all in this loop when these went through
       // prefetch_bytes / prefetch_floats or a helper function.
       const int64_t ahead = rows[k + kPrefetchUpdateRows];
-      const char* bytes = reinterpret_cast<const char*>(table.data + ahead * dim);
-      for (int64_t offset = 0; offset < 2 * dim; offset += 64) NNE_PREFETCH_WRITE(bytes + offset);
+      // Every line a row touches, from the one holding its first byte (see prefetch_bytes).
+      const uintptr_t row_at = reinterpret_cast<uintptr_t>(table.data + ahead * dim);
+      for (uintptr_t line = row_at & ~uintptr_t{63}; line < row_at + 2 * dim; line += 64) NNE_PREFETCH_WRITE(reinterpret_cast<const char*>(line));
       const bool rowwise = s.rule == OptimizerRule::rowwise_adagrad;
       for (float* state : {state0, state1, state2}) {
         if (state == nullptr) continue;
-        const char* at = reinterpret_cast<const char*>(state + (rowwise ? ahead : ahead * dim));
-        for (int64_t offset = 0; offset < (rowwise ? 4 : 4 * dim); offset += 64) NNE_PREFETCH_WRITE(at + offset);
+        const uintptr_t at = reinterpret_cast<uintptr_t>(state + (rowwise ? ahead : ahead * dim));
+        const uintptr_t end = at + (rowwise ? 4 : 4 * dim);
+        for (uintptr_t line = at & ~uintptr_t{63}; line < end; line += 64) NNE_PREFETCH_WRITE(reinterpret_cast<const char*>(line));
       }
     }
     const int64_t row = rows[k];
