@@ -39,9 +39,13 @@
 // backend (withBackend(jsBackend, ...) in this process, as the embedding and bag suites do: the
 // layers share the tables), and a bandwidth reference: kernels('scalar').gather over the table's
 // packed rows viewed as 32-bit words, one memcpy per row into a scratch buffer (for float32 the
-// embedding suite's reference): what reading those rows costs without widening. All variants of an
-// op, every dtype, are sampled in the same rounds. Full run: two rounds of (nn-embedding,
-// PyTorch), each side's best median kept (as the torch suite does); --quick: one.
+// embedding suite's reference): what reading those rows costs without widening. The variants of
+// one dtype are sampled in the same rounds, one dtype after the other: interleaving every dtype's
+// calls would interleave lookups over all five tables (4.8 GB), more than the TLB reaches in
+// huge pages, and each table's rows would pay for the others' (int8 lookups took 487 us
+// interleaved with the other four tables against 292 us alone, int4 312 against 257:
+// node --expose-gc bench/narrow-interleave.mjs, 1 thread). Full run: two rounds of (nn-embedding, PyTorch),
+// each side's best median kept (as the torch suite does); --quick: one.
 // Memory per row: the layer's data.byteLength / rows, against FBGEMM's layouts.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -299,7 +303,7 @@ export function runDtypeSuite({ args, reference, threads }) {
     },
   ];
 
-  // Rounds: every op's variants (all dtypes interleaved), then PyTorch; each side's best median.
+  // Rounds: every op's variants (one dtype at a time), then PyTorch; each side's best median.
   const nn = {};
   const nnRounds = [];
   let pt = null;
@@ -313,8 +317,12 @@ export function runDtypeSuite({ args, reference, threads }) {
       for (const { op, dtypes, variants } of ops) {
         gc();
         const opStarted = now();
-        const stats = measure(variants, SETTINGS);
-        threads.restore();
+        // One dtype at a time: its variants interleaved among themselves (see the header).
+        const stats = {};
+        for (const dtype of dtypes) {
+          Object.assign(stats, measure(variants.filter((v) => v.key.endsWith(`:${dtype}`)), SETTINGS));
+          threads.restore();
+        }
         medians[op] = Object.fromEntries(Object.entries(stats).map(([key, s]) => [key, s.medianUs]));
         for (const [key, s] of Object.entries(stats)) {
           nn[op] ??= {};
