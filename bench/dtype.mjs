@@ -24,7 +24,7 @@
 //
 // Table: 4·10^6 × 128 (2 GB as float32; --quick 5·10^5 × 128, 256 MB), filled by fillQuick, whose
 // values repeat every 65,536 floats (512 rows); a narrow table holds quantize() of those rows.
-// Every table gets huge pages requested before its first write, as a layer's own large table does.
+// Every table is allocated as a layer allocates its own large table (page-aligned, huge pages requested).
 // quantize() in TypeScript is timed on the first TILE_ROWS rows; when that projects the whole
 // table's conversions to more than QUANTIZE_LIMIT_S seconds, each narrow table is that tile
 // repeated (rows r and r + TILE_ROWS hold the same values, so the bytes are those quantize() of
@@ -48,6 +48,7 @@
 // each side's best median kept (as the torch suite does); --quick: one.
 // Memory per row: the layer's data.byteLength / rows, against FBGEMM's layouts.
 import { spawnSync } from 'node:child_process';
+import { constants as bufferConstants } from 'node:buffer';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -104,11 +105,15 @@ const bytesOf = (a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 const wordsOf = (a) => new Float32Array(a.buffer, a.byteOffset, a.byteLength / 4);
 
 /**
- * A new table of `length` elements of `Type` with huge pages requested before its first write, as
- * the layers request them for their own large tables (table.ts newTable): without them every
- * random row read also misses the TLB, a cost per row that a narrower row does not reduce.
+ * A new table of `length` elements of `Type`, allocated as the layers allocate their own large
+ * tables (table.ts newTable): mapped by the addon, page-aligned, huge pages requested before its
+ * first write. Without huge pages every random row read also misses the TLB, a cost per row that a
+ * narrower row does not reduce; and a table that V8 allocates starts 16 bytes into a page, so each
+ * row touches one cache line more (bench/ab-narrow.mjs ALLOC=v8 measures such tables).
  */
 function newTable(Type, length) {
+  const bytes = length * Type.BYTES_PER_ELEMENT;
+  if (bytes >= 32 << 20 && bytes <= bufferConstants.MAX_LENGTH) return new Type(loadAddon().allocateZeroed(bytes));
   const table = new Type(length);
   loadAddon().adviseHugePages(table.buffer);
   return table;
