@@ -458,7 +458,7 @@ function addDistinctWords(
     }
     // Copy the bytes and hash them (FNV-1a) in one pass.
     let at = used;
-    let hash = 0x811c9dc5;
+    let hash = 0x811c9dc5 | 0; // an int32 (as the slots hold it) even for an empty word, which no Math.imul converts
     let wordHigh = 0;
     for (let k = start; k < end; k++) {
       const c = chunk[k]!;

@@ -5,7 +5,7 @@
 // FIFO with no writer can never leave a read waiting forever.
 import { constants as bufferConstants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
-import { type Stats, constants as fsConstants, promises as fsp } from 'node:fs';
+import { type Stats, constants as fsConstants, fstatSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 
 import { currentBackend } from '../loader.js';
@@ -122,6 +122,13 @@ export interface ChunkReader {
   readonly position: number;
   /** True once every byte of the file has been returned in a chunk. */
   readonly atEnd: boolean;
+  /**
+   * Throws the FileFormatError a read past the file's end gives when the open file is now shorter
+   * than `end` bytes (fstat): what a reader of the file mapped checks before touching bytes up to
+   * `end`, since a mapped page past the end of a truncated file is a SIGBUS, not an error. (This
+   * narrows the window in which another process can truncate the file, it cannot close it.)
+   */
+  checkSize(end: number, done: number): void;
   close(): Promise<void>;
 }
 
@@ -164,6 +171,9 @@ export async function openChunkReader(file: string, chunkBytes = CHUNK_BYTES): P
         position += bytesRead;
       }
       return buffer.subarray(0, filled);
+    },
+    checkSize(end: number, done: number): void {
+      if (fstatSync(fh.fd).size < end) throw new FileFormatError(file, `the file shrank while being read (${done} of ${size} bytes)`);
     },
     close: () => fh.close(),
   };

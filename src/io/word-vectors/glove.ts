@@ -26,6 +26,7 @@ async function surveyGloVe(file: string, limit: number, fail: FailFunction): Pro
     if (windowStart >= 0) releaseMappedBytes(mapping, windowStart, position);
     windowStart = position;
     position = Math.min(reader.size, position + Math.max(1, readSettings.chunkBytes));
+    reader.checkSize(position, windowStart);
     return mapping.subarray(windowStart, position);
   };
   try {

@@ -370,7 +370,7 @@ export async function parseTextFile(reader: ChunkReader, first: Buffer, parser: 
   const { file, size } = reader;
   const mapping = reader.position < size ? mapForOneRead(file, size) : null;
   if (mapping !== null) {
-    await parseMappedText(mapping, reader.position, first, parser, settings);
+    await parseMappedText(reader, mapping, first, parser, settings);
     return;
   }
   let position = reader.position;
@@ -435,10 +435,12 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 
 /**
  * parseTextFile over `mapping` (the whole file, mapped): `first` (the reader's chunk, ending at
- * byte `position`) first, then windows of the mapping, each from the line in progress on.
+ * reader.position) first, then windows of the mapping, each from the line in progress on, each
+ * after checking that the file still holds it (reader.checkSize).
  */
-async function parseMappedText(mapping: Buffer, position: number, first: Buffer, parser: TextParser, settings: LoadSettings): Promise<void> {
+async function parseMappedText(reader: ChunkReader, mapping: Buffer, first: Buffer, parser: TextParser, settings: LoadSettings): Promise<void> {
   const size = mapping.length;
+  let position = reader.position;
   const step = Math.max(1, readSettings.chunkBytes);
   let chunk = first;
   let released = 0;
@@ -451,9 +453,11 @@ async function parseMappedText(mapping: Buffer, position: number, first: Buffer,
       const start = position - (chunk.length - end);
       releaseMappedBytes(mapping, released, start);
       released = start;
-      position = Math.min(size, start + Math.max(step, 2 * (position - start)));
-      chunk = mapping.subarray(start, position);
+      const windowEnd = Math.min(size, start + Math.max(step, 2 * (position - start)));
       await yieldToEventLoop();
+      reader.checkSize(windowEnd, position);
+      position = windowEnd;
+      chunk = mapping.subarray(start, position);
     }
   } finally {
     releaseMappedBytes(mapping, released, position);

@@ -72,7 +72,12 @@ async function parseBinaryFile(
   // A mapped file is read in windows of `step` bytes (doubled while one record does not fit).
   const step = Math.max(1, readSettings.chunkBytes);
   let window = step;
-  const mappedWindow = (offset: number): Buffer => mapping!.subarray(offset, Math.min(mapping!.length, offset + window));
+  // Each window after checking that the file still holds it (reader.checkSize).
+  const mappedWindow = (offset: number): Buffer => {
+    const end = Math.min(mapping!.length, offset + window);
+    reader.checkSize(end, offset);
+    return mapping!.subarray(offset, end);
+  };
   let chunkOffset = firstOffset;
   let released = 0;
   let chunk = mapping === null ? first : mappedWindow(chunkOffset);
@@ -109,6 +114,7 @@ async function parseBinaryFile(
       if (limited) return;
       // Only whitespace may follow the records.
       if (mapping !== null) {
+        reader.checkSize(mapping.length, chunkOffset + p);
         chunk = mapping;
         p += chunkOffset;
         chunkOffset = 0;
@@ -133,9 +139,9 @@ async function parseBinaryFile(
       releaseMappedBytes(mapping, released, chunkOffset + p);
       released = chunkOffset + p;
       chunkOffset += p;
+      await yieldToEventLoop();
       chunk = mappedWindow(chunkOffset);
       final = chunkOffset + chunk.length === mapping.length;
-      await yieldToEventLoop();
     } else {
       reportProgress(settings, reader.position, size);
       const carry = chunk.subarray(p);
