@@ -130,7 +130,7 @@ struct Int4Rows {
   int64_t row_bytes;  // dim / 2 + 4
   // Half the distance of the other readers (about 2 KB of rows): 30 rows at D = 128 measured
   // 0.98x the time of 60 in four A/Bs of lookups and bag sums (bench/ab-narrow.mjs), 15 worse.
-  int64_t prefetch_rows = prefetch_rows_for(row_bytes) / 2;
+  int64_t prefetch_rows = std::max<int64_t>(kPrefetchRows, prefetch_rows_for(row_bytes) / 2);
 
   struct Row {
     const uint8_t* codes;  // from feature j0
