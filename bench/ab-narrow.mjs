@@ -13,6 +13,8 @@
 // of the wall time) per call, 1 thread.
 import { createRequire } from 'node:module';
 import path from 'node:path';
+
+import { SEED, prng } from './harness.mjs';
 const require = createRequire(import.meta.url);
 if (process.argv.length < 4) {
   console.error('usage: node --expose-gc bench/ab-narrow.mjs <old root> <new root> [dtypes]');
@@ -44,7 +46,10 @@ function table(dtype) {
   return u8;
 }
 let s = 7;
-const batches = Array.from({ length: 64 }, () => { const a = new Int32Array(B); for (let i = 0; i < B; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; a[i] = ((s >>> 1) * 1.0) % ROWS; } return a; });
+// Uniform ids from the suites' generator (mulberry32): a linear congruential one's ids made int4 bag
+// sums look 1.5x faster than the suite's.
+const nextId = prng(SEED);
+const batches = Array.from({ length: 64 }, () => { const a = new Int32Array(B); for (let i = 0; i < B; i++) a[i] = nextId() % ROWS; return a; });
 const out = new Float32Array(B * D);
 const BAGS = 1024;
 const bagIdx = batches.map((b) => b.subarray(0, 16 * BAGS));

@@ -12,6 +12,8 @@
 // 12 calls of one layer, then the next. Median µs per call.
 import { createRequire } from 'node:module';
 
+import { SEED, prng } from './harness.mjs';
+
 const require = createRequire(import.meta.url);
 const M = require('../dist/index.js');
 const { loadAddon } = require('../dist/backends/native.js');
@@ -35,13 +37,10 @@ function tableOf(dtype) {
 
 const layers = { float32: M.Embedding.fromPretrained(tableOf('float32'), D) };
 for (const dtype of dtypes) layers[dtype] = M.Embedding.fromPretrained(tableOf(dtype), D, { dtype });
-let s = 7;
+const nextId = prng(SEED); // the suites' generator (a linear congruential one's ids are not uniform enough)
 const batches = Array.from({ length: 128 }, () => {
   const ids = new Int32Array(B);
-  for (let i = 0; i < B; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    ids[i] = (s >>> 1) % ROWS;
-  }
+  for (let i = 0; i < B; i++) ids[i] = nextId() % ROWS;
   return ids;
 });
 const out = new Float32Array(B * D);

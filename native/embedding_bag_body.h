@@ -9,8 +9,11 @@
 // No include guard: it is meant to be included several times.
 
 // Accumulators for up to kBlockVectors full vectors plus a partial one stay in registers while a
-// bag's entries stream past; wider rows are done a block of features at a time.
+// bag's entries stream past; wider rows are done a block of features at a time. A bag sum uses its
+// reader's kSumBlockVectors (packed_rows.h): 8 for the quantized rows, whose per-row setup (scale,
+// bias, int4's lookup table) is then paid once per row at D = 128 instead of once per block.
 constexpr int kBlockVectors = 4;
+constexpr int kMaxBlockVectors = 8;
 
 #include "lane_dot.h"
 #include "packed_rows.h"
@@ -104,12 +107,13 @@ inline void max_block(const Rows& rows, const Index* indices, int64_t begin, int
 
 // Runs Block over features [j_begin, j_end) in blocks of kBlockVectors vectors; the last block is
 // picked by how many full vectors and whether a partial one remain.
-template <template <int, bool> class Block, class... Args>
+template <template <int, bool> class Block, int kVectorsPerBlock = kBlockVectors, class... Args>
 inline void for_each_block(int64_t j_begin, int64_t j_end, Args&&... args) {
+  static_assert(kVectorsPerBlock >= 4 && kVectorsPerBlock <= kMaxBlockVectors, "the switches below cover 1 to 7 vectors");
   constexpr int W = Vec::kWidth;
-  constexpr int64_t kBlock = kBlockVectors * W;
+  constexpr int64_t kBlock = kVectorsPerBlock * W;
   int64_t j0 = j_begin;
-  for (; j0 + kBlock <= j_end; j0 += kBlock) Block<kBlockVectors, false>::run(j0, 0, args...);
+  for (; j0 + kBlock <= j_end; j0 += kBlock) Block<kVectorsPerBlock, false>::run(j0, 0, args...);
   const int64_t rest = j_end - j0;
   const int vectors = static_cast<int>(rest / W);
   const int tail = static_cast<int>(rest % W);
@@ -118,6 +122,10 @@ inline void for_each_block(int64_t j_begin, int64_t j_end, Args&&... args) {
       case 1: Block<1, false>::run(j0, 0, args...); break;
       case 2: Block<2, false>::run(j0, 0, args...); break;
       case 3: Block<3, false>::run(j0, 0, args...); break;
+      case 4: Block<4, false>::run(j0, 0, args...); break;
+      case 5: Block<5, false>::run(j0, 0, args...); break;
+      case 6: Block<6, false>::run(j0, 0, args...); break;
+      case 7: Block<7, false>::run(j0, 0, args...); break;
       default: break;
     }
   } else {
@@ -125,7 +133,11 @@ inline void for_each_block(int64_t j_begin, int64_t j_end, Args&&... args) {
       case 0: Block<0, (W > 1)>::run(j0, tail, args...); break;
       case 1: Block<1, (W > 1)>::run(j0, tail, args...); break;
       case 2: Block<2, (W > 1)>::run(j0, tail, args...); break;
-      default: Block<3, (W > 1)>::run(j0, tail, args...); break;
+      case 3: Block<3, (W > 1)>::run(j0, tail, args...); break;
+      case 4: Block<4, (W > 1)>::run(j0, tail, args...); break;
+      case 5: Block<5, (W > 1)>::run(j0, tail, args...); break;
+      case 6: Block<6, (W > 1)>::run(j0, tail, args...); break;
+      default: Block<7, (W > 1)>::run(j0, tail, args...); break;
     }
   }
 }
@@ -170,7 +182,7 @@ void sum_bags(const Rows& rows, const Index* indices, const Bags& bags, const fl
               int64_t skip_row, float* out) {
   const int64_t dim = rows.dim;
   for (int64_t b = 0; b < bags.num_bags; ++b) {
-    for_each_block<SumBlock<Rows, Index, kWeighted, kMean>::template At>(0, dim, rows, indices, bags.begin(b), bags.end(b), prefetch_end<Rows>(bags, b),
+    for_each_block<SumBlock<Rows, Index, kWeighted, kMean>::template At, Rows::kSumBlockVectors>(0, dim, rows, indices, bags.begin(b), bags.end(b), prefetch_end<Rows>(bags, b),
                                                                          per_sample_weights, skip_row, out + b * dim);
   }
 }
