@@ -42,10 +42,10 @@
 // embedding suite's reference): what reading those rows costs without widening. The variants of
 // one dtype are sampled in the same rounds, one dtype after the other: interleaving every dtype's
 // calls would interleave lookups over all five tables (4.8 GB), more than the TLB reaches in
-// huge pages, and each table's rows would pay for the others' (int8 lookups took 487 us
-// interleaved with the other four tables against 292 us alone, int4 312 against 257:
-// node --expose-gc bench/narrow-interleave.mjs, 1 thread). Full run: two rounds of (nn-embedding, PyTorch),
-// each side's best median kept (as the torch suite does); --quick: one.
+// huge pages, and each table's rows would pay for the others' (int8 lookups took 650 us
+// interleaved with the other four tables against 289 us alone, int4 387 against 257:
+// node --expose-gc bench/narrow-interleave.mjs, 1 thread). Full run: two rounds of
+// (nn-embedding, PyTorch), each side's best median kept (as the torch suite does); --quick: one.
 // Memory per row: the layer's data.byteLength / rows, against FBGEMM's layouts.
 import { spawnSync } from 'node:child_process';
 import { constants as bufferConstants } from 'node:buffer';

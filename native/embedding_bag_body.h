@@ -105,15 +105,21 @@ inline void max_block(const Rows& rows, const Index* indices, int64_t begin, int
   }
 }
 
-// Runs Block over features [j_begin, j_end) in blocks of kBlockVectors vectors; the last block is
+// Runs Block over features [j_begin, j_end) in blocks of kVectorsPerBlock vectors, then of kBlockVectors; the last block is
 // picked by how many full vectors and whether a partial one remain.
 template <template <int, bool> class Block, int kVectorsPerBlock = kBlockVectors, class... Args>
 inline void for_each_block(int64_t j_begin, int64_t j_end, Args&&... args) {
-  static_assert(kVectorsPerBlock >= 4 && kVectorsPerBlock <= kMaxBlockVectors, "the switches below cover 1 to 7 vectors");
+  static_assert(kVectorsPerBlock >= kBlockVectors && kVectorsPerBlock <= kMaxBlockVectors, "a block of 4 to 8 vectors");
   constexpr int W = Vec::kWidth;
-  constexpr int64_t kBlock = kVectorsPerBlock * W;
   int64_t j0 = j_begin;
-  for (; j0 + kBlock <= j_end; j0 += kBlock) Block<kVectorsPerBlock, false>::run(j0, 0, args...);
+  // Wider blocks first (a reader's kSumBlockVectors); what remains goes as every reader's does, so
+  // the wider block adds one instantiation, not one per remainder.
+  if constexpr (kVectorsPerBlock != kBlockVectors) {
+    constexpr int64_t kWide = kVectorsPerBlock * W;
+    for (; j0 + kWide <= j_end; j0 += kWide) Block<kVectorsPerBlock, false>::run(j0, 0, args...);
+  }
+  constexpr int64_t kBlock = kBlockVectors * W;
+  for (; j0 + kBlock <= j_end; j0 += kBlock) Block<kBlockVectors, false>::run(j0, 0, args...);
   const int64_t rest = j_end - j0;
   const int vectors = static_cast<int>(rest / W);
   const int tail = static_cast<int>(rest % W);
@@ -122,10 +128,6 @@ inline void for_each_block(int64_t j_begin, int64_t j_end, Args&&... args) {
       case 1: Block<1, false>::run(j0, 0, args...); break;
       case 2: Block<2, false>::run(j0, 0, args...); break;
       case 3: Block<3, false>::run(j0, 0, args...); break;
-      case 4: Block<4, false>::run(j0, 0, args...); break;
-      case 5: Block<5, false>::run(j0, 0, args...); break;
-      case 6: Block<6, false>::run(j0, 0, args...); break;
-      case 7: Block<7, false>::run(j0, 0, args...); break;
       default: break;
     }
   } else {
@@ -133,11 +135,7 @@ inline void for_each_block(int64_t j_begin, int64_t j_end, Args&&... args) {
       case 0: Block<0, (W > 1)>::run(j0, tail, args...); break;
       case 1: Block<1, (W > 1)>::run(j0, tail, args...); break;
       case 2: Block<2, (W > 1)>::run(j0, tail, args...); break;
-      case 3: Block<3, (W > 1)>::run(j0, tail, args...); break;
-      case 4: Block<4, (W > 1)>::run(j0, tail, args...); break;
-      case 5: Block<5, (W > 1)>::run(j0, tail, args...); break;
-      case 6: Block<6, (W > 1)>::run(j0, tail, args...); break;
-      default: Block<7, (W > 1)>::run(j0, tail, args...); break;
+      default: Block<3, (W > 1)>::run(j0, tail, args...); break;
     }
   }
 }
