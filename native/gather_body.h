@@ -43,7 +43,7 @@ template <class Index>
 void gather_rows(const float* weight, int64_t dim, const Index* indices, int64_t count, float* out) {
   const int64_t ahead = prefetch_rows_for(4 * dim);
   for (int64_t i = 0; i < count; ++i) {
-    if (Vec::kWidth > 1 && i + ahead < count) prefetch_bytes_l2(weight + static_cast<int64_t>(indices[i + ahead]) * dim, 4 * dim);
+    if (Vec::kWidth > 1 && i + ahead < count) prefetch_bytes<Access::read_l2>(weight + static_cast<int64_t>(indices[i + ahead]) * dim, 4 * dim);
     copy_row(weight + static_cast<int64_t>(indices[i]) * dim, out + i * dim, dim);
   }
 }

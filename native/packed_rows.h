@@ -17,7 +17,7 @@
 // so kPrefetchRows of them leave most of the memory system idle on a table out of cache: measured
 // on 4e6 x 128 lookups (1 thread, avx512), 2048 bytes ahead instead of 4 rows took float16 from
 // 1085 to 1024 us, int8 663 -> 569, int4 654 -> 467 (768..3072 bytes all within 5% of that). With
-// the rows prefetched into L2 (prefetch_bytes_l2) more can be in flight: 2048..8192 bytes were
+// the rows prefetched into L2 (Access::read_l2) more can be in flight: 2048..8192 bytes were
 // within noise of each other, 16384 worse for int4 (bench A/B of two builds, same process).
 constexpr int64_t kPrefetchBytes = 4096;
 inline int64_t prefetch_rows_for(int64_t row_bytes) {
@@ -70,7 +70,7 @@ struct HalfRows {
     typename Vec::V load_partial(int64_t j, int n) const { return widen(PartialBuffer<uint16_t>(p + j, n).lanes); }
   };
   Row row(int64_t r, int64_t j0) const { return Row{data + r * dim + j0}; }
-  void prefetch(int64_t r, int64_t j0, int64_t width) const { prefetch_bytes_l2(data + r * dim + j0, width * 2); }
+  void prefetch(int64_t r, int64_t j0, int64_t width) const { prefetch_bytes<Access::read_l2>(data + r * dim + j0, width * 2); }
 };
 
 // A quantized value: code * scale + bias, rounded after each operation.
@@ -104,7 +104,7 @@ struct Int8Rows {
   void prefetch(int64_t r, int64_t j0, int64_t width) const {
     // The scale and bias are read first, at the row's end: ask for them with the codes.
     const uint8_t* base = data + r * row_bytes;
-    prefetch_bytes_l2(base + j0, width);
+    prefetch_bytes<Access::read_l2>(base + j0, width);
     NNE_PREFETCH_L2(base + dim);
   }
 };
@@ -159,7 +159,7 @@ struct Int4Rows {
   }
   void prefetch(int64_t r, int64_t j0, int64_t width) const {
     const uint8_t* base = data + r * row_bytes;
-    prefetch_bytes_l2(base + j0 / 2, (width + 1) / 2);
+    prefetch_bytes<Access::read_l2>(base + j0 / 2, (width + 1) / 2);
     NNE_PREFETCH_L2(base + dim / 2);
   }
 };

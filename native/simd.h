@@ -48,7 +48,14 @@
 
 namespace nne {
 
-enum class Access { read, write };
+// How a prefetch asks for a line: to read it, to write it, or to read it later, into the level-2
+// cache only (prefetcht1). The narrow tables' readers and the float32 gather ask for rows with
+// read_l2 (packed_rows.h, gather_body.h): a prefetch into L1 holds one of L1's few miss buffers
+// until its line arrives, which bounds how many rows are in flight; one into L2 does not. Narrow
+// rows are a line or two, so a lookup keeps many of them in flight: on the 4e6 x 128 table (1
+// thread, AMD EPYC, avx512) int4 lookups took 463 -> 293 us, int8 531 -> 281, float16 644 -> 455
+// (and prefetchnta, like prefetcht0, changed nothing).
+enum class Access { read, write, read_l2 };
 
 // Asks for every cache line of bytes [p, p + size) before they are used: rows of a large table are
 // random and miss every cache level, so the kernels ask for rows a few entries ahead and keep
@@ -63,20 +70,8 @@ inline void prefetch_bytes(const void* p, int64_t size) {
   const uintptr_t end = reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(size);
   for (uintptr_t line = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{63}; line < end; line += 64) {
     if (kAccess == Access::write) NNE_PREFETCH_WRITE(reinterpret_cast<const char*>(line));
+    else if (kAccess == Access::read_l2) NNE_PREFETCH_L2(reinterpret_cast<const char*>(line));
     else NNE_PREFETCH(reinterpret_cast<const char*>(line));
-  }
-}
-
-// The same into the level-2 cache only (prefetcht1): what the narrow tables' readers ask for
-// (packed_rows.h). A prefetch into L1 holds one of L1's few miss buffers until its line arrives,
-// which bounds how many rows are in flight; one into L2 does not. Narrow rows are a line or two,
-// so a lookup keeps many of them in flight: on the 4e6 x 128 table (1 thread, AMD EPYC, avx512)
-// int4 lookups took 463 -> 293 us, int8 531 -> 281, float16 644 -> 455 (and prefetchnta, like
-// prefetcht0, changed nothing).
-inline void prefetch_bytes_l2(const void* p, int64_t size) {
-  const uintptr_t end = reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(size);
-  for (uintptr_t line = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{63}; line < end; line += 64) {
-    NNE_PREFETCH_L2(reinterpret_cast<const char*>(line));
   }
 }
 
