@@ -48,7 +48,6 @@
 // (nn-embedding, PyTorch), each side's best median kept (as the torch suite does); --quick: one.
 // Memory per row: the layer's data.byteLength / rows, against FBGEMM's layouts.
 import { spawnSync } from 'node:child_process';
-import { constants as bufferConstants } from 'node:buffer';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -64,6 +63,7 @@ const { Embedding, EmbeddingBag, RowWiseAdagrad, applyOptimizerInBackward, quant
 const { withBackend } = require('../dist/loader.js');
 const { jsBackend } = require('../dist/backends/js.js');
 const { loadAddon } = require('../dist/backends/native.js');
+const { zeroedTable } = require('../dist/table.js');
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SCRIPT = join(HERE, 'torch', 'dtype.py');
@@ -106,18 +106,12 @@ const wordsOf = (a) => new Float32Array(a.buffer, a.byteOffset, a.byteLength / 4
 
 /**
  * A new table of `length` elements of `Type`, allocated as the layers allocate their own large
- * tables (table.ts newTable): mapped by the addon, page-aligned, huge pages requested before its
+ * tables (table.ts zeroedTable): mapped by the addon, page-aligned, huge pages requested before its
  * first write. Without huge pages every random row read also misses the TLB, a cost per row that a
  * narrower row does not reduce; and a table that V8 allocates starts 16 bytes into a page, so each
  * row touches one cache line more (bench/ab-narrow.mjs ALLOC=v8 measures such tables).
  */
-function newTable(Type, length) {
-  const bytes = length * Type.BYTES_PER_ELEMENT;
-  if (bytes >= 32 << 20 && bytes <= bufferConstants.MAX_LENGTH) return new Type(loadAddon().allocateZeroed(bytes));
-  const table = new Type(length);
-  loadAddon().adviseHugePages(table.buffer);
-  return table;
-}
+const newTable = (Type, length) => zeroedTable(Type, length);
 
 /**
  * One rotation through `batches` for all the variants of an op: through(call) is a variant's

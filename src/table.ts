@@ -119,8 +119,8 @@ function newTable(count: number): Float32Array {
   return zeroedTable(Float32Array, count);
 }
 
-/** A zeroed array of `count` elements of `Type`, allocated as newTable says. */
-function zeroedTable<T extends Float32Array | PackedData>(Type: { new (length: number): T; new (buffer: ArrayBuffer): T; BYTES_PER_ELEMENT: number }, count: number): T {
+/** A zeroed array of `count` elements of `Type`, allocated as newTable says (the dtype benchmark's tables too). */
+export function zeroedTable<T extends Float32Array | PackedData>(Type: { new (length: number): T; new (buffer: ArrayBuffer): T; BYTES_PER_ELEMENT: number }, count: number): T {
   const bytes = count * Type.BYTES_PER_ELEMENT;
   if (bytes >= HUGE_PAGE_TABLE_BYTES && bytes <= bufferConstants.MAX_LENGTH && currentBackend().name === 'native') {
     let buffer: ArrayBuffer | null = null;

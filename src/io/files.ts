@@ -288,6 +288,9 @@ export function mapForOneRead(file: string, size: number): Buffer | null {
   return buffer.byteLength === size ? Buffer.from(buffer) : null;
 }
 
+/** Lets other work run between windows of a mapped file (a chunk reader's reads already do). */
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /**
  * Bytes [begin, end) of a mapping mapForOneRead returned, read and done with: its whole pages are
  * unmapped from this process (the page cache keeps them), so that the resident size of a load stays

@@ -2,7 +2,7 @@
 import type { FileHandle } from 'node:fs/promises';
 
 import { currentBackend } from '../../loader.js';
-import { type ChunkReader, FileFormatError, mapForOneRead, openForReading, releaseMappedBytes } from '../files.js';
+import { type ChunkReader, FileFormatError, mapForOneRead, openForReading, releaseMappedBytes, yieldToEventLoop } from '../files.js';
 import { roundsSafely, scaleDecimal } from '../../decimal.js';
 import { MANTISSA_LIMIT, decimalToFloat32 } from './float-text.js';
 import { type LoadSettings, MAX_WORD_BYTES, maxLineBytes, readSettings } from './settings.js';
@@ -429,9 +429,6 @@ function parseLines(parser: TextParser, chunk: Buffer, end: number, final: boole
   }
   return true;
 }
-
-/** Lets other work run between windows of a mapped file (a read's await already does). */
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * parseTextFile over `mapping` (the whole file, mapped): `first` (the reader's chunk, ending at

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe } from '../../validate.js';
 import { BINARY_RECORD_STATUS } from '../../backend.js';
 import { currentBackend } from '../../loader.js';
-import { type ChunkReader, mapForOneRead, openChunkReader, releaseMappedBytes } from '../files.js';
+import { type ChunkReader, mapForOneRead, openChunkReader, releaseMappedBytes, yieldToEventLoop } from '../files.js';
 import { type Header, parseHeader, readUntil } from './header.js';
 import { type LoadSettings, MAX_WORD_BYTES, checkLoadOptions, maxLineBytes, readSettings } from './settings.js';
 import { type FailFunction, TableBuilder, checkTableSize, failFor, isSpaceByte, reportProgress } from './table-builder.js';
@@ -40,9 +40,6 @@ const HEADER_CHUNK_BYTES = 1 << 16;
 
 /** Records per kernel call; their words are added to the builder after each call. */
 const RECORDS_PER_CALL = 4096;
-
-/** Lets other work run between steps of a mapped file (a chunk reader's reads already do). */
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Parses binary records "word " + 4 * dim bytes (whitespace before a word skipped) from `first` on,
