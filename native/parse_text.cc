@@ -1,9 +1,11 @@
 // parse_text.h: clean text lines into table rows, numbers rounded to float32 as strtof rounds.
 #include "parse_text.h"
 
+#include <algorithm>
 #include <cfloat>
 #include <cstring>
 
+#include "simd.h"
 #include "thread_pool.h"
 
 namespace nne {
@@ -106,98 +108,292 @@ bool significant_digits(const uint8_t* p, const uint8_t* end, uint64_t* mantissa
   return true;
 }
 
-// Parses the number at p (before the line's '\n' at `newline`): its value into *out and the
-// position after it into *after, when it is a number this kernel decides and ends at a space,
-// tab, '\r' or the line's end. Returns false otherwise.
+// The float32 nearest to mantissa * 10^exp10 (mantissa from at most 19 significant digits) into
+// *out, when this kernel decides it; false when it leaves the number to the exact conversion.
+inline bool decide_digits(uint64_t mantissa, int64_t exp10, float* out) {
+  if (mantissa == 0) {
+    *out = 0.0f;
+    return true;
+  }
+  // Most numbers: a multiplication by 10^-k (within two double ulps of the decimal, so rounding it
+  // to float32 gives the decimal's float32 unless it is that near a tie), instead of a division.
+  if (mantissa <= (uint64_t{1} << 53) && exp10 <= 0 && exp10 >= -22) {
+    const double x = static_cast<double>(mantissa) * kInversePowersOfTen[-exp10];  // in [1e-22, 2^53]
+    uint64_t bits;
+    std::memcpy(&bits, &x, sizeof bits);
+    const uint64_t dropped = bits & kDroppedMask;
+    if (dropped + kProductSlack < kTie || dropped > kTie + kProductSlack) {
+      *out = static_cast<float>(x);
+      return true;
+    }
+  }
+  return decide_float32(mantissa, exp10, out);
+}
+
+// Parses the number that is exactly bytes [p, end) (a field of the line): its value into *out when
+// it is a number this kernel decides. Returns false otherwise (not a number, junk after it, or a
+// number left to the exact conversion).
 //
-// Every scan here and in parse_line stops at the line's '\n' by position, not by its value: the
-// bytes may change under the kernel (a SharedArrayBuffer, or JavaScript writing the text during
-// an async call), which may give nonsense but must never read outside the text.
-inline bool parse_number(const uint8_t* p, const uint8_t* newline, const uint8_t* buffer_end, float* out,
-                         const uint8_t** after) {
-  // Without branches: signs come in no predictable order.
+// Every scan here and in parse_line stops at a position, not at a byte's value: the bytes may
+// change under the kernel (a SharedArrayBuffer, or JavaScript writing the text during an async
+// call), which may give nonsense but must never read outside the text.
+inline bool parse_number(const uint8_t* p, const uint8_t* end, const uint8_t* buffer_end, float* out) {
   const bool negative = *p == '-';
   p += static_cast<int>(negative) | static_cast<int>(*p == '+');
   const uint8_t* first = p;
   uint64_t mantissa = 0;
-  if (newline - p >= 2 && is_digit(p[0]) && p[1] == '.') {
+  if (end - p >= 2 && is_digit(p[0]) && p[1] == '.') {
     mantissa = static_cast<uint8_t>(p[0] - '0');  // one digit before the point: the usual case
     ++p;
   } else {
-    p = read_digits(p, newline, buffer_end, &mantissa);
+    p = read_digits(p, end, buffer_end, &mantissa);
   }
   int64_t digits = p - first;
   int64_t exp10 = 0;
-  if (p < newline && *p == '.') {
+  if (p < end && *p == '.') {
     const uint8_t* fraction = p + 1;
-    p = read_digits(fraction, newline, buffer_end, &mantissa);
+    p = read_digits(fraction, end, buffer_end, &mantissa);
     exp10 = -(p - fraction);
     digits += p - fraction;
   }
   if (digits == 0) return false;
   const uint8_t* digits_end = p;
-  if (p < newline && (*p == 'e' || *p == 'E')) {
+  if (p < end && (*p == 'e' || *p == 'E')) {
     ++p;
     bool exponent_negative = false;
-    if (p < newline && (*p == '-' || *p == '+')) {
+    if (p < end && (*p == '-' || *p == '+')) {
       exponent_negative = *p == '-';
       ++p;
     }
     int64_t exponent = 0;
     const uint8_t* exponent_first = p;
-    for (; p < newline && is_digit(*p); ++p) {
+    for (; p < end && is_digit(*p); ++p) {
       if (exponent < kExponentCap) exponent = exponent * 10 + (*p - '0');
     }
     if (p == exponent_first) return false;
     exp10 += exponent_negative ? -exponent : exponent;
   }
-  if (p < newline && !(*p == ' ' || *p == '\t' || *p == '\r')) return false;
+  if (p != end) return false;
   // The mantissa wrapped past 19 digits: read the significant ones again (leading zeros do not
   // count; more than 19 are left to the exact conversion).
   if (digits > kMaxSignificantDigits && !significant_digits(first, digits_end, &mantissa)) return false;
   float value = 0.0f;
-  if (mantissa != 0) {
-    // Most numbers: a multiplication by 10^-k (within two double ulps of the decimal, so rounding it
-    // to float32 gives the decimal's float32 unless it is that near a tie), instead of a division.
-    bool decided = false;
-    if (mantissa <= (uint64_t{1} << 53) && exp10 <= 0 && exp10 >= -22) {
-      const double x = static_cast<double>(mantissa) * kInversePowersOfTen[-exp10];  // in [1e-22, 2^53]
-      uint64_t bits;
-      std::memcpy(&bits, &x, sizeof bits);
-      const uint64_t dropped = bits & kDroppedMask;
-      if (dropped + kProductSlack < kTie || dropped > kTie + kProductSlack) {
-        value = static_cast<float>(x);
-        decided = true;
-      }
-    }
-    if (!decided && !decide_float32(mantissa, exp10, &value)) return false;
-  }
+  if (!decide_digits(mantissa, exp10, &value)) return false;
   *out = negative ? -value : value;
-  *after = p;
   return true;
 }
 
+// Which of 64 bytes are separators (' ', '\t', '\r', '\n'), '\n's and '\r's: bit i for byte i.
+struct ByteClasses {
+  uint64_t separators;
+  uint64_t newlines;
+  uint64_t returns;
+};
+
+// The classes of the n (< 64, or 64 without vectors) bytes from p; the bits from n up are 0.
+inline ByteClasses classify(const uint8_t* p, int64_t n) {
+  ByteClasses c{0, 0, 0};
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t b = p[i];
+    c.newlines |= static_cast<uint64_t>(b == '\n') << i;
+    c.returns |= static_cast<uint64_t>(b == '\r') << i;
+    c.separators |= static_cast<uint64_t>(b == ' ' || b == '\t' || b == '\n' || b == '\r') << i;
+  }
+  return c;
+}
+
+// The classes of the 64 bytes from p (all readable).
+inline ByteClasses classify64(const uint8_t* p) {
+#if defined(__SSE2__) && defined(NNE_X86_64)
+  ByteClasses c{0, 0, 0};
+  for (int k = 0; k < 4; ++k) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    const __m128i newline = _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'));
+    const __m128i cr = _mm_cmpeq_epi8(v, _mm_set1_epi8('\r'));
+    const __m128i blank = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\t')));
+    const int shift = 16 * k;
+    c.newlines |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(newline))) << shift;
+    c.returns |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(cr))) << shift;
+    c.separators |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(blank))) << shift;
+  }
+  c.separators |= c.newlines | c.returns;
+  return c;
+#elif defined(NNE_ARM64)
+  // Each byte's hit as its bit's weight, then pairwise sums down to 8 bytes (simdjson's to_bitmask).
+  static const uint8_t kWeights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+  const uint8x16_t weights = vld1q_u8(kWeights);
+  uint8x16_t newline[4], cr[4], blank[4];
+  for (int k = 0; k < 4; ++k) {
+    const uint8x16_t v = vld1q_u8(p + 16 * k);
+    newline[k] = vandq_u8(vceqq_u8(v, vdupq_n_u8('\n')), weights);
+    cr[k] = vandq_u8(vceqq_u8(v, vdupq_n_u8('\r')), weights);
+    blank[k] = vandq_u8(vorrq_u8(vceqq_u8(v, vdupq_n_u8(' ')), vceqq_u8(v, vdupq_n_u8('\t'))), weights);
+  }
+  const auto bits = [](const uint8x16_t* m) {
+    uint8x16_t sum = vpaddq_u8(vpaddq_u8(m[0], m[1]), vpaddq_u8(m[2], m[3]));
+    sum = vpaddq_u8(sum, sum);
+    return vgetq_lane_u64(vreinterpretq_u64_u8(sum), 0);
+  };
+  ByteClasses c{bits(blank), bits(newline), bits(cr)};
+  c.separators |= c.newlines | c.returns;
+  return c;
+#else
+  return classify(p, 64);
+#endif
+}
+
+
+// The value of the first k (0..8) digit bytes of x (digits as 0..9, the first in the lowest byte).
+inline uint64_t leading_digits(uint64_t x, int64_t k) {
+  if (k == 0) return 0;
+  return digits_value(k == 8 ? x : (x & ((uint64_t{1} << (8 * k)) - 1)) << (8 * (8 - k)));
+}
+
+// How many digits x (bytes as above, digits as 0..9) starts with, 8 when all of them are.
+inline int64_t digit_run(uint64_t x) {
+  const uint64_t marks = ((x + 0x7676767676767676) | x) & 0x8080808080808080;
+  return marks == 0 ? 8 : __builtin_ctzll(marks) >> 3;
+}
+
+// decide_digits for mantissa * 10^-fraction_digits (fraction_digits <= 8): below 2^24, as one
+// float division (both operands exact: IEEE's one rounding is the answer), which needs no check.
+inline bool decide_fraction(uint64_t mantissa, int64_t fraction_digits, float* out) {
+  if (mantissa <= (uint64_t{1} << 24)) {
+    *out = static_cast<float>(mantissa) / kPowersOfTenFloat[fraction_digits];
+    return true;
+  }
+  return decide_digits(mantissa, -fraction_digits, out);
+}
+
+// Parses the number that is exactly bytes [p, end) (a run of bytes other than separators) into
+// *out, as parse_number would: false when parse_number would not decide it. The usual number (a
+// sign, at most 7 digits, a point, at most 8 digits) is read from two eight-byte loads, its digit
+// runs measured from both at once instead of one after the other; others go to parse_number.
+inline bool parse_field(const uint8_t* p, const uint8_t* end, const uint8_t* buffer_begin, const uint8_t* buffer_end,
+                        float* out) {
+  if (kLittleEndian && buffer_end - p >= 17 && end - p <= 17) {
+    const bool negative = *p == '-';
+    const uint8_t* first = p + (static_cast<int>(negative) | static_cast<int>(*p == '+'));
+    const int64_t length = end - first;
+    if (length >= 2 && length <= 8 && end - buffer_begin >= 8 && first[1] == '.') {
+      // One digit, the point and at most 6 more (GloVe's, word2vec's, fastText's numbers): the 8
+      // bytes that end at `end` hold them. The digit before the point moves into the point's
+      // byte, and the bytes before it become leading zeros.
+      const uint64_t z = load8(end - 8) ^ 0x3030303030303030;
+      const int fraction_shift = static_cast<int>(8 * (10 - length));  // the fraction's bytes: from byte 10 - length
+      const int digit_shift = static_cast<int>(8 * (8 - length));      // the digit before the point: byte 8 - length
+      const uint64_t fraction = length == 2 ? 0 : z & (~uint64_t{0} << fraction_shift);
+      const uint64_t digits = fraction | ((z & (uint64_t{0xFF} << digit_shift)) << 8);
+      if ((((digits + 0x7676767676767676) | digits) & 0x8080808080808080) == 0) {
+        const int64_t fraction_digits = length - 2;
+        float value = static_cast<float>(digits_value(digits)) / kPowersOfTenFloat[fraction_digits];  // below 10^7
+        *out = negative ? -value : value;
+        return true;
+      }
+    }
+    if (length >= 2 && length <= 10 && first[1] == '.' && is_digit(first[0])) {
+      // One digit before the point: the usual case, without measuring the run.
+      const int64_t fraction_digits = end - first - 2;
+      const uint64_t y = load8(first + 2) ^ 0x3030303030303030;
+      if (digit_run(y) >= fraction_digits) {
+        const uint64_t mantissa = static_cast<uint64_t>(first[0] - '0') * kPowersOfTenInt[fraction_digits] + leading_digits(y, fraction_digits);
+        float value = 0.0f;
+        if (!decide_fraction(mantissa, fraction_digits, &value)) return false;
+        *out = negative ? -value : value;
+        return true;
+      }
+    }
+    const uint64_t x = load8(first) ^ 0x3030303030303030;
+    const int64_t whole = digit_run(x);
+    const uint8_t* point = first + whole;
+    if (whole < 8 && (point == end || (point < end && *point == '.' && end - point <= 9))) {
+      const uint8_t* fraction = point == end ? end : point + 1;
+      const int64_t fraction_digits = end - fraction;
+      const uint64_t y = load8(fraction) ^ 0x3030303030303030;
+      if (whole + fraction_digits > 0 && digit_run(y) >= fraction_digits) {
+        const uint64_t mantissa = leading_digits(x, whole) * kPowersOfTenInt[fraction_digits] + leading_digits(y, fraction_digits);
+        float value = 0.0f;
+        if (!decide_fraction(mantissa, fraction_digits, &value)) return false;
+        *out = negative ? -value : value;
+        return true;
+      }
+    }
+  }
+  return parse_number(p, end, buffer_end, out);
+}
+
 // Parses one clean line from p (before end) into row; false when it is not clean.
+//
+// The line's fields (runs of bytes other than separators) are found 64 bytes at a time from the
+// bytes' classes: a block's field starts and ends are bit masks, and each field is the lowest bit
+// left of each. So where a number starts does not depend on where the number before it ended (as
+// it did when each number was scanned to its end): the processor parses several at once. Then a
+// clean line is: dim + 1 fields (the first at p: the word), no '\r' but one just before the '\n',
+// which comes before `limit`.
 inline bool parse_line(const TextLines& in, const uint8_t* p, const uint8_t* end, float* row, const uint8_t** next,
                        int32_t* word_end) {
   const uint8_t c0 = *p;
   if (c0 == ' ' || c0 == '\t' || c0 == '\r' || c0 == '\n') return false;
-  const uint8_t* newline = static_cast<const uint8_t*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
-  if (newline == nullptr || newline + 1 - p > in.max_line_bytes) return false;
-  const uint8_t* q = p;
-  while (q < newline && !(*q == ' ' || *q == '\t' || *q == '\r')) ++q;
-  if (q - p > in.max_word_bytes) return false;
-  *word_end = static_cast<int32_t>(q - in.text);
-  for (int64_t j = 0; j < in.dim; ++j) {
-    while (q < newline && is_blank(*q)) ++q;
-    if (q == newline || *q == '\r') return false;
-    if (!parse_number(q, newline, in.text + in.end, &row[j], &q)) return false;
+  // The line's '\n' must come before limit (a line of at most max_line_bytes with its '\n').
+  const uint8_t* const limit = end - p > in.max_line_bytes ? p + in.max_line_bytes : end;
+  const uint8_t* const buffer_end = in.text + in.end;
+  const int64_t fields = in.dim + 1;
+  int64_t field = 0;               // fields ended so far
+  const uint8_t* start = nullptr;  // the field in progress, if any
+  uint64_t before = 1;             // whether the byte before the block is a separator (p's is)
+  bool return_last = false;        // whether the block before ended with '\r'
+  for (const uint8_t* base = p; base < limit; base += 64) {
+    const int64_t size = std::min<int64_t>(64, limit - base);
+    ByteClasses c = buffer_end - base >= 64 ? classify64(base) : classify(base, size);
+    if (size < 64) c.newlines &= (uint64_t{1} << size) - 1;
+    // The bytes of the line in this block: up to its '\n' (the '\n' included), or all of them.
+    uint64_t line_bits = ~uint64_t{0};
+    int64_t newline = -1;
+    if (c.newlines != 0) {
+      newline = __builtin_ctzll(c.newlines);
+      line_bits = newline == 63 ? ~uint64_t{0} : (uint64_t{2} << newline) - 1;
+    } else if (size < 64) {
+      return false;  // no '\n' before limit
+    }
+    // A '\r' only just before the '\n'.
+    const uint64_t returns = c.returns & line_bits;
+    if (return_last && newline != 0) return false;
+    if (newline < 0) {
+      if ((returns & ~(uint64_t{1} << 63)) != 0) return false;
+      return_last = returns != 0;
+    } else if (returns != 0 && (newline == 0 || returns != uint64_t{1} << (newline - 1))) {
+      return false;
+    }
+    const uint64_t separators = c.separators | ~line_bits;  // after the '\n': nothing starts
+    const uint64_t after_separator = (separators << 1) | before;
+    uint64_t starts = ~separators & after_separator;
+    uint64_t ends = separators & ~after_separator;
+    before = separators >> 63;
+    for (;;) {
+      if (start == nullptr) {
+        if (starts == 0) break;
+        start = base + __builtin_ctzll(starts);
+        starts &= starts - 1;
+      }
+      if (ends == 0) break;  // the field goes on in the next block
+      const uint8_t* const stop = base + __builtin_ctzll(ends);
+      ends &= ends - 1;
+      if (field == 0) {
+        if (stop - start > in.max_word_bytes) return false;
+        *word_end = static_cast<int32_t>(stop - in.text);
+      } else if (field == fields || !parse_field(start, stop, in.text, buffer_end, &row[field - 1])) {
+        return false;  // too many fields, or one not a number this kernel decides
+      }
+      ++field;
+      start = nullptr;
+    }
+    if (newline >= 0) {
+      if (field != fields) return false;
+      *next = base + newline + 1;
+      return true;
+    }
   }
-  while (q < newline && is_blank(*q)) ++q;
-  if (q < newline && *q == '\r') ++q;
-  if (q != newline) return false;
-  *next = newline + 1;
-  return true;
+  return false;
 }
 
 // Lines from `from` (before `to`) as lines first_line, first_line + 1, ... of `in`, at most
@@ -280,10 +476,16 @@ int64_t parse_text_lines(const TextLines& in) {
   }
   bounds[tasks] = in.end;
   parallel_for(tasks, [&](int64_t k) {
+    // memchr from line to line: the C library's vector search (a byte loop here took 9% of a load).
     int64_t count = 0;
     const uint8_t* p = in.text + bounds[k];
     const uint8_t* end = in.text + bounds[k + 1];
-    for (; p < end; ++p) count += *p == '\n';
+    while (p < end) {
+      const void* found = std::memchr(p, '\n', static_cast<size_t>(end - p));
+      if (found == nullptr) break;
+      ++count;
+      p = static_cast<const uint8_t*>(found) + 1;
+    }
     newlines[k] = count;
   });
   int64_t first_lines[kMaxThreads];

@@ -222,6 +222,52 @@ void test_lines() {
       CHECK(all_same(weight, expected), "parse_text: values before the unclean line %s", bad);
     }
   }
+  // Separators, '\r', '\n' and numbers on every side of the 64-byte blocks the kernel classifies
+  // (each line's word, 1 to 70 bytes, shifts them), with bytes after the line (the vector path)
+  // and without (the byte-at-a-time path).
+  struct Edge {
+    const char* rest;
+    bool clean;
+  };
+  const Edge kEdges[] = {
+      {" 0.16398 -0.5405 1 +2.5\n", true},
+      {" 0.16398 -0.5405 1 +2.5\r\n", true},
+      {"\t0.16398  -0.5405 \t1 +2.5 \t \r\n", true},
+      {" 12345678.125 -1234567.5 0.000000001 1e-3\n", true},
+      {" 0.16398 -0.5405 1\r +2.5\n", false},
+      {" 0.16398 -0.5405 1 +2.5\r\r\n", false},
+      {" 0.16398 -0.5405 1 +2.5\r \n", false},
+      {" 0.16398 -0.5405 1 +2.5 7\n", false},
+      {" 0.16398 -0.5405 1\n", false},
+      {" 0.16398 -0.5405 1 +2.5x\n", false},
+      {" 0.16398 - 1 5\n", false},
+      {" 0.1.6 2 1 5\n", false},
+  };
+  for (const Edge& edge : kEdges) {
+    for (int word_bytes = 1; word_bytes <= 70; ++word_bytes) {
+      for (bool tail : {false, true}) {
+        const std::string line = std::string(static_cast<size_t>(word_bytes), 'w') + edge.rest;
+        const std::string text = line + (tail ? std::string(100, '\n') : std::string());
+        std::vector<float> weight;
+        std::vector<int32_t> line_ends, word_ends;
+        const int64_t n = nne::parse_text_lines(lines_of(text, &weight, &line_ends, &word_ends, dim, 1));
+        bool ok = n == (edge.clean ? 1 : 0);
+        if (ok && edge.clean) {
+          std::vector<float> expected;
+          size_t at = static_cast<size_t>(word_bytes);
+          for (int64_t j = 0; j < dim; ++j) {
+            at = line.find_first_not_of(" \t", at);
+            const size_t stop = line.find_first_of(" \t\r\n", at);
+            expected.push_back(strtof_of(line.substr(at, stop - at)));
+            at = stop;
+          }
+          weight.resize(static_cast<size_t>(dim));
+          ok = all_same(weight, expected) && line_ends[0] == static_cast<int32_t>(line.size()) && word_ends[0] == word_bytes;
+        }
+        CHECK(ok, "parse_text: a word of %d bytes, then %s (%s)", word_bytes, edge.rest, tail ? "bytes after" : "at the end");
+      }
+    }
+  }
   // A word longer than max_word_bytes, a line longer than max_line_bytes.
   std::vector<float> weight;
   std::vector<int32_t> line_ends, word_ends;

@@ -77,6 +77,60 @@ describe('parseTextLines', () => {
     }
   });
 
+  it('finds fields, carriage returns and line ends wherever they fall in the 64-byte blocks it classifies', () => {
+    // The kernel classifies a line's bytes 64 at a time from the line's start: every separator,
+    // '\r', '\n', field and long number is moved across the block edges here (words of 1 to 70
+    // bytes shift them), and each variant is parsed by the kernel and the twin, alone and with
+    // max line lengths around its length, from a text with bytes after it (so the 64-byte path
+    // runs up to the line's end) and from one that ends with it (the byte-at-a-time path).
+    const next = rng(64);
+    const dim = 4;
+    const bodies = [
+      (w: string) => `${w} 0.16398 -0.5405 1 +2.5\n`,
+      (w: string) => `${w} 0.16398 -0.5405 1 +2.5\r\n`,
+      (w: string) => `${w}\t0.16398  -0.5405 \t1 +2.5 \t \r\n`,
+      (w: string) => `${w} 12345678.125 -1234567.5 0.000000001 1e-3\n`,
+      (w: string) => `${w} 0.1234567890123456789 16777217 3.4e38 -.5\n`,
+      (w: string) => `${w} 0.16398 -0.5405 1\r +2.5\n`, // '\r' inside
+      (w: string) => `${w} 0.16398 -0.5405 1 +2.5\r\r\n`, // two
+      (w: string) => `${w} 0.16398 -0.5405 1 +2.5\r \n`, // '\r' then a blank
+      (w: string) => `${w} 0.16398 -0.5405 1 +2.5 7\n`, // too many
+      (w: string) => `${w} 0.16398 -0.5405 1\n`, // too few
+      (w: string) => `${w} 0.16398 -0.5405 1 +2.5x\n`,
+      (w: string) => `${w} 0.16398 -0.5405 1 5.\n`,
+      (w: string) => `${w} 0.16398 - 1 5\n`,
+      (w: string) => `${w} 0.1.6 2 1 5\n`,
+    ];
+    const tail = 'z 1 2 3 4\n'.repeat(8);
+    let cases = 0;
+    for (const body of bodies) {
+      for (let wordBytes = 1; wordBytes <= 70; wordBytes++) {
+        const line = body('w'.repeat(wordBytes));
+        for (const after of ['', tail]) {
+          const text = Buffer.from(line + after);
+          for (const maxLineBytes of [1 << 20, line.length, line.length - 1, line.length + 1 + Math.floor(next() * 3)]) {
+            const run = (kernel: typeof parseTextLinesJs) => {
+              const weight = new Float32Array(10 * dim).fill(-7);
+              const lineEnds = new Int32Array(9);
+              const wordEnds = new Int32Array(9);
+              const n = kernel(text, 0, text.length, weight, 0, dim, 9, MAX_WORD_BYTES, maxLineBytes, lineEnds, wordEnds);
+              return { n, weight: weight.subarray(0, n * dim), lineEnds: lineEnds.subarray(0, n), wordEnds: wordEnds.subarray(0, n) };
+            };
+            const actual = run(currentBackend().parseTextLines.bind(currentBackend()));
+            const twin = run(parseTextLinesJs);
+            const what = `${JSON.stringify(line)} + ${after.length} bytes, maxLineBytes ${maxLineBytes}`;
+            expect(actual.n, what).toBe(twin.n);
+            expectSameBits(actual.weight, twin.weight);
+            expect(actual.lineEnds, what).toEqual(twin.lineEnds);
+            expect(actual.wordEnds, what).toEqual(twin.wordEnds);
+            cases++;
+          }
+        }
+      }
+    }
+    expect(cases).toBe(bodies.length * 70 * 2 * 4);
+  });
+
   it('stops at maxLines, at a line without its newline, and at long words and lines', () => {
     const k = currentBackend();
     const text = Buffer.from('a 1 2\nb 3 4\nc 5 6');
