@@ -8,12 +8,14 @@
 // syntax [+-] digits [. digits] [(e|E) [+-] digits] (a digit before or after the point) that
 // decide_float32 rounds: the float32 nearest to it, ties to even, as strtof gives.
 //
-// Tier-independent: the line ends are found with memchr (vectorized by the C library), digits
-// eight bytes at a time (the run's end found by a mask). A region of at least two parallel grains
-// (1 MiB) is split at line boundaries over the thread pool: the '\n's of every piece are counted
-// first (a clean line is one row, so a piece's first row is the count before it), then the pieces
-// are parsed, and the lines counted are those up to the first piece that stopped early. The
-// result does not depend on the thread count.
+// Tier-independent (SSE2 on x86-64, NEON on arm64, both baseline): a line's bytes are classified
+// 64 at a time into separator, '\n' and '\r' masks, its fields taken from those masks (so numbers
+// are parsed independently of each other), the usual number (a digit, a point, up to 6 more) from
+// the eight bytes that end at it, others with digits eight bytes at a time. A region of at least
+// two parallel grains (1 MiB) is split at line boundaries over the thread pool: the '\n's of every
+// piece are counted first (memchr; a clean line is one row, so a piece's first row is the count
+// before it), then the pieces are parsed, and the lines counted are those up to the first piece
+// that stopped early. The result does not depend on the thread count.
 #pragma once
 
 #include <cstdint>
