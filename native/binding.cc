@@ -1234,6 +1234,19 @@ Napi::Value ParseTextLines(Args& args) {
   return finish(args, [=]() -> int64_t { return nne::parse_text_lines(lines); });
 }
 
+// countRecords(text: Uint8Array, start, end, atLineStart (0 or 1), limit): parse_text.h
+// count_records over text[start, end).
+Napi::Value CountRecords(Args& args) {
+  Array<uint8_t> text;
+  int64_t start = 0, end = 0, at_line_start = 0, limit = 0;
+  args.array(0, "text", Use::read, &text).integer(1, "start", 0, &start).integer(2, "end", 0, &end);
+  args.integer(3, "atLineStart", 0, &at_line_start).integer(4, "limit", 0, &limit);
+  args.require([&] { return start <= end && end <= text.length; }, "start and end must satisfy start <= end <= text.length");
+  args.require([&] { return at_line_start <= 1; }, "atLineStart must be 0 or 1");
+  if (!args.ok()) return args.undefined();
+  return finish(args, [=]() -> int64_t { return nne::count_records(text.data, start, end, at_line_start == 1, limit); });
+}
+
 // addDistinctWords(chunk: Uint8Array, starts: Int32Array, ends: Int32Array, count, wordBytes:
 // Uint8Array, used, wordEnds: Int32Array, words, slots: Int32Array, separator, out: Float64Array):
 // words chunk[starts[i], ends[i]) (i < count) added in order to the word table (add_words.h) of
@@ -1371,6 +1384,7 @@ constexpr KernelEntry kKernelEntries[] = {
     {"nearestRows", entry<NearestRows>},             {"rowInverseNorms", entry<RowInverseNorms>},
     {"word2vecBinaryRecords", entry<Word2VecBinaryRecords>},
     {"parseTextLines", entry<ParseTextLines>},
+    {"countRecords", entry<CountRecords>},
     {"addDistinctWords", entry<AddDistinctWords>},
 };
 

@@ -422,7 +422,38 @@ int64_t after_newline(const uint8_t* text, int64_t at, int64_t end) {
   return found == nullptr ? end : static_cast<const uint8_t*>(found) - text + 1;
 }
 
+// The records of text[from, to) (a piece of count_records' range, which ends at end): a line
+// starting at `from` when at_from, and after each '\n' in the piece that is not at end - 1.
+int64_t count_piece(const uint8_t* text, int64_t from, int64_t to, int64_t end, bool at_from) {
+  const auto starts_record = [](uint8_t c) { return !(c == ' ' || c == '\t' || c == '\r' || c == '\n'); };
+  int64_t count = at_from && from < end && starts_record(text[from]) ? 1 : 0;
+  const uint8_t* p = text + from;
+  const uint8_t* const stop = text + to;
+  while (p < stop) {
+    const void* found = std::memchr(p, '\n', static_cast<size_t>(stop - p));
+    if (found == nullptr) break;
+    p = static_cast<const uint8_t*>(found) + 1;
+    if (p < text + end && starts_record(*p)) ++count;
+  }
+  return count;
+}
+
 }  // namespace
+
+int64_t count_records(const uint8_t* text, int64_t start, int64_t end, bool at_line_start, int64_t limit) {
+  const int64_t bytes = end - start;
+  const int64_t tasks = plan_tasks(bytes, kMaxThreads, 2);
+  if (tasks <= 1) return std::min(limit, count_piece(text, start, end, end, at_line_start));
+  int64_t counts[kMaxThreads];
+  parallel_for(tasks, [&](int64_t k) {
+    const int64_t from = start + bytes / tasks * k;
+    const int64_t to = k + 1 == tasks ? end : start + bytes / tasks * (k + 1);
+    counts[k] = count_piece(text, from, to, end, k == 0 && at_line_start);
+  });
+  int64_t total = 0;
+  for (int64_t k = 0; k < tasks; ++k) total += counts[k];
+  return std::min(limit, total);
+}
 
 bool decide_float32(uint64_t mantissa, int64_t exp10, float* out) {
   // Both operands exact as floats: one rounding, IEEE's, is the answer.

@@ -42,6 +42,12 @@ struct TextLines {
 // have been written too, and hold nothing meaningful.
 int64_t parse_text_lines(const TextLines& lines);
 
+// GloVe's first pass: how many lines of text[start, end) start with a byte other than ' ', '\t',
+// '\r' and '\n' (a record), at most `limit` (the count stops there). A line starts at `start` when
+// at_line_start, and after every '\n' before end - 1. Split over the thread pool when the range is
+// large (pieces need not start at lines: each counts the line starts after its own '\n's).
+int64_t count_records(const uint8_t* text, int64_t start, int64_t end, bool at_line_start, int64_t limit);
+
 // The float32 nearest to mantissa * 10^exp10 (mantissa >= 1, from at most 19 significant digits)
 // when that is quick to decide exactly (a normal float32), into *out; false when not (subnormal,
 // out of range, or too close to a tie between two float32s for the arithmetic used to tell).

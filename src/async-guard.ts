@@ -121,6 +121,7 @@ export const KERNEL_ARRAYS: { readonly [K in KernelName]: readonly ArrayArgument
   rowInverseNorms: arrays([0, 'data', 'read'], [4, 'out', 'write']),
   word2vecBinaryRecords: arrays([0, 'bytes', 'read'], [4, 'table', 'write'], [7, 'wordStarts', 'write'], [8, 'wordEnds', 'write'], [9, 'out', 'write']),
   parseTextLines: arrays([0, 'text', 'read'], [3, 'weight', 'write'], [9, 'lineEnds', 'write'], [10, 'wordEnds', 'write']),
+  countRecords: arrays([0, 'text', 'read']),
   // The table's slots and word ends are read back, each value checked: written, not index-like.
   addDistinctWords: arrays(
     [0, 'chunk', 'read'],

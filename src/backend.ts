@@ -94,6 +94,7 @@ export const KERNEL_NAMES = [
   'rowInverseNorms',
   'word2vecBinaryRecords',
   'parseTextLines',
+  'countRecords',
   'addDistinctWords',
 ] as const;
 
@@ -275,6 +276,13 @@ interface KernelSignatures {
     text: Uint8Array, start: number, end: number, weight: Float32Array, firstRow: number, dim: number, maxLines: number,
     maxWordBytes: number, maxLineBytes: number, lineEnds: Int32Array, wordEnds: Int32Array,
   ): number;
+
+  /**
+   * GloVe's first pass (native/parse_text.h count_records): how many lines of text[start, end)
+   * start with a byte other than space, tab, '\r' and '\n', at most `limit`. A line starts at
+   * `start` when atLineStart is 1 (0: start is inside a line), and after every '\n' before end - 1.
+   */
+  countRecords(text: Uint8Array, start: number, end: number, atLineStart: number, limit: number): number;
 
   /**
    * The word loaders' vocabulary insertion (native/add_words.h; src/io/word-vectors/table-builder.ts

@@ -1308,6 +1308,57 @@ describe.runIf(native)('the parseTextLines kernel with near-valid arguments and 
   });
 });
 
+// countRecords called raw with near-valid arguments, each mutated at random, synchronously and
+// asynchronously with JavaScript overwriting the text mid-call: every call returns a count or
+// throws a TypeError or RangeError, and the process survives.
+const COUNT_RECORDS_SCENARIO = `
+const addon = require(${JSON.stringify(path.join(root, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(root)});
+nn.getBackend();
+nn.setNumThreads(2);
+const K = addon.kernels('');
+let seed = 8765;
+const rand = (n) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed % n; };
+const pick = (...choices) => choices[rand(choices.length)];
+const counts = { ok: 0, TypeError: 0, RangeError: 0, other: [] };
+const note = (e) => { if (e instanceof TypeError) counts.TypeError++; else if (e instanceof RangeError) counts.RangeError++; else counts.other.push(String(e)); };
+const alphabet = Buffer.from('ab \\t\\r\\n\\n');
+const pending = [];
+for (let n = 0; n < 2000; n++) {
+  const length = pick(0, 1, 100, 5000, 3 << 20);
+  const text = Buffer.from(Array.from({ length: Math.min(length, 5000) }, () => alphabet[rand(alphabet.length)]));
+  const big = length > 5000 ? Buffer.alloc(length, text.length > 0 ? text : Buffer.from('a\\n')) : text;
+  const args = [big, rand(big.length + 1), big.length, rand(2), pick(0, 5, Number.MAX_SAFE_INTEGER)];
+  args[1] = Math.min(args[1], args[2]);
+  const bad = [
+    () => pick(new Uint16Array(4), null, 'text'), () => pick(-1, big.length + 1, 0.5, 2 ** 53), () => pick(big.length + 1, -1, NaN, args[1] - 1),
+    () => pick(2, -1, 0.5, true), () => pick(-1, Infinity, NaN),
+  ];
+  for (let i = 0; i < args.length; i++) if (rand(8) === 0) args[i] = bad[i]();
+  try {
+    if (rand(2) === 0) {
+      const result = K.countRecords(...args);
+      if (!Number.isInteger(result) || result < 0) counts.other.push('result ' + result);
+      counts.ok++;
+    } else {
+      const p = K.async.countRecords(...args);
+      if (Buffer.isBuffer(args[0])) args[0].fill(pick(10, 32, 97, 0));
+      pending.push(p.then(() => counts.ok++, note));
+    }
+  } catch (e) { note(e); }
+}
+await Promise.all(pending);
+report(counts);
+`;
+
+describe.runIf(native)('the countRecords kernel with near-valid arguments and text changed mid-call', () => {
+  it('returns a count or throws a TypeError or RangeError; the process survives', () => {
+    const counts = expectSurvived<{ ok: number; TypeError: number; RangeError: number; other: string[] }>(runChild(COUNT_RECORDS_SCENARIO, { timeout: 60_000 }));
+    expect(counts.other).toEqual([]);
+    expect(counts.ok).toBeGreaterThan(100);
+    expect(counts.RangeError).toBeGreaterThan(50);
+  });
+});
+
 // addDistinctWords called raw with near-valid arguments, each mutated at random (offsets outside
 // the chunk, counts past the offset or word-end arrays, used past the bytes, slot tables of other
 // lengths, tables corrupted beforehand: record numbers and word ends out of range, no empty slot),

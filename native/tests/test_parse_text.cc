@@ -2,6 +2,7 @@
 // 1 to 20 digits over wide exponents, ties, the 2^24 boundary, the subnormal and float32-max
 // boundaries), typical numbers are decided, and lines are parsed up to exactly the first unclean
 // one (split over the pool in test_main's later passes: the same results).
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstdlib>
@@ -266,6 +267,31 @@ void test_lines() {
         }
         CHECK(ok, "parse_text: a word of %d bytes, then %s (%s)", word_bytes, edge.rest, tail ? "bytes after" : "at the end");
       }
+    }
+  }
+  // count_records against its definition, on random texts of words, blanks and line ends (split
+  // at every byte in the pool passes: pieces start mid-line and right after '\n').
+  {
+    std::mt19937_64 gen(91);
+    const char kAlphabet[] = {'a', 'a', ' ', '\t', '\r', '\n', '\n'};
+    for (int round = 0; round < 200; ++round) {
+      std::string text(static_cast<size_t>(gen() % 200), 'a');
+      for (char& c : text) c = kAlphabet[gen() % sizeof kAlphabet];
+      const int64_t size = static_cast<int64_t>(text.size());
+      const int64_t start = static_cast<int64_t>(gen() % static_cast<uint64_t>(size + 1));
+      const int64_t end = start + static_cast<int64_t>(gen() % static_cast<uint64_t>(size - start + 1));
+      const bool at_line_start = gen() % 2 == 0;
+      const int64_t limit = gen() % 4 == 0 ? static_cast<int64_t>(gen() % 10) : INT64_MAX;
+      int64_t expected = 0;
+      for (int64_t i = start; i < end; ++i) {
+        const bool line_start = i == start ? at_line_start : text[static_cast<size_t>(i - 1)] == '\n';
+        const char c = text[static_cast<size_t>(i)];
+        if (line_start && !(c == ' ' || c == '\t' || c == '\r' || c == '\n')) ++expected;
+      }
+      expected = std::min(expected, limit);
+      const int64_t n = nne::count_records(reinterpret_cast<const uint8_t*>(text.data()), start, end, at_line_start, limit);
+      CHECK(n == expected, "count_records round %d: %lld, expected %lld", round, static_cast<long long>(n),
+            static_cast<long long>(expected));
     }
   }
   // A word longer than max_word_bytes, a line longer than max_line_bytes.

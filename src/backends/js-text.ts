@@ -148,3 +148,21 @@ export function parseTextLinesJs(
   }
   return line;
 }
+
+/** backend.ts countRecords (native/parse_text.h count_records), on one thread. */
+export function countRecordsJs(text: Uint8Array, start: number, end: number, atLineStart: number, limit: number): number {
+  if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= text.length)) {
+    throw new RangeError('countRecords: start and end must satisfy start <= end <= text.length');
+  }
+  if (atLineStart !== 0 && atLineStart !== 1) throw new RangeError('countRecords: atLineStart must be 0 or 1');
+  if (!(Number.isInteger(limit) && limit >= 0)) throw new RangeError('countRecords: limit must be an integer >= 0');
+  const startsRecord = (c: number) => !(c === 32 || c === 9 || c === 13 || c === 10);
+  let records = atLineStart === 1 && start < end && startsRecord(text[start]!) ? 1 : 0;
+  for (let p = start; records < limit; ) {
+    const newline = text.indexOf(10, p);
+    if (newline < 0 || newline >= end - 1) break;
+    p = newline + 1;
+    if (startsRecord(text[p]!)) records++;
+  }
+  return Math.min(records, limit);
+}

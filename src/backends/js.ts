@@ -11,7 +11,7 @@ import {
 import { type Dtype, LITTLE_ENDIAN, dequantizeRow, rowBytes, swapFloat32Bytes } from '../dtype.js';
 import { initFillJs } from '../init.js';
 import { narrowRow } from '../rounding.js';
-import { parseTextLinesJs } from './js-text.js';
+import { countRecordsJs, parseTextLinesJs } from './js-text.js';
 
 function firstInvalidIndex(indices: KernelIndices, rows: number): number {
   if (indices instanceof BigInt64Array) {
@@ -727,6 +727,7 @@ const implementations: Kernels = {
   },
 
   parseTextLines: parseTextLinesJs,
+  countRecords: countRecordsJs,
 
   addDistinctWords,
 

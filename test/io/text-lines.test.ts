@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
-import { parseTextLinesJs } from '../../src/backends/js-text.js';
+import { countRecordsJs, parseTextLinesJs } from '../../src/backends/js-text.js';
 import { FileFormatError } from '../../src/io/files.js';
 import { decimalToFloat32, loadFastText, loadGloVe, loadWord2Vec } from '../../src/io/word-vectors.js';
 import { currentBackend, getNumThreads, setNumThreads } from '../../src/loader.js';
@@ -173,6 +173,51 @@ async function loadAtThreads<T>(threads: number, load: () => Promise<T>): Promis
   setNumThreads(threads);
   return load();
 }
+
+describe('countRecords', () => {
+  /** The records of text[start, end) by the definition: line starts (start when atLineStart, after each '\n' before end - 1) at a byte that is not whitespace. */
+  const byDefinition = (text: Uint8Array, start: number, end: number, atLineStart: number, limit: number) => {
+    let n = 0;
+    for (let i = start; i < end; i++) {
+      const lineStart = i === start ? atLineStart === 1 : text[i - 1] === 10;
+      if (lineStart && ![32, 9, 13, 10].includes(text[i]!)) n++;
+    }
+    return Math.min(n, limit);
+  };
+
+  it('counts the lines that start with a word, as the twin and the definition do, at 1 and 2 threads', () => {
+    const next = rng(77);
+    const alphabet = [97, 97, 97, 32, 9, 13, 10, 10];
+    for (const threads of [1, 2]) {
+      setNumThreads(threads);
+      for (let round = 0; round < 300; round++) {
+        // Small texts, and some above the pool's split size (2 MiB) so that pieces start mid-line.
+        const length = round % 30 === 0 ? (2 << 20) + Math.floor(next() * 4096) : Math.floor(next() * 300);
+        const text = new Uint8Array(length);
+        for (let i = 0; i < length; i++) text[i] = alphabet[Math.floor(next() * alphabet.length)]!;
+        if (round % 30 === 0) for (let i = 0; i < length; i += 1 + Math.floor(next() * 200)) text[i] = 10; // fewer, longer lines
+        const start = Math.floor(next() * (length + 1));
+        const end = start + Math.floor(next() * (length - start + 1));
+        const atLineStart = next() < 0.5 ? 1 : 0;
+        const limit = next() < 0.2 ? Math.floor(next() * 20) : Number.MAX_SAFE_INTEGER;
+        const expected = byDefinition(text, start, end, atLineStart, limit);
+        expect(currentBackend().countRecords(text, start, end, atLineStart, limit), `round ${round}`).toBe(expected);
+        expect(countRecordsJs(text, start, end, atLineStart, limit)).toBe(expected);
+      }
+    }
+  });
+
+  it('refuses ranges outside the text, atLineStart other than 0 or 1, and limits below 0', () => {
+    const text = Buffer.from('a\nb\n');
+    for (const kernel of [currentBackend().countRecords.bind(currentBackend()), countRecordsJs]) {
+      expect(kernel(text, 0, 4, 1, 10)).toBe(2);
+      expect(() => kernel(text, 0, 5, 1, 10)).toThrow(RangeError);
+      expect(() => kernel(text, 3, 2, 1, 10)).toThrow(RangeError);
+      expect(() => kernel(text, 0, 4, 2, 10)).toThrow(RangeError);
+      expect(() => kernel(text, 0, 4, 1, -1)).toThrow(RangeError);
+    }
+  });
+});
 
 describe('text loaders over the thread pool', () => {
   const rows = 6000;
