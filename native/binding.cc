@@ -1609,6 +1609,58 @@ Napi::Value AllocateZeroed(const Napi::CallbackInfo& info) {
   return mapping_buffer(info.Env(), mapped);
 }
 
+// The fault-in of a fresh table on libuv's thread pool (map_file.h populate_backward), the buffer
+// referenced until it ends. Counted among the jobs in flight, as kernel calls are.
+class PopulateWork : public Napi::AsyncWorker {
+ public:
+  PopulateWork(Napi::Env env, Napi::Object buffer, void* data, size_t size, std::shared_ptr<int32_t> stop)
+      : Napi::AsyncWorker(env), data_(data), size_(size), stop_(std::move(stop)) {
+    jobs_in_flight.fetch_add(1, std::memory_order_acq_rel);
+    napi_create_promise(env, &deferred_, &promise_);
+    buffer_ = Napi::Persistent(buffer);
+  }
+  ~PopulateWork() override { jobs_in_flight.fetch_sub(1, std::memory_order_acq_rel); }
+  Napi::Value Promise() const { return Napi::Value(Env(), promise_); }
+
+ protected:
+  void Execute() override { result_ = nne::populate_backward(data_, size_, stop_.get()); }
+  void OnOK() override {
+    napi_value result;
+    if (napi_create_double(Env(), static_cast<double>(result_), &result) == napi_ok) napi_resolve_deferred(Env(), deferred_, result);
+  }
+  void OnError(const Napi::Error& error) override { napi_reject_deferred(Env(), deferred_, error.Value()); }
+
+ private:
+  void* data_;
+  size_t size_;
+  std::shared_ptr<int32_t> stop_;  // also held by the stop function
+  napi_deferred deferred_ = nullptr;
+  napi_value promise_ = nullptr;
+  Napi::ObjectReference buffer_;
+  int64_t result_ = -1;
+};
+
+// populateBackward(buffer: ArrayBuffer): { done, stop }: the whole pages of the buffer faulted in
+// for writing on libuv's thread pool, from its end back (map_file.h populate_backward: no byte of
+// the buffer changes), until stop() is called; done: a Promise of the bytes gone over (-1: not
+// available here). For a loader's fresh table (allocateZeroed), filled from its start meanwhile:
+// the loader calls stop() and awaits done before it hands the table out. Throws a TypeError for
+// anything but an ArrayBuffer.
+Napi::Value PopulateBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  void* data = nullptr;
+  size_t length = 0;
+  if (!array_buffer_argument(info, &data, &length)) return env.Undefined();
+  auto stop = std::make_shared<int32_t>(0);
+  auto* work = new PopulateWork(env, info[0].As<Napi::Object>(), data, length, stop);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("done", work->Promise());
+  result.Set("stop", Napi::Function::New(
+                         env, [stop](const Napi::CallbackInfo&) { __atomic_store_n(stop.get(), 1, __ATOMIC_RELAXED); }, "stop"));
+  work->Queue();
+  return result;
+}
+
 // mallocTuning(): what malloc_tuning.h did when the addon loaded ('tuned', or 'default (why)').
 Napi::Value MallocTuning(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), nne::tune_malloc_once());
@@ -1623,6 +1675,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
   exports.Set("allocateZeroed", Napi::Function::New(env, AllocateZeroed, "allocateZeroed"));
+  exports.Set("populateBackward", Napi::Function::New(env, PopulateBackward, "populateBackward"));
   exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages, "adviseHugePages"));
   exports.Set("releaseMappedPages", Napi::Function::New(env, ReleaseMappedPages, "releaseMappedPages"));
   exports.Set("setTransferGuard", Napi::Function::New(env, SetTransferGuard, "setTransferGuard"));

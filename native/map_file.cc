@@ -1,5 +1,6 @@
 #include "map_file.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -112,7 +113,33 @@ bool release_pages(void* data, size_t size) {
   return madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) == 0;
 }
 
+int64_t populate_backward(void* data, size_t size, const int32_t* stop) {
+#if defined(__linux__)
+  constexpr int kPopulateWrite = 23;  // MADV_POPULATE_WRITE (Linux 5.14; older headers lack the name)
+  constexpr uintptr_t kStep = uintptr_t{2} << 20;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + size) & ~(page - 1);
+  if (data == nullptr || end <= begin) return 0;
+  uintptr_t high = end;
+  while (high > begin && __atomic_load_n(stop, __ATOMIC_RELAXED) == 0) {
+    // Steps end on 2 MiB boundaries, so that each can be one huge page.
+    const uintptr_t low = std::max(begin, (high - 1) & ~(kStep - 1));
+    if (madvise(reinterpret_cast<void*>(low), high - low, kPopulateWrite) != 0) return -1;
+    high = low;
+  }
+  return static_cast<int64_t>(end - high);
 #else
+  (void)data;
+  (void)size;
+  (void)stop;
+  return -1;
+#endif
+}
+
+#else
+
+int64_t populate_backward(void*, size_t, const int32_t*) { return -1; }
 
 bool can_map_files() { return false; }
 

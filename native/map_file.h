@@ -37,6 +37,15 @@ bool advise_huge_pages(void* data, size_t size);
 // not available, or the range holds no whole page).
 bool release_pages(void* data, size_t size);
 
+// Faults in the whole pages inside [data, data + size) for writing (madvise MADV_POPULATE_WRITE:
+// a zeroed page where none is mapped yet; a page already there, and every byte, stays as it is),
+// from the end back, 2 MiB at a time, until *stop is nonzero (read between steps). For a fresh
+// table that a loader fills from its start on another thread: the kernel's zeroing of the pages
+// the loader has not reached yet runs here, beside the loader, instead of in its page faults.
+// Returns the bytes gone over, or -1 where the system has no MADV_POPULATE_WRITE (Linux before
+// 5.14, other systems) or refuses the range.
+int64_t populate_backward(void* data, size_t size, const int32_t* stop);
+
 // True where map_file is implemented (POSIX); elsewhere it fails with a message saying so.
 bool can_map_files();
 

@@ -1359,6 +1359,41 @@ describe.runIf(native)('the countRecords kernel with near-valid arguments and te
   });
 });
 
+// populateBackward (the loaders' fault-in of a fresh table) on buffers that JavaScript transfers,
+// drops or fills while it runs, and on odd arguments: every call returns { done, stop } or throws
+// a TypeError, each done resolves, and the process survives.
+const POPULATE_SCENARIO = `
+const addon = require(${JSON.stringify(path.join(root, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(root)});
+let seed = 99;
+const rand = (n) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed % n; };
+const counts = { ok: 0, TypeError: 0, RangeError: 0, other: [] };
+const pending = [];
+for (let n = 0; n < 300; n++) {
+  let buffer = rand(2) === 0 ? addon.allocateZeroed([0, 4096, 3 << 20, 9 << 20][rand(4)]) : new ArrayBuffer([0, 100, 5 << 20][rand(3)]);
+  try {
+    const job = addon.populateBackward(rand(20) === 0 ? [null, 'x', new Uint8Array(8), {}][rand(4)] : buffer);
+    pending.push(job.done.then((r) => { if (!Number.isInteger(r) || r < -1) counts.other.push('result ' + r); counts.ok++; }, (e) => counts.other.push(String(e))));
+    const what = rand(4);
+    if (what === 0) { try { structuredClone(buffer, { transfer: [buffer] }); } catch {} }
+    else if (what === 1) new Uint8Array(buffer).fill(7);
+    else if (what === 2) job.stop();
+    buffer = null;
+    if (rand(10) === 0) globalThis.gc?.();
+  } catch (e) { if (e instanceof TypeError) counts.TypeError++; else counts.other.push(String(e)); }
+}
+await Promise.all(pending);
+report(counts);
+`;
+
+describe.runIf(native)('populateBackward with buffers transferred, filled or dropped while it runs', () => {
+  it('resolves every call or throws a TypeError; the process survives', () => {
+    const counts = expectSurvived<{ ok: number; TypeError: number; RangeError: number; other: string[] }>(runChild(POPULATE_SCENARIO, { timeout: 60_000 }));
+    expect(counts.other).toEqual([]);
+    expect(counts.ok).toBeGreaterThan(200);
+    expect(counts.TypeError).toBeGreaterThan(0);
+  });
+});
+
 // addDistinctWords called raw with near-valid arguments, each mutated at random (offsets outside
 // the chunk, counts past the offset or word-end arrays, used past the bytes, slot tables of other
 // lengths, tables corrupted beforehand: record numbers and word ends out of range, no empty slot),

@@ -41,6 +41,7 @@ export interface NativeAddon {
   mapFile(path: string): ArrayBuffer;
   /** `bytes` zeroed bytes, huge pages requested, as an ArrayBuffer unmapped when collected. */
   allocateZeroed(bytes: number): ArrayBuffer;
+  populateBackward(buffer: ArrayBuffer): { done: Promise<number>; stop(): void };
   /**
    * The whole pages inside bytes [begin, end) of a buffer mapFile returned released (madvise
    * MADV_DONTNEED: the resident size falls, a later read maps the file's pages again, bytes written

@@ -94,6 +94,7 @@ export async function loadGloVe(file: string, options?: LoadWordVectorsOptions):
   const fail = failFor(file, '');
   const { records, dim } = await surveyGloVe(file, settings.limit, fail);
   const reader = await openChunkReader(file, readSettings.chunkBytes);
+  let builder: TableBuilder | undefined;
   try {
     // Every record line takes at least "w" + dim times " 0" + '\n' (but the last).
     const needed = records * (2 * dim + 2) - 1;
@@ -101,7 +102,7 @@ export async function loadGloVe(file: string, options?: LoadWordVectorsOptions):
       throw fail(`${records} lines start with a word, but ${reader.size} bytes cannot hold that many lines of ${dim} values (line 1 has ${dim}): some lines are short`);
     }
     checkTableSize(fail, records, dim, settings);
-    const builder = new TableBuilder(dim, records, settings, (record) => `line ${record + 1}`, fail, 10);
+    builder = new TableBuilder(dim, records, settings, (record) => `line ${record + 1}`, fail, 10);
     // Counting stopped at the limit: the file may go on.
     // With wordsWithSpaces, a short line, or a bad value on line 1, may mean that line 1's word
     // has a space (D then counts part of it).
@@ -111,8 +112,10 @@ export async function loadGloVe(file: string, options?: LoadWordVectorsOptions):
     await parseTextFile(reader, hasByteOrderMark(first) ? first.subarray(3) : first, parser, settings);
     parser.finish(`${records} lines start with a word`);
     reportProgress(settings, reader.size, reader.size);
+    await builder.settle();
     return builder.finish();
   } finally {
+    await builder?.settle();
     await reader.close();
   }
 }

@@ -5,7 +5,7 @@ import { isUtf8 } from 'node:buffer';
 import { ADD_WORDS_STATUS } from '../../backend.js';
 import { Embedding } from '../../embedding.js';
 import { currentBackend } from '../../loader.js';
-import { FileFormatError, allocateTable, quoteText } from '../files.js';
+import { FileFormatError, type TablePrefault, allocateTable, prefaultTable, quoteText } from '../files.js';
 import { MAX_VOCABULARY_SIZE, vocabularyOfDistinct } from '../vocabulary.js';
 import { type LoadSettings, MAX_VALUES } from './settings.js';
 import { WordVectors } from './keyed.js';
@@ -25,6 +25,8 @@ export class TableBuilder {
   readonly weight: Float32Array;
   /** The bytes of weight, for copying binary records in. */
   readonly weightBytes: Buffer;
+  /** The table's pages being faulted in beside the load (files.ts prefaultTable), until settle(). */
+  private prefault: TablePrefault | null;
   readonly words: string[] = [];
   readonly reservedRows: number;
   /** Every word's bytes, each followed by the separator (which no word contains). */
@@ -72,6 +74,8 @@ export class TableBuilder {
     this.wordEnds = new Int32Array(capacity);
     // At most 3/4 full, a power of two (at least one slot stays empty, so probing ends).
     this.slots = new Int32Array(2 * Math.min(2 ** 31, 2 ** Math.ceil(Math.log2((capacity * 4) / 3 + 1))));
+    // Last: nothing after it throws, so a builder that exists is one the loader settles.
+    this.prefault = prefaultTable(this.weight);
   }
 
   /** Records stored so far. */
@@ -201,6 +205,13 @@ export class TableBuilder {
    * Embedding over the filled table. Reserved tokens the file has keep their file rows: the rows
    * reserved for them are dropped by moving the file's rows down in place (no copy of the table).
    */
+  /** Ends the table's fault-in, if any (the loaders await this before they return or throw). */
+  async settle(): Promise<void> {
+    const prefault = this.prefault;
+    this.prefault = null;
+    await prefault?.stop();
+  }
+
   finish(): WordVectors {
     this.flushWords();
     const { unknown, padding } = this.settings;

@@ -174,6 +174,7 @@ async function loadWord2VecFile(where: string, file: string, options: unknown, f
   // A file known to be binary is mapped on the native backend: only its header is read first.
   const mapLater = binary === true && currentBackend().name === 'native';
   let reader = await openChunkReader(file, mapLater ? Math.min(readSettings.chunkBytes, HEADER_CHUNK_BYTES) : readSettings.chunkBytes);
+  let builder: TableBuilder | undefined;
   try {
     let chunk = await readUntil(reader, await reader.next(), (c) => c.indexOf(10) >= 0 || c.length > 64);
     const header = parseHeader(chunk, failFor(file, ''));
@@ -200,7 +201,7 @@ async function loadWord2VecFile(where: string, file: string, options: unknown, f
     }
     const placeOf = binary ? (record: number) => `record ${record + 1}` : (record: number) => `line ${record + 2}`;
     checkTableSize(fail, words, dim, settings);
-    const builder = new TableBuilder(dim, Math.min(words, settings.limit), settings, placeOf, fail, binary ? 32 : 10);
+    builder = new TableBuilder(dim, Math.min(words, settings.limit), settings, placeOf, fail, binary ? 32 : 10);
     let rest = chunk.subarray(header.bytes);
     if (binary) {
       // On the native backend the records are read from the file mapped (one copy: page cache to
@@ -222,8 +223,10 @@ async function loadWord2VecFile(where: string, file: string, options: unknown, f
       parser.finish(`the header declares ${words} words`);
     }
     reportProgress(settings, reader.size, reader.size);
+    await builder.settle();
     return builder.finish();
   } finally {
+    await builder?.settle();
     await reader.close();
   }
 }
