@@ -155,7 +155,7 @@ export function countRecordsJs(text: Uint8Array, start: number, end: number, atL
     throw new RangeError('countRecords: start and end must satisfy start <= end <= text.length');
   }
   if (atLineStart !== 0 && atLineStart !== 1) throw new RangeError('countRecords: atLineStart must be 0 or 1');
-  if (!(Number.isInteger(limit) && limit >= 0)) throw new RangeError('countRecords: limit must be an integer >= 0');
+  if (!(Number.isSafeInteger(limit) && limit >= 0)) throw new RangeError('countRecords: limit must be an integer >= 0');
   const startsRecord = (c: number) => !(c === 32 || c === 9 || c === 13 || c === 10);
   let records = atLineStart === 1 && start < end && startsRecord(text[start]!) ? 1 : 0;
   for (let p = start; records < limit; ) {

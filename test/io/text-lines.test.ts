@@ -207,7 +207,7 @@ describe('countRecords', () => {
     }
   });
 
-  it('refuses ranges outside the text, atLineStart other than 0 or 1, and limits below 0', () => {
+  it('refuses ranges outside the text, atLineStart other than 0 or 1, and limits below 0 or above 2^53 - 1', () => {
     const text = Buffer.from('a\nb\n');
     for (const kernel of [currentBackend().countRecords.bind(currentBackend()), countRecordsJs]) {
       expect(kernel(text, 0, 4, 1, 10)).toBe(2);
@@ -215,6 +215,7 @@ describe('countRecords', () => {
       expect(() => kernel(text, 3, 2, 1, 10)).toThrow(RangeError);
       expect(() => kernel(text, 0, 4, 2, 10)).toThrow(RangeError);
       expect(() => kernel(text, 0, 4, 1, -1)).toThrow(RangeError);
+      expect(() => kernel(text, 0, 4, 1, 2 ** 53)).toThrow(RangeError); // above Number.MAX_SAFE_INTEGER
     }
   });
 });
