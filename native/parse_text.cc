@@ -39,7 +39,8 @@ constexpr int kMaxSignificantDigits = 19;  // below 10^19 < 2^64
 constexpr int64_t kExponentCap = 1000000000000000;  // 10^15
 
 inline bool is_digit(uint8_t c) { return static_cast<uint8_t>(c - '0') < 10; }
-inline bool is_blank(uint8_t c) { return c == ' ' || c == '\t'; }
+// What ends a word or a number: a blank, '\r' or '\n'.
+inline bool is_separator(uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 inline uint64_t load8(const uint8_t* p) {
   uint64_t v;
@@ -65,6 +66,23 @@ inline uint64_t digits_value(uint64_t v) {
           (((v >> 16) & 0x000000FF000000FF) * (1 + (uint64_t{10000} << 32)))) >> 32;
 }
 
+// Eight bytes as digits (load8(p) ^ 0x30...: a digit becomes 0..9): a byte's top bit marks a
+// non-digit (above 9). A carry out of a non-digit byte can only mark the next one, after it: the
+// first mark is right, and no mark means eight digits.
+inline uint64_t digit_marks(uint64_t x) { return ((x + 0x7676767676767676) | x) & 0x8080808080808080; }
+
+// How many digits x (bytes as above) starts with, 8 when all of them are.
+inline int64_t digit_run(uint64_t x) {
+  const uint64_t marks = digit_marks(x);
+  return marks == 0 ? 8 : __builtin_ctzll(marks) >> 3;
+}
+
+// The value of the first k (0..8) digit bytes of x (bytes as above, the first in the lowest byte).
+inline uint64_t leading_digits(uint64_t x, int64_t k) {
+  if (k == 0) return 0;
+  return digits_value(k == 8 ? x : (x & ((uint64_t{1} << (8 * k)) - 1)) << (8 * (8 - k)));
+}
+
 // Reads the run of digits at p (ending before `limit` at the latest) into *mantissa (times 10 per
 // digit, wrapping past 19 digits: the caller counts them) and returns where the run ends. Eight
 // bytes at a time while eight can be loaded before `buffer_end`.
@@ -73,14 +91,10 @@ inline const uint8_t* read_digits(const uint8_t* p, const uint8_t* limit, const 
   if (kLittleEndian) {
     while (buffer_end - p >= 8) {
       const uint64_t x = load8(p) ^ 0x3030303030303030;  // digits become 0..9
-      // A byte's top bit marks a non-digit (above 9). A carry out of a non-digit byte can only
-      // mark the next one, after it: the first mark is right.
-      const uint64_t marks = ((x + 0x7676767676767676) | x) & 0x8080808080808080;
-      int64_t k = marks == 0 ? 8 : __builtin_ctzll(marks) >> 3;
+      int64_t k = digit_run(x);
       if (k > limit - p) k = limit - p;
       if (k == 0) break;
-      const uint64_t digits = k == 8 ? x : (x & ((uint64_t{1} << (8 * k)) - 1)) << (8 * (8 - k));
-      m = m * kPowersOfTenInt[k] + digits_value(digits);
+      m = m * kPowersOfTenInt[k] + leading_digits(x, k);
       p += k;
       if (k < 8) {
         *mantissa = m;
@@ -197,7 +211,7 @@ inline ByteClasses classify(const uint8_t* p, int64_t n) {
     const uint8_t b = p[i];
     c.newlines |= static_cast<uint64_t>(b == '\n') << i;
     c.returns |= static_cast<uint64_t>(b == '\r') << i;
-    c.separators |= static_cast<uint64_t>(b == ' ' || b == '\t' || b == '\n' || b == '\r') << i;
+    c.separators |= static_cast<uint64_t>(is_separator(b)) << i;
   }
   return c;
 }
@@ -243,18 +257,6 @@ inline ByteClasses classify64(const uint8_t* p) {
 }
 
 
-// The value of the first k (0..8) digit bytes of x (digits as 0..9, the first in the lowest byte).
-inline uint64_t leading_digits(uint64_t x, int64_t k) {
-  if (k == 0) return 0;
-  return digits_value(k == 8 ? x : (x & ((uint64_t{1} << (8 * k)) - 1)) << (8 * (8 - k)));
-}
-
-// How many digits x (bytes as above, digits as 0..9) starts with, 8 when all of them are.
-inline int64_t digit_run(uint64_t x) {
-  const uint64_t marks = ((x + 0x7676767676767676) | x) & 0x8080808080808080;
-  return marks == 0 ? 8 : __builtin_ctzll(marks) >> 3;
-}
-
 // decide_digits for mantissa * 10^-fraction_digits (fraction_digits <= 8): below 2^24, as one
 // float division (both operands exact: IEEE's one rounding is the answer), which needs no check.
 inline bool decide_fraction(uint64_t mantissa, int64_t fraction_digits, float* out) {
@@ -287,7 +289,7 @@ inline bool parse_field(const uint8_t* p, const uint8_t* end, const uint8_t* buf
       const int digit_shift = static_cast<int>(8 * (8 - length));      // the digit before the point: byte 8 - length
       const uint64_t fraction = length == 2 ? 0 : z & (~uint64_t{0} << fraction_shift);
       const uint64_t digits = fraction | ((z & (uint64_t{0xFF} << digit_shift)) << 8);
-      if ((((digits + 0x7676767676767676) | digits) & 0x8080808080808080) == 0) {
+      if (digit_marks(digits) == 0) {
         const int64_t fraction_digits = length - 2;
         float value = static_cast<float>(digits_value(digits)) / kPowersOfTenFloat[fraction_digits];  // below 10^7
         *out = negative ? -value : value;
@@ -335,8 +337,7 @@ inline bool parse_field(const uint8_t* p, const uint8_t* end, const uint8_t* buf
 // which comes before `limit`.
 inline bool parse_line(const TextLines& in, const uint8_t* p, const uint8_t* end, float* row, const uint8_t** next,
                        int32_t* word_end) {
-  const uint8_t c0 = *p;
-  if (c0 == ' ' || c0 == '\t' || c0 == '\r' || c0 == '\n') return false;
+  if (is_separator(*p)) return false;
   // The line's '\n' must come before limit (a line of at most max_line_bytes with its '\n').
   const uint8_t* const limit = end - p > in.max_line_bytes ? p + in.max_line_bytes : end;
   const uint8_t* const buffer_end = in.text + in.end;
@@ -425,15 +426,14 @@ int64_t after_newline(const uint8_t* text, int64_t at, int64_t end) {
 // The records of text[from, to) (a piece of count_records' range, which ends at end): a line
 // starting at `from` when at_from, and after each '\n' in the piece that is not at end - 1.
 int64_t count_piece(const uint8_t* text, int64_t from, int64_t to, int64_t end, bool at_from) {
-  const auto starts_record = [](uint8_t c) { return !(c == ' ' || c == '\t' || c == '\r' || c == '\n'); };
-  int64_t count = at_from && from < end && starts_record(text[from]) ? 1 : 0;
+  int64_t count = at_from && from < end && !is_separator(text[from]) ? 1 : 0;
   const uint8_t* p = text + from;
   const uint8_t* const stop = text + to;
   while (p < stop) {
     const void* found = std::memchr(p, '\n', static_cast<size_t>(stop - p));
     if (found == nullptr) break;
     p = static_cast<const uint8_t*>(found) + 1;
-    if (p < text + end && starts_record(*p)) ++count;
+    if (p < text + end && !is_separator(*p)) ++count;
   }
   return count;
 }
