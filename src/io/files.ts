@@ -292,9 +292,9 @@ export interface TablePrefault {
  * must await stop() before it hands the table out, and when it fails.
  */
 export function prefaultTable(table: Float32Array): TablePrefault | null {
-  if (currentBackend().name !== 'native' || table.byteLength < PREFAULT_TABLE_BYTES || getNumThreads() < 2) return null;
+  // Only the native backend's allocateTable puts buffers in addonTables.
   const buffer = table.buffer as ArrayBuffer;
-  if (!addonTables.has(buffer)) return null;
+  if (table.byteLength < PREFAULT_TABLE_BYTES || !addonTables.has(buffer) || getNumThreads() < 2) return null;
   const job = loadAddon().populateBackward(buffer);
   return {
     async stop() {

@@ -112,9 +112,9 @@ export async function loadGloVe(file: string, options?: LoadWordVectorsOptions):
     await parseTextFile(reader, hasByteOrderMark(first) ? first.subarray(3) : first, parser, settings);
     parser.finish(`${records} lines start with a word`);
     reportProgress(settings, reader.size, reader.size);
-    await builder.settle();
     return builder.finish();
   } finally {
+    // The table's fault-in ends before the table is handed out (or the error thrown).
     await builder?.settle();
     await reader.close();
   }

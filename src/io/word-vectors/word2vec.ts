@@ -223,9 +223,9 @@ async function loadWord2VecFile(where: string, file: string, options: unknown, f
       parser.finish(`the header declares ${words} words`);
     }
     reportProgress(settings, reader.size, reader.size);
-    await builder.settle();
     return builder.finish();
   } finally {
+    // The table's fault-in ends before the table is handed out (or the error thrown).
     await builder?.settle();
     await reader.close();
   }
